@@ -1,0 +1,58 @@
+/* sbxd: a local server for the E2B/Novita sandbox control-plane REST API.
+ *
+ * This is the library face of sbxd: the `sbxd` program is a thin main around
+ * it, sbxfs embeds it when no backend is configured, and the tests run it
+ * in-process.  Everything else in src/sbxd/ is private to the library.
+ */
+#ifndef SBXD_H
+#define SBXD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sbxd;
+
+enum sbxd_log_level { SBXD_LOG_ERROR, SBXD_LOG_WARN, SBXD_LOG_INFO, SBXD_LOG_DEBUG };
+
+/* Called from server threads; must be thread-safe.  `msg` has no newline. */
+typedef void (*sbxd_log_fn)(void *ctx, enum sbxd_log_level level, const char *msg);
+
+struct sbxd_config {
+	/* Where to listen.  host NULL means "127.0.0.1"; port 0 picks a free
+	 * port (read it back with sbxd_port()).  Ignored when listen_fd >= 0. */
+	const char *host;
+	uint16_t port;
+	/* An already bound and listening socket to serve on, or -1.  Lets a
+	 * caller bind before fork() and start the threads afterwards. */
+	int listen_fd;
+	bool allow_remote;          /* permit a non-loopback host */
+
+	const char *api_key;        /* required; borrowed for the call only */
+	const char *state_dir;      /* NULL: in-memory registry */
+	const char *templates_file; /* NULL: only the built-in `base` */
+
+	unsigned max_sandboxes;     /* 0: default 1000 */
+	unsigned max_timeout;       /* seconds; 0: default 86400 */
+	unsigned default_timeout;   /* seconds; 0: default 300 */
+	bool faults;                /* enable the /sbxd/faults test API */
+
+	sbxd_log_fn log;            /* NULL: log to stderr */
+	void *log_ctx;
+	enum sbxd_log_level log_level;
+};
+
+/* Starts serving (threads included).  On failure returns NULL and, if err is
+ * not NULL, sets *err to a malloc'd message the caller frees. */
+struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err);
+
+/* The TCP port actually bound. */
+uint16_t sbxd_port(const struct sbxd *s);
+
+/* Re-reads the templates file and (if given) the key; used on SIGHUP.
+ * Returns 0 or -errno. */
+int sbxd_reload(struct sbxd *s, const char *new_api_key);
+
+/* Stops the threads, persists state if a state dir is set, frees everything. */
+void sbxd_stop(struct sbxd *s);
+
+#endif

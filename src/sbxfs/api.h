@@ -1,0 +1,90 @@
+/* The HTTP/JSON client for the sandbox REST API (E2B/Novita wire format).
+ *
+ * Thread-safe: each call borrows a libcurl easy handle from a small pool
+ * (keep-alive is reused, a handle is never used by two threads at once) and
+ * no lock is held during a transfer.  Every function returns 0 or -errno;
+ * the human detail (HTTP status, server message) goes into *err when err is
+ * not NULL, and into the client's "last error" for .sbxfs/status. */
+#ifndef SBXFS_API_H
+#define SBXFS_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "model.h"
+
+struct api;
+
+struct api_config {
+	const char *url;          /* base URL, e.g. http://127.0.0.1:49982 */
+	const char *api_key;      /* copied; never logged */
+	const char *cafile;       /* NULL: system CAs */
+	long connect_timeout_ms;  /* 0: 5000 */
+	long request_timeout_ms;  /* per attempt; 0: 15000 */
+	long deadline_ms;         /* all attempts incl. backoff; 0: 30000 */
+	unsigned max_retries;     /* 0: 4 */
+};
+
+/* What went wrong, for logs and the status file; never changes the errno. */
+struct api_error {
+	int http_status;        /* 0 when no HTTP reply */
+	int err;                /* the -errno returned */
+	char message[256];      /* server message or transport reason */
+	time_t when;
+};
+
+/* The operations, for the per-operation errno overrides. */
+enum api_op {
+	API_OP_LIST, API_OP_GET, API_OP_CREATE, API_OP_KILL, API_OP_TIMEOUT,
+	API_OP_PAUSE, API_OP_RESUME, API_OP_PROBE,
+};
+
+/* Maps an HTTP status to -errno for an operation: 400→EINVAL,
+ * 401/403→EACCES, 404→ENOENT, 409→EEXIST on create / EBUSY otherwise,
+ * 413→EFBIG, 429→EAGAIN (EDQUOT on create when quota_exceeded),
+ * 5xx→EIO, other→EIO. */
+int api_errno_for_status(enum api_op op, int status, bool quota_exceeded);
+/* Maps a libcurl result to -errno: timeouts→ETIMEDOUT, refused→ECONNREFUSED,
+ * unreachable/DNS→EHOSTUNREACH, TLS→EACCES? no: TLS→ECONNREFUSED... see .c */
+int api_errno_for_curl(int curl_code);
+
+/* Returns NULL with *errmsg (malloc'd, caller frees) on failure. */
+struct api *api_new(const struct api_config *cfg, char **errmsg);
+void api_free(struct api *a);
+
+/* Replaces the key (SIGHUP rotation).  0 or -ENOMEM. */
+int api_set_key(struct api *a, const char *key);
+
+/* Checks URL and key with one authenticated request (GET /v2/sandboxes
+ * ?limit=1).  Used before mounting. */
+int api_probe(struct api *a, struct api_error *err);
+
+/* Every sandbox, running and paused, following X-Next-Token across pages of
+ * 100.  Caller owns *items (sbx_array_free). */
+int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err);
+int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *err);
+/* Creates from template with timeout seconds; name (may be NULL) is stored
+ * as metadata SBX_NAME_KEY.  Never retried once the request may have reached
+ * the server.  *out describes the new sandbox (state running, end time
+ * now+timeout). */
+int api_create(struct api *a, const char *template_id, unsigned long timeout,
+	       const char *name, struct sbx **out, struct api_error *err);
+int api_kill(struct api *a, const char *id, struct api_error *err);
+int api_set_timeout(struct api *a, const char *id, unsigned long secs, struct api_error *err);
+int api_pause(struct api *a, const char *id, struct api_error *err);
+/* Resumes a paused sandbox via POST /sandboxes/{id}/connect. */
+int api_resume(struct api *a, const char *id, unsigned long timeout, struct api_error *err);
+
+struct api_stats {
+	uint64_t requests;      /* HTTP attempts sent */
+	uint64_t retries;
+	uint64_t failures;      /* calls that returned an error */
+	bool reachable;         /* last attempt got an HTTP reply */
+	struct api_error last_error;
+};
+void api_get_stats(struct api *a, struct api_stats *out);
+/* The base URL (borrowed, lives as long as a). */
+const char *api_url(const struct api *a);
+
+#endif

@@ -1,0 +1,24 @@
+/* sbxfs's log: one process-wide sink (stderr, syslog or a file) and level.
+ * Lines never contain the API key: callers pass no secrets. */
+#ifndef SBXFS_LOG_H
+#define SBXFS_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* target: "stderr", "syslog" or a file path (appended to).  0 or -errno. */
+int log_open(const char *target, enum log_level level);
+void log_close(void);
+/* "error", "warn", "info", "debug" -> level; -EINVAL otherwise. */
+int log_parse_level(const char *s, enum log_level *out);
+bool log_enabled(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,74 @@
+/* The sandbox model: what the API's JSON says about one sandbox, parsed
+ * defensively (the server's JSON is untrusted). */
+#ifndef SBXFS_MODEL_H
+#define SBXFS_MODEL_H
+
+#include <stddef.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "values.h"
+
+/* Metadata key under which sbxfs keeps the directory name a sandbox was
+ * created with, so other clients and later mounts see the same name. */
+#define SBX_NAME_KEY "sbxfs.name"
+
+struct sbx_meta {
+	char *key;
+	char *value;
+};
+
+/* Immutable once built and shared between cache snapshots: reference
+ * counted, so take a reference with sbx_ref() and drop it with sbx_unref(). */
+struct sbx {
+	char *id;
+	char *template_id;
+	char *alias;          /* "" when the API gave none */
+	char *client_id;      /* "" when the API gave none */
+	char *envd_version;   /* "" when the API gave none */
+	enum sbx_state state;
+	time_t started_at;    /* 0 when unknown */
+	time_t end_at;        /* 0 when unknown */
+	long cpu_count, memory_mb, disk_size_mb;
+	size_t n_meta;
+	struct sbx_meta *meta;  /* sorted by key */
+	/* The object's JSON as the API gave it, minus access tokens,
+	 * pretty-printed with a trailing newline: the content of info.json. */
+	char *json;
+	size_t json_len;
+	int refs;               /* atomic */
+};
+
+/* Parses one sandbox object (a list item, GET /sandboxes/{id}, or a create
+ * reply).  Returns 0 and a new sbx (refs = 1, caller owns) or -EIO with a
+ * reason in why (may be NULL). */
+int sbx_from_json(const json_t *obj, struct sbx **out, char *why, size_t whylen);
+
+/* Parses a list body (a JSON array of sandbox objects).  On success the
+ * caller owns *items (free with sbx_array_free).  -EIO on any shape error. */
+int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t *n,
+		       char *why, size_t whylen);
+void sbx_array_free(struct sbx **items, size_t n);
+
+/* Builds a sandbox from known values (after a create or a local change),
+ * copying every string.  meta may be NULL.  Caller owns the result. */
+struct sbx *sbx_new(const char *id, const char *template_id, const char *alias,
+		    enum sbx_state state, time_t started_at, time_t end_at,
+		    const struct sbx_meta *meta, size_t n_meta);
+
+/* A copy with a new state and end time (for own writes); caller owns it. */
+struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at);
+
+struct sbx *sbx_ref(struct sbx *s);
+void sbx_unref(struct sbx *s);
+
+/* Borrowed value or NULL. */
+const char *sbx_meta_get(const struct sbx *s, const char *key);
+
+/* Renders `info`: key=value lines named as the Python SDK names them
+ * (sandbox_id, template_id, alias, state, started_at, end_at, cpu_count,
+ * memory_mb, disk_size_mb, envd_version, client_id, metadata.KEY).  Values
+ * with newlines are escaped.  Returns malloc'd text, length in *len. */
+char *sbx_render_info(const struct sbx *s, size_t *len);
+
+#endif
