@@ -1,0 +1,648 @@
+/* The sandbox model: untrusted JSON in, one compact immutable struct out.
+ *
+ * A struct sbx is a single allocation: the struct, then its metadata array,
+ * then every string (ids, metadata, the info.json text) back to back, so
+ * sbx_unref() is one free() and 10,000 sandboxes cost well under 10 MiB. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model.h"
+
+#define SBX_ID_MAX 128          /* sandboxID, templateID */
+#define SBX_FIELD_MAX 1024      /* alias, clientID, envdVersion, times, state */
+#define SBX_META_KEY_MAX 1024
+#define SBX_META_VALUE_MAX 65536
+
+/* The values a struct sbx is built from; every pointer is borrowed. */
+struct sbx_fields {
+	const char *id, *template_id, *alias, *client_id, *envd_version;
+	enum sbx_state state;
+	time_t started_at, end_at;
+	long cpu_count, memory_mb, disk_size_mb;
+	const struct sbx_meta *meta;    /* sorted by key */
+	size_t n_meta;
+	const char *json;               /* without the trailing newline */
+	size_t json_len;
+};
+
+static void set_why(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+static char *put_str(char **p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *at = *p;
+
+	memcpy(at, s, n);
+	*p += n;
+	return at;
+}
+
+/* The one constructor: copies everything in f into one block. */
+static struct sbx *sbx_build(const struct sbx_fields *f)
+{
+	size_t size = sizeof(struct sbx) + f->n_meta * sizeof(struct sbx_meta);
+	struct sbx *s;
+	char *p;
+
+	size += strlen(f->id) + strlen(f->template_id) + strlen(f->alias) +
+		strlen(f->client_id) + strlen(f->envd_version) + 5;
+	for (size_t i = 0; i < f->n_meta; i++)
+		size += strlen(f->meta[i].key) + strlen(f->meta[i].value) + 2;
+	size += f->json_len + 2;
+
+	s = malloc(size);
+	if (!s)
+		return NULL;
+	s->meta = f->n_meta ? (struct sbx_meta *)(s + 1) : NULL;
+	p = (char *)(s + 1) + f->n_meta * sizeof(struct sbx_meta);
+	s->id = put_str(&p, f->id);
+	s->template_id = put_str(&p, f->template_id);
+	s->alias = put_str(&p, f->alias);
+	s->client_id = put_str(&p, f->client_id);
+	s->envd_version = put_str(&p, f->envd_version);
+	for (size_t i = 0; i < f->n_meta; i++) {
+		s->meta[i].key = put_str(&p, f->meta[i].key);
+		s->meta[i].value = put_str(&p, f->meta[i].value);
+	}
+	s->json = p;
+	memcpy(p, f->json, f->json_len);
+	p[f->json_len] = '\n';
+	p[f->json_len + 1] = '\0';
+	s->json_len = f->json_len + 1;
+	s->n_meta = f->n_meta;
+	s->state = f->state;
+	s->started_at = f->started_at;
+	s->end_at = f->end_at;
+	s->cpu_count = f->cpu_count;
+	s->memory_mb = f->memory_mb;
+	s->disk_size_mb = f->disk_size_mb;
+	s->refs = 1;
+	return s;
+}
+
+struct sbx *sbx_ref(struct sbx *s)
+{
+	if (s)
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+void sbx_unref(struct sbx *s)
+{
+	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(s);
+}
+
+void sbx_array_free(struct sbx **items, size_t n)
+{
+	if (!items)
+		return;
+	for (size_t i = 0; i < n; i++)
+		sbx_unref(items[i]);
+	free(items);
+}
+
+const char *sbx_meta_get(const struct sbx *s, const char *key)
+{
+	size_t lo = 0, hi;
+
+	if (!s || !key)
+		return NULL;
+	hi = s->n_meta;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, s->meta[mid].key);
+
+		if (c == 0)
+			return s->meta[mid].value;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- JSON -> fields ---------------------------------------------------- */
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* A JSON string member, checked: a string (or absent/null when optional),
+ * no NUL inside, at most max bytes.  *out is borrowed from obj, "" when
+ * absent. */
+static int get_str(const json_t *obj, const char *key, bool required, size_t max,
+		   const char **out, char *why, size_t whylen)
+{
+	const json_t *v = json_object_get(obj, key);
+	size_t len;
+
+	*out = "";
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		set_why(why, whylen, "missing %s", key);
+		return -EIO;
+	}
+	if (!json_is_string(v)) {
+		set_why(why, whylen, "%s is not a string", key);
+		return -EIO;
+	}
+	len = json_string_length(v);
+	if (strlen(json_string_value(v)) != len) {
+		set_why(why, whylen, "%s contains a NUL byte", key);
+		return -EIO;
+	}
+	if (len > max) {
+		set_why(why, whylen, "%s is too long (%zu bytes)", key, len);
+		return -EIO;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_id(const json_t *obj, const char *key, const char **out, char *why, size_t whylen)
+{
+	int r = get_str(obj, key, true, SBX_ID_MAX, out, why, whylen);
+
+	if (r)
+		return r;
+	if (!**out || strchr(*out, '/') || has_control(*out)) {
+		set_why(why, whylen, "%s is not a usable identifier", key);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int get_long(const json_t *obj, const char *key, long *out, char *why, size_t whylen)
+{
+	const json_t *v = json_object_get(obj, key);
+	json_int_t n;
+
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v)) {
+		set_why(why, whylen, "%s is not an integer", key);
+		return -EIO;
+	}
+	n = json_integer_value(v);
+	if (n < 0 || (uintmax_t)n > (uintmax_t)INT32_MAX) {
+		set_why(why, whylen, "%s is out of range", key);
+		return -EIO;
+	}
+	*out = (long)n;
+	return 0;
+}
+
+static int get_time(const json_t *obj, const char *key, time_t *out, char *why, size_t whylen)
+{
+	const char *s;
+	int r = get_str(obj, key, false, SBX_FIELD_MAX, &s, why, whylen);
+
+	*out = 0;
+	if (r || !*s)
+		return r;
+	if (sbx_parse_time(s, out) < 0) {
+		set_why(why, whylen, "%s is not an RFC 3339 time", key);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int meta_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sbx_meta *)a)->key, ((const struct sbx_meta *)b)->key);
+}
+
+/* Metadata as a sorted array of pointers borrowed from obj; *meta is
+ * malloc'd (NULL when empty) and the caller frees it. */
+static int get_meta(const json_t *obj, struct sbx_meta **meta, size_t *n,
+		    char *why, size_t whylen)
+{
+	json_t *m = json_object_get(obj, "metadata");
+	size_t i = 0;
+	void *it;
+
+	*meta = NULL;
+	*n = 0;
+	if (!m || json_is_null(m))
+		return 0;
+	if (!json_is_object(m)) {
+		set_why(why, whylen, "metadata is not an object");
+		return -EIO;
+	}
+	if (json_object_size(m) == 0)
+		return 0;
+	*meta = calloc(json_object_size(m), sizeof(**meta));
+	if (!*meta)
+		return -ENOMEM;
+	for (it = json_object_iter(m); it; it = json_object_iter_next(m, it)) {
+		const char *k = json_object_iter_key(it);
+		size_t klen = json_object_iter_key_len(it);
+		json_t *v = json_object_iter_value(it);
+
+		if (strlen(k) != klen || klen == 0 || klen > SBX_META_KEY_MAX) {
+			set_why(why, whylen, "metadata has an unusable key");
+			goto bad;
+		}
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+		    json_string_length(v) > SBX_META_VALUE_MAX) {
+			set_why(why, whylen, "metadata value of \"%.64s\" is not a usable string", k);
+			goto bad;
+		}
+		(*meta)[i].key = k;
+		(*meta)[i].value = json_string_value(v);
+		i++;
+	}
+	*n = i;
+	qsort(*meta, i, sizeof(**meta), meta_cmp);
+	return 0;
+bad:
+	free(*meta);
+	*meta = NULL;
+	return -EIO;
+}
+
+/* Keys that carry credentials never reach info.json. */
+static bool tokenish(const char *key)
+{
+	static const char *const words[] = { "token", "secret", "password", "apikey", "api_key" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasestr(key, words[i]))
+			return true;
+	return false;
+}
+
+static bool has_tokens(json_t *v)
+{
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, e)
+			if (tokenish(k) || has_tokens(e))
+				return true;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			if (has_tokens(e))
+				return true;
+	}
+	return false;
+}
+
+/* Removes token-ish keys at every depth of v, which the caller owns. */
+static void strip_tokens(json_t *v)
+{
+	const char *k;
+	json_t *e;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach_safe(v, tmp, k, e) {
+			if (tokenish(k))
+				json_object_del(v, k);
+			else
+				strip_tokens(e);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			strip_tokens(e);
+	}
+}
+
+/* obj as info.json: a copy without token-ish keys (user metadata is kept
+ * as is), pretty-printed.  malloc'd; NULL on allocation failure. */
+static char *public_json(const json_t *obj)
+{
+	json_t *copy = has_tokens((json_t *)obj) ? json_deep_copy(obj) : json_incref((json_t *)obj);
+	const json_t *meta = json_object_get(obj, "metadata");
+	char *text;
+
+	if (!copy)
+		return NULL;
+	if (copy != obj) {
+		strip_tokens(copy);
+		if (meta)   /* user metadata is shown as is */
+			json_object_set_new(copy, "metadata", json_deep_copy(meta));
+	}
+	text = json_dumps(copy, JSON_INDENT(2));
+	json_decref(copy);
+	return text;
+}
+
+int sbx_from_json(const json_t *obj, struct sbx **out, char *why, size_t whylen)
+{
+	struct sbx_fields f = { 0 };
+	struct sbx_meta *meta = NULL;
+	const char *state;
+	char *json = NULL;
+	int r;
+
+	*out = NULL;
+	if (!json_is_object(obj)) {
+		set_why(why, whylen, "sandbox is not a JSON object");
+		return -EIO;
+	}
+	if ((r = get_id(obj, "sandboxID", &f.id, why, whylen)) ||
+	    (r = get_id(obj, "templateID", &f.template_id, why, whylen)) ||
+	    (r = get_str(obj, "alias", false, SBX_FIELD_MAX, &f.alias, why, whylen)) ||
+	    (r = get_str(obj, "clientID", false, SBX_FIELD_MAX, &f.client_id, why, whylen)) ||
+	    (r = get_str(obj, "envdVersion", false, SBX_FIELD_MAX, &f.envd_version, why, whylen)) ||
+	    (r = get_str(obj, "state", false, SBX_FIELD_MAX, &state, why, whylen)) ||
+	    (r = get_time(obj, "startedAt", &f.started_at, why, whylen)) ||
+	    (r = get_time(obj, "endAt", &f.end_at, why, whylen)) ||
+	    (r = get_long(obj, "cpuCount", &f.cpu_count, why, whylen)) ||
+	    (r = get_long(obj, "memoryMB", &f.memory_mb, why, whylen)) ||
+	    (r = get_long(obj, "diskSizeMB", &f.disk_size_mb, why, whylen)) ||
+	    (r = get_meta(obj, &meta, &f.n_meta, why, whylen)))
+		goto out;
+	f.state = sbx_state_from_api(state);
+	f.meta = meta;
+	json = public_json(obj);
+	if (!json) {
+		r = -ENOMEM;
+		goto out;
+	}
+	f.json = json;
+	f.json_len = strlen(json);
+	*out = sbx_build(&f);
+	r = *out ? 0 : -ENOMEM;
+out:
+	if (r == -ENOMEM)
+		set_why(why, whylen, "out of memory");
+	free(json);
+	free(meta);
+	return r;
+}
+
+int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t *n,
+		       char *why, size_t whylen)
+{
+	json_error_t jerr;
+	json_t *root;
+	struct sbx **v = NULL;
+	size_t count, i = 0;
+	int r = 0;
+
+	*items = NULL;
+	*n = 0;
+	root = json_loadb(body ? body : "", len, 0, &jerr);
+	if (!root) {
+		set_why(why, whylen, "invalid JSON: %s", jerr.text);
+		return -EIO;
+	}
+	if (!json_is_array(root)) {
+		set_why(why, whylen, "list reply is not a JSON array");
+		r = -EIO;
+		goto out;
+	}
+	count = json_array_size(root);
+	if (count) {
+		v = calloc(count, sizeof(*v));
+		if (!v) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		char w[200] = "";
+
+		r = sbx_from_json(json_array_get(root, i), &v[i], w, sizeof(w));
+		if (r) {
+			set_why(why, whylen, "item %zu: %s", i, w);
+			goto out;
+		}
+	}
+	*items = v;
+	*n = count;
+	v = NULL;
+out:
+	sbx_array_free(v, i);
+	json_decref(root);
+	return r;
+}
+
+/* ---- building from known values --------------------------------------- */
+
+static char *fields_json(const struct sbx_fields *f)
+{
+	json_t *o = json_object(), *m = json_object();
+	char t[SBX_TIME_LEN];
+	char *text = NULL;
+
+	if (!o || !m)
+		goto out;
+	json_object_set_new(o, "sandboxID", json_string(f->id));
+	json_object_set_new(o, "templateID", json_string(f->template_id));
+	if (*f->alias)
+		json_object_set_new(o, "alias", json_string(f->alias));
+	if (*f->client_id)
+		json_object_set_new(o, "clientID", json_string(f->client_id));
+	if (f->started_at)
+		json_object_set_new(o, "startedAt", json_string(sbx_format_time(f->started_at, t)));
+	if (f->end_at)
+		json_object_set_new(o, "endAt", json_string(sbx_format_time(f->end_at, t)));
+	if (f->state != SBX_STATE_UNKNOWN)
+		json_object_set_new(o, "state", json_string(sbx_state_name(f->state)));
+	if (f->cpu_count)
+		json_object_set_new(o, "cpuCount", json_integer(f->cpu_count));
+	if (f->memory_mb)
+		json_object_set_new(o, "memoryMB", json_integer(f->memory_mb));
+	if (f->disk_size_mb)
+		json_object_set_new(o, "diskSizeMB", json_integer(f->disk_size_mb));
+	if (*f->envd_version)
+		json_object_set_new(o, "envdVersion", json_string(f->envd_version));
+	for (size_t i = 0; i < f->n_meta; i++)
+		json_object_set_new(m, f->meta[i].key, json_string(f->meta[i].value));
+	json_object_set(o, "metadata", m);
+	text = json_dumps(o, JSON_INDENT(2));
+out:
+	json_decref(m);
+	json_decref(o);
+	return text;
+}
+
+static struct sbx *build_with_json(struct sbx_fields *f)
+{
+	char *json = fields_json(f);
+	struct sbx *s;
+
+	if (!json)
+		return NULL;
+	f->json = json;
+	f->json_len = strlen(json);
+	s = sbx_build(f);
+	free(json);
+	return s;
+}
+
+struct sbx *sbx_new(const char *id, const char *template_id, const char *alias,
+		    enum sbx_state state, time_t started_at, time_t end_at,
+		    const struct sbx_meta *meta, size_t n_meta)
+{
+	struct sbx_fields f = {
+		.id = id, .template_id = template_id ? template_id : "",
+		.alias = alias ? alias : "", .client_id = "", .envd_version = "",
+		.state = state, .started_at = started_at, .end_at = end_at,
+	};
+	struct sbx_meta *sorted = NULL;
+	struct sbx *s;
+
+	if (!id)
+		return NULL;
+	if (meta && n_meta) {
+		sorted = malloc(n_meta * sizeof(*sorted));
+		if (!sorted)
+			return NULL;
+		memcpy(sorted, meta, n_meta * sizeof(*sorted));
+		qsort(sorted, n_meta, sizeof(*sorted), meta_cmp);
+		f.meta = sorted;
+		f.n_meta = n_meta;
+	}
+	s = build_with_json(&f);
+	free(sorted);
+	return s;
+}
+
+static void fields_of(const struct sbx *s, struct sbx_fields *f)
+{
+	*f = (struct sbx_fields){
+		.id = s->id, .template_id = s->template_id, .alias = s->alias,
+		.client_id = s->client_id, .envd_version = s->envd_version,
+		.state = s->state, .started_at = s->started_at, .end_at = s->end_at,
+		.cpu_count = s->cpu_count, .memory_mb = s->memory_mb,
+		.disk_size_mb = s->disk_size_mb, .meta = s->meta, .n_meta = s->n_meta,
+	};
+}
+
+struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at)
+{
+	struct sbx_fields f;
+	json_t *o;
+	struct sbx *r;
+	char t[SBX_TIME_LEN];
+	char *json;
+
+	if (!s)
+		return NULL;
+	fields_of(s, &f);
+	f.state = state;
+	f.end_at = end_at;
+	/* Keep whatever else the server said: edit the stored JSON. */
+	o = json_loadb(s->json, s->json_len, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return build_with_json(&f);
+	}
+	if (state != SBX_STATE_UNKNOWN)
+		json_object_set_new(o, "state", json_string(sbx_state_name(state)));
+	if (end_at)
+		json_object_set_new(o, "endAt", json_string(sbx_format_time(end_at, t)));
+	json = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	if (!json)
+		return NULL;
+	f.json = json;
+	f.json_len = strlen(json);
+	r = sbx_build(&f);
+	free(json);
+	return r;
+}
+
+/* ---- info ---------------------------------------------------------------- */
+
+static void put_escaped(FILE *f, const char *s, bool is_key)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\\')
+			fputs("\\\\", f);
+		else if (c < 0x20 || c == 0x7f || (is_key && c == '='))
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void put_line(FILE *f, const char *key, const char *value)
+{
+	fprintf(f, "%s=", key);
+	put_escaped(f, value, false);
+	fputc('\n', f);
+}
+
+static void put_num(FILE *f, const char *key, long v)
+{
+	if (v)
+		fprintf(f, "%s=%ld\n", key, v);
+	else
+		fprintf(f, "%s=\n", key);
+}
+
+char *sbx_render_info(const struct sbx *s, size_t *len)
+{
+	char t[SBX_TIME_LEN];
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	if (!s)
+		return NULL;
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return NULL;
+	put_line(f, "sandbox_id", s->id);
+	put_line(f, "template_id", s->template_id);
+	put_line(f, "alias", s->alias);
+	put_line(f, "client_id", s->client_id);
+	put_line(f, "state", sbx_state_name(s->state));
+	put_line(f, "started_at", s->started_at ? sbx_format_time(s->started_at, t) : "");
+	put_line(f, "end_at", s->end_at ? sbx_format_time(s->end_at, t) : "");
+	put_num(f, "cpu_count", s->cpu_count);
+	put_num(f, "memory_mb", s->memory_mb);
+	put_num(f, "disk_size_mb", s->disk_size_mb);
+	put_line(f, "envd_version", s->envd_version);
+	for (size_t i = 0; i < s->n_meta; i++) {
+		fputs("metadata.", f);
+		put_escaped(f, s->meta[i].key, true);
+		fputc('=', f);
+		put_escaped(f, s->meta[i].value, false);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (len)
+		*len = size;
+	return buf;
+}

@@ -13,9 +13,11 @@
  * created with, so other clients and later mounts see the same name. */
 #define SBX_NAME_KEY "sbxfs.name"
 
+/* In a struct sbx the strings live in the sandbox's own allocation; as an
+ * input to sbx_new() they are borrowed and copied. */
 struct sbx_meta {
-	char *key;
-	char *value;
+	const char *key;
+	const char *value;
 };
 
 /* Immutable once built and shared between cache snapshots: reference

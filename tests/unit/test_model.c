@@ -1,0 +1,376 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define GOOD_ITEM \
+	"{\"alias\":\"base\",\"clientID\":\"6532622b\",\"cpuCount\":2," \
+	"\"diskSizeMB\":512,\"endAt\":\"2026-11-28T14:24:27Z\",\"envdVersion\":\"0.2.0\"," \
+	"\"memoryMB\":1024,\"metadata\":{\"zeta\":\"last\",\"sbxfs.name\":\"web\",\"a\":\"1\"}," \
+	"\"sandboxID\":\"i1a2b3c4\",\"startedAt\":\"2026-11-28T14:14:27.5Z\"," \
+	"\"state\":\"running\",\"templateID\":\"rki5dems9\"}"
+
+static int parse(const char *text, struct sbx **out, char *why)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(text, JSON_DECODE_ANY, &jerr);
+	int r;
+
+	cr_assert_not_null(o, "test JSON invalid: %s (%s)", jerr.text, text);
+	why[0] = '\0';
+	r = sbx_from_json(o, out, why, 200);
+	json_decref(o);
+	return r;
+}
+
+static void expect_eio(const char *text, const char *why_part)
+{
+	struct sbx *s = (struct sbx *)0x1;
+	char why[200];
+
+	cr_expect_eq(parse(text, &s, why), -EIO, "accepted: %s", text);
+	cr_expect_null(s);
+	if (why_part)
+		cr_expect(strstr(why, why_part), "why \"%s\" lacks \"%s\"", why, why_part);
+}
+
+Test(model, good_item)
+{
+	struct sbx *s;
+	char why[200];
+
+	cr_assert_eq(parse(GOOD_ITEM, &s, why), 0, "%s", why);
+	cr_expect_str_eq(s->id, "i1a2b3c4");
+	cr_expect_str_eq(s->template_id, "rki5dems9");
+	cr_expect_str_eq(s->alias, "base");
+	cr_expect_str_eq(s->client_id, "6532622b");
+	cr_expect_str_eq(s->envd_version, "0.2.0");
+	cr_expect_eq(s->state, SBX_STATE_RUNNING);
+	cr_expect_eq(s->started_at, 1795875267);
+	cr_expect_eq(s->end_at, 1795875867);
+	cr_expect_eq(s->cpu_count, 2);
+	cr_expect_eq(s->memory_mb, 1024);
+	cr_expect_eq(s->disk_size_mb, 512);
+	cr_assert_eq(s->n_meta, 3);
+	cr_expect_str_eq(s->meta[0].key, "a");
+	cr_expect_str_eq(s->meta[1].key, "sbxfs.name");
+	cr_expect_str_eq(s->meta[2].key, "zeta");
+	cr_expect_str_eq(sbx_meta_get(s, SBX_NAME_KEY), "web");
+	cr_expect_str_eq(sbx_meta_get(s, "zeta"), "last");
+	cr_expect_null(sbx_meta_get(s, "nope"));
+	cr_expect_eq(s->refs, 1);
+	cr_expect_eq(s->json_len, strlen(s->json));
+	cr_expect_eq(s->json[s->json_len - 1], '\n');
+	cr_expect(strstr(s->json, "\"sandboxID\": \"i1a2b3c4\""), "%s", s->json);
+	sbx_unref(s);
+}
+
+Test(model, minimal_create_reply)
+{
+	struct sbx *s;
+	char why[200];
+
+	cr_assert_eq(parse("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"clientID\":\"c\","
+			   "\"envdVersion\":\"0.1.1\",\"domain\":null,\"trafficAccessToken\":null}",
+			   &s, why), 0, "%s", why);
+	cr_expect_str_eq(s->alias, "");
+	cr_expect_eq(s->state, SBX_STATE_UNKNOWN);
+	cr_expect_eq(s->started_at, 0);
+	cr_expect_eq(s->n_meta, 0);
+	cr_expect_null(s->meta);
+	cr_expect_null(strstr(s->json, "trafficAccessToken"));
+	sbx_unref(s);
+}
+
+Test(model, missing_and_wrong_types)
+{
+	expect_eio("{\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"x\"}", "templateID");
+	expect_eio("{\"sandboxID\":null,\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":5,\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":[]}", "templateID");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"alias\":1}", "alias");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"clientID\":{}}", "clientID");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"state\":true}", "state");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"cpuCount\":\"2\"}", "cpuCount");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"cpuCount\":2.5}", "cpuCount");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"memoryMB\":-1}", "memoryMB");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"diskSizeMB\":1e40}", NULL);
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"diskSizeMB\":99999999999999}", "diskSizeMB");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"startedAt\":12}", "startedAt");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"endAt\":\"tomorrow\"}", "endAt");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"metadata\":[]}", "metadata");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"metadata\":{\"k\":1}}", "metadata");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"metadata\":{\"k\":null}}", "metadata");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"metadata\":{\"k\":{}}}", "metadata");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"metadata\":{\"\":\"v\"}}", "metadata");
+	expect_eio("[]", "object");
+	expect_eio("\"str\"", "object");
+}
+
+Test(model, unknown_state_is_not_an_error)
+{
+	struct sbx *s;
+	char why[200];
+
+	cr_assert_eq(parse("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"state\":\"killing\"}",
+			   &s, why), 0, "%s", why);
+	cr_expect_eq(s->state, SBX_STATE_UNKNOWN);
+	sbx_unref(s);
+}
+
+Test(model, insane_ids)
+{
+	char big[300];
+
+	expect_eio("{\"sandboxID\":\"\",\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"a/b\",\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"..\\/x\",\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"a\\nb\",\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"a\\u007fb\",\"templateID\":\"t\"}", "sandboxID");
+	expect_eio("{\"sandboxID\":\"x\",\"templateID\":\"t/u\"}", "templateID");
+	snprintf(big, sizeof(big), "{\"sandboxID\":\"%0129d\",\"templateID\":\"t\"}", 0);
+	expect_eio(big, "sandboxID");
+	snprintf(big, sizeof(big), "{\"sandboxID\":\"%0128d\",\"templateID\":\"t\"}", 0);
+	struct sbx *s;
+	char why[200];
+	cr_expect_eq(parse(big, &s, why), 0, "128-char id rejected: %s", why);
+	sbx_unref(s);
+}
+
+Test(model, nul_in_strings)
+{
+	json_t *o = json_pack("{s:s%,s:s}", "sandboxID", "a\0b", (size_t)3, "templateID", "t");
+	struct sbx *s;
+	char why[200];
+
+	cr_assert_not_null(o);
+	cr_expect_eq(sbx_from_json(o, &s, why, sizeof(why)), -EIO);
+	json_decref(o);
+
+	o = json_pack("{s:s,s:s,s:{s:s%}}", "sandboxID", "x", "templateID", "t",
+		      "metadata", "k", "v\0w", (size_t)3);
+	cr_assert_not_null(o);
+	cr_expect_eq(sbx_from_json(o, &s, why, sizeof(why)), -EIO);
+	json_decref(o);
+
+	/* The list parser never accepts \u0000 at all. */
+	const char *body = "[{\"sandboxID\":\"a\\u0000b\",\"templateID\":\"t\"}]";
+	struct sbx **items;
+	size_t n;
+	cr_expect_eq(sbx_list_from_json(body, strlen(body), &items, &n, why, sizeof(why)), -EIO);
+}
+
+Test(model, huge_strings)
+{
+	size_t big = 2 * 1024 * 1024;
+	char *s = malloc(big + 200);
+	struct sbx *out;
+	char why[200];
+
+	cr_assert_not_null(s);
+	int n = sprintf(s, "{\"sandboxID\":\"x\",\"templateID\":\"t\",\"alias\":\"");
+	memset(s + n, 'A', big);
+	strcpy(s + n + big, "\"}");
+	cr_expect_eq(parse(s, &out, why), -EIO);
+	cr_expect(strstr(why, "alias"), "%s", why);
+	n = sprintf(s, "{\"sandboxID\":\"x\",\"templateID\":\"t\",\"metadata\":{\"k\":\"");
+	memset(s + n, 'B', big);
+	strcpy(s + n + big, "\"}}");
+	cr_expect_eq(parse(s, &out, why), -EIO);
+	free(s);
+}
+
+Test(model, deep_nesting)
+{
+	size_t depth = 100000;
+	char *s = malloc(2 * depth + 200);
+	struct sbx **items;
+	size_t n;
+	char why[200];
+
+	cr_assert_not_null(s);
+	memset(s, '[', depth);
+	memset(s + depth, ']', depth);
+	cr_expect_eq(sbx_list_from_json(s, 2 * depth, &items, &n, why, sizeof(why)), -EIO);
+	int k = sprintf(s, "[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"extra\":");
+	memset(s + k, '[', depth);
+	memset(s + k + depth, ']', depth);
+	strcpy(s + k + 2 * depth, "}]");
+	cr_expect_eq(sbx_list_from_json(s, strlen(s), &items, &n, why, sizeof(why)), -EIO);
+	free(s);
+
+	/* Moderate nesting the parser accepts is kept in info.json. */
+	const char *ok = "[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"extra\":[[[{\"a\":[1]}]]]}]";
+	cr_assert_eq(sbx_list_from_json(ok, strlen(ok), &items, &n, why, sizeof(why)), 0, "%s", why);
+	cr_expect_eq(n, 1);
+	sbx_array_free(items, n);
+}
+
+Test(model, list_shapes)
+{
+	struct sbx **items = (struct sbx **)0x1;
+	size_t n = 99;
+	char why[200];
+	const char *bad[] = { "", "{}", "null", "[1]", "[{\"sandboxID\":\"x\",\"templateID\":\"t\"},\"s\"]",
+		"[{\"sandboxID\":\"x\",\"templateID\":\"t\"}", "[{}]", "nonjson", "[] x" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(sbx_list_from_json(bad[i], strlen(bad[i]), &items, &n, why, sizeof(why)),
+			     -EIO, "accepted %s", bad[i]);
+		cr_expect_null(items);
+		cr_expect_eq(n, 0);
+	}
+	cr_expect_eq(sbx_list_from_json("[]", 2, &items, &n, why, sizeof(why)), 0);
+	cr_expect_eq(n, 0);
+	sbx_array_free(items, n);
+
+	const char *two = "[" GOOD_ITEM ",{\"sandboxID\":\"y\",\"templateID\":\"t\"}]";
+	cr_assert_eq(sbx_list_from_json(two, strlen(two), &items, &n, why, sizeof(why)), 0, "%s", why);
+	cr_expect_eq(n, 2);
+	cr_expect_str_eq(items[0]->id, "i1a2b3c4");
+	cr_expect_str_eq(items[1]->id, "y");
+	sbx_array_free(items, n);
+	sbx_array_free(NULL, 0);
+}
+
+Test(model, tokens_stripped)
+{
+	struct sbx *s;
+	char why[200];
+
+	cr_assert_eq(parse("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"envdAccessToken\":\"SECRET1\","
+			   "\"trafficAccessToken\":\"SECRET2\",\"nested\":{\"refreshToken\":\"SECRET3\","
+			   "\"ok\":1,\"list\":[{\"client_secret\":\"SECRET4\"}]},\"apiKey\":\"SECRET5\","
+			   "\"metadata\":{\"note\":\"keep\"},\"domain\":\"e2b.app\"}", &s, why), 0, "%s", why);
+	cr_expect_null(strstr(s->json, "SECRET"), "%s", s->json);
+	cr_expect_null(strstr(s->json, "Token"), "%s", s->json);
+	cr_expect(strstr(s->json, "\"domain\": \"e2b.app\""), "%s", s->json);
+	cr_expect(strstr(s->json, "\"ok\": 1"), "%s", s->json);
+	cr_expect(strstr(s->json, "\"note\": \"keep\""), "%s", s->json);
+	char *info = sbx_render_info(s, NULL);
+	cr_expect_null(strstr(info, "SECRET"));
+	free(info);
+	sbx_unref(s);
+}
+
+Test(model, render_info_exact)
+{
+	struct sbx *s;
+	char why[200];
+	size_t len;
+
+	cr_assert_eq(parse(GOOD_ITEM, &s, why), 0, "%s", why);
+	char *info = sbx_render_info(s, &len);
+	cr_assert_not_null(info);
+	cr_expect_str_eq(info,
+		"sandbox_id=i1a2b3c4\n"
+		"template_id=rki5dems9\n"
+		"alias=base\n"
+		"client_id=6532622b\n"
+		"state=running\n"
+		"started_at=2026-11-28T14:14:27Z\n"
+		"end_at=2026-11-28T14:24:27Z\n"
+		"cpu_count=2\n"
+		"memory_mb=1024\n"
+		"disk_size_mb=512\n"
+		"envd_version=0.2.0\n"
+		"metadata.a=1\n"
+		"metadata.sbxfs.name=web\n"
+		"metadata.zeta=last\n");
+	cr_expect_eq(len, strlen(info));
+	free(info);
+	sbx_unref(s);
+}
+
+Test(model, render_info_escapes)
+{
+	struct sbx_meta m[] = { { "multi\nline", "a\nb\\c" }, { "k=v", "tab\there" } };
+	struct sbx *s = sbx_new("id1", "tpl", NULL, SBX_STATE_PAUSED, 0, 0, m, 2);
+	size_t len;
+
+	cr_assert_not_null(s);
+	char *info = sbx_render_info(s, &len);
+	cr_expect_str_eq(info,
+		"sandbox_id=id1\n"
+		"template_id=tpl\n"
+		"alias=\n"
+		"client_id=\n"
+		"state=paused\n"
+		"started_at=\n"
+		"end_at=\n"
+		"cpu_count=\n"
+		"memory_mb=\n"
+		"disk_size_mb=\n"
+		"envd_version=\n"
+		"metadata.k\\x3dv=tab\\x09here\n"
+		"metadata.multi\\nline=a\\nb\\\\c\n");
+	free(info);
+	sbx_unref(s);
+}
+
+Test(model, new_and_with)
+{
+	struct sbx_meta m[] = { { "z", "1" }, { SBX_NAME_KEY, "web" } };
+	struct sbx *s = sbx_new("id1", "base", "alias", SBX_STATE_RUNNING, 1000, 1600, m, 2);
+	struct sbx *p;
+
+	cr_assert_not_null(s);
+	cr_expect_str_eq(s->meta[0].key, SBX_NAME_KEY);
+	cr_expect_str_eq(sbx_meta_get(s, SBX_NAME_KEY), "web");
+	cr_expect(strstr(s->json, "\"state\": \"running\""), "%s", s->json);
+	cr_expect(strstr(s->json, "\"startedAt\": \"1970-01-01T00:16:40Z\""), "%s", s->json);
+
+	p = sbx_with(s, SBX_STATE_PAUSED, 5000);
+	cr_assert_not_null(p);
+	cr_expect_eq(p->state, SBX_STATE_PAUSED);
+	cr_expect_eq(p->end_at, 5000);
+	cr_expect_eq(p->started_at, 1000);
+	cr_expect_str_eq(p->alias, "alias");
+	cr_expect_str_eq(sbx_meta_get(p, "z"), "1");
+	cr_expect(strstr(p->json, "\"state\": \"paused\""), "%s", p->json);
+	cr_expect(strstr(p->json, "\"endAt\": \"1970-01-01T01:23:20Z\""), "%s", p->json);
+	cr_expect_eq(s->state, SBX_STATE_RUNNING, "original changed");
+
+	/* From parsed JSON, unknown members survive sbx_with. */
+	struct sbx *q;
+	char why[200];
+	cr_assert_eq(parse("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"futureField\":[1,2],"
+			   "\"state\":\"running\"}", &q, why), 0);
+	struct sbx *q2 = sbx_with(q, SBX_STATE_PAUSED, 0);
+	cr_expect(strstr(q2->json, "futureField"), "%s", q2->json);
+	cr_expect(strstr(q2->json, "\"paused\""), "%s", q2->json);
+	sbx_unref(q);
+	sbx_unref(q2);
+	sbx_unref(p);
+	sbx_unref(s);
+}
+
+Test(model, refcount)
+{
+	struct sbx *s = sbx_new("id", "t", NULL, SBX_STATE_RUNNING, 0, 0, NULL, 0);
+
+	cr_assert_not_null(s);
+	cr_expect_eq(sbx_ref(s), s);
+	cr_expect_eq(s->refs, 2);
+	sbx_unref(s);
+	cr_expect_eq(s->refs, 1);
+	sbx_unref(s);
+	sbx_unref(NULL);
+	cr_expect_null(sbx_ref(NULL));
+}
+
+Test(model, compact)
+{
+	/* Budget: 10,000 typical sandboxes must fit in a few MiB. */
+	struct sbx *s;
+	char why[200];
+
+	cr_assert_eq(parse(GOOD_ITEM, &s, why), 0);
+	size_t strings = s->json_len + strlen(s->id) + strlen(s->template_id) + 64;
+	cr_expect_lt(sizeof(struct sbx) + strings, 1024, "one sandbox costs %zu bytes",
+		     sizeof(struct sbx) + strings);
+	sbx_unref(s);
+}
