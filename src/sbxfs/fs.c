@@ -1,0 +1,635 @@
+/* FUSE operations: path -> node (path.c) -> sandbox (cache.c) -> content.
+ *
+ * Reads never send a request of their own: attributes and contents come
+ * from the cached listing (one paginated list per TTL).  open() renders a
+ * file once into a snapshot kept in fi->fh, so a reader sees one consistent
+ * value even if the sandbox changes or disappears meanwhile.  Writes apply
+ * in write() so the writer sees the error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "path.h"
+#include "status.h"
+#include "values.h"
+#include "fs_priv.h"
+
+#define MODE_DIR (S_IFDIR | 0755)
+#define MODE_RO (S_IFREG | 0444)
+#define MODE_RW (S_IFREG | 0644)
+#define MODE_WO (S_IFREG | 0200)
+
+/* An open file's content, rendered at open. */
+struct snap {
+	size_t len;
+	char data[];
+};
+
+struct sbxfs *get_fs(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+int fs_init(struct sbxfs *fs, const char *key)
+{
+	pthread_mutex_init(&fs->key_lock, NULL);
+	fs->key = NULL;
+	return fs_set_key(fs, key);
+}
+
+int fs_set_key(struct sbxfs *fs, const char *key)
+{
+	char *copy = NULL;
+	char *old;
+
+	if (key && (copy = strdup(key)) == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&fs->key_lock);
+	old = fs->key;
+	fs->key = copy;
+	pthread_mutex_unlock(&fs->key_lock);
+	if (old) {
+		explicit_bzero(old, strlen(old));
+		free(old);
+	}
+	return 0;
+}
+
+void fs_cleanup(struct sbxfs *fs)
+{
+	fs_set_key(fs, NULL);
+	pthread_mutex_destroy(&fs->key_lock);
+}
+
+char *fs_render_status(struct sbxfs *fs, size_t *len)
+{
+	struct status_info si = {
+		.version = SBXFS_VERSION,
+		.backend = fs->backend_url,
+		.embedded = fs->embedded,
+		.cache_ttl = fs->cache_ttl,
+	};
+	char *text;
+
+	api_get_stats(fs->api, &si.api);
+	cache_get_stats(fs->cache, &si.cache);
+	pthread_mutex_lock(&fs->key_lock);
+	si.secret = fs->key;
+	text = status_render(&si, len);
+	pthread_mutex_unlock(&fs->key_lock);
+	return text;
+}
+
+void log_api_error(const char *what, const char *id, const struct api_error *e)
+{
+	char detail[512];
+
+	status_format_error(e, NULL, detail, sizeof(detail));
+	log_warn("%s %s: %s: %s", what, id ? id : "", strerror(-e->err), detail);
+}
+
+/* ---- rendering ---- */
+
+static char *dup_line(const char *s, size_t *len)
+{
+	char *out;
+	int n = asprintf(&out, "%s\n", s ? s : "");
+
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return out;
+}
+
+static char *time_line(time_t t, size_t *len)
+{
+	char buf[SBX_TIME_LEN];
+
+	return dup_line(t ? sbx_format_time(t, buf) : "", len);
+}
+
+/* Seconds left before the sandbox's end time, never negative. */
+static long long seconds_left(const struct sbx *s)
+{
+	time_t now = time(NULL);
+
+	return s->end_at > now ? (long long)(s->end_at - now) : 0;
+}
+
+/* The content of a sandbox file or metadata value: malloc'd, or NULL with
+ * errno-style result in *err. */
+static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
+			     const char *key, size_t *len, int *err)
+{
+	char num[32];
+	char *out = NULL;
+
+	*err = -ENOMEM;
+	if (n->kind == PATH_META_FILE) {
+		const char *v = sbx_meta_get(s, key);
+
+		if (v == NULL || !sbx_component_valid(key)) {
+			*err = -ENOENT;
+			return NULL;
+		}
+		return dup_line(v, len);
+	}
+	switch (n->file) {
+	case SBX_FILE_INFO:
+		out = sbx_render_info(s, len);
+		break;
+	case SBX_FILE_INFO_JSON:
+		if ((out = malloc(s->json_len + 1)) != NULL) {
+			memcpy(out, s->json, s->json_len);
+			out[s->json_len] = '\0';
+			*len = s->json_len;
+		}
+		break;
+	case SBX_FILE_STATE:
+		out = dup_line(sbx_state_name(s->state), len);
+		break;
+	case SBX_FILE_TIMEOUT:
+		snprintf(num, sizeof(num), "%lld", seconds_left(s));
+		out = dup_line(num, len);
+		break;
+	case SBX_FILE_SANDBOX_ID:
+		out = dup_line(s->id, len);
+		break;
+	case SBX_FILE_TEMPLATE_ID:
+		out = dup_line(s->template_id, len);
+		break;
+	case SBX_FILE_STARTED_AT:
+		out = time_line(s->started_at, len);
+		break;
+	case SBX_FILE_END_AT:
+		out = time_line(s->end_at, len);
+		break;
+	default:
+		*err = -ENOENT;
+		break;
+	}
+	return out;
+}
+
+/* ---- lookup ---- */
+
+/* Finds the sandbox a node lives in.  On success *lp holds a listing
+ * reference (listing_put it) and *sp is borrowed from it. */
+int lookup_sbx(struct sbxfs *fs, const struct path_node *n,
+		      struct sbx_listing **lp, struct sbx **sp)
+{
+	char name[NAME_MAX + 1];
+	struct api_error e = { 0 };
+	int err;
+
+	if (path_span_copy(n->sbx, name, sizeof(name)) < 0)
+		return -ENOENT;
+	err = cache_get(fs->cache, lp, &e);
+	if (err < 0) {
+		log_api_error("list", NULL, &e);
+		return err;
+	}
+	*sp = listing_find(*lp, name);
+	if (*sp == NULL) {
+		listing_put(*lp);
+		*lp = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* ---- attributes ---- */
+
+static void fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = size;
+	st->st_blksize = 4096;
+	st->st_blocks = (size + 511) / 512;
+	st->st_atime = st->st_mtime = st->st_ctime = t;
+}
+
+static mode_t sbx_node_mode(const struct path_node *n)
+{
+	if (n->kind == PATH_SBX || n->kind == PATH_META_DIR)
+		return MODE_DIR;
+	if (n->kind == PATH_SBX_FILE && path_sbx_file_writable(n->file))
+		return MODE_RW;
+	return MODE_RO;
+}
+
+/* Attributes of a node inside sandbox s. */
+static int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+			 struct stat *st)
+{
+	char key[NAME_MAX + 1];
+	size_t len = 0;
+	char *text;
+	int err;
+
+	if (n->kind == PATH_SBX || n->kind == PATH_META_DIR) {
+		fill_stat(fs, st, MODE_DIR, 0, s->started_at);
+		if (n->kind == PATH_SBX)
+			st->st_nlink = 3;
+		return 0;
+	}
+	if (n->kind == PATH_META_FILE && path_span_copy(n->key, key, sizeof(key)) < 0)
+		return -ENOENT;
+	text = render_sbx_node(s, n, key, &len, &err);
+	if (text == NULL)
+		return err;
+	free(text);
+	fill_stat(fs, st, sbx_node_mode(n), (off_t)len, s->started_at);
+	return 0;
+}
+
+int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st)
+{
+	struct sbx_listing *l;
+	struct sbx *s;
+	size_t len;
+	char *text;
+	int err;
+
+	switch (n->kind) {
+	case PATH_ROOT:
+	case PATH_CTL:
+	case PATH_TPL_ROOT:
+	case PATH_TPL:
+		fill_stat(fs, st, MODE_DIR, 0, fs->mount_time);
+		return 0;
+	case PATH_CTL_STATUS:
+		if ((text = fs_render_status(fs, &len)) == NULL)
+			return -ENOMEM;
+		free(text);
+		fill_stat(fs, st, MODE_RO, (off_t)len, time(NULL));
+		return 0;
+	case PATH_CTL_REFRESH:
+		fill_stat(fs, st, MODE_WO, 0, fs->mount_time);
+		return 0;
+	default:
+		break;
+	}
+	err = lookup_sbx(fs, n, &l, &s);
+	if (err < 0)
+		return err;
+	err = stat_sbx_node(fs, s, n, st);
+	listing_put(l);
+	return err;
+}
+
+static int sbxfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct path_node n;
+	int err;
+
+	(void)fi;
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	return stat_node(get_fs(), &n, st);
+}
+
+static int sbxfs_access(const char *path, int mask)
+{
+	struct stat st;
+	struct path_node n;
+	int err;
+
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	if ((err = stat_node(get_fs(), &n, &st)) < 0)
+		return err;
+	if (((mask & R_OK) && !(st.st_mode & S_IRUSR)) ||
+	    ((mask & W_OK) && !(st.st_mode & S_IWUSR)) ||
+	    ((mask & X_OK) && !(st.st_mode & S_IXUSR)))
+		return -EACCES;
+	return 0;
+}
+
+/* ---- directories ---- */
+
+struct filler {
+	void *buf;
+	fuse_fill_dir_t fill;
+	enum fuse_fill_dir_flags flags;
+};
+
+static void emit(const struct filler *f, const char *name, const struct stat *st)
+{
+	f->fill(f->buf, name, st, 0, f->flags);
+}
+
+static void list_root(struct sbxfs *fs, const struct filler *f, struct sbx_listing *l,
+		      const struct path_span *tpl)
+{
+	struct path_node n = { .kind = PATH_SBX };
+	struct stat st;
+
+	for (size_t i = 0; i < listing_count(l); i++) {
+		const struct sbx_dirent *d = listing_at(l, i);
+
+		if (tpl && !path_span_eq(*tpl, d->sbx->template_id) &&
+		    !path_span_eq(*tpl, d->sbx->alias))
+			continue;
+		stat_sbx_node(fs, d->sbx, &n, &st);
+		emit(f, d->name, &st);
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The templates the current listing mentions (IDs and aliases). */
+static int list_templates(struct sbxfs *fs, const struct filler *f, struct sbx_listing *l)
+{
+	size_t n = listing_count(l), k = 0;
+	const char **names = calloc(2 * n + 1, sizeof(*names));
+	struct stat st;
+
+	if (names == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct sbx *s = listing_at(l, i)->sbx;
+
+		if (path_tpl_name_valid(s->template_id, strlen(s->template_id)))
+			names[k++] = s->template_id;
+		if (path_tpl_name_valid(s->alias, strlen(s->alias)))
+			names[k++] = s->alias;
+	}
+	qsort(names, k, sizeof(*names), cmp_str);
+	fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
+	for (size_t i = 0; i < k; i++) {
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			emit(f, names[i], &st);
+	}
+	free(names);
+	return 0;
+}
+
+static void list_sbx(struct sbxfs *fs, const struct filler *f, const struct sbx *s,
+		     const struct path_node *dir)
+{
+	struct path_node n = *dir;
+	struct stat st;
+
+	for (int i = 0; i < SBX_FILE_COUNT; i++) {
+		n.kind = PATH_SBX_FILE;
+		n.file = (enum sbx_file)i;
+		if (stat_sbx_node(fs, s, &n, &st) == 0)
+			emit(f, path_sbx_file_name(n.file), &st);
+	}
+	n.kind = PATH_META_DIR;
+	stat_sbx_node(fs, s, &n, &st);
+	emit(f, PATH_META_NAME, &st);
+}
+
+static void list_meta(struct sbxfs *fs, const struct filler *f, const struct sbx *s)
+{
+	struct stat st;
+	size_t len;
+
+	for (size_t i = 0; i < s->n_meta; i++) {
+		const struct sbx_meta *m = &s->meta[i];
+
+		if (!sbx_component_valid(m->key))
+			continue;
+		len = strlen(m->value) + 1;
+		fill_stat(fs, &st, MODE_RO, (off_t)len, s->started_at);
+		emit(f, m->key, &st);
+	}
+}
+
+static int list_ctl(struct sbxfs *fs, const struct filler *f)
+{
+	struct path_node n = { .kind = PATH_CTL_STATUS };
+	struct stat st;
+	int err;
+
+	if ((err = stat_node(fs, &n, &st)) < 0)
+		return err;
+	emit(f, "status", &st);
+	n.kind = PATH_CTL_REFRESH;
+	stat_node(fs, &n, &st);
+	emit(f, "refresh", &st);
+	fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
+	emit(f, "templates", &st);
+	return 0;
+}
+
+static int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct sbxfs *fs = get_fs();
+	struct filler f = { buf, fill, 0 };
+	struct sbx_listing *l = NULL;
+	struct api_error e = { 0 };
+	struct path_node n;
+	struct stat st;
+	struct sbx *s;
+	int err;
+
+	(void)off;
+	(void)fi;
+	if (flags & FUSE_READDIR_PLUS)
+		f.flags = FUSE_FILL_DIR_PLUS;
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	if (!path_is_dir(n.kind))
+		return -ENOTDIR;
+	if ((err = stat_node(fs, &n, &st)) < 0)
+		return err;
+	fill(buf, ".", &st, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	if (n.kind == PATH_CTL)
+		return list_ctl(fs, &f);
+	if (path_in_sbx(n.kind)) {
+		if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
+			return err;
+		if (n.kind == PATH_SBX)
+			list_sbx(fs, &f, s, &n);
+		else
+			list_meta(fs, &f, s);
+		listing_put(l);
+		return 0;
+	}
+	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
+		log_api_error("list", NULL, &e);
+		return err;
+	}
+	if (n.kind == PATH_ROOT) {
+		fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
+		emit(&f, PATH_CTL_NAME, &st);
+		list_root(fs, &f, l, NULL);
+	} else if (n.kind == PATH_TPL_ROOT) {
+		err = list_templates(fs, &f, l);
+	} else {
+		list_root(fs, &f, l, &n.tpl);
+	}
+	listing_put(l);
+	return err;
+}
+
+/* ---- files ---- */
+
+bool node_writable(const struct path_node *n)
+{
+	return n->kind == PATH_CTL_REFRESH ||
+	       (n->kind == PATH_SBX_FILE && path_sbx_file_writable(n->file));
+}
+
+
+static struct snap *snap_new(char *text, size_t len)
+{
+	struct snap *sn = malloc(sizeof(*sn) + len);
+
+	if (sn) {
+		sn->len = len;
+		memcpy(sn->data, text, len);
+	}
+	free(text);
+	return sn;
+}
+
+/* Renders what a read of node n shows now. */
+static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap **out)
+{
+	char key[NAME_MAX + 1];
+	struct sbx_listing *l;
+	struct sbx *s;
+	size_t len = 0;
+	char *text;
+	int err;
+
+	if (n->kind == PATH_CTL_STATUS) {
+		text = fs_render_status(fs, &len);
+		err = -ENOMEM;
+	} else if (n->kind == PATH_CTL_REFRESH) {
+		text = strdup("");
+		err = -ENOMEM;
+	} else {
+		if (n->kind == PATH_META_FILE && path_span_copy(n->key, key, sizeof(key)) < 0)
+			return -ENOENT;
+		if ((err = lookup_sbx(fs, n, &l, &s)) < 0)
+			return err;
+		text = render_sbx_node(s, n, key, &len, &err);
+		listing_put(l);
+	}
+	if (text == NULL)
+		return err;
+	*out = snap_new(text, len);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int sbxfs_open(const char *path, struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	struct path_node n;
+	struct snap *sn = NULL;
+	int err;
+
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	if (path_is_dir(n.kind))
+		return -EISDIR;
+	if (acc != O_RDONLY && !node_writable(&n))
+		return -EACCES;
+	if (n.kind == PATH_CTL_REFRESH && acc != O_WRONLY)
+		return -EACCES;
+	if ((err = render_node(get_fs(), &n, &sn)) < 0)
+		return err;
+	fi->fh = (uint64_t)(uintptr_t)sn;
+	fi->direct_io = 1;
+	fi->nonseekable = 0;
+	return 0;
+}
+
+static int sbxfs_read(const char *path, char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	const struct snap *sn = (const struct snap *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (sn == NULL)
+		return -EBADF;
+	if (off < 0 || (size_t)off >= sn->len)
+		return 0;
+	if (size > sn->len - (size_t)off)
+		size = sn->len - (size_t)off;
+	memcpy(buf, sn->data + off, size);
+	return (int)size;
+}
+
+static int sbxfs_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((void *)(uintptr_t)fi->fh);
+	fi->fh = 0;
+	return 0;
+}
+
+static int sbxfs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_namemax = NAME_MAX;
+	return 0;
+}
+
+static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct sbxfs *fs = get_fs();
+
+	/* The kernel may cache what the listing cache would answer anyway;
+	 * negative entries are not cached so a sandbox created by another
+	 * client shows up as soon as the listing does. */
+	cfg->entry_timeout = fs->cache_ttl;
+	cfg->attr_timeout = fs->cache_ttl;
+	cfg->negative_timeout = 0;
+	cfg->use_ino = 0;
+	cfg->readdir_ino = 0;
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	return fs;
+}
+
+const struct fuse_operations sbxfs_ops = {
+	.init = sbxfs_init,
+	.getattr = sbxfs_getattr,
+	.access = sbxfs_access,
+	.readdir = sbxfs_readdir,
+	.open = sbxfs_open,
+	.read = sbxfs_read,
+	.write = sbxfs_write,
+	.release = sbxfs_release,
+	.truncate = sbxfs_truncate,
+	.mkdir = sbxfs_mkdir,
+	.rmdir = sbxfs_rmdir,
+	.unlink = sbxfs_unlink,
+	.rename = sbxfs_rename,
+	.chmod = sbxfs_chmod,
+	.chown = sbxfs_chown,
+	.utimens = sbxfs_utimens,
+	.symlink = sbxfs_symlink,
+	.link = sbxfs_link,
+	.mknod = sbxfs_mknod,
+	.create = sbxfs_create,
+	.statfs = sbxfs_statfs,
+};

@@ -1,0 +1,45 @@
+/* The FUSE operations of sbxfs (high-level path API).  Every attribute and
+ * file content comes from the cached listing; only writes, mkdir and rmdir
+ * send requests of their own. */
+#ifndef SBXFS_FS_H
+#define SBXFS_FS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+#include <fuse.h>
+
+#include "api.h"
+#include "cache.h"
+
+/* The filesystem's state: fuse private_data.  Everything is set before
+ * fuse_new() and read-only afterwards, except what key_lock guards. */
+struct sbxfs {
+	struct api *api;
+	struct sbx_cache *cache;
+	const char *template_id;    /* for mkdir MOUNT/NAME */
+	unsigned long timeout;      /* seconds, for create and resume */
+	unsigned cache_ttl;         /* seconds */
+	const char *backend_url;
+	bool embedded;
+	uid_t uid;
+	gid_t gid;
+	time_t mount_time;
+
+	pthread_mutex_t key_lock;   /* guards key */
+	char *key;                  /* current API key, only to scrub status */
+};
+
+/* Initializes fs's lock and key copy (key may be NULL).  0 or -ENOMEM. */
+int fs_init(struct sbxfs *fs, const char *key);
+/* Replaces the key copy after a rotation.  0 or -ENOMEM. */
+int fs_set_key(struct sbxfs *fs, const char *key);
+void fs_cleanup(struct sbxfs *fs);
+
+/* Renders .sbxfs/status now; malloc'd, caller frees.  NULL on ENOMEM. */
+char *fs_render_status(struct sbxfs *fs, size_t *len);
+
+extern const struct fuse_operations sbxfs_ops;
+
+#endif

@@ -1,0 +1,310 @@
+/* Effectful FUSE operations (writes, mkdir, rmdir, and what the tree
+ * refuses); fs.c has the read side and the operations table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "fs_priv.h"
+#include "log.h"
+#include "path.h"
+#include "values.h"
+
+/* Applies a write to state or timeout of sandbox s.  0 or -errno. */
+static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
+		       const char *buf, size_t size)
+{
+	struct api_error e = { 0 };
+	enum sbx_state want;
+	unsigned long secs;
+	struct sbx *next;
+	const char *what;
+	int err;
+
+	if (file == SBX_FILE_TIMEOUT) {
+		if (sbx_parse_timeout(buf, size, &secs) < 0)
+			return -EINVAL;
+		what = "set timeout of";
+		err = api_set_timeout(fs->api, s->id, secs, &e);
+		next = err ? NULL : sbx_with(s, s->state, time(NULL) + (time_t)secs);
+	} else {
+		if (sbx_parse_state(buf, size, &want) < 0)
+			return -EINVAL;
+		if (want == s->state)
+			return 0;
+		if (want == SBX_STATE_PAUSED) {
+			what = "pause";
+			err = api_pause(fs->api, s->id, &e);
+			next = err ? NULL : sbx_with(s, SBX_STATE_PAUSED, s->end_at);
+		} else {
+			what = "resume";
+			err = api_resume(fs->api, s->id, fs->timeout, &e);
+			next = err ? NULL : sbx_with(s, SBX_STATE_RUNNING,
+						     time(NULL) + (time_t)fs->timeout);
+		}
+	}
+	if (err < 0) {
+		log_api_error(what, s->id, &e);
+		if (err == -ENOENT)
+			cache_remove(fs->cache, s->id);
+		return err;
+	}
+	log_info("%s %s", what, s->id);
+	if (next) {
+		cache_put_sbx(fs->cache, next);
+		sbx_unref(next);
+	} else {
+		cache_invalidate(fs->cache);
+	}
+	return 0;
+}
+
+int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct sbxfs *fs = get_fs();
+	struct sbx_listing *l;
+	struct path_node n;
+	struct sbx *s;
+	int err;
+
+	(void)off;
+	(void)fi;
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	if (!node_writable(&n))
+		return -EACCES;
+	if (size > INT_MAX)
+		return -EINVAL;
+	if (n.kind == PATH_CTL_REFRESH) {
+		log_debug("refresh: dropping the caches");
+		cache_invalidate(fs->cache);
+		return (int)size;
+	}
+	if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
+		return err;
+	s = sbx_ref(s);
+	listing_put(l);
+	err = apply_write(fs, s, n.file, buf, size);
+	sbx_unref(s);
+	return err < 0 ? err : (int)size;
+}
+
+/* Truncation is how `echo 600 > timeout` starts: a no-op on the writable
+ * files, refused on the others. */
+int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct path_node n;
+	struct stat st;
+	int err;
+
+	(void)size;
+	(void)fi;
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	if (path_is_dir(n.kind))
+		return -EISDIR;
+	if (!node_writable(&n))
+		return -EACCES;
+	if (n.kind == PATH_CTL_REFRESH)
+		return 0;
+	return stat_node(get_fs(), &n, &st);
+}
+
+/* ---- sandboxes as directories ---- */
+
+/* The sandbox a create returned, with the name recorded even if the reply
+ * did not echo the metadata (the listing names directories by it). */
+static struct sbx *with_name(struct sbx *s, const char *name)
+{
+	const char *have = sbx_meta_get(s, SBX_NAME_KEY);
+	struct sbx_meta *meta;
+	struct sbx *named;
+
+	if (have && strcmp(have, name) == 0)
+		return s;
+	meta = calloc(s->n_meta + 1, sizeof(*meta));
+	if (meta == NULL)
+		return s;
+	memcpy(meta, s->meta, s->n_meta * sizeof(*meta));
+	meta[s->n_meta].key = (char *)SBX_NAME_KEY;
+	meta[s->n_meta].value = (char *)name;
+	named = sbx_new(s->id, s->template_id, s->alias, s->state, s->started_at, s->end_at,
+			meta, s->n_meta + 1);
+	free(meta);
+	if (named == NULL)
+		return s;
+	sbx_unref(s);
+	return named;
+}
+
+static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
+{
+	struct sbx_listing *l;
+	struct api_error e = { 0 };
+	struct sbx *s;
+	bool exists;
+	int err;
+
+	if (!sbx_name_valid(name))
+		return -EINVAL;
+	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
+		log_api_error("list", NULL, &e);
+		return err;
+	}
+	exists = listing_find(l, name) != NULL;
+	listing_put(l);
+	if (exists)
+		return -EEXIST;
+	err = api_create(fs->api, tpl, fs->timeout, name, &s, &e);
+	if (err < 0) {
+		log_api_error("create", name, &e);
+		return err;
+	}
+	s = with_name(s, name);
+	log_info("created %s (%s) from %s", name, s->id, tpl);
+	cache_put_sbx(fs->cache, s);
+	sbx_unref(s);
+	return 0;
+}
+
+int sbxfs_mkdir(const char *path, mode_t mode)
+{
+	char name[NAME_MAX + 1], tpl[NAME_MAX + 1];
+	struct sbxfs *fs = get_fs();
+	struct path_node n;
+	struct stat st;
+	int err;
+
+	(void)mode;
+	err = path_parse(path, &n);
+	if (err < 0) {
+		/* A bad name for a sandbox: "/.x", or an impossible template. */
+		const char *slash = strrchr(path, '/');
+		bool at_root = slash == path;
+		bool in_tpl = strncmp(path, "/" PATH_CTL_NAME "/templates/", 18) == 0 &&
+			      strchr(path + 18, '/') == slash;
+
+		return at_root || in_tpl ? -EINVAL : -EPERM;
+	}
+	if (n.kind == PATH_SBX) {
+		if (path_span_copy(n.sbx, name, sizeof(name)) < 0)
+			return -EINVAL;
+		if (n.tpl.len == 0)
+			return create_sbx(fs, name, fs->template_id);
+		if (path_span_copy(n.tpl, tpl, sizeof(tpl)) < 0)
+			return -EINVAL;
+		return create_sbx(fs, name, tpl);
+	}
+	if (path_is_dir(n.kind) && (!path_in_sbx(n.kind) || stat_node(fs, &n, &st) == 0))
+		return -EEXIST;
+	return -EPERM;
+}
+
+int sbxfs_rmdir(const char *path)
+{
+	struct sbxfs *fs = get_fs();
+	struct api_error e = { 0 };
+	char id[NAME_MAX + 1];
+	struct sbx_listing *l;
+	struct path_node n;
+	struct sbx *s;
+	int err;
+
+	if ((err = path_parse(path, &n)) < 0)
+		return err;
+	if (n.kind != PATH_SBX)
+		return path_is_dir(n.kind) ? -EPERM : -ENOTDIR;
+	if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
+		return err;
+	snprintf(id, sizeof(id), "%s", s->id);
+	listing_put(l);
+	err = api_kill(fs->api, id, &e);
+	if (err == 0 || err == -ENOENT)
+		cache_remove(fs->cache, id);
+	if (err < 0) {
+		log_api_error("kill", id, &e);
+		return err;
+	}
+	log_info("killed %s", id);
+	return 0;
+}
+
+/* ---- what the tree refuses (nothing is sent) ---- */
+
+static int refuse_path(const char *path)
+{
+	struct path_node n;
+	int err = path_parse(path, &n);
+
+	return err == -ENOENT ? -ENOENT : -EPERM;
+}
+
+int sbxfs_unlink(const char *path)
+{
+	return refuse_path(path);
+}
+
+int sbxfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)to;
+	(void)flags;
+	return refuse_path(from);
+}
+
+int sbxfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	return refuse_path(path);
+}
+
+int sbxfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return refuse_path(path);
+}
+
+int sbxfs_utimens(const char *path, const struct timespec tv[2],
+			 struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	return refuse_path(path);
+}
+
+int sbxfs_symlink(const char *target, const char *path)
+{
+	(void)target;
+	(void)path;
+	return -EPERM;
+}
+
+int sbxfs_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EPERM;
+}
+
+int sbxfs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)path;
+	(void)mode;
+	(void)dev;
+	return -EPERM;
+}
+
+int sbxfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)mode;
+	(void)fi;
+	return -EPERM;
+}
+

@@ -1,0 +1,40 @@
+/* Shared between fs.c (read side) and fs_change.c (effectful operations);
+ * private to the filesystem layer. */
+#ifndef SBXFS_FS_PRIV_H
+#define SBXFS_FS_PRIV_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+#include "path.h"
+
+/* The mount's state, from the FUSE context of the calling thread. */
+struct sbxfs *get_fs(void);
+/* Logs an API failure at warn: operation, sandbox, errno, status, message. */
+void log_api_error(const char *what, const char *id, const struct api_error *e);
+/* Finds the sandbox node n lives in.  On success *lp holds a listing
+ * reference (caller listing_put()s it) and *sp is borrowed from it. */
+int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing **lp,
+	       struct sbx **sp);
+/* Attributes of node n as getattr reports them. */
+int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st);
+/* True for state, timeout and .sbxfs/refresh. */
+bool node_writable(const struct path_node *n);
+
+int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
+		struct fuse_file_info *fi);
+int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi);
+int sbxfs_mkdir(const char *path, mode_t mode);
+int sbxfs_rmdir(const char *path);
+int sbxfs_unlink(const char *path);
+int sbxfs_rename(const char *from, const char *to, unsigned int flags);
+int sbxfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi);
+int sbxfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi);
+int sbxfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
+int sbxfs_symlink(const char *target, const char *path);
+int sbxfs_link(const char *from, const char *to);
+int sbxfs_mknod(const char *path, mode_t mode, dev_t dev);
+int sbxfs_create(const char *path, mode_t mode, struct fuse_file_info *fi);
+
+#endif

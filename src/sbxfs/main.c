@@ -1,0 +1,402 @@
+/* sbxfs: cloud sandboxes as a filesystem.
+ *
+ * Startup order matters: parse options, resolve and probe the backend (so a
+ * wrong URL or key fails at the terminal), mount, daemonize, and only then
+ * start threads (the embedded sbxd, the SIGHUP handler, FUSE's workers). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "cache.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "options.h"
+#include "sbxd.h"
+
+struct sbxfs_main {
+	struct sbxfs_opts opts;
+	struct fuse_cmdline_opts cl;
+	struct backend backend;
+	struct sbxfs fs;
+	struct sbxd *sbxd;          /* embedded server, or NULL */
+	int listen_fd;              /* embedded server's socket until started */
+	pthread_t hup_thread;
+	bool hup_started;
+	atomic_bool stopping;
+};
+
+static void usage(const char *progname)
+{
+	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt,...]\n"
+	       "\n"
+	       "Cloud code sandboxes (E2B/Novita REST API) as directories.\n"
+	       "\n"
+	       "sbxfs options:\n"
+	       "    -o api_url=URL           backend API (else NOVITA_API_URL, E2B_API_URL,\n"
+	       "                             NOVITA_DOMAIN, E2B_DOMAIN)\n"
+	       "    -o api_key_file=PATH     API key on the first line (else NOVITA_API_KEY,\n"
+	       "                             E2B_API_KEY)\n"
+	       "    -o template=NAME         template for mkdir MOUNT/NAME (base)\n"
+	       "    -o timeout=SECONDS       timeout of new and resumed sandboxes (300)\n"
+	       "    -o cache_ttl=SECONDS     listing cache lifetime, 0 = none (2)\n"
+	       "    -o connect_timeout=SECONDS   (5)\n"
+	       "    -o request_timeout=SECONDS   per attempt (15)\n"
+	       "    -o retry_deadline=SECONDS    all attempts (2 x request_timeout)\n"
+	       "    -o cafile=PATH           CA certificates for https\n"
+	       "    -o log=stderr|syslog|FILE    (stderr with -f, else syslog)\n"
+	       "    -o log_level=error|warn|info|debug   (info; debug with -d)\n"
+	       "\n"
+	       "With no URL and no key, sbxfs serves sandboxes from a private local sbxd.\n"
+	       "\n", progname);
+	fuse_cmdline_help();
+	printf("\n");
+}
+
+static int fetch_list(void *ctx, struct sbx ***items, size_t *n, struct api_error *err)
+{
+	return api_list(ctx, items, n, err);
+}
+
+/* Binds and listens on 127.0.0.1 with a kernel-chosen port, before the
+ * fork; the embedded sbxd serves it once the daemon runs. */
+static int listen_local(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	int one = 1;
+	int fd;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &salen) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A fresh random key for the embedded server, as hex. */
+static char *random_key(void)
+{
+	unsigned char raw[24];
+	char *hex = malloc(2 * sizeof(raw) + 1);
+	size_t got = 0;
+
+	if (hex == NULL)
+		return NULL;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (n < 0 && errno != EINTR) {
+			free(hex);
+			return NULL;
+		}
+		if (n > 0)
+			got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
+	return hex;
+}
+
+static int setup_embedded(struct sbxfs_main *m)
+{
+	uint16_t port = 0;
+
+	m->listen_fd = listen_local(&port);
+	if (m->listen_fd < 0) {
+		fprintf(stderr, "sbxfs: cannot listen on 127.0.0.1 for the local sbxd: %s\n",
+			strerror(-m->listen_fd));
+		return -1;
+	}
+	m->backend.key = random_key();
+	if (m->backend.key == NULL ||
+	    asprintf(&m->backend.url, "http://127.0.0.1:%u", port) < 0) {
+		m->backend.url = NULL;
+		fprintf(stderr, "sbxfs: cannot set up the local sbxd\n");
+		return -1;
+	}
+	fprintf(stderr, "sbxfs: no backend configured; serving sandboxes from a private "
+		"local sbxd at %s\n", m->backend.url);
+	return 0;
+}
+
+static void sbxd_log(void *ctx, enum sbxd_log_level level, const char *msg)
+{
+	static const enum log_level map[] = {
+		[SBXD_LOG_ERROR] = LOG_LVL_ERROR, [SBXD_LOG_WARN] = LOG_LVL_WARN,
+		[SBXD_LOG_INFO] = LOG_LVL_INFO, [SBXD_LOG_DEBUG] = LOG_LVL_DEBUG,
+	};
+
+	(void)ctx;
+	if ((unsigned)level < sizeof(map) / sizeof(map[0]) && log_enabled(map[level]))
+		log_msg(map[level], "sbxd: %s", msg);
+}
+
+static int start_embedded(struct sbxfs_main *m)
+{
+	struct sbxd_config cfg = {
+		.listen_fd = m->listen_fd,
+		.api_key = m->backend.key,
+		.default_timeout = (unsigned)m->opts.timeout,
+		.log = sbxd_log,
+		.log_level = log_enabled(LOG_LVL_DEBUG) ? SBXD_LOG_DEBUG : SBXD_LOG_WARN,
+	};
+	char *err = NULL;
+
+	m->sbxd = sbxd_start(&cfg, &err);
+	if (m->sbxd == NULL) {
+		log_error("cannot start the local sbxd: %s", err ? err : "unknown error");
+		free(err);
+		return -1;
+	}
+	m->listen_fd = -1;   /* the server owns it now */
+	log_info("local sbxd serving at %s", m->backend.url);
+	return 0;
+}
+
+/* Says why the backend cannot be used, on the terminal. */
+static void report_probe(const char *url, int err, const struct api_error *e)
+{
+	if (e->http_status == 401 || e->http_status == 403)
+		fprintf(stderr, "sbxfs: the backend rejected the API key (%d): %s\n",
+			e->http_status, e->message);
+	else if (e->http_status)
+		fprintf(stderr, "sbxfs: the backend at %s answered %d: %s\n", url,
+			e->http_status, e->message);
+	else if (e->message[0] && strstr(e->message, strerror(-err)) == NULL)
+		fprintf(stderr, "sbxfs: cannot reach %s: %s (%s)\n", url, strerror(-err),
+			e->message);
+	else
+		fprintf(stderr, "sbxfs: cannot reach %s: %s\n", url, strerror(-err));
+}
+
+static void reload(struct sbxfs_main *m)
+{
+	char *key = NULL, *msg = NULL;
+
+	if (m->opts.api_key_file) {
+		if (read_key_file(m->opts.api_key_file, &key, &msg) < 0) {
+			log_error("SIGHUP: %s; keeping the old key", msg ? msg : "out of memory");
+		} else if (api_set_key(m->fs.api, key) < 0 || fs_set_key(&m->fs, key) < 0) {
+			log_error("SIGHUP: out of memory; the key may not have changed");
+		} else {
+			log_info("SIGHUP: re-read the API key from %s", m->opts.api_key_file);
+		}
+		if (key)
+			explicit_bzero(key, strlen(key));
+		free(key);
+		free(msg);
+	}
+	cache_invalidate(m->fs.cache);
+	log_info("SIGHUP: dropped the caches");
+}
+
+static void *hup_main(void *arg)
+{
+	struct sbxfs_main *m = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (atomic_load(&m->stopping))
+			break;
+		reload(m);
+	}
+	return NULL;
+}
+
+static int setup_client(struct sbxfs_main *m)
+{
+	struct api_config cfg = {
+		.url = m->backend.url,
+		.api_key = m->backend.key,
+		.cafile = m->opts.cafile,
+		.connect_timeout_ms = 1000L * m->opts.connect_timeout,
+		.request_timeout_ms = 1000L * m->opts.request_timeout,
+		.deadline_ms = 1000L * m->opts.retry_deadline,
+	};
+	struct api_error e = { 0 };
+	char *msg = NULL;
+	int err;
+
+	m->fs.api = api_new(&cfg, &msg);
+	if (m->fs.api == NULL) {
+		fprintf(stderr, "sbxfs: %s\n", msg ? msg : "cannot set up the HTTP client");
+		free(msg);
+		return -1;
+	}
+	if (!m->backend.embedded) {
+		err = api_probe(m->fs.api, &e);
+		if (err < 0) {
+			report_probe(m->backend.url, err, &e);
+			return -1;
+		}
+	}
+	m->fs.cache = cache_new(fetch_list, m->fs.api, 1000U * m->opts.cache_ttl);
+	if (m->fs.cache == NULL || fs_set_key(&m->fs, m->backend.key) < 0) {
+		fprintf(stderr, "sbxfs: out of memory\n");
+		return -1;
+	}
+	m->fs.template_id = m->opts.template_id;
+	m->fs.timeout = m->opts.timeout;
+	m->fs.cache_ttl = m->opts.cache_ttl;
+	m->fs.backend_url = m->backend.url;
+	m->fs.embedded = m->backend.embedded;
+	m->fs.uid = getuid();
+	m->fs.gid = getgid();
+	m->fs.mount_time = time(NULL);
+	return 0;
+}
+
+static int setup_log(struct sbxfs_main *m)
+{
+	const char *target = m->opts.log_target;
+	enum log_level level = m->opts.log_level_set ? m->opts.log_level
+			     : m->cl.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	int err;
+
+	if (target == NULL)
+		target = m->cl.foreground ? "stderr" : "syslog";
+	err = log_open(target, level);
+	if (err < 0) {
+		fprintf(stderr, "sbxfs: cannot open the log %s: %s\n", target, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Mounts, daemonizes and serves until unmounted.  Returns the exit code. */
+static int serve(struct sbxfs_main *m, struct fuse_args *args)
+{
+	struct fuse_loop_config lc = { .clone_fd = m->cl.clone_fd,
+				       .max_idle_threads = m->cl.max_idle_threads };
+	struct fuse *fuse;
+	sigset_t hup;
+	int ret = 1;
+
+	fuse = fuse_new(args, &sbxfs_ops, sizeof(sbxfs_ops), &m->fs);
+	if (fuse == NULL)
+		return 1;
+	if (fuse_mount(fuse, m->cl.mountpoint) != 0)
+		goto out_destroy;
+	if (fuse_daemonize(m->cl.foreground) != 0)
+		goto out_unmount;
+	/* Every thread from here on inherits SIGHUP blocked; hup_main takes it. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	if (m->backend.embedded && start_embedded(m) < 0)
+		goto out_unmount;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_unmount;
+	if (pthread_create(&m->hup_thread, NULL, hup_main, m) == 0)
+		m->hup_started = true;
+	log_info("mounted %s on %s", m->backend.url, m->cl.mountpoint);
+	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
+	ret = ret == 0 ? 0 : 1;
+	log_info("unmounting %s", m->cl.mountpoint);
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+	return ret;
+}
+
+static void teardown(struct sbxfs_main *m)
+{
+	if (m->hup_started) {
+		atomic_store(&m->stopping, true);
+		pthread_kill(m->hup_thread, SIGHUP);
+		pthread_join(m->hup_thread, NULL);
+	}
+	if (m->sbxd)
+		sbxd_stop(m->sbxd);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+	if (m->fs.cache)
+		cache_free(m->fs.cache);
+	if (m->fs.api)
+		api_free(m->fs.api);
+	fs_cleanup(&m->fs);
+	backend_clear(&m->backend);
+	opts_free(&m->opts);
+	free(m->cl.mountpoint);
+	log_close();
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct sbxfs_main m = { .listen_fd = -1 };
+	char *msg = NULL;
+	int ret = 1;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	json_object_seed(0);
+	if (fs_init(&m.fs, NULL) < 0)
+		return 1;
+
+	if (opts_parse(&args, &m.opts, stderr) < 0 || fuse_parse_cmdline(&args, &m.cl) != 0)
+		goto out;
+	if (m.cl.show_help) {
+		usage(argv[0]);
+		fuse_lib_help(&args);
+		ret = 0;
+		goto out;
+	}
+	if (m.cl.show_version) {
+		printf("sbxfs %s\nbuild: %s\nFUSE library %s\n", SBXFS_VERSION,
+		       SBXFS_BUILD_OPTIONS, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (m.cl.mountpoint == NULL) {
+		fprintf(stderr, "sbxfs: no mountpoint given (try --help)\n");
+		goto out;
+	}
+	if (backend_resolve(&m.opts, &m.backend, &msg) < 0) {
+		fprintf(stderr, "sbxfs: %s\n", msg ? msg : "out of memory");
+		goto out;
+	}
+	if (setup_log(&m) < 0 || (m.backend.embedded && setup_embedded(&m) < 0) ||
+	    setup_client(&m) < 0)
+		goto out;
+	ret = serve(&m, &args);
+out:
+	free(msg);
+	teardown(&m);
+	fuse_opt_free_args(&args);
+	curl_global_cleanup();
+	return ret;
+}

@@ -1,0 +1,342 @@
+/* Command line options and backend resolution; see options.h. */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "values.h"
+
+enum { KEY_ALLOW_OTHER, KEY_API_KEY };
+
+#define SBXFS_OPT(t, field) { t, offsetof(struct sbxfs_opts, field), 0 }
+
+static const struct fuse_opt sbxfs_spec[] = {
+	SBXFS_OPT("api_url=%s", api_url),
+	SBXFS_OPT("api_key_file=%s", api_key_file),
+	SBXFS_OPT("template=%s", template_name),
+	SBXFS_OPT("timeout=%s", timeout_str),
+	SBXFS_OPT("cache_ttl=%s", cache_ttl_str),
+	SBXFS_OPT("connect_timeout=%s", connect_timeout_str),
+	SBXFS_OPT("request_timeout=%s", request_timeout_str),
+	SBXFS_OPT("retry_deadline=%s", retry_deadline_str),
+	SBXFS_OPT("cafile=%s", cafile),
+	SBXFS_OPT("log=%s", log_target),
+	SBXFS_OPT("log_level=%s", log_level_str),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("api_key=", KEY_API_KEY),
+	FUSE_OPT_KEY("api_key", KEY_API_KEY),
+	FUSE_OPT_END
+};
+
+/* The -o options libfuse 3.14 accepts (mount, library and session level).
+ * A trailing '=' means the option takes a value. */
+static const char *const fuse_options[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions",
+	"blkdev", "fsname=", "subtype=", "max_read=", "context=", "fscontext=",
+	"defcontext=", "rootcontext=", "user=", "ro", "rw", "suid", "nosuid",
+	"dev", "nodev", "exec", "noexec", "async", "sync", "dirsync", "atime",
+	"noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime", "symfollow",
+	"nosymfollow", "debug", "kernel_cache", "auto_cache", "noauto_cache",
+	"no_rofd_flush", "umask=", "uid=", "gid=", "fmask=", "dmask=",
+	"entry_timeout=", "negative_timeout=", "attr_timeout=",
+	"ac_attr_timeout=", "noforget", "remember=", "modules=", "hard_remove",
+	"use_ino", "readdir_ino", "direct_io", "intr", "intr_signal=",
+	"parallel_direct_writes", "clone_fd", "max_idle_threads=",
+	"max_threads=", "max_write=", "large_read", "nonempty",
+};
+
+bool opts_is_fuse_option(const char *opt)
+{
+	const char *eq = strchr(opt, '=');
+	size_t namelen = eq ? (size_t)(eq - opt) : strlen(opt);
+
+	for (size_t i = 0; i < sizeof(fuse_options) / sizeof(fuse_options[0]); i++) {
+		const char *f = fuse_options[i];
+		size_t flen = strlen(f);
+		bool takes_value = f[flen - 1] == '=';
+
+		if (takes_value != (eq != NULL))
+			continue;
+		if (takes_value)
+			flen--;
+		if (flen == namelen && strncmp(f, opt, namelen) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int sbxfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct sbxfs_opts *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;
+	case KEY_API_KEY:
+		fprintf(o->err, "sbxfs: there is no api_key option (it would show in ps): "
+			"use -o api_key_file=PATH, NOVITA_API_KEY or E2B_API_KEY\n");
+		return -1;
+	case FUSE_OPT_KEY_NONOPT:
+		return 1;
+	default:
+		if (arg[0] == '-' || opts_is_fuse_option(arg))
+			return 1;
+		fprintf(o->err, "sbxfs: unknown option '%s'\n", arg);
+		return -1;
+	}
+}
+
+/* Whole seconds in [min, max]. */
+static int parse_seconds(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Makes *p absolute against the current directory (the daemon runs in /). */
+static int make_absolute(char **p)
+{
+	char cwd[PATH_MAX];
+	char *abs;
+
+	if (*p == NULL || (*p)[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -errno;
+	if (asprintf(&abs, "%s/%s", cwd, *p) < 0)
+		return -ENOMEM;
+	free(*p);
+	*p = abs;
+	return 0;
+}
+
+struct seconds_opt {
+	const char *name;
+	const char *value;
+	unsigned min, max;
+	unsigned *out;
+};
+
+static int check_values(struct sbxfs_opts *o, FILE *err)
+{
+	unsigned deadline = 0;
+	const struct seconds_opt secs[] = {
+		{ "cache_ttl", o->cache_ttl_str, 0, 86400, &o->cache_ttl },
+		{ "connect_timeout", o->connect_timeout_str, 1, 3600, &o->connect_timeout },
+		{ "request_timeout", o->request_timeout_str, 1, 3600, &o->request_timeout },
+		{ "retry_deadline", o->retry_deadline_str, 1, 7200, &deadline },
+	};
+
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		if (secs[i].value && parse_seconds(secs[i].value, secs[i].min, secs[i].max,
+						   secs[i].out) < 0) {
+			fprintf(err, "sbxfs: bad %s '%s': expected whole seconds from %u to %u\n",
+				secs[i].name, secs[i].value, secs[i].min, secs[i].max);
+			return -1;
+		}
+	}
+	o->retry_deadline = deadline ? deadline : 2 * o->request_timeout;
+	if (o->timeout_str &&
+	    sbx_parse_timeout(o->timeout_str, strlen(o->timeout_str), &o->timeout) < 0) {
+		fprintf(err, "sbxfs: bad timeout '%s': expected seconds (or 10m, 2h)\n",
+			o->timeout_str);
+		return -1;
+	}
+	if (o->template_name && !sbx_component_valid(o->template_name)) {
+		fprintf(err, "sbxfs: bad template '%s'\n", o->template_name);
+		return -1;
+	}
+	o->template_id = o->template_name ? o->template_name : SBXFS_DEFAULT_TEMPLATE;
+	if (o->log_level_str) {
+		if (log_parse_level(o->log_level_str, &o->log_level) < 0) {
+			fprintf(err, "sbxfs: bad log_level '%s': expected error, warn, info or debug\n",
+				o->log_level_str);
+			return -1;
+		}
+		o->log_level_set = true;
+	}
+	if (o->api_url && strncmp(o->api_url, "http://", 7) != 0 &&
+	    strncmp(o->api_url, "https://", 8) != 0) {
+		fprintf(err, "sbxfs: bad api_url '%s': expected http://... or https://...\n",
+			o->api_url);
+		return -1;
+	}
+	return 0;
+}
+
+int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
+{
+	memset(o, 0, sizeof(*o));
+	o->err = err;
+	o->timeout = SBXFS_DEFAULT_TIMEOUT;
+	o->cache_ttl = SBXFS_DEFAULT_CACHE_TTL;
+	o->connect_timeout = SBXFS_DEFAULT_CONNECT_TIMEOUT;
+	o->request_timeout = SBXFS_DEFAULT_REQUEST_TIMEOUT;
+	o->log_level = LOG_LVL_INFO;
+	o->template_id = SBXFS_DEFAULT_TEMPLATE;
+
+	if (fuse_opt_parse(args, o, sbxfs_spec, sbxfs_opt_proc) == -1)
+		return -1;
+	if (check_values(o, err) < 0)
+		return -1;
+	if (make_absolute(&o->api_key_file) < 0 || make_absolute(&o->cafile) < 0) {
+		fprintf(err, "sbxfs: cannot find the current directory\n");
+		return -1;
+	}
+	if (o->log_target && strcmp(o->log_target, "stderr") != 0 &&
+	    strcmp(o->log_target, "syslog") != 0 && make_absolute(&o->log_target) < 0) {
+		fprintf(err, "sbxfs: cannot find the current directory\n");
+		return -1;
+	}
+	if (o->allow_other && fuse_opt_add_arg(args, "-odefault_permissions") == -1) {
+		fprintf(err, "sbxfs: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+void opts_free(struct sbxfs_opts *o)
+{
+	char **strs[] = {
+		&o->api_url, &o->api_key_file, &o->template_name, &o->timeout_str,
+		&o->cache_ttl_str, &o->connect_timeout_str, &o->request_timeout_str,
+		&o->retry_deadline_str, &o->cafile, &o->log_target, &o->log_level_str,
+	};
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+}
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && v[0] ? v : NULL;
+}
+
+int read_key_file(const char *path, char **key, char **errmsg)
+{
+	char line[4096];
+	FILE *f = fopen(path, "re");
+	size_t start, end;
+	int err;
+
+	*key = NULL;
+	if (f == NULL) {
+		err = -errno;
+		if (asprintf(errmsg, "cannot read the API key file %s: %s", path, strerror(-err)) < 0)
+			*errmsg = NULL;
+		return err;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	end = strcspn(line, "\r\n");
+	while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t'))
+		end--;
+	start = 0;
+	while (start < end && (line[start] == ' ' || line[start] == '\t'))
+		start++;
+	if (start == end) {
+		if (asprintf(errmsg, "the API key file %s has no key on its first line", path) < 0)
+			*errmsg = NULL;
+		explicit_bzero(line, sizeof(line));
+		return -EINVAL;
+	}
+	*key = strndup(line + start, end - start);
+	explicit_bzero(line, sizeof(line));
+	if (*key == NULL) {
+		*errmsg = strdup("out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The configured URL (malloc'd in *url, NULL when none): 0 or -ENOMEM. */
+static int resolve_url(const struct sbxfs_opts *o, char **url)
+{
+	const char *v;
+
+	*url = NULL;
+	if ((v = o->api_url) || (v = env_nonempty("NOVITA_API_URL")) ||
+	    (v = env_nonempty("E2B_API_URL"))) {
+		*url = strdup(v);
+	} else if ((v = env_nonempty("NOVITA_DOMAIN")) || (v = env_nonempty("E2B_DOMAIN"))) {
+		if (asprintf(url, "https://api.%s", v) < 0)
+			*url = NULL;
+	} else {
+		return 0;
+	}
+	return *url ? 0 : -ENOMEM;
+}
+
+int backend_resolve(const struct sbxfs_opts *o, struct backend *b, char **errmsg)
+{
+	const char *v;
+	size_t n;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	*errmsg = NULL;
+	if (o->api_key_file) {
+		err = read_key_file(o->api_key_file, &b->key, errmsg);
+		if (err < 0)
+			return err;
+	} else if ((v = env_nonempty("NOVITA_API_KEY")) || (v = env_nonempty("E2B_API_KEY"))) {
+		if ((b->key = strdup(v)) == NULL)
+			goto nomem;
+	}
+	if (resolve_url(o, &b->url) < 0)
+		goto nomem;
+	if (b->url && b->key == NULL) {
+		if (asprintf(errmsg, "no API key for %s: use -o api_key_file=PATH, "
+			     "NOVITA_API_KEY or E2B_API_KEY", b->url) < 0)
+			*errmsg = NULL;
+		backend_clear(b);
+		return -EINVAL;
+	}
+	if (b->url == NULL && b->key) {
+		if ((b->url = strdup(SBXFS_DEFAULT_API_URL)) == NULL)
+			goto nomem;
+	}
+	if (b->url == NULL) {
+		b->embedded = true;
+		return 0;
+	}
+	n = strlen(b->url);
+	while (n > 0 && b->url[n - 1] == '/')
+		b->url[--n] = '\0';
+	return 0;
+nomem:
+	backend_clear(b);
+	*errmsg = strdup("out of memory");
+	return -ENOMEM;
+}
+
+void backend_clear(struct backend *b)
+{
+	if (b->key)
+		explicit_bzero(b->key, strlen(b->key));
+	free(b->key);
+	free(b->url);
+	b->key = NULL;
+	b->url = NULL;
+	b->embedded = false;
+}

@@ -1,0 +1,78 @@
+/* sbxfs's command line: the -o options of its own, which FUSE options pass
+ * through, and where the backend URL and API key come from. */
+#ifndef SBXFS_OPTIONS_H
+#define SBXFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <fuse_opt.h>
+
+#include "log.h"
+
+#define SBXFS_DEFAULT_TEMPLATE "base"
+#define SBXFS_DEFAULT_TIMEOUT 300UL
+#define SBXFS_DEFAULT_CACHE_TTL 2U
+#define SBXFS_DEFAULT_CONNECT_TIMEOUT 5U
+#define SBXFS_DEFAULT_REQUEST_TIMEOUT 15U
+/* Used when an API key is configured but no URL. */
+#define SBXFS_DEFAULT_API_URL "https://api.novita.ai"
+
+struct sbxfs_opts {
+	/* As given with -o (malloc'd by fuse_opt_parse, NULL when absent). */
+	char *api_url;
+	char *api_key_file;
+	char *template_name;
+	char *timeout_str;
+	char *cache_ttl_str;
+	char *connect_timeout_str;
+	char *request_timeout_str;
+	char *retry_deadline_str;
+	char *cafile;
+	char *log_target;
+	char *log_level_str;
+	int allow_other;
+
+	/* Filled by opts_parse() from the strings above, defaults applied. */
+	const char *template_id;    /* borrowed: template_name or the default */
+	unsigned long timeout;      /* seconds, for new and resumed sandboxes */
+	unsigned cache_ttl;         /* seconds; 0 fetches on every operation */
+	unsigned connect_timeout;   /* seconds */
+	unsigned request_timeout;   /* seconds per attempt */
+	unsigned retry_deadline;    /* seconds for all attempts */
+	enum log_level log_level;
+	bool log_level_set;
+
+	FILE *err;                  /* where opts_parse() reports */
+};
+
+/* Parses sbxfs's own options out of args, leaving FUSE's (and the
+ * mountpoint, -f, -d, ...) in place; adds default_permissions when
+ * allow_other is given.  Relative file paths become absolute (the daemon
+ * changes to /).  Prints "sbxfs: ..." to err and returns -1 on an unknown
+ * option or a bad value; 0 on success.  Free with opts_free(). */
+int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err);
+void opts_free(struct sbxfs_opts *o);
+
+/* True for -o names FUSE itself understands ("allow_other", "uid=1000"). */
+bool opts_is_fuse_option(const char *opt);
+
+/* Where the sandboxes come from. */
+struct backend {
+	char *url;        /* malloc'd; NULL when embedded (set once it listens) */
+	char *key;        /* malloc'd; NULL when embedded */
+	bool embedded;    /* nothing configured: run a private sbxd */
+};
+
+/* Resolves URL and key: -o api_url, NOVITA_API_URL, E2B_API_URL,
+ * NOVITA_DOMAIN, E2B_DOMAIN (https://api.<domain>); -o api_key_file,
+ * NOVITA_API_KEY, E2B_API_KEY.  Empty variables count as unset.  A key
+ * without a URL uses SBXFS_DEFAULT_API_URL; neither means embedded.  On
+ * error returns -errno and a malloc'd message (caller frees) in *errmsg. */
+int backend_resolve(const struct sbxfs_opts *o, struct backend *b, char **errmsg);
+void backend_clear(struct backend *b);
+
+/* Reads the key from the first line of path, trimmed.  0 and a malloc'd
+ * key, or -errno and a malloc'd message. */
+int read_key_file(const char *path, char **key, char **errmsg);
+
+#endif

@@ -1,0 +1,201 @@
+/* Path parsing for the mount's tree; see path.h for the grammar. */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "path.h"
+
+static const char *const sbx_file_names[SBX_FILE_COUNT] = {
+	[SBX_FILE_INFO] = "info",
+	[SBX_FILE_INFO_JSON] = "info.json",
+	[SBX_FILE_STATE] = "state",
+	[SBX_FILE_TIMEOUT] = "timeout",
+	[SBX_FILE_SANDBOX_ID] = "sandbox_id",
+	[SBX_FILE_TEMPLATE_ID] = "template_id",
+	[SBX_FILE_STARTED_AT] = "started_at",
+	[SBX_FILE_END_AT] = "end_at",
+};
+
+const char *path_sbx_file_name(enum sbx_file f)
+{
+	return (unsigned)f < SBX_FILE_COUNT ? sbx_file_names[f] : "";
+}
+
+bool path_sbx_file_writable(enum sbx_file f)
+{
+	return f == SBX_FILE_STATE || f == SBX_FILE_TIMEOUT;
+}
+
+bool path_span_eq(struct path_span a, const char *s)
+{
+	size_t n = strlen(s);
+
+	return a.len == n && memcmp(a.p, s, n) == 0;
+}
+
+int path_span_copy(struct path_span s, char *buf, size_t size)
+{
+	if (s.len >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, s.p, s.len);
+	buf[s.len] = '\0';
+	return 0;
+}
+
+bool path_is_dir(enum path_kind kind)
+{
+	switch (kind) {
+	case PATH_ROOT:
+	case PATH_SBX:
+	case PATH_META_DIR:
+	case PATH_CTL:
+	case PATH_TPL_ROOT:
+	case PATH_TPL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool path_in_sbx(enum path_kind kind)
+{
+	return kind == PATH_SBX || kind == PATH_SBX_FILE ||
+	       kind == PATH_META_DIR || kind == PATH_META_FILE;
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool path_tpl_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 128 || !is_alnum(s[0]))
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		char c = s[i];
+
+		if (!is_alnum(c) && c != '.' && c != '_' && c != '-' && c != ':')
+			return false;
+	}
+	return true;
+}
+
+/* Splits off the next component of *rest (which starts after a '/'). */
+static bool next_component(const char **rest, struct path_span *out)
+{
+	const char *p = *rest;
+	const char *slash;
+
+	if (p == NULL || *p == '\0')
+		return false;
+	slash = strchr(p, '/');
+	out->p = p;
+	out->len = slash ? (size_t)(slash - p) : strlen(p);
+	*rest = slash ? slash + 1 : NULL;
+	return true;
+}
+
+/* A component the tree can hold at all: not empty, not "." or "..", at
+ * most NAME_MAX bytes. */
+static bool component_ok(struct path_span c)
+{
+	if (c.len == 0 || c.len > NAME_MAX)
+		return false;
+	if (c.p[0] == '.' && (c.len == 1 || (c.len == 2 && c.p[1] == '.')))
+		return false;
+	return true;
+}
+
+/* Parses what follows a sandbox component: "", "<file>", "metadata",
+ * "metadata/<key>". */
+static int parse_in_sbx(const char *rest, struct path_node *out)
+{
+	struct path_span c;
+
+	if (!next_component(&rest, &c)) {
+		out->kind = PATH_SBX;
+		return 0;
+	}
+	if (!component_ok(c))
+		return -ENOENT;
+	if (path_span_eq(c, PATH_META_NAME)) {
+		if (!next_component(&rest, &c)) {
+			out->kind = PATH_META_DIR;
+			return 0;
+		}
+		if (!component_ok(c) || rest != NULL)
+			return -ENOENT;
+		out->kind = PATH_META_FILE;
+		out->key = c;
+		return 0;
+	}
+	if (rest != NULL)
+		return -ENOENT;
+	for (int f = 0; f < SBX_FILE_COUNT; f++) {
+		if (path_span_eq(c, sbx_file_names[f])) {
+			out->kind = PATH_SBX_FILE;
+			out->file = (enum sbx_file)f;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* A sandbox component: a name or an ID.  Neither starts with a dot, which
+ * keeps probes such as .Trash or .git off the network. */
+static int parse_sbx(struct path_span c, const char *rest, struct path_node *out)
+{
+	if (!component_ok(c) || c.p[0] == '.')
+		return -ENOENT;
+	out->sbx = c;
+	return parse_in_sbx(rest, out);
+}
+
+static int parse_ctl(const char *rest, struct path_node *out)
+{
+	struct path_span c;
+
+	if (!next_component(&rest, &c)) {
+		out->kind = PATH_CTL;
+		return 0;
+	}
+	if (path_span_eq(c, "status") || path_span_eq(c, "refresh")) {
+		if (rest != NULL)
+			return -ENOENT;
+		out->kind = c.p[0] == 's' ? PATH_CTL_STATUS : PATH_CTL_REFRESH;
+		return 0;
+	}
+	if (!path_span_eq(c, "templates"))
+		return -ENOENT;
+	if (!next_component(&rest, &c)) {
+		out->kind = PATH_TPL_ROOT;
+		return 0;
+	}
+	if (!path_tpl_name_valid(c.p, c.len))
+		return -ENOENT;
+	out->tpl = c;
+	if (!next_component(&rest, &c)) {
+		out->kind = PATH_TPL;
+		return 0;
+	}
+	return parse_sbx(c, rest, out);
+}
+
+int path_parse(const char *path, struct path_node *out)
+{
+	struct path_span c;
+	const char *rest;
+
+	memset(out, 0, sizeof(*out));
+	if (path == NULL || path[0] != '/')
+		return -EINVAL;
+	rest = path + 1;
+	if (!next_component(&rest, &c)) {
+		out->kind = PATH_ROOT;
+		return 0;
+	}
+	if (path_span_eq(c, PATH_CTL_NAME))
+		return parse_ctl(rest, out);
+	return parse_sbx(c, rest, out);
+}

@@ -1,0 +1,97 @@
+/* The mount's tree as pure path parsing: a path becomes a node kind plus
+ * borrowed spans of the path string (sandbox, template, metadata key).
+ * No allocation, no I/O, no cache: it only says what a path could name;
+ * whether the sandbox exists is the cache's business.
+ *
+ *   /                                    PATH_ROOT
+ *   /<sbx>                               PATH_SBX
+ *   /<sbx>/<file>                        PATH_SBX_FILE (file says which)
+ *   /<sbx>/metadata                      PATH_META_DIR
+ *   /<sbx>/metadata/<key>                PATH_META_FILE
+ *   /.sbxfs                              PATH_CTL
+ *   /.sbxfs/status, /.sbxfs/refresh      PATH_CTL_STATUS, PATH_CTL_REFRESH
+ *   /.sbxfs/templates                    PATH_TPL_ROOT
+ *   /.sbxfs/templates/<tpl>              PATH_TPL
+ *   /.sbxfs/templates/<tpl>/<sbx>/...    as /<sbx>/... with tpl set
+ *
+ * A sandbox's own files (served by envd) will be another subtree of PATH_SBX
+ * with its own kinds; names not listed here are -ENOENT. */
+#ifndef SBXFS_PATH_H
+#define SBXFS_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum path_kind {
+	PATH_ROOT = 1,
+	PATH_SBX,
+	PATH_SBX_FILE,
+	PATH_META_DIR,
+	PATH_META_FILE,
+	PATH_CTL,
+	PATH_CTL_STATUS,
+	PATH_CTL_REFRESH,
+	PATH_TPL_ROOT,
+	PATH_TPL,
+};
+
+/* The single-value and rendered files of a sandbox directory, in the order
+ * readdir lists them. */
+enum sbx_file {
+	SBX_FILE_INFO,
+	SBX_FILE_INFO_JSON,
+	SBX_FILE_STATE,
+	SBX_FILE_TIMEOUT,
+	SBX_FILE_SANDBOX_ID,
+	SBX_FILE_TEMPLATE_ID,
+	SBX_FILE_STARTED_AT,
+	SBX_FILE_END_AT,
+	SBX_FILE_COUNT
+};
+
+/* A piece of the parsed path: not NUL-terminated, borrowed from it. */
+struct path_span {
+	const char *p;
+	size_t len;
+};
+
+struct path_node {
+	enum path_kind kind;
+	struct path_span sbx;   /* PATH_SBX and below */
+	struct path_span tpl;   /* PATH_TPL, and sandboxes reached through it */
+	struct path_span key;   /* PATH_META_FILE */
+	enum sbx_file file;     /* PATH_SBX_FILE */
+};
+
+/* The control directory's name in the mount root. */
+#define PATH_CTL_NAME ".sbxfs"
+/* The sandbox subdirectory holding metadata. */
+#define PATH_META_NAME "metadata"
+
+/* Parses an absolute path as FUSE passes it ("/", "/a/b", no trailing
+ * slash).  0 and *out filled (spans point into path), or -ENOENT for a path
+ * that cannot name a node (unknown name, bad component, too deep), or
+ * -EINVAL for a path that is not absolute. */
+int path_parse(const char *path, struct path_node *out);
+
+/* True for kinds that are directories. */
+bool path_is_dir(enum path_kind kind);
+/* True for nodes reached through a sandbox (need a cache lookup). */
+bool path_in_sbx(enum path_kind kind);
+
+/* The file name of a sandbox file ("info", "state", ...); static storage. */
+const char *path_sbx_file_name(enum sbx_file f);
+/* True if the sandbox file accepts writes (state, timeout). */
+bool path_sbx_file_writable(enum sbx_file f);
+
+/* A template name the tree accepts under .sbxfs/templates:
+ * [A-Za-z0-9][A-Za-z0-9._:-]{0,127}.  The server decides if it exists. */
+bool path_tpl_name_valid(const char *s, size_t len);
+
+/* Copies a span into buf (size bytes) as a C string.  -ENAMETOOLONG when it
+ * does not fit. */
+int path_span_copy(struct path_span s, char *buf, size_t size);
+/* True if the span equals the C string s. */
+bool path_span_eq(struct path_span a, const char *s);
+
+#endif

@@ -1,0 +1,88 @@
+/* Rendering of .sbxfs/status; see status.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+#include "values.h"
+
+/* Copies src into dst (size bytes), control characters as spaces and every
+ * occurrence of secret as "***". */
+static void sanitize(const char *src, const char *secret, char *dst, size_t size)
+{
+	size_t slen = secret ? strlen(secret) : 0;
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	for (const char *p = src; *p && o + 1 < size;) {
+		if (slen > 0 && strncmp(p, secret, slen) == 0) {
+			for (int i = 0; i < 3 && o + 1 < size; i++)
+				dst[o++] = '*';
+			p += slen;
+			continue;
+		}
+		dst[o++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? ' ' : *p;
+		p++;
+	}
+	dst[o] = '\0';
+}
+
+void status_format_error(const struct api_error *e, const char *secret, char *buf, size_t size)
+{
+	char msg[sizeof(e->message)];
+	char when[SBX_TIME_LEN];
+	char code[32];
+
+	if (e->err == 0 && e->http_status == 0) {
+		snprintf(buf, size, "none");
+		return;
+	}
+	sanitize(e->message, secret, msg, sizeof(msg));
+	if (e->http_status)
+		snprintf(code, sizeof(code), "%d", e->http_status);
+	else
+		snprintf(code, sizeof(code), "%s",
+			 strerrorname_np(-e->err) ? strerrorname_np(-e->err) : "error");
+	snprintf(buf, size, "%s %s (%s)", code, msg[0] ? msg : "-",
+		 sbx_format_time(e->when, when));
+}
+
+char *status_render(const struct status_info *si, size_t *len)
+{
+	char backend[1024];
+	char last[512];
+	char *text;
+	int n;
+
+	sanitize(si->backend ? si->backend : "", si->secret, backend, sizeof(backend));
+	status_format_error(&si->api.last_error, si->secret, last, sizeof(last));
+	n = asprintf(&text,
+		     "version=%s\n"
+		     "backend=%s\n"
+		     "reachable=%s\n"
+		     "embedded=%s\n"
+		     "last_error=%s\n"
+		     "requests=%llu\n"
+		     "retries=%llu\n"
+		     "failures=%llu\n"
+		     "cache_hits=%llu\n"
+		     "cache_misses=%llu\n"
+		     "cache_refreshes=%llu\n"
+		     "sandboxes=%zu\n"
+		     "cache_ttl=%u\n",
+		     si->version, backend, si->api.reachable ? "yes" : "no",
+		     si->embedded ? "yes" : "no", last,
+		     (unsigned long long)si->api.requests,
+		     (unsigned long long)si->api.retries,
+		     (unsigned long long)si->api.failures,
+		     (unsigned long long)si->cache.hits,
+		     (unsigned long long)si->cache.misses,
+		     (unsigned long long)si->cache.refreshes,
+		     si->cache.entries, si->cache_ttl);
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return text;
+}

@@ -1,0 +1,34 @@
+/* The text of MOUNT/.sbxfs/status: key=value lines about the backend, the
+ * API client and the cache.  Never contains the API key. */
+#ifndef SBXFS_STATUS_H
+#define SBXFS_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api.h"
+#include "cache.h"
+
+struct status_info {
+	const char *version;
+	const char *backend;      /* base URL */
+	bool embedded;
+	unsigned cache_ttl;       /* seconds */
+	struct api_stats api;
+	struct cache_stats cache;
+	/* Scrubbed from every value should a server message echo it (may be
+	 * NULL); the key itself is never a field. */
+	const char *secret;
+};
+
+/* Returns malloc'd text ending in a newline (caller frees), length in
+ * *len, or NULL when out of memory. */
+char *status_render(const struct status_info *si, size_t *len);
+
+/* Formats an api_error for logs and the status file into buf:
+ * "404 sandbox not found (2026-11-28T14:14:27Z)", "ECONNREFUSED Connection
+ * refused (...)", or "none".  Control characters become spaces and
+ * occurrences of secret (may be NULL) become "***". */
+void status_format_error(const struct api_error *e, const char *secret, char *buf, size_t size);
+
+#endif

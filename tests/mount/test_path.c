@@ -1,0 +1,167 @@
+/* Path parsing: every node kind, bad names, depth limits. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "path.h"
+
+static struct path_node parse_ok(const char *p)
+{
+	struct path_node n;
+
+	cr_assert_eq(path_parse(p, &n), 0, "parsing %s", p);
+	return n;
+}
+
+static void parse_fails(const char *p, int err)
+{
+	struct path_node n;
+
+	cr_assert_eq(path_parse(p, &n), err, "parsing %s", p);
+}
+
+static void span_is(struct path_span s, const char *want)
+{
+	cr_assert(path_span_eq(s, want), "span '%.*s' != '%s'", (int)s.len, s.p, want);
+}
+
+Test(path, root_and_sandbox)
+{
+	struct path_node n = parse_ok("/");
+
+	cr_assert_eq(n.kind, PATH_ROOT);
+	n = parse_ok("/my-box");
+	cr_assert_eq(n.kind, PATH_SBX);
+	span_is(n.sbx, "my-box");
+	cr_assert_eq(n.tpl.len, 0);
+	n = parse_ok("/i2ctxjkzuvxbpm1w0tkbc");
+	cr_assert_eq(n.kind, PATH_SBX);
+}
+
+Test(path, sandbox_files)
+{
+	static const char *const names[] = {
+		"info", "info.json", "state", "timeout", "sandbox_id", "template_id",
+		"started_at", "end_at",
+	};
+	char p[64];
+
+	for (int f = 0; f < SBX_FILE_COUNT; f++) {
+		snprintf(p, sizeof(p), "/box/%s", names[f]);
+		struct path_node n = parse_ok(p);
+
+		cr_assert_eq(n.kind, PATH_SBX_FILE);
+		cr_assert_eq(n.file, (enum sbx_file)f);
+		span_is(n.sbx, "box");
+		cr_assert_str_eq(path_sbx_file_name(n.file), names[f]);
+	}
+	cr_assert(path_sbx_file_writable(SBX_FILE_STATE));
+	cr_assert(path_sbx_file_writable(SBX_FILE_TIMEOUT));
+	cr_assert_not(path_sbx_file_writable(SBX_FILE_INFO));
+	cr_assert_not(path_sbx_file_writable(SBX_FILE_END_AT));
+}
+
+Test(path, metadata)
+{
+	struct path_node n = parse_ok("/box/metadata");
+
+	cr_assert_eq(n.kind, PATH_META_DIR);
+	n = parse_ok("/box/metadata/owner");
+	cr_assert_eq(n.kind, PATH_META_FILE);
+	span_is(n.key, "owner");
+	span_is(n.sbx, "box");
+	n = parse_ok("/box/metadata/sbxfs.name");
+	span_is(n.key, "sbxfs.name");
+	n = parse_ok("/box/metadata/.hidden");
+	cr_assert_eq(n.kind, PATH_META_FILE);
+	parse_fails("/box/metadata/owner/x", -ENOENT);
+	parse_fails("/box/metadata/..", -ENOENT);
+}
+
+Test(path, control_tree)
+{
+	cr_assert_eq(parse_ok("/.sbxfs").kind, PATH_CTL);
+	cr_assert_eq(parse_ok("/.sbxfs/status").kind, PATH_CTL_STATUS);
+	cr_assert_eq(parse_ok("/.sbxfs/refresh").kind, PATH_CTL_REFRESH);
+	cr_assert_eq(parse_ok("/.sbxfs/templates").kind, PATH_TPL_ROOT);
+	parse_fails("/.sbxfs/other", -ENOENT);
+	parse_fails("/.sbxfs/status/x", -ENOENT);
+	parse_fails("/.sbxfs/refresh/x", -ENOENT);
+}
+
+Test(path, templates_prefix)
+{
+	struct path_node n = parse_ok("/.sbxfs/templates/base");
+
+	cr_assert_eq(n.kind, PATH_TPL);
+	span_is(n.tpl, "base");
+	n = parse_ok("/.sbxfs/templates/code-interpreter-v1/web");
+	cr_assert_eq(n.kind, PATH_SBX);
+	span_is(n.tpl, "code-interpreter-v1");
+	span_is(n.sbx, "web");
+	n = parse_ok("/.sbxfs/templates/T/N/info");
+	cr_assert_eq(n.kind, PATH_SBX_FILE);
+	cr_assert_eq(n.file, SBX_FILE_INFO);
+	span_is(n.tpl, "T");
+	span_is(n.sbx, "N");
+	n = parse_ok("/.sbxfs/templates/T/N/metadata/k");
+	cr_assert_eq(n.kind, PATH_META_FILE);
+	span_is(n.key, "k");
+	parse_fails("/.sbxfs/templates/-bad", -ENOENT);
+	parse_fails("/.sbxfs/templates/.x", -ENOENT);
+	parse_fails("/.sbxfs/templates/T/.x", -ENOENT);
+	parse_fails("/.sbxfs/templates/T/N/nope", -ENOENT);
+}
+
+Test(path, bad_names_and_depth)
+{
+	char longname[300];
+
+	parse_fails("relative", -EINVAL);
+	parse_fails("", -EINVAL);
+	parse_fails("/.Trash", -ENOENT);
+	parse_fails("/.git", -ENOENT);
+	parse_fails("/box/nope", -ENOENT);
+	parse_fails("/box/info/x", -ENOENT);
+	parse_fails("/box/state/x/y", -ENOENT);
+	parse_fails("/box//info", -ENOENT);
+	parse_fails("/box/metadata/a/b/c/d", -ENOENT);
+	parse_fails("/box/INFO", -ENOENT);
+	parse_fails("/box/info.json.bak", -ENOENT);
+	memset(longname, 'a', sizeof(longname));
+	longname[0] = '/';
+	longname[sizeof(longname) - 1] = '\0';
+	parse_fails(longname, -ENOENT);
+}
+
+Test(path, kinds)
+{
+	cr_assert(path_is_dir(PATH_ROOT));
+	cr_assert(path_is_dir(PATH_TPL));
+	cr_assert(path_is_dir(PATH_META_DIR));
+	cr_assert_not(path_is_dir(PATH_SBX_FILE));
+	cr_assert_not(path_is_dir(PATH_CTL_STATUS));
+	cr_assert(path_in_sbx(PATH_META_FILE));
+	cr_assert_not(path_in_sbx(PATH_TPL));
+}
+
+Test(path, template_names)
+{
+	cr_assert(path_tpl_name_valid("base", 4));
+	cr_assert(path_tpl_name_valid("rki5dems9wqfm4r03t7g", 20));
+	cr_assert(path_tpl_name_valid("my_tpl.v2:latest", 16));
+	cr_assert_not(path_tpl_name_valid("", 0));
+	cr_assert_not(path_tpl_name_valid("-x", 2));
+	cr_assert_not(path_tpl_name_valid("a b", 3));
+}
+
+Test(path, span_copy)
+{
+	struct path_node n = parse_ok("/abc/info");
+	char buf[4], small[3];
+
+	cr_assert_eq(path_span_copy(n.sbx, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "abc");
+	cr_assert_eq(path_span_copy(n.sbx, small, sizeof(small)), -ENAMETOOLONG);
+}
