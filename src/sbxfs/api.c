@@ -1,0 +1,700 @@
+/* The sandbox REST calls: URLs, bodies, the retry policy and the stats.
+ * Transport lives in http.c, the errno policy in errmap.c.
+ *
+ * Retry rules (attempts are spread by exponential backoff with jitter, or
+ * by Retry-After when the server sends one, all within deadline_ms; when
+ * the wait would pass the deadline the call gives up at once):
+ *  - list, get, probe, kill, set timeout (idempotent): 429, 502, 503, 504
+ *    and transport failures (refused, DNS, timeout, dropped connection).
+ *    A 404 from a retried kill counts as success: an earlier attempt may
+ *    have done the work.
+ *  - pause, resume: only when the request was certainly not processed:
+ *    429 and 503 replies, and failures to connect or resolve.
+ *  - create: only failures to connect or resolve, 503, and 429 with
+ *    Retry-After that is not a quota.  Never after a timeout, a dropped
+ *    connection, 500, 502 or 504: the sandbox may exist by then.
+ * A 429 on create is a quota (EDQUOT, not retried) when it has no
+ * Retry-After or its message speaks of a concurrency limit or quota. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "errmap.h"
+#include "http.h"
+#include "log.h"
+
+#define LIST_PAGE_LIMIT 100
+#define LIST_MAX_PAGES 10000
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_MAX_MS 2000
+
+struct api {
+	char *url;                /* without trailing slashes */
+	char *cafile;
+	long connect_timeout_ms, request_timeout_ms, deadline_ms;
+	unsigned max_retries;
+	struct http_pool *pool;
+	pthread_mutex_t lock;     /* guards key_header and stats */
+	char *key_header;         /* "X-API-Key: ..." */
+	struct api_stats stats;
+};
+
+enum retry_class { RETRY_IDEMPOTENT, RETRY_UNPROCESSED, RETRY_CREATE };
+
+struct call {
+	enum api_op op;
+	const char *method;
+	const char *path;         /* escaped, may have a query */
+	const char *body;         /* NULL: none */
+};
+
+static const char *const op_names[] = {
+	[API_OP_LIST] = "list", [API_OP_GET] = "get", [API_OP_CREATE] = "create",
+	[API_OP_KILL] = "kill", [API_OP_TIMEOUT] = "timeout", [API_OP_PAUSE] = "pause",
+	[API_OP_RESUME] = "resume", [API_OP_PROBE] = "probe",
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static long backoff_ms(unsigned attempt)
+{
+	static __thread unsigned seed;
+	long base = BACKOFF_BASE_MS;
+
+	if (!seed)
+		seed = (unsigned)now_ms() ^ (unsigned)(uintptr_t)&seed;
+	for (unsigned i = 0; i < attempt && base < BACKOFF_MAX_MS; i++)
+		base *= 2;
+	if (base > BACKOFF_MAX_MS)
+		base = BACKOFF_MAX_MS;
+	return base / 2 + rand_r(&seed) % (base / 2 + 1);
+}
+
+/* ---- construction --------------------------------------------------------- */
+
+static bool header_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static char *make_key_header(const char *key)
+{
+	char *h;
+
+	if (asprintf(&h, "X-API-Key: %s", key) < 0)
+		return NULL;
+	return h;
+}
+
+static struct api *fail_new(struct api *a, char **errmsg, const char *msg)
+{
+	if (errmsg)
+		*errmsg = strdup(msg);
+	api_free(a);
+	return NULL;
+}
+
+struct api *api_new(const struct api_config *cfg, char **errmsg)
+{
+	struct api *a;
+	size_t n;
+
+	if (errmsg)
+		*errmsg = NULL;
+	if (!cfg || !cfg->url || !cfg->api_key)
+		return fail_new(NULL, errmsg, "API URL and key are required");
+	if (strncasecmp(cfg->url, "http://", 7) != 0 && strncasecmp(cfg->url, "https://", 8) != 0)
+		return fail_new(NULL, errmsg, "API URL must start with http:// or https://");
+	if (!header_safe(cfg->url) || strchr(cfg->url, ' '))
+		return fail_new(NULL, errmsg, "API URL contains invalid characters");
+	if (!*cfg->api_key || !header_safe(cfg->api_key))
+		return fail_new(NULL, errmsg, "API key is empty or contains control characters");
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return fail_new(NULL, errmsg, "out of memory");
+	pthread_mutex_init(&a->lock, NULL);
+	a->url = strdup(cfg->url);
+	a->cafile = cfg->cafile ? strdup(cfg->cafile) : NULL;
+	a->key_header = make_key_header(cfg->api_key);
+	a->pool = http_pool_new(16);
+	if (!a->url || (cfg->cafile && !a->cafile) || !a->key_header || !a->pool)
+		return fail_new(a, errmsg, "out of memory");
+	n = strlen(a->url);
+	while (n > 0 && a->url[n - 1] == '/')
+		a->url[--n] = '\0';
+	a->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 5000;
+	a->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 15000;
+	a->deadline_ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : 30000;
+	a->max_retries = cfg->max_retries ? cfg->max_retries : 4;
+	a->stats.reachable = true;   /* until shown otherwise */
+	return a;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	http_pool_free(a->pool);
+	if (a->key_header) {
+		explicit_bzero(a->key_header, strlen(a->key_header));
+		free(a->key_header);
+	}
+	pthread_mutex_destroy(&a->lock);
+	free(a->cafile);
+	free(a->url);
+	free(a);
+}
+
+int api_set_key(struct api *a, const char *key)
+{
+	char *h, *old;
+
+	if (!key || !*key || !header_safe(key))
+		return -EINVAL;
+	h = make_key_header(key);
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_lock(&a->lock);
+	old = a->key_header;
+	a->key_header = h;
+	pthread_mutex_unlock(&a->lock);
+	explicit_bzero(old, strlen(old));
+	free(old);
+	return 0;
+}
+
+const char *api_url(const struct api *a)
+{
+	return a->url;
+}
+
+void api_get_stats(struct api *a, struct api_stats *out)
+{
+	pthread_mutex_lock(&a->lock);
+	*out = a->stats;
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- one call with retries ----------------------------------------------- */
+
+static enum retry_class retry_class_of(enum api_op op)
+{
+	switch (op) {
+	case API_OP_CREATE: return RETRY_CREATE;
+	case API_OP_PAUSE:
+	case API_OP_RESUME: return RETRY_UNPROCESSED;
+	default: return RETRY_IDEMPOTENT;
+	}
+}
+
+static bool transport_retryable(enum retry_class rc, int code)
+{
+	if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+	    code == CURLE_COULDNT_RESOLVE_PROXY)
+		return true;   /* nothing reached the server */
+	if (rc != RETRY_IDEMPOTENT)
+		return false;
+	return code == CURLE_OPERATION_TIMEDOUT || code == CURLE_GOT_NOTHING ||
+	       code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR ||
+	       code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM;
+}
+
+static bool status_retryable(enum retry_class rc, long status, long retry_after, bool quota)
+{
+	switch (rc) {
+	case RETRY_IDEMPOTENT:
+		return status == 429 || status == 502 || status == 503 || status == 504;
+	case RETRY_UNPROCESSED:
+		return status == 429 || status == 503;
+	default:
+		return status == 503 || (status == 429 && retry_after >= 0 && !quota);
+	}
+}
+
+/* The server's message from an error body {"code":N,"message":"..."}, or
+ * the body itself when it is short text, or "HTTP N". */
+static void server_message(const struct http_response *rs, char *dst, size_t dstlen)
+{
+	json_t *o = rs->len ? json_loadb(rs->body, rs->len, 0, NULL) : NULL;
+	const json_t *m = json_object_get(o, "message");
+
+	if (json_is_string(m) && json_string_length(m) > 0)
+		errmap_sanitize(dst, dstlen, json_string_value(m), json_string_length(m));
+	else if (!o && rs->len > 0 && rs->len < 200)
+		errmap_sanitize(dst, dstlen, rs->body, rs->len);
+	else
+		snprintf(dst, dstlen, "HTTP %ld", rs->status);
+	json_decref(o);
+}
+
+static void transport_message(const struct http_response *rs, char *dst, size_t dstlen)
+{
+	char tmp[sizeof(rs->errbuf) + 64];
+
+	if (rs->too_large)
+		snprintf(tmp, sizeof(tmp), "response too large (over %u bytes)", HTTP_BODY_MAX);
+	else if (errmap_is_tls(rs->curl_code))
+		snprintf(tmp, sizeof(tmp), "TLS failure: %s", rs->errbuf);
+	else
+		snprintf(tmp, sizeof(tmp), "%s", rs->errbuf);
+	errmap_sanitize(dst, dstlen, tmp, strlen(tmp));
+}
+
+/* Records a failed call: *err, the stats' last error, a log line. */
+static int call_failed(struct api *a, const struct call *c, struct api_error *err,
+		       int status, int r, const char *msg)
+{
+	struct api_error e = { .http_status = status, .err = r, .when = time(NULL) };
+
+	snprintf(e.message, sizeof(e.message), "%s", msg);
+	if (err)
+		*err = e;
+	pthread_mutex_lock(&a->lock);
+	a->stats.failures++;
+	a->stats.last_error = e;
+	pthread_mutex_unlock(&a->lock);
+	if (r == -ENOENT)
+		log_debug("%s: %s %s: %s", op_names[c->op], c->method, c->path, msg);
+	else
+		log_warn("%s %s failed: %s (%s%s%d)", op_names[c->op], c->method, msg,
+			 strerror(-r), status ? ", HTTP " : "", status);
+	return r;
+}
+
+static void count_attempt(struct api *a, const struct call *c, const struct http_response *rs)
+{
+	size_t plen = strcspn(c->path, "?");   /* queries may carry tokens */
+
+	pthread_mutex_lock(&a->lock);
+	a->stats.requests++;
+	a->stats.reachable = rs->curl_code == CURLE_OK;
+	pthread_mutex_unlock(&a->lock);
+	if (rs->curl_code == CURLE_OK)
+		log_debug("%s %.*s -> %ld (%ld ms)", c->method, (int)plen, c->path,
+			  rs->status, rs->elapsed_ms);
+	else
+		log_debug("%s %.*s -> %s (%ld ms)", c->method, (int)plen, c->path,
+			  rs->errbuf, rs->elapsed_ms);
+}
+
+static struct curl_slist *make_headers(struct api *a)
+{
+	struct curl_slist *h = NULL, *t;
+
+	pthread_mutex_lock(&a->lock);
+	h = curl_slist_append(NULL, a->key_header);
+	pthread_mutex_unlock(&a->lock);
+	if (!h)
+		return NULL;
+	if (!(t = curl_slist_append(h, "Content-Type: application/json")) ||
+	    !(t = curl_slist_append(t, "Accept: application/json")) ||
+	    !(t = curl_slist_append(t, "Expect:"))) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void free_headers(struct curl_slist *h)
+{
+	if (h && h->data)
+		explicit_bzero(h->data, strlen(h->data));   /* the key */
+	curl_slist_free_all(h);
+}
+
+/* Performs c with the retry policy.  0: *rs holds the 2xx reply (caller
+ * clears it).  -errno: *err filled in, *rs cleared. */
+static int api_call(struct api *a, const struct call *c, struct http_response *rs,
+		    struct api_error *err)
+{
+	enum retry_class rc = retry_class_of(c->op);
+	long deadline_at = now_ms() + a->deadline_ms;
+	struct http_request rq = {
+		.method = c->method, .body = c->body, .cafile = a->cafile,
+		.connect_timeout_ms = a->connect_timeout_ms,
+	};
+	char msg[sizeof(((struct api_error *)0)->message)] = "";
+	struct curl_slist *headers;
+	char *url = NULL;
+	int r = 0, status = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	if (err)
+		memset(err, 0, sizeof(*err));
+	headers = make_headers(a);
+	if (!headers || asprintf(&url, "%s%s", a->url, c->path) < 0) {
+		url = NULL;
+		r = -ENOMEM;
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto out;
+	}
+	rq.url = url;
+	rq.headers = headers;
+	for (unsigned attempt = 0;; attempt++) {
+		long remaining = deadline_at - now_ms(), delay;
+		bool retry, quota = false;
+
+		if (remaining <= 0) {
+			if (!r) {
+				r = -ETIMEDOUT;
+				snprintf(msg, sizeof(msg), "deadline passed");
+			}
+			break;
+		}
+		http_response_clear(rs);
+		rq.timeout_ms = a->request_timeout_ms < remaining ? a->request_timeout_ms : remaining;
+		if (http_perform(a->pool, &rq, rs) < 0) {
+			r = -ENOMEM;
+			snprintf(msg, sizeof(msg), "out of memory");
+			break;
+		}
+		count_attempt(a, c, rs);
+		status = (int)rs->status;
+		if (rs->curl_code != CURLE_OK) {
+			r = rs->too_large ? -EIO : errmap_transfer(rs->curl_code, rs->os_errno);
+			transport_message(rs, msg, sizeof(msg));
+			retry = !rs->too_large && transport_retryable(rc, rs->curl_code);
+		} else if (status >= 200 && status < 300) {
+			r = 0;
+			break;
+		} else if (c->op == API_OP_KILL && status == 404 && attempt > 0) {
+			r = 0;   /* an earlier attempt killed it */
+			break;
+		} else {
+			server_message(rs, msg, sizeof(msg));
+			quota = c->op == API_OP_CREATE && status == 429 &&
+				(rs->retry_after < 0 || errmap_is_quota_message(msg));
+			r = api_errno_for_status(c->op, status, quota);
+			retry = status_retryable(rc, status, rs->retry_after, quota);
+		}
+		if (!retry || attempt >= a->max_retries)
+			break;
+		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
+		if (now_ms() + delay >= deadline_at)
+			break;   /* the wait alone would pass the deadline */
+		pthread_mutex_lock(&a->lock);
+		a->stats.retries++;
+		pthread_mutex_unlock(&a->lock);
+		sleep_ms(delay);
+	}
+out:
+	free_headers(headers);
+	free(url);
+	if (r) {
+		http_response_clear(rs);
+		return call_failed(a, c, err, status, r, msg);
+	}
+	return 0;
+}
+
+/* A 2xx reply whose body is unusable. */
+static int bad_reply(struct api *a, const struct call *c, struct api_error *err,
+		     struct http_response *rs, int r, const char *why)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "bad reply: %.200s", why);
+	r = call_failed(a, c, err, (int)rs->status, r, msg);
+	http_response_clear(rs);
+	return r;
+}
+
+/* "%-escapes" everything but RFC 3986 unreserved characters; malloc'd. */
+static char *url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			*p++ = (char)ch;
+		} else {
+			*p++ = '%';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+/* "/sandboxes/{id}{suffix}", id escaped; malloc'd or NULL. */
+static char *sandbox_path(const char *id, const char *suffix)
+{
+	char *eid = url_escape(id), *path;
+
+	if (!eid)
+		return NULL;
+	if (asprintf(&path, "/sandboxes/%s%s", eid, suffix) < 0)
+		path = NULL;
+	free(eid);
+	return path;
+}
+
+/* Bad arguments never reach the wire. */
+static int bad_args(struct api_error *err, const char *what)
+{
+	if (err) {
+		memset(err, 0, sizeof(*err));
+		err->err = -EINVAL;
+		err->when = time(NULL);
+		snprintf(err->message, sizeof(err->message), "%s", what);
+	}
+	return -EINVAL;
+}
+
+/* ---- the calls ------------------------------------------------------------- */
+
+int api_probe(struct api *a, struct api_error *err)
+{
+	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL };
+	struct http_response rs;
+	struct sbx **items;
+	size_t n;
+	char why[200];
+	int r = api_call(a, &c, &rs, err);
+
+	if (r)
+		return r;
+	r = sbx_list_from_json(rs.body, rs.len, &items, &n, why, sizeof(why));
+	if (r)
+		return bad_reply(a, &c, err, &rs, r, why);
+	sbx_array_free(items, n);
+	http_response_clear(&rs);
+	return 0;
+}
+
+static int append_items(struct sbx ***all, size_t *n, size_t *cap, struct sbx **page, size_t np)
+{
+	if (*n + np > *cap) {
+		size_t ncap = *cap ? *cap : 128;
+		struct sbx **grown;
+
+		while (ncap < *n + np)
+			ncap *= 2;
+		grown = realloc(*all, ncap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		*all = grown;
+		*cap = ncap;
+	}
+	memcpy(*all + *n, page, np * sizeof(*page));
+	*n += np;
+	return 0;
+}
+
+int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err)
+{
+	struct sbx **all = NULL, **page;
+	size_t count = 0, cap = 0, np;
+	char *token = NULL, *path = NULL, why[200];
+	int r = 0;
+
+	*items = NULL;
+	*n = 0;
+	for (unsigned pages = 0;; pages++) {
+		char *etok = token ? url_escape(token) : NULL;
+		struct http_response rs;
+		struct call c = { API_OP_LIST, "GET", NULL, NULL };
+
+		free(path);
+		if ((token && !etok) ||
+		    asprintf(&path, "/v2/sandboxes?state=running,paused&limit=%d%s%s",
+			     LIST_PAGE_LIMIT, etok ? "&nextToken=" : "", etok ? etok : "") < 0) {
+			free(etok);
+			path = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		free(etok);
+		c.path = path;
+		if (pages >= LIST_MAX_PAGES) {
+			r = call_failed(a, &c, err, 0, -EIO, "too many pages in the listing");
+			break;
+		}
+		if ((r = api_call(a, &c, &rs, err)))
+			break;
+		if (rs.bad_header) {
+			r = bad_reply(a, &c, err, &rs, -EIO, "X-Next-Token too long");
+			break;
+		}
+		r = sbx_list_from_json(rs.body, rs.len, &page, &np, why, sizeof(why));
+		if (r) {
+			r = bad_reply(a, &c, err, &rs, r, why);
+			break;
+		}
+		if (append_items(&all, &count, &cap, page, np) < 0) {
+			sbx_array_free(page, np);
+			http_response_clear(&rs);
+			r = -ENOMEM;
+			break;
+		}
+		free(page);
+		if (rs.next_token && token && strcmp(rs.next_token, token) == 0) {
+			r = bad_reply(a, &c, err, &rs, -EIO, "X-Next-Token repeats");
+			break;
+		}
+		free(token);
+		token = rs.next_token;
+		rs.next_token = NULL;
+		http_response_clear(&rs);
+		if (!token)
+			break;
+	}
+	free(token);
+	free(path);
+	if (r) {
+		if (r == -ENOMEM && err) {
+			memset(err, 0, sizeof(*err));
+			err->err = r;
+			snprintf(err->message, sizeof(err->message), "out of memory");
+		}
+		sbx_array_free(all, count);
+		return r;
+	}
+	*items = all;
+	*n = count;
+	return 0;
+}
+
+int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *err)
+{
+	struct call c = { API_OP_GET, "GET", NULL, NULL };
+	struct http_response rs;
+	char why[200];
+	char *path;
+	int r;
+
+	*out = NULL;
+	if (!id || !*id)
+		return bad_args(err, "no sandbox ID");
+	if (!(path = sandbox_path(id, "")))
+		return -ENOMEM;
+	c.path = path;
+	r = api_call(a, &c, &rs, err);
+	if (!r) {
+		r = sbx_parse(rs.body, rs.len, out, why, sizeof(why));
+		if (r)
+			r = bad_reply(a, &c, err, &rs, r, why);
+	}
+	http_response_clear(&rs);
+	free(path);
+	return r;
+}
+
+int api_create(struct api *a, const char *template_id, unsigned long timeout,
+	       const char *name, struct sbx **out, struct api_error *err)
+{
+	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL };
+	struct sbx_meta meta = { SBX_NAME_KEY, name };
+	struct http_response rs;
+	json_t *req;
+	char why[200];
+	char *body;
+	time_t now;
+	int r;
+
+	*out = NULL;
+	if (!template_id || !*template_id)
+		return bad_args(err, "no template");
+	req = json_pack("{s:s}", "templateID", template_id);
+	if (req && timeout)
+		json_object_set_new(req, "timeout", json_integer((json_int_t)timeout));
+	if (req && name)
+		json_object_set_new(req, "metadata", json_pack("{s:s}", SBX_NAME_KEY, name));
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return -ENOMEM;
+	c.body = body;
+	r = api_call(a, &c, &rs, err);
+	if (!r) {
+		now = time(NULL);
+		r = sbx_parse_created(rs.body, rs.len, now, timeout ? now + (time_t)timeout : 0,
+				      name ? &meta : NULL, name ? 1 : 0, out, why, sizeof(why));
+		if (r)
+			r = bad_reply(a, &c, err, &rs, r, why);
+	}
+	http_response_clear(&rs);
+	free(body);
+	return r;
+}
+
+/* A call on one sandbox whose reply body does not matter. */
+static int simple_call(struct api *a, enum api_op op, const char *method, const char *id,
+		       const char *suffix, const char *body, struct api_error *err)
+{
+	struct call c = { op, method, NULL, body };
+	struct http_response rs;
+	char *path;
+	int r;
+
+	if (!id || !*id)
+		return bad_args(err, "no sandbox ID");
+	if (!(path = sandbox_path(id, suffix)))
+		return -ENOMEM;
+	c.path = path;
+	r = api_call(a, &c, &rs, err);
+	http_response_clear(&rs);
+	free(path);
+	return r;
+}
+
+int api_kill(struct api *a, const char *id, struct api_error *err)
+{
+	return simple_call(a, API_OP_KILL, "DELETE", id, "", NULL, err);
+}
+
+int api_set_timeout(struct api *a, const char *id, unsigned long secs, struct api_error *err)
+{
+	char body[64];
+
+	if (secs == 0)
+		return bad_args(err, "timeout must be positive");
+	snprintf(body, sizeof(body), "{\"timeout\":%lu}", secs);
+	return simple_call(a, API_OP_TIMEOUT, "POST", id, "/timeout", body, err);
+}
+
+int api_pause(struct api *a, const char *id, struct api_error *err)
+{
+	return simple_call(a, API_OP_PAUSE, "POST", id, "/pause", "{}", err);
+}
+
+int api_resume(struct api *a, const char *id, unsigned long timeout, struct api_error *err)
+{
+	char body[64];
+
+	if (timeout)
+		snprintf(body, sizeof(body), "{\"timeout\":%lu}", timeout);
+	else
+		snprintf(body, sizeof(body), "{}");
+	return simple_call(a, API_OP_RESUME, "POST", id, "/connect", body, err);
+}

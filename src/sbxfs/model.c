@@ -448,6 +448,74 @@ out:
 	return r;
 }
 
+static json_t *load_object(const char *body, size_t len, char *why, size_t whylen)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(body ? body : "", len, 0, &jerr);
+
+	if (!o) {
+		set_why(why, whylen, "invalid JSON: %s", jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		set_why(why, whylen, "sandbox is not a JSON object");
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int sbx_parse(const char *body, size_t len, struct sbx **out, char *why, size_t whylen)
+{
+	json_t *o = load_object(body, len, why, whylen);
+	int r;
+
+	*out = NULL;
+	if (!o)
+		return -EIO;
+	r = sbx_from_json(o, out, why, whylen);
+	json_decref(o);
+	return r;
+}
+
+/* Sets key to value unless o has a non-null key already; consumes value. */
+static void fill_in(json_t *o, const char *key, json_t *value)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v))
+		json_object_set_new(o, key, value);
+	else
+		json_decref(value);
+}
+
+int sbx_parse_created(const char *body, size_t len, time_t started_at, time_t end_at,
+		      const struct sbx_meta *meta, size_t n_meta,
+		      struct sbx **out, char *why, size_t whylen)
+{
+	json_t *o = load_object(body, len, why, whylen), *m;
+	char t[SBX_TIME_LEN];
+	int r;
+
+	*out = NULL;
+	if (!o)
+		return -EIO;
+	fill_in(o, "state", json_string("running"));
+	if (started_at)
+		fill_in(o, "startedAt", json_string(sbx_format_time(started_at, t)));
+	if (end_at)
+		fill_in(o, "endAt", json_string(sbx_format_time(end_at, t)));
+	if (n_meta) {
+		m = json_object();
+		for (size_t i = 0; m && i < n_meta; i++)
+			json_object_set_new(m, meta[i].key, json_string(meta[i].value));
+		fill_in(o, "metadata", m);
+	}
+	r = sbx_from_json(o, out, why, whylen);
+	json_decref(o);
+	return r;
+}
+
 /* ---- building from known values --------------------------------------- */
 
 static char *fields_json(const struct sbx_fields *f)

@@ -52,6 +52,18 @@ int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t
 		       char *why, size_t whylen);
 void sbx_array_free(struct sbx **items, size_t n);
 
+/* Parses a body holding one sandbox object (GET /sandboxes/{id}).  Same
+ * contract as sbx_from_json. */
+int sbx_parse(const char *body, size_t len, struct sbx **out, char *why, size_t whylen);
+
+/* Parses a create reply, which carries no times, state or (always)
+ * metadata: what the reply lacks is filled in from what the client knows
+ * (state running, started_at, end_at, meta as sent).  end_at 0: unknown.
+ * Same contract as sbx_from_json. */
+int sbx_parse_created(const char *body, size_t len, time_t started_at, time_t end_at,
+		      const struct sbx_meta *meta, size_t n_meta,
+		      struct sbx **out, char *why, size_t whylen);
+
 /* Builds a sandbox from known values (after a create or a local change),
  * copying every string.  meta may be NULL.  Caller owns the result. */
 struct sbx *sbx_new(const char *id, const char *template_id, const char *alias,
@@ -67,10 +79,14 @@ void sbx_unref(struct sbx *s);
 /* Borrowed value or NULL. */
 const char *sbx_meta_get(const struct sbx *s, const char *key);
 
-/* Renders `info`: key=value lines named as the Python SDK names them
- * (sandbox_id, template_id, alias, state, started_at, end_at, cpu_count,
- * memory_mb, disk_size_mb, envd_version, client_id, metadata.KEY).  Values
- * with newlines are escaped.  Returns malloc'd text, length in *len. */
+/* Renders `info`: key=value lines named as the Python SDK names them, in
+ * this order: sandbox_id, template_id, alias, client_id, state, started_at,
+ * end_at (RFC 3339 UTC), cpu_count, memory_mb, disk_size_mb, envd_version,
+ * then metadata.KEY per entry sorted by key.  An unknown value (time or
+ * number 0, string "") is empty.  In values "\n" and "\\" stand for a
+ * newline and a backslash, other control bytes are \xHH (and so is '=' in
+ * a key).  Every line ends with "\n".  Returns malloc'd text (caller
+ * frees), its length in *len (may be NULL); NULL on allocation failure. */
 char *sbx_render_info(const struct sbx *s, size_t *len);
 
 #endif

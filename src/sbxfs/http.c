@@ -1,0 +1,241 @@
+/* One HTTP attempt over a pooled libcurl easy handle.
+ *
+ * The pool is a stack of idle handles under a mutex: a thread pops one (or
+ * makes one), performs its transfer without any lock, and pushes it back,
+ * so the handle's live connection is kept alive for the next caller. */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "config.h"
+#include "http.h"
+
+struct http_pool {
+	pthread_mutex_t lock;   /* guards idle and n_idle */
+	CURL **idle;
+	unsigned n_idle, max_idle;
+};
+
+struct http_pool *http_pool_new(unsigned max_idle)
+{
+	struct http_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->max_idle = max_idle ? max_idle : 1;
+	p->idle = calloc(p->max_idle, sizeof(*p->idle));
+	if (!p->idle) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+void http_pool_free(struct http_pool *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->n_idle; i++)
+		curl_easy_cleanup(p->idle[i]);
+	pthread_mutex_destroy(&p->lock);
+	free(p->idle);
+	free(p);
+}
+
+static CURL *pool_borrow(struct http_pool *p)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n_idle > 0)
+		h = p->idle[--p->n_idle];
+	pthread_mutex_unlock(&p->lock);
+	if (h)
+		curl_easy_reset(h);   /* keeps the connection and DNS caches */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+static void pool_return(struct http_pool *p, CURL *h)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->n_idle < p->max_idle) {
+		p->idle[p->n_idle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_response *rs = userp;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (n > HTTP_BODY_MAX - rs->len) {
+		rs->too_large = true;
+		return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	grown = realloc(rs->body, rs->len + n + 1);
+	if (!grown)
+		return 0;
+	rs->body = grown;
+	memcpy(rs->body + rs->len, data, n);
+	rs->len += n;
+	rs->body[rs->len] = '\0';
+	return n;
+}
+
+/* If line is "Name: value", returns the trimmed value and its length. */
+static const char *header_value(const char *line, size_t n, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+	const char *v, *end = line + n;
+
+	if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return NULL;
+	v = line + nl + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
+static long parse_retry_after(const char *v, size_t n)
+{
+	long secs = 0;
+
+	if (n == 0 || n > 9)
+		return -1;   /* an HTTP-date or nonsense: treated as absent */
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		secs = secs * 10 + (v[i] - '0');
+	}
+	return secs;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
+{
+	struct http_response *rs = userp;
+	size_t n = size * nmemb, vlen;
+	const char *v;
+
+	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		/* A new response (after a 100 Continue, say): forget the last. */
+		rs->retry_after = -1;
+		free(rs->next_token);
+		rs->next_token = NULL;
+		rs->bad_header = false;
+	} else if ((v = header_value(line, n, "Retry-After", &vlen))) {
+		rs->retry_after = parse_retry_after(v, vlen);
+	} else if ((v = header_value(line, n, "X-Next-Token", &vlen))) {
+		free(rs->next_token);
+		rs->next_token = NULL;
+		if (vlen > HTTP_TOKEN_MAX)
+			rs->bad_header = true;
+		else if (vlen > 0 && !(rs->next_token = strndup(v, vlen)))
+			return 0;
+	}
+	return n;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void set_options(CURL *h, const struct http_request *rq, struct http_response *rs)
+{
+	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "sbxfs/" SBXFS_VERSION);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 rq->connect_timeout_ms < rq->timeout_ms ? rq->connect_timeout_ms : rq->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (rq->cafile)
+		curl_easy_setopt(h, CURLOPT_CAINFO, rq->cafile);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rs->errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
+	if (strcmp(rq->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		if (strcmp(rq->method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+		if (rq->body) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+		} else if (strcmp(rq->method, "POST") == 0) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+		}
+	}
+}
+
+int http_perform(struct http_pool *p, const struct http_request *rq, struct http_response *rs)
+{
+	long start = now_ms(), os_errno = 0;
+	CURL *h;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->retry_after = -1;
+	h = pool_borrow(p);
+	if (!h)
+		return -ENOMEM;
+	set_options(h, rq, rs);
+	rs->curl_code = (int)curl_easy_perform(h);
+	if (rs->curl_code == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+	} else {
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+		rs->os_errno = (int)os_errno;
+		rs->status = 0;
+		if (!rs->errbuf[0])
+			snprintf(rs->errbuf, sizeof(rs->errbuf), "%s",
+				 curl_easy_strerror((CURLcode)rs->curl_code));
+	}
+	/* Nothing of this request may leak into the next user of h. */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	pool_return(p, h);
+	rs->elapsed_ms = now_ms() - start;
+	return 0;
+}
+
+void http_response_clear(struct http_response *rs)
+{
+	if (!rs)
+		return;
+	free(rs->body);
+	free(rs->next_token);
+	rs->body = NULL;
+	rs->next_token = NULL;
+	rs->len = 0;
+}
