@@ -1,0 +1,285 @@
+/* sbxd: the program around the library.  Parses the command line, settles
+ * the API key, starts the server and waits for signals. */
+#include "sbxd.h"
+
+#include "auth.h"
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct opts {
+	char host[256];
+	unsigned port;
+	bool allow_remote;
+	const char *ready_file;
+	const char *key_file;
+	const char *state_dir;
+	const char *templates;
+	unsigned max_sandboxes, max_timeout, default_timeout;
+	bool faults;
+	enum sbxd_log_level level;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sbxd [OPTION]...\n"
+		"Serve the E2B/Novita sandbox REST API locally.\n\n"
+		"  --listen HOST:PORT      address to listen on (default 127.0.0.1:49982;\n"
+		"                          port 0 picks a free port)\n"
+		"  --allow-remote          permit a non-loopback listen address\n"
+		"  --ready-file FILE       write the bound port there once listening\n"
+		"  --api-key-file FILE     read the API key from FILE (wins over SBXD_API_KEY)\n"
+		"  --state-dir DIR         persist sandboxes in DIR and reload them at start\n"
+		"  --templates FILE        JSON array of extra templates\n"
+		"  --max-sandboxes N       sandbox limit (default 1000)\n"
+		"  --max-timeout SECS      largest accepted timeout (default 86400)\n"
+		"  --default-timeout SECS  timeout when a create gives none (default 300)\n"
+		"  --faults                enable the /sbxd/faults fault-injection API\n"
+		"  --log-level LEVEL       error, warn, info (default) or debug\n"
+		"  --help                  show this help\n"
+		"  --version               show the version\n\n"
+		"Without a key, sbxd generates one and prints where it stored it.\n"
+		"See sbxd(8).\n");
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* HOST:PORT, [V6]:PORT or :PORT. */
+static int parse_listen(const char *s, struct opts *o)
+{
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+
+	if (!colon || parse_uint(colon + 1, 0, 65535, &o->port) < 0)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(o->host))
+		return -1;
+	if (hl == 0) {
+		snprintf(o->host, sizeof(o->host), "127.0.0.1");
+		return 0;
+	}
+	memcpy(o->host, s, hl);
+	o->host[hl] = '\0';
+	return 0;
+}
+
+static int parse_level(const char *s, enum sbxd_log_level *out)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum sbxd_log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_LISTEN = 256, O_REMOTE, O_READY, O_KEYFILE, O_STATE, O_TPL, O_MAXSBX,
+	       O_MAXTO, O_DEFTO, O_FAULTS, O_LEVEL, O_HELP, O_VERSION };
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "allow-remote", no_argument, NULL, O_REMOTE },
+		{ "ready-file", required_argument, NULL, O_READY },
+		{ "api-key-file", required_argument, NULL, O_KEYFILE },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "templates", required_argument, NULL, O_TPL },
+		{ "max-sandboxes", required_argument, NULL, O_MAXSBX },
+		{ "max-timeout", required_argument, NULL, O_MAXTO },
+		{ "default-timeout", required_argument, NULL, O_DEFTO },
+		{ "faults", no_argument, NULL, O_FAULTS },
+		{ "log-level", required_argument, NULL, O_LEVEL },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		int bad = 0;
+
+		switch (c) {
+		case O_LISTEN: bad = parse_listen(optarg, o); break;
+		case O_REMOTE: o->allow_remote = true; break;
+		case O_READY: o->ready_file = optarg; break;
+		case O_KEYFILE: o->key_file = optarg; break;
+		case O_STATE: o->state_dir = optarg; break;
+		case O_TPL: o->templates = optarg; break;
+		case O_MAXSBX: bad = parse_uint(optarg, 1, 10000000, &o->max_sandboxes); break;
+		case O_MAXTO: bad = parse_uint(optarg, 1, 31536000, &o->max_timeout); break;
+		case O_DEFTO: bad = parse_uint(optarg, 1, 31536000, &o->default_timeout); break;
+		case O_FAULTS: o->faults = true; break;
+		case O_LEVEL: bad = parse_level(optarg, &o->level); break;
+		case O_HELP: usage(stdout); exit(0);
+		case O_VERSION: printf("sbxd %s\n", SBXFS_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+		if (bad) {
+			fprintf(stderr, "sbxd: invalid value for --%s: %s\n",
+				longopts[c - O_LISTEN].name, optarg);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sbxd: unexpected argument: %s\n", argv[optind]);
+		return -1;
+	}
+	if (o->default_timeout && o->max_timeout && o->default_timeout > o->max_timeout) {
+		fprintf(stderr, "sbxd: --default-timeout exceeds --max-timeout\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Settles the key: --api-key-file, else $SBXD_API_KEY, else a generated
+ * one kept in a private file whose path (never the key) is printed. */
+static int get_key(const struct opts *o, char **key)
+{
+	const char *env = getenv("SBXD_API_KEY");
+	char path[PATH_MAX], *err = NULL;
+	int rc;
+
+	if (o->key_file) {
+		rc = auth_read_key_file(o->key_file, key);
+		if (rc < 0)
+			fprintf(stderr, "sbxd: %s: %s\n", o->key_file,
+				rc == -EINVAL ? "no key in file" : strerror(-rc));
+		return rc;
+	}
+	if (env && *env) {
+		*key = strdup(env);
+		return *key ? 0 : -ENOMEM;
+	}
+	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "sbxd: %s: %s\n", o->state_dir, strerror(errno));
+		return -errno;
+	}
+	rc = auth_default_key_path(o->state_dir, path, sizeof(path));
+	if (rc == 0)
+		rc = auth_load_or_generate(path, key, &err);
+	if (rc < 0) {
+		fprintf(stderr, "sbxd: API key: %s\n", err ? err : strerror(-rc));
+		free(err);
+		return rc;
+	}
+	fprintf(stderr, "sbxd: API key stored in %s\n", path);
+	return 0;
+}
+
+/* Writes "PORT\n" to a temp file and renames it over `path`, so a reader
+ * never sees a partial number. */
+static int write_ready(const char *path, unsigned port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", port);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		fclose(f);
+		unlink(tmp);
+		return -EIO;
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
+}
+
+static int serve(struct opts *o, char *key, sigset_t *sigs)
+{
+	struct sbxd_config cfg = {
+		.host = o->host, .port = (uint16_t)o->port, .listen_fd = -1,
+		.allow_remote = o->allow_remote, .api_key = key, .state_dir = o->state_dir,
+		.templates_file = o->templates, .max_sandboxes = o->max_sandboxes,
+		.max_timeout = o->max_timeout, .default_timeout = o->default_timeout,
+		.faults = o->faults, .log_level = o->level,
+	};
+	char *err = NULL;
+	struct sbxd *s = sbxd_start(&cfg, &err);
+	int sig, rc;
+
+	if (!s) {
+		fprintf(stderr, "sbxd: %s\n", err ? err : "cannot start");
+		free(err);
+		return 1;
+	}
+	if (o->ready_file && (rc = write_ready(o->ready_file, sbxd_port(s))) < 0) {
+		fprintf(stderr, "sbxd: %s: %s\n", o->ready_file, strerror(-rc));
+		sbxd_stop(s);
+		return 1;
+	}
+	while (sigwait(sigs, &sig) == 0 && sig == SIGHUP) {
+		char *nk = NULL;
+
+		if (o->key_file && auth_read_key_file(o->key_file, &nk) < 0)
+			fprintf(stderr, "sbxd: %s: cannot re-read key; keeping the old one\n",
+				o->key_file);
+		rc = sbxd_reload(s, nk);
+		if (rc == 0 && o->level >= SBXD_LOG_INFO)
+			fprintf(stderr, "sbxd: info: reloaded\n");
+		free(nk);
+	}
+	if (o->level >= SBXD_LOG_INFO)
+		fprintf(stderr, "sbxd: info: stopping\n");
+	sbxd_stop(s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .host = "127.0.0.1", .port = 49982, .level = SBXD_LOG_INFO };
+	sigset_t sigs;
+	char *key = NULL;
+	int rc;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	/* Block the signals before any thread starts, so every thread
+	 * inherits the mask and only sigwait() below receives them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (get_key(&o, &key) < 0)
+		return 1;
+	rc = serve(&o, key, &sigs);
+	explicit_bzero(key, strlen(key));
+	free(key);
+	return rc;
+}
