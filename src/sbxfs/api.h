@@ -4,7 +4,18 @@
  * (keep-alive is reused, a handle is never used by two threads at once) and
  * no lock is held during a transfer.  Every function returns 0 or -errno;
  * the human detail (HTTP status, server message) goes into *err when err is
- * not NULL, and into the client's "last error" for .sbxfs/status. */
+ * not NULL, and into the client's "last error" for .sbxfs/status.
+ *
+ * The caller (main) must call curl_global_init() before the first api_new()
+ * and before any thread starts, and curl_global_cleanup() after the last
+ * api_free().
+ *
+ * Retries (backoff with jitter, or Retry-After; all within deadline_ms and
+ * max_retries; a wait that would pass the deadline ends the call at once):
+ * list/get/probe/kill/timeout on 429, 502, 503, 504 and transport failures;
+ * pause/resume only on 429/503 and failures to connect; create only on
+ * failures to connect, 503, and a 429 with Retry-After that is no quota.
+ * A 404 on a retried kill is success.  The list deadline is per page. */
 #ifndef SBXFS_API_H
 #define SBXFS_API_H
 
@@ -40,13 +51,18 @@ enum api_op {
 	API_OP_PAUSE, API_OP_RESUME, API_OP_PROBE,
 };
 
-/* Maps an HTTP status to -errno for an operation: 400→EINVAL,
+/* Maps an HTTP status to -errno for an operation: 2xx→0, 400→EINVAL,
  * 401/403→EACCES, 404→ENOENT, 409→EEXIST on create / EBUSY otherwise,
  * 413→EFBIG, 429→EAGAIN (EDQUOT on create when quota_exceeded),
- * 5xx→EIO, other→EIO. */
+ * 5xx→EIO, other→EIO.  A 429 on create is taken as a quota when it has no
+ * Retry-After or its message speaks of a concurrency limit or quota. */
 int api_errno_for_status(enum api_op op, int status, bool quota_exceeded);
 /* Maps a libcurl result to -errno: timeouts→ETIMEDOUT, refused→ECONNREFUSED,
- * unreachable/DNS→EHOSTUNREACH, TLS→EACCES? no: TLS→ECONNREFUSED... see .c */
+ * DNS failure→EHOSTUNREACH (an unreachable network, seen from the socket
+ * errno, too), TLS failures (untrusted certificate, handshake)→ECONNREFUSED
+ * with "TLS failure: ..." in the message, out of memory→ENOMEM, a bad URL→
+ * EINVAL, anything else (dropped connection, empty reply, a body over the
+ * 4 MiB cap)→EIO. */
 int api_errno_for_curl(int curl_code);
 
 /* Returns NULL with *errmsg (malloc'd, caller frees) on failure. */

@@ -30,16 +30,26 @@ typedef int (*sbx_fetch_fn)(void *ctx, struct sbx ***items, size_t *n, struct ap
 struct sbx_cache *cache_new(sbx_fetch_fn fetch, void *ctx, unsigned ttl_ms);
 void cache_free(struct sbx_cache *c);
 
-/* A reference to a snapshot no older than the TTL (refreshing if needed).
- * Caller drops it with listing_put().  -errno when a needed refresh fails. */
+/* A reference to a snapshot no older than the TTL (refreshing if needed;
+ * ttl_ms 0 refreshes on every call, still single flight).  Caller drops it
+ * with listing_put().  -errno (and *err) when a needed refresh fails: a
+ * stale snapshot is never served, so a dead backend shows within the TTL.
+ * Callers waiting for the same refresh share its result. */
 int cache_get(struct sbx_cache *c, struct sbx_listing **out, struct api_error *err);
 void listing_put(struct sbx_listing *l);
 
-/* Lookup by directory name or by sandbox ID; borrowed from l. */
+/* Directory names: metadata SBX_NAME_KEY when sbx_name_valid() and not
+ * equal to any sandbox's ID, else the sandbox ID.  When several sandboxes
+ * claim a name the earliest started_at keeps it (tie: the smaller ID) and
+ * the others appear under their IDs.  Names are unique in a listing.
+ *
+ * Lookup by directory name, then by sandbox ID; borrowed from l. */
 struct sbx *listing_find(const struct sbx_listing *l, const char *name_or_id);
-/* The directory name of a sandbox in this listing (borrowed). */
+/* The directory name of a sandbox in this listing (borrowed; NULL when
+ * its ID is not in l). */
 const char *listing_name_of(const struct sbx_listing *l, const struct sbx *s);
-/* Entries sorted by name. */
+/* Entries sorted by name (strcmp order); listing_at() is NULL past the end.
+ * listing_put(NULL) is a no-op. */
 size_t listing_count(const struct sbx_listing *l);
 const struct sbx_dirent *listing_at(const struct sbx_listing *l, size_t i);
 
