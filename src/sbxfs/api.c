@@ -268,6 +268,7 @@ static int call_failed(struct api *a, const struct call *c, struct api_error *er
 		       int status, int r, const char *msg)
 {
 	struct api_error e = { .http_status = status, .err = r, .when = time(NULL) };
+	int plen;
 
 	snprintf(e.message, sizeof(e.message), "%s", msg);
 	if (err)
@@ -276,11 +277,15 @@ static int call_failed(struct api *a, const struct call *c, struct api_error *er
 	a->stats.failures++;
 	a->stats.last_error = e;
 	pthread_mutex_unlock(&a->lock);
+	plen = (int)strcspn(c->path, "?");   /* queries may carry tokens */
 	if (r == -ENOENT)
-		log_debug("%s: %s %s: %s", op_names[c->op], c->method, c->path, msg);
+		log_debug("%s %.*s: %s (HTTP %d)", c->method, plen, c->path, msg, status);
+	else if (status)
+		log_warn("%s %s %.*s failed: %s (%s, HTTP %d)", op_names[c->op], c->method,
+			 plen, c->path, msg, strerror(-r), status);
 	else
-		log_warn("%s %s failed: %s (%s%s%d)", op_names[c->op], c->method, msg,
-			 strerror(-r), status ? ", HTTP " : "", status);
+		log_warn("%s %s %.*s failed: %s (%s)", op_names[c->op], c->method,
+			 plen, c->path, msg, strerror(-r));
 	return r;
 }
 
@@ -335,6 +340,10 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 	struct http_request rq = {
 		.method = c->method, .body = c->body, .cafile = a->cafile,
 		.connect_timeout_ms = a->connect_timeout_ms,
+		/* libcurl silently resends a request once when a reused
+		 * connection turns out dead with nothing received; a write that
+		 * must not be repeated gets a connection of its own. */
+		.fresh_connection = rc != RETRY_IDEMPOTENT,
 	};
 	char msg[sizeof(((struct api_error *)0)->message)] = "";
 	struct curl_slist *headers;

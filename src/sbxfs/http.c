@@ -170,6 +170,8 @@ static void set_options(CURL *h, const struct http_request *rq, struct http_resp
 #endif
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (rq->fresh_connection)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "sbxfs/" SBXFS_VERSION);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,

@@ -22,6 +22,7 @@ struct http_request {
 	const char *cafile;        /* NULL: system CAs */
 	long connect_timeout_ms;
 	long timeout_ms;           /* the whole attempt */
+	bool fresh_connection;     /* no reused connection (so no silent resend) */
 };
 
 struct http_response {
