@@ -1,0 +1,221 @@
+/* The sbxd program itself: --listen refusal, the generated key file, the
+ * ready file, --api-key-file precedence, SIGHUP reload, clean SIGTERM. */
+#include "httputil.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct proc {
+	pid_t pid;
+	char errfile[128];
+};
+
+static char dir[64];
+
+static void mk(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/sbxd-bin-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void rm(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(binary, .init = mk, .fini = rm, .timeout = 30);
+
+static const char *bin(void)
+{
+	const char *b = getenv("SBXD_BIN");
+
+	cr_assert_not_null(b, "SBXD_BIN not set");
+	return b;
+}
+
+/* Starts sbxd with argv (NULL-terminated, without argv[0]); stderr goes to
+ * a file in the test dir.  `env_key` NULL unsets SBXD_API_KEY. */
+static void spawn(struct proc *p, const char *env_key, const char *const *args)
+{
+	const char *argv[32] = { "sbxd" };
+	int n = 1;
+
+	for (; args[n - 1]; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	snprintf(p->errfile, sizeof(p->errfile), "%s/stderr.%d", dir, rand());
+	p->pid = fork();
+	cr_assert_geq(p->pid, 0);
+	if (p->pid == 0) {
+		int fd = open(p->errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 2);
+		if (env_key)
+			setenv("SBXD_API_KEY", env_key, 1);
+		else
+			unsetenv("SBXD_API_KEY");
+		setenv("XDG_RUNTIME_DIR", dir, 1);
+		execv(bin(), (char *const *)argv);
+		_exit(127);
+	}
+}
+
+static int wait_exit(struct proc *p)
+{
+	int st;
+
+	cr_assert_eq(waitpid(p->pid, &st, 0), p->pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Waits for the ready file and points t at the server. */
+static void wait_ready(const char *ready, struct tsrv *t)
+{
+	for (int i = 0; i < 200; i++) {
+		char *s = slurp(ready);
+
+		if (s[0] && strchr(s, '\n')) {
+			snprintf(t->base, sizeof(t->base), "http://127.0.0.1:%d", atoi(s));
+			return;
+		}
+		usleep(20000);
+	}
+	cr_assert_fail("sbxd never wrote its ready file");
+}
+
+static long get_status(const struct tsrv *t, const char *key)
+{
+	struct resp r;
+
+	http(t, "GET", "/v2/sandboxes", key, NULL, &r);
+	resp_free(&r);
+	return r.status;
+}
+
+Test(binary, refuses_remote_listen)
+{
+	struct proc p;
+	const char *args[] = { "--listen", "0.0.0.0:0", NULL };
+
+	spawn(&p, "k", args);
+	cr_expect_neq(wait_exit(&p), 0);
+	cr_expect_not_null(strstr(slurp(p.errfile), "non-loopback"), "%s", slurp(p.errfile));
+}
+
+Test(binary, rejects_bad_options)
+{
+	struct proc p;
+	const char *a1[] = { "--listen", "nonsense", NULL };
+	const char *a2[] = { "--max-sandboxes", "-3", NULL };
+	const char *a3[] = { "--log-level", "loud", NULL };
+
+	spawn(&p, "k", a1);
+	cr_expect_neq(wait_exit(&p), 0);
+	spawn(&p, "k", a2);
+	cr_expect_neq(wait_exit(&p), 0);
+	spawn(&p, "k", a3);
+	cr_expect_neq(wait_exit(&p), 0);
+}
+
+Test(binary, generated_key_file)
+{
+	struct proc p;
+	struct tsrv t;
+	char ready[128], keypath[128], key[128];
+	struct stat st;
+
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	const char *args[] = { "--listen", "127.0.0.1:0", "--ready-file", ready, NULL };
+	spawn(&p, NULL, args);
+	wait_ready(ready, &t);
+	snprintf(keypath, sizeof(keypath), "%s/sbxd/api-key", dir);
+	cr_assert_eq(stat(keypath, &st), 0, "no key at %s", keypath);
+	cr_expect_eq(st.st_mode & 0777, 0600);
+	snprintf(key, sizeof(key), "%s", slurp(keypath));
+	key[strcspn(key, "\n")] = '\0';
+	cr_assert_geq(strlen(key), 32);
+	cr_expect_eq(get_status(&t, key), 200);
+	cr_expect_eq(get_status(&t, "wrong"), 401);
+
+	kill(p.pid, SIGTERM);
+	cr_expect_eq(wait_exit(&p), 0);
+	char *err = slurp(p.errfile);
+	cr_expect_not_null(strstr(err, keypath), "key path not printed: %s", err);
+	cr_expect_null(strstr(err, key), "the key itself was printed");
+	cr_expect_not_null(strstr(err, "sbxd listening on http://127.0.0.1:"), "%s", err);
+	cr_expect_not_null(strstr(err, "GET /v2/sandboxes 200"), "no request log: %s", err);
+}
+
+Test(binary, key_file_wins_and_sighup_rereads_it)
+{
+	struct proc p;
+	struct tsrv t;
+	char ready[128], keyfile[128];
+	FILE *f;
+
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	snprintf(keyfile, sizeof(keyfile), "%s/key", dir);
+	f = fopen(keyfile, "w");
+	fputs("from-file\n", f);
+	fclose(f);
+	const char *args[] = { "--listen", "127.0.0.1:0", "--ready-file", ready,
+			       "--api-key-file", keyfile, "--log-level", "warn", NULL };
+	spawn(&p, "from-env", args);
+	wait_ready(ready, &t);
+	cr_expect_eq(get_status(&t, "from-file"), 200);
+	cr_expect_eq(get_status(&t, "from-env"), 401);
+
+	f = fopen(keyfile, "w");
+	fputs("rotated\n", f);
+	fclose(f);
+	kill(p.pid, SIGHUP);
+	long s = 0;
+	for (int i = 0; i < 100 && s != 200; i++) {
+		usleep(20000);
+		s = get_status(&t, "rotated");
+	}
+	cr_expect_eq(s, 200);
+	cr_expect_eq(get_status(&t, "from-file"), 401);
+	kill(p.pid, SIGINT);
+	cr_expect_eq(wait_exit(&p), 0);
+	cr_expect_str_eq(slurp(p.errfile), "", "warn level should be quiet");
+}
+
+Test(binary, version_and_help)
+{
+	struct proc p;
+	const char *a1[] = { "--version", NULL };
+	const char *a2[] = { "--help", NULL };
+
+	spawn(&p, "k", a1);
+	cr_expect_eq(wait_exit(&p), 0);
+	spawn(&p, "k", a2);
+	cr_expect_eq(wait_exit(&p), 0);
+}
