@@ -33,6 +33,7 @@
 #define LIST_MAX_PAGES 10000
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000
+#define MIN_ATTEMPT_MS 100      /* an attempt needs at least this long */
 
 struct api {
 	char *url;                /* without trailing slashes */
@@ -402,8 +403,8 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 		if (!retry || attempt >= a->max_retries)
 			break;
 		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
-		if (now_ms() + delay >= deadline_at)
-			break;   /* the wait alone would pass the deadline */
+		if (now_ms() + delay + MIN_ATTEMPT_MS > deadline_at)
+			break;   /* no time left for a useful attempt after the wait */
 		pthread_mutex_lock(&a->lock);
 		a->stats.retries++;
 		pthread_mutex_unlock(&a->lock);

@@ -191,15 +191,12 @@ static int cmp_claim(const void *a, const void *b)
 	return strcmp(x->sbx->id, y->sbx->id);
 }
 
-static const struct sbx_listing *sort_ctx;
-
-static int cmp_index_id(const void *a, const void *b)
+static int cmp_index_id(const void *a, const void *b, void *ctx)
 {
-	return strcmp(sort_ctx->ents[*(const size_t *)a].sbx->id,
-		      sort_ctx->ents[*(const size_t *)b].sbx->id);
-}
+	const struct sbx_dirent *ents = ctx;
 
-static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+	return strcmp(ents[*(const size_t *)a].sbx->id, ents[*(const size_t *)b].sbx->id);
+}
 
 /* A listing of v[0..n), which must be sorted by ID without duplicates.
  * Takes its own references; NULL on allocation failure. */
@@ -238,10 +235,7 @@ static struct sbx_listing *listing_build(struct sbx **v, size_t n)
 	} while (again);
 	for (size_t i = 0; i < n; i++)
 		l->by_id[i] = i;
-	pthread_mutex_lock(&sort_lock);   /* qsort has no context argument */
-	sort_ctx = l;
-	qsort(l->by_id, n, sizeof(*l->by_id), cmp_index_id);
-	pthread_mutex_unlock(&sort_lock);
+	qsort_r(l->by_id, n, sizeof(*l->by_id), cmp_index_id, l->ents);
 	return l;
 }
 
