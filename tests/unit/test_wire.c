@@ -1,0 +1,410 @@
+/* The API client's exact wire behaviour against a scripted loopback HTTP
+ * server: what it sends, and how it takes replies sbxd never gives (token
+ * loops, text errors, HTTP-date Retry-After, hostile messages). */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "api.h"
+#include "log.h"
+
+#define KEY "wire-test-key"
+#define MAX_REQ 64
+
+struct req {
+	char method[16];
+	char target[1024];
+	char headers[4096];
+	char body[4096];
+};
+
+/* Returns the status; fills extra headers ("Name: v\r\n"...) and body. */
+typedef int (*script_fn)(const struct req *rq, int n, char *hdrs, size_t hlen,
+			 char *body, size_t blen);
+
+static struct {
+	int lfd, port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	struct req reqs[MAX_REQ];
+	int n;
+	script_fn script;
+} S;
+
+static ssize_t read_request(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	char *end;
+
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t k;
+
+		buf[len] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n"))) {
+			char *cl = strcasestr(buf, "\r\nContent-Length:");
+			size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+
+			if (len >= want)
+				return (ssize_t)want;
+		}
+		if (len + 1 >= cap || poll(&p, 1, 5000) <= 0)
+			return -1;
+		k = read(fd, buf + len, cap - 1 - len);
+		if (k <= 0)
+			return -1;
+		len += (size_t)k;
+	}
+}
+
+static void serve_conn(int fd)
+{
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = read_request(fd, buf, sizeof(buf));
+		char hdrs[1024] = "", body[8192] = "", out[10000];
+		struct req rq = { 0 };
+		char *eol, *hend;
+		int idx, status;
+
+		if (n < 0)
+			return;
+		hend = strstr(buf, "\r\n\r\n");
+		eol = strstr(buf, "\r\n");
+		sscanf(buf, "%15s %1023s", rq.method, rq.target);
+		snprintf(rq.headers, sizeof(rq.headers), "%.*s", (int)(hend + 2 - eol), eol);
+		snprintf(rq.body, sizeof(rq.body), "%.*s", (int)(n - (hend + 4 - buf)), hend + 4);
+		pthread_mutex_lock(&S.lock);
+		idx = S.n < MAX_REQ ? S.n++ : MAX_REQ - 1;
+		S.reqs[idx] = rq;
+		pthread_mutex_unlock(&S.lock);
+		status = S.script(&rq, idx, hdrs, sizeof(hdrs), body, sizeof(body));
+		if (status < 0)
+			return;   /* drop the connection */
+		n = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n%s",
+			     status, strlen(body), hdrs, body);
+		if (write(fd, out, (size_t)n) != n)
+			return;
+	}
+}
+
+static void *conn_main(void *p)
+{
+	int fd = (int)(intptr_t)p;
+
+	serve_conn(fd);
+	close(fd);
+	return NULL;
+}
+
+static void *server_main(void *p)
+{
+	(void)p;
+	for (;;) {
+		int fd = accept(S.lfd, NULL, NULL);
+		pthread_t t;
+
+		if (fd < 0)
+			return NULL;
+		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)fd) == 0)
+			pthread_detach(t);
+		else
+			close(fd);
+	}
+}
+
+static struct api *A;
+static char base[64];
+
+static void start(script_fn fn)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	struct api_config cfg = { .api_key = KEY, .request_timeout_ms = 2000,
+				  .deadline_ms = 4000, .max_retries = 3 };
+	char *msg = NULL;
+
+	S.script = fn;
+	S.n = 0;
+	pthread_mutex_init(&S.lock, NULL);
+	S.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(S.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(S.lfd, 8), 0);
+	getsockname(S.lfd, (struct sockaddr *)&sa, &len);
+	S.port = ntohs(sa.sin_port);
+	pthread_create(&S.thread, NULL, server_main, NULL);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d/", S.port);
+	cfg.url = base;
+	A = api_new(&cfg, &msg);
+	cr_assert_not_null(A, "%s", msg);
+}
+
+static void init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	log_open("stderr", LOG_LVL_ERROR);
+}
+
+static void fini(void)
+{
+	api_free(A);
+	A = NULL;
+	shutdown(S.lfd, SHUT_RDWR);
+	close(S.lfd);
+	pthread_join(S.thread, NULL);
+	curl_global_cleanup();
+}
+
+TestSuite(wire, .init = init, .fini = fini, .timeout = 30);
+
+#define ITEM(id) "{\"sandboxID\":\"" id "\",\"templateID\":\"base\",\"state\":\"running\"}"
+
+static int sc_token_loop(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	(void)n;
+	snprintf(h, hl, "X-Next-Token: same\r\n");
+	snprintf(b, bl, "[" ITEM("a") "]");
+	return 200;
+}
+
+Test(wire, token_loop_is_an_error)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_token_loop);
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect_null(items);
+	cr_expect(strstr(e.message, "X-Next-Token"), "%s", e.message);
+	cr_expect_eq(S.n, 2);
+}
+
+static int sc_pages(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	if (n == 0) {
+		snprintf(h, hl, "x-next-token:   a b/c+d=&e  \r\n");
+		snprintf(b, bl, "[" ITEM("one") "," ITEM("two") "]");
+	} else {
+		snprintf(b, bl, "[" ITEM("three") "]");
+	}
+	return 200;
+}
+
+Test(wire, list_request_and_token_escaping)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_pages);
+	cr_assert_eq(api_list(A, &items, &n, &e), 0, "%s", e.message);
+	cr_expect_eq(n, 3);
+	cr_expect_str_eq(items[2]->id, "three");
+	sbx_array_free(items, n);
+	cr_assert_eq(S.n, 2);
+	cr_expect_str_eq(S.reqs[0].method, "GET");
+	cr_expect_str_eq(S.reqs[0].target, "/v2/sandboxes?state=running,paused&limit=100");
+	cr_expect_str_eq(S.reqs[1].target,
+			 "/v2/sandboxes?state=running,paused&limit=100&nextToken=a%20b%2Fc%2Bd%3D%26e");
+	cr_expect(strstr(S.reqs[0].headers, "\r\nX-API-Key: " KEY "\r\n"), "%s", S.reqs[0].headers);
+	cr_expect(strstr(S.reqs[0].headers, "\r\nAccept: application/json\r\n"));
+	cr_expect(strstr(S.reqs[0].headers, "\r\nContent-Type: application/json\r\n"));
+}
+
+static int sc_ok(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)n;
+	(void)h;
+	(void)hl;
+	if (strcmp(rq->method, "POST") == 0 && strcmp(rq->target, "/sandboxes") == 0) {
+		snprintf(b, bl, "{\"sandboxID\":\"new1\",\"templateID\":\"base\",\"clientID\":\"c\","
+			 "\"envdVersion\":\"0.2.0\",\"envdAccessToken\":\"TOPSECRET\","
+			 "\"trafficAccessToken\":null,\"domain\":null}");
+		return 201;
+	}
+	if (strstr(rq->target, "/connect"))
+		return 201;
+	return 204;
+}
+
+Test(wire, request_shapes)
+{
+	struct api_error e;
+	struct sbx *s = NULL;
+	time_t now = time(NULL);
+
+	start(sc_ok);
+	cr_assert_eq(api_create(A, "base", 60, "web", &s, &e), 0, "%s", e.message);
+	cr_expect_str_eq(S.reqs[0].target, "/sandboxes");
+	cr_expect_str_eq(S.reqs[0].body,
+			 "{\"templateID\":\"base\",\"timeout\":60,\"metadata\":{\"sbxfs.name\":\"web\"}}");
+	cr_expect_str_eq(s->id, "new1");
+	cr_expect_str_eq(s->client_id, "c");
+	cr_expect_str_eq(s->envd_version, "0.2.0");
+	cr_expect_eq(s->state, SBX_STATE_RUNNING);
+	cr_expect(s->started_at >= now && s->started_at <= now + 2);
+	cr_expect_eq(s->end_at, s->started_at + 60);
+	cr_expect_str_eq(sbx_meta_get(s, SBX_NAME_KEY), "web");
+	cr_expect_null(strstr(s->json, "TOPSECRET"), "%s", s->json);
+	cr_expect_null(strstr(s->json, "AccessToken"), "%s", s->json);
+	sbx_unref(s);
+
+	cr_expect_eq(api_create(A, "base", 30, NULL, &s, &e), 0);
+	cr_expect_str_eq(S.reqs[1].body, "{\"templateID\":\"base\",\"timeout\":30}");
+	cr_expect_eq(s->n_meta, 0);
+	sbx_unref(s);
+
+	cr_expect_eq(api_set_timeout(A, "i d", 120, &e), 0);
+	cr_expect_str_eq(S.reqs[2].method, "POST");
+	cr_expect_str_eq(S.reqs[2].target, "/sandboxes/i%20d/timeout");
+	cr_expect_str_eq(S.reqs[2].body, "{\"timeout\":120}");
+
+	cr_expect_eq(api_pause(A, "x", &e), 0);
+	cr_expect_str_eq(S.reqs[3].target, "/sandboxes/x/pause");
+	cr_expect_str_eq(S.reqs[3].body, "{}");
+
+	cr_expect_eq(api_resume(A, "x", 300, &e), 0);
+	cr_expect_str_eq(S.reqs[4].target, "/sandboxes/x/connect");
+	cr_expect_str_eq(S.reqs[4].body, "{\"timeout\":300}");
+
+	cr_expect_eq(api_kill(A, "a/b?c", &e), 0);
+	cr_expect_str_eq(S.reqs[5].method, "DELETE");
+	cr_expect_str_eq(S.reqs[5].target, "/sandboxes/a%2Fb%3Fc");
+	cr_expect_str_eq(S.reqs[5].body, "");
+}
+
+static int sc_text_404(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	(void)n;
+	(void)h;
+	(void)hl;
+	snprintf(b, bl, "not here");
+	return 404;
+}
+
+Test(wire, text_error_body)
+{
+	struct api_error e;
+	struct sbx *s;
+
+	start(sc_text_404);
+	cr_expect_eq(api_get(A, "x", &s, &e), -ENOENT);
+	cr_expect_str_eq(e.message, "not here");
+	cr_expect_eq(e.http_status, 404);
+}
+
+static int sc_hostile(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	char msg[1200];
+
+	(void)rq;
+	(void)n;
+	(void)h;
+	(void)hl;
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	memcpy(msg, "line1\\nline2\\u001b[31m", 22);
+	snprintf(b, bl, "{\"code\":409,\"message\":\"%s\"}", msg);
+	return 409;
+}
+
+Test(wire, hostile_error_message)
+{
+	struct api_error e;
+	struct api_stats st;
+
+	start(sc_hostile);
+	cr_expect_eq(api_pause(A, "x", &e), -EBUSY);
+	cr_expect_eq(strncmp(e.message, "line1?line2?[31m", 16), 0, "%s", e.message);
+	cr_expect_eq(strlen(e.message), sizeof(e.message) - 1);
+	cr_expect_str_eq(e.message + sizeof(e.message) - 4, "...");
+	api_get_stats(A, &st);
+	cr_expect_str_eq(st.last_error.message, e.message);
+	cr_expect_eq(st.last_error.err, -EBUSY);
+	cr_expect_neq(st.last_error.when, 0);
+}
+
+static int sc_date_retry(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	if (n == 0) {
+		snprintf(h, hl, "Retry-After: Wed, 21 Oct 2099 07:28:00 GMT\r\n");
+		return 503;
+	}
+	snprintf(b, bl, "[]");
+	return 200;
+}
+
+Test(wire, http_date_retry_after_uses_backoff)
+{
+	struct api_error e;
+
+	start(sc_date_retry);
+	cr_expect_eq(api_probe(A, &e), 0, "%s", e.message);
+	cr_expect_eq(S.n, 2);
+}
+
+static int sc_drop_then_ok(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	(void)h;
+	(void)hl;
+	if (n == 1)
+		return -1;
+	snprintf(b, bl, "[]");
+	return 200;
+}
+
+Test(wire, keepalive_drop_not_resent_for_create)
+{
+	struct api_error e;
+	struct sbx *s = NULL;
+
+	start(sc_drop_then_ok);
+	cr_expect_eq(api_probe(A, &e), 0);      /* leaves a kept-alive connection */
+	cr_expect_eq(api_create(A, "base", 60, NULL, &s, &e), -EIO);
+	cr_expect_null(s);
+	cr_expect_eq(S.n, 2, "the create was sent %d times", S.n - 1);
+}
+
+static int sc_empty_200(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	(void)n;
+	(void)h;
+	(void)hl;
+	(void)b;
+	(void)bl;
+	return 200;
+}
+
+Test(wire, empty_success_bodies)
+{
+	struct api_error e;
+	struct sbx *s = NULL;
+	struct sbx **items;
+	size_t n;
+
+	start(sc_empty_200);
+	cr_expect_eq(api_kill(A, "x", &e), 0);
+	cr_expect_eq(api_set_timeout(A, "x", 5, &e), 0);
+	cr_expect_eq(api_get(A, "x", &s, &e), -EIO, "an empty sandbox reply");
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect_eq(api_create(A, "base", 5, NULL, &s, &e), -EIO);
+}
