@@ -504,6 +504,8 @@ int api_probe(struct api *a, struct api_error *err)
 
 static int append_items(struct sbx ***all, size_t *n, size_t *cap, struct sbx **page, size_t np)
 {
+	if (np == 0)
+		return 0;
 	if (*n + np > *cap) {
 		size_t ncap = *cap ? *cap : 128;
 		struct sbx **grown;

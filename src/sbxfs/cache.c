@@ -366,6 +366,8 @@ static void prune_changes(struct sbx_cache *c, uint64_t upto)
 
 	while (k < c->n_changes && c->changes[k].gen <= upto)
 		change_clear(&c->changes[k++]);
+	if (k == 0)
+		return;
 	memmove(c->changes, c->changes + k, (c->n_changes - k) * sizeof(*c->changes));
 	c->n_changes -= k;
 }

@@ -559,3 +559,98 @@ Test(cache, memory_for_10k)
 	cache_free(c);
 	free(body);
 }
+
+/* Readers, writers and refreshes at once (run under ASan to catch a
+ * listing or sandbox freed while in use). */
+struct stress {
+	struct sbx_cache *c;
+	int stop;   /* atomic */
+	int id;
+	long ops;
+};
+
+static void *stress_reader(void *p)
+{
+	struct stress *st = p;
+
+	while (!__atomic_load_n(&st->stop, __ATOMIC_RELAXED)) {
+		struct sbx_listing *l = NULL;
+		struct api_error e;
+
+		if (cache_get(st->c, &l, &e) == 0) {
+			for (size_t i = 0; i < listing_count(l); i++) {
+				const struct sbx_dirent *d = listing_at(l, i);
+
+				cr_assert_eq(listing_find(l, d->name), d->sbx);
+				cr_assert_eq(listing_find(l, d->sbx->id), d->sbx);
+				cr_assert_str_eq(listing_name_of(l, d->sbx), d->name);
+				if (i)
+					cr_assert_lt(strcmp(listing_at(l, i - 1)->name, d->name), 0);
+			}
+			listing_put(l);
+		}
+		st->ops++;
+	}
+	return NULL;
+}
+
+static void *stress_writer(void *p)
+{
+	struct stress *st = p;
+	char id[32], name[32];
+	unsigned seed = (unsigned)st->id;
+
+	while (!__atomic_load_n(&st->stop, __ATOMIC_RELAXED)) {
+		int k = rand_r(&seed) % 40;
+
+		snprintf(id, sizeof(id), "w%d-%d", st->id, k);
+		snprintf(name, sizeof(name), "name%d", k % 10);   /* collisions galore */
+		if (rand_r(&seed) % 2) {
+			struct sbx *s = mk(id, name, k % 3);
+
+			cache_put_sbx(st->c, s);
+			sbx_unref(s);
+		} else {
+			cache_remove(st->c, id);
+		}
+		if (rand_r(&seed) % 50 == 0)
+			cache_invalidate(st->c);
+		st->ops++;
+	}
+	return NULL;
+}
+
+Test(cache, stress)
+{
+	struct stress rd[6], wr[2];
+	pthread_t t[8];
+
+	for (int i = 0; i < 20; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "srv%d", i);
+		server_add(mk(id, i % 2 ? "name1" : NULL, i));
+	}
+	struct sbx_cache *c = cache_new(fake_fetch, &F, 1);
+	for (int i = 0; i < 6; i++) {
+		rd[i] = (struct stress){ .c = c, .id = i };
+		pthread_create(&t[i], NULL, stress_reader, &rd[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		wr[i] = (struct stress){ .c = c, .id = 100 + i };
+		pthread_create(&t[6 + i], NULL, stress_writer, &wr[i]);
+	}
+	usleep(1000 * 1000);
+	for (int i = 0; i < 6; i++)
+		__atomic_store_n(&rd[i].stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&wr[i].stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	long reads = 0;
+	for (int i = 0; i < 6; i++)
+		reads += rd[i].ops;
+	cr_expect_gt(reads, 100);
+	cr_expect_gt(wr[0].ops + wr[1].ops, 100);
+	cache_free(c);
+}
