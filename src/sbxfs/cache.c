@@ -153,12 +153,7 @@ const char *listing_name_of(const struct sbx_listing *l, const struct sbx *s)
 	return e ? e->name : NULL;
 }
 
-/* Sort helpers over an array of struct sbx *. */
-static int cmp_sbx_id(const void *a, const void *b)
-{
-	return strcmp((*(struct sbx *const *)a)->id, (*(struct sbx *const *)b)->id);
-}
-
+/* Is id in v[0..n), sorted by ID? */
 static bool sorted_has_id(struct sbx **v, size_t n, const char *id)
 {
 	size_t lo = 0, hi = n;
@@ -277,48 +272,68 @@ void cache_free(struct sbx_cache *c)
 	free(c);
 }
 
-/* The sandboxes of items (sorted by ID, deduplicated) with the changes
- * after start_gen applied.  Returns a new listing or NULL. */
-static struct sbx_listing *apply_and_build(struct sbx_cache *c, struct sbx **items, size_t n,
-					   uint64_t start_gen)
+static int cmp_change(const void *a, const void *b)
 {
-	struct sbx **v = malloc((n + c->n_changes + 1) * sizeof(*v));
-	struct sbx_listing *l;
-	size_t m = 0;
+	const struct change *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
 
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		/* the newest change to this ID, if any, decides */
-		const struct change *last = NULL;
+	if (c)
+		return c;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
 
-		for (size_t k = c->n_changes; k-- > 0 && c->changes[k].gen > start_gen;) {
-			if (strcmp(c->changes[k].id, items[i]->id) == 0) {
-				last = &c->changes[k];
-				break;
-			}
+/* The sandboxes of items (sorted by ID, deduplicated) with the changes in
+ * ch[0..nch) applied, the newest per ID deciding.  The change entries are
+ * borrowed.  Returns a new listing or NULL. */
+static struct sbx_listing *apply_and_build(struct sbx **items, size_t n,
+					   const struct change *ch, size_t nch)
+{
+	struct sbx **v = malloc((n + nch + 1) * sizeof(*v));
+	struct change *fin = malloc((nch + 1) * sizeof(*fin));
+	struct sbx_listing *l = NULL;
+	size_t m = 0, nf = 0, i = 0, k = 0;
+
+	if (!v || !fin)
+		goto out;
+	/* the last change per ID, sorted by ID */
+	if (nch)
+		memcpy(fin, ch, nch * sizeof(*fin));
+	qsort(fin, nch, sizeof(*fin), cmp_change);
+	for (size_t j = 0; j < nch; j++) {
+		if (nf > 0 && strcmp(fin[nf - 1].id, fin[j].id) == 0)
+			fin[nf - 1] = fin[j];
+		else
+			fin[nf++] = fin[j];
+	}
+	/* merge two ID-sorted sequences */
+	while (i < n || k < nf) {
+		int c = i == n ? 1 : k == nf ? -1 : strcmp(items[i]->id, fin[k].id);
+
+		if (c < 0) {
+			v[m++] = items[i++];
+		} else {
+			if (fin[k].sbx)
+				v[m++] = fin[k].sbx;
+			k++;
+			i += c == 0;
 		}
-		if (!last)
-			v[m++] = items[i];
-		else if (last->sbx)
-			v[m++] = last->sbx;
 	}
-	/* puts of IDs the fetch did not have, newest per ID */
-	for (size_t k = 0; k < c->n_changes; k++) {
-		const struct change *ch = &c->changes[k];
-		bool newer = false;
-
-		if (ch->gen <= start_gen || !ch->sbx || sorted_has_id(items, n, ch->id))
-			continue;
-		for (size_t j = k + 1; j < c->n_changes && !newer; j++)
-			newer = strcmp(c->changes[j].id, ch->id) == 0;
-		if (!newer)
-			v[m++] = ch->sbx;
-	}
-	qsort(v, m, sizeof(*v), cmp_sbx_id);
 	l = listing_build(v, m);
+out:
+	free(fin);
 	free(v);
 	return l;
+}
+
+/* The changes after gen (the log is ordered by gen). */
+static const struct change *changes_after(const struct sbx_cache *c, uint64_t gen, size_t *n)
+{
+	size_t k = c->n_changes;
+
+	while (k > 0 && c->changes[k - 1].gen > gen)
+		k--;
+	*n = c->n_changes - k;
+	return c->changes + k;
 }
 
 struct tagged {
@@ -396,7 +411,27 @@ static int refresh_locked(struct sbx_cache *c)
 	}
 	pthread_mutex_lock(&c->lock);
 	if (r == 0) {
-		l = apply_and_build(c, items, n, start_gen);
+		/* Build outside the lock with the changes known now (their
+		 * strings and sandboxes live until this refresh prunes them);
+		 * redo it under the lock in the rare case more came meanwhile. */
+		uint64_t snap_gen = c->gen;
+		size_t nch;
+		const struct change *ch = changes_after(c, start_gen, &nch);
+		struct change *snap = malloc((nch + 1) * sizeof(*snap));
+
+		if (snap) {
+			if (nch)
+				memcpy(snap, ch, nch * sizeof(*snap));
+			pthread_mutex_unlock(&c->lock);
+			l = apply_and_build(items, n, snap, nch);
+			free(snap);
+			pthread_mutex_lock(&c->lock);
+		}
+		if (!l || c->gen != snap_gen) {
+			listing_put(l);
+			ch = changes_after(c, start_gen, &nch);
+			l = apply_and_build(items, n, ch, nch);
+		}
 		if (!l) {
 			r = -ENOMEM;
 			snprintf(err.message, sizeof(err.message), "out of memory");
@@ -513,7 +548,7 @@ static void apply_to_current(struct sbx_cache *c)
 	}
 	for (size_t i = 0; i < l->n; i++)
 		v[m++] = l->ents[l->by_id[i]].sbx;
-	nl = apply_and_build(c, v, m, c->gen - 1);
+	nl = apply_and_build(v, m, &c->changes[c->n_changes - 1], 1);
 	free(v);
 	c->cur = nl;   /* NULL on failure: the next get refetches */
 	listing_put(l);

@@ -654,3 +654,31 @@ Test(cache, stress)
 	cr_expect_gt(wr[0].ops + wr[1].ops, 100);
 	cache_free(c);
 }
+
+Test(cache, newest_change_per_id_wins_in_a_race)
+{
+	struct race r;
+	struct sbx_listing *l;
+
+	server_add(mk("a", NULL, 1));
+	server_add(mk("b", NULL, 1));
+	struct sbx_cache *c = cache_new(fake_fetch, &F, 100000);
+
+	race_begin(&r, c);
+	struct sbx *a2 = sbx_new("a", "base", NULL, SBX_STATE_PAUSED, 1, 2, NULL, 0);
+	cache_put_sbx(c, a2);
+	cache_remove(c, "a");           /* put then remove: gone */
+	cache_remove(c, "b");
+	struct sbx *b2 = sbx_new("b", "base", NULL, SBX_STATE_PAUSED, 1, 2, NULL, 0);
+	cache_put_sbx(c, b2);           /* remove then put: there, paused */
+	cache_remove(c, "zz");          /* unknown ID: harmless */
+	sbx_unref(a2);
+	sbx_unref(b2);
+	l = race_end(&r);
+	cr_expect_null(listing_find(l, "a"));
+	cr_expect_not_null(listing_find(l, "b"));
+	cr_expect_eq(listing_find(l, "b")->state, SBX_STATE_PAUSED);
+	cr_expect_eq(listing_count(l), 1);
+	listing_put(l);
+	cache_free(c);
+}
