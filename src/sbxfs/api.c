@@ -331,6 +331,34 @@ static void free_headers(struct curl_slist *h)
 	curl_slist_free_all(h);
 }
 
+/* What one attempt's outcome means: 0 (done), or -errno with the reason
+ * in msg and whether the policy allows another attempt. */
+static int judge_attempt(const struct call *c, const struct http_response *rs,
+			 unsigned attempt, char *msg, size_t msglen, bool *retry)
+{
+	enum retry_class rc = retry_class_of(c->op);
+	long status = rs->status;
+	bool quota;
+	int r;
+
+	*retry = false;
+	if (rs->curl_code != CURLE_OK) {
+		transport_message(rs, msg, msglen);
+		*retry = !rs->too_large && transport_retryable(rc, rs->curl_code);
+		return rs->too_large ? -EIO : errmap_transfer(rs->curl_code, rs->os_errno);
+	}
+	if (status >= 200 && status < 300)
+		return 0;
+	if (c->op == API_OP_KILL && status == 404 && attempt > 0)
+		return 0;   /* an earlier attempt killed it */
+	server_message(rs, msg, msglen);
+	quota = c->op == API_OP_CREATE && status == 429 &&
+		(rs->retry_after < 0 || errmap_is_quota_message(msg));
+	r = api_errno_for_status(c->op, (int)status, quota);
+	*retry = status_retryable(rc, status, rs->retry_after, quota);
+	return r;
+}
+
 /* Performs c with the retry policy.  0: *rs holds the 2xx reply (caller
  * clears it).  -errno: *err filled in, *rs cleared. */
 static int api_call(struct api *a, const struct call *c, struct http_response *rs,
@@ -365,7 +393,7 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 	rq.headers = headers;
 	for (unsigned attempt = 0;; attempt++) {
 		long remaining = deadline_at - now_ms(), delay;
-		bool retry, quota = false;
+		bool retry;
 
 		if (remaining <= 0) {
 			if (!r) {
@@ -383,24 +411,8 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 		}
 		count_attempt(a, c, rs);
 		status = (int)rs->status;
-		if (rs->curl_code != CURLE_OK) {
-			r = rs->too_large ? -EIO : errmap_transfer(rs->curl_code, rs->os_errno);
-			transport_message(rs, msg, sizeof(msg));
-			retry = !rs->too_large && transport_retryable(rc, rs->curl_code);
-		} else if (status >= 200 && status < 300) {
-			r = 0;
-			break;
-		} else if (c->op == API_OP_KILL && status == 404 && attempt > 0) {
-			r = 0;   /* an earlier attempt killed it */
-			break;
-		} else {
-			server_message(rs, msg, sizeof(msg));
-			quota = c->op == API_OP_CREATE && status == 429 &&
-				(rs->retry_after < 0 || errmap_is_quota_message(msg));
-			r = api_errno_for_status(c->op, status, quota);
-			retry = status_retryable(rc, status, rs->retry_after, quota);
-		}
-		if (!retry || attempt >= a->max_retries)
+		r = judge_attempt(c, rs, attempt, msg, sizeof(msg), &retry);
+		if (r == 0 || !retry || attempt >= a->max_retries)
 			break;
 		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
 		if (now_ms() + delay + MIN_ATTEMPT_MS > deadline_at)
