@@ -52,6 +52,8 @@ static ssize_t read_request(int fd, char *buf, size_t cap)
 		ssize_t k;
 
 		buf[len] = '\0';
+		if (len > 0 && buf[0] == 0x16)
+			return -2;   /* a TLS ClientHello */
 		if ((end = strstr(buf, "\r\n\r\n"))) {
 			char *cl = strcasestr(buf, "\r\nContent-Length:");
 			size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
@@ -79,6 +81,13 @@ static void serve_conn(int fd)
 		char *eol, *hend;
 		int idx, status;
 
+		if (n == -2) {
+			const char *bad = "HTTP/1.1 400 Not TLS\r\nContent-Length: 0\r\n\r\n";
+
+			if (write(fd, bad, strlen(bad)) < 0)
+				return;
+			return;
+		}
 		if (n < 0)
 			return;
 		hend = strstr(buf, "\r\n\r\n");
@@ -87,8 +96,9 @@ static void serve_conn(int fd)
 		snprintf(rq.headers, sizeof(rq.headers), "%.*s", (int)(hend + 2 - eol), eol);
 		snprintf(rq.body, sizeof(rq.body), "%.*s", (int)(n - (hend + 4 - buf)), hend + 4);
 		pthread_mutex_lock(&S.lock);
-		idx = S.n < MAX_REQ ? S.n++ : MAX_REQ - 1;
-		S.reqs[idx] = rq;
+		idx = S.n++;
+		if (idx < MAX_REQ)
+			S.reqs[idx] = rq;
 		pthread_mutex_unlock(&S.lock);
 		status = S.script(&rq, idx, hdrs, sizeof(hdrs), body, sizeof(body));
 		if (status < 0)
@@ -407,4 +417,49 @@ Test(wire, empty_success_bodies)
 	cr_expect_eq(api_get(A, "x", &s, &e), -EIO, "an empty sandbox reply");
 	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
 	cr_expect_eq(api_create(A, "base", 5, NULL, &s, &e), -EIO);
+}
+
+static int sc_endless(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	(void)rq;
+	snprintf(h, hl, "X-Next-Token: t%d\r\n", n);
+	snprintf(b, bl, "[]");
+	return 200;
+}
+
+Test(wire, endless_paging_is_cut_off)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_endless);
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect(strstr(e.message, "too many pages"), "%s", e.message);
+	cr_expect_eq(S.n, 10000);
+}
+
+Test(wire, tls_failures_are_explained)
+{
+	char url[80];
+	struct api_config cfg = { .api_key = KEY, .max_retries = 1, .deadline_ms = 3000 };
+	struct api_error e;
+	struct api *t;
+	char *msg = NULL;
+
+	start(sc_empty_200);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", S.port);
+	cfg.url = url;
+	t = api_new(&cfg, &msg);
+	cr_assert_not_null(t, "%s", msg);
+	cr_expect_eq(api_probe(t, &e), -ECONNREFUSED);
+	cr_expect_eq(strncmp(e.message, "TLS failure: ", 13), 0, "%s", e.message);
+	api_free(t);
+
+	cfg.cafile = "/nonexistent/ca.pem";
+	t = api_new(&cfg, &msg);
+	cr_assert_not_null(t, "%s", msg);
+	cr_expect_eq(api_probe(t, &e), -ECONNREFUSED);
+	cr_expect_eq(strncmp(e.message, "TLS failure: ", 13), 0, "%s", e.message);
+	api_free(t);
 }
