@@ -7,7 +7,12 @@
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* target: "stderr", "syslog" or a file path (appended to).  0 or -errno. */
+/* target: "stderr", "syslog" or a file path (appended to, created 0640).
+ * 0 or -errno.  Before log_open() and after log_close() lines go to stderr
+ * (default level info; log_close() keeps the level).  stderr and file
+ * lines read "2026-11-28T14:14:27.123Z sbxfs[PID] LEVEL: message"; control
+ * characters in a message become '?', and a message is cut at ~1000 bytes.
+ * Thread-safe: a mutex guards the sink, a line is written whole. */
 int log_open(const char *target, enum log_level level);
 void log_close(void);
 /* "error", "warn", "info", "debug" -> level; -EINVAL otherwise. */

@@ -21,7 +21,9 @@ struct sbx_meta {
 };
 
 /* Immutable once built and shared between cache snapshots: reference
- * counted, so take a reference with sbx_ref() and drop it with sbx_unref(). */
+ * counted, so take a reference with sbx_ref() and drop it with sbx_unref().
+ * One allocation holds the struct, the metadata array and every string, so
+ * never free() a member.  sbx_ref(NULL) and sbx_unref(NULL) are no-ops. */
 struct sbx {
 	char *id;
 	char *template_id;
@@ -31,7 +33,7 @@ struct sbx {
 	enum sbx_state state;
 	time_t started_at;    /* 0 when unknown */
 	time_t end_at;        /* 0 when unknown */
-	long cpu_count, memory_mb, disk_size_mb;
+	long cpu_count, memory_mb, disk_size_mb;  /* 0 when unknown */
 	size_t n_meta;
 	struct sbx_meta *meta;  /* sorted by key */
 	/* The object's JSON as the API gave it, minus access tokens,
