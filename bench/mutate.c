@@ -1,13 +1,16 @@
 /* mutate: throughput of sandbox mutations through a mounted sbxfs.
  *
- *   mutate [-n OPS] [-w WORKERS] [-p PREFIX] [-T SECS] MOUNT
+ *   mutate [-n OPS] [-w WORKERS] [-p PREFIX] [-T SECS] [-x EXISTING] MOUNT
  *
  * One op is the life of a sandbox as a shell user drives it:
  *   mkdir MOUNT/PREFIX00001; echo SECS > MOUNT/PREFIX00001/timeout;
  *   rmdir MOUNT/PREFIX00001
  * (the write opens with O_WRONLY|O_CREAT|O_TRUNC, as the shell's `>` does).
+ * With -x EXISTING an op is only the write, to the existing sandboxes
+ * PREFIX00001..PREFIX<EXISTING> in turn: no directory operation, so nothing
+ * the kernel serializes on the mount root.
  * WORKERS threads take ops from a shared counter until OPS are done.
- * Prints one line:
+ * Prints one line (steps not run show 0):
  *
  *   ops=200 workers=8 errors=0 wall_s=.. ops_s=.. mkdir_p50_ms=.. mkdir_p99_ms=..
  *   timeout_p50_ms=.. timeout_p99_ms=.. rmdir_p50_ms=.. rmdir_p99_ms=..
@@ -35,6 +38,7 @@ static const char *const step_name[ST_COUNT] = { "mkdir", "timeout", "rmdir" };
 struct run {
 	const char *mount, *prefix;
 	unsigned long ops, secs;
+	unsigned long existing;    /* 0, or -x: write-only ops on these */
 	atomic_ulong next;
 	atomic_ulong errors;
 	pthread_mutex_t err_lock;
@@ -73,10 +77,21 @@ static void one_op(struct run *r, unsigned long i)
 {
 	char dir[PATH_MAX], file[PATH_MAX + 16];
 	uint64_t t0;
+	int err;
 
-	snprintf(dir, sizeof(dir), "%s/%s%05lu", r->mount, r->prefix, i + 1);
+	snprintf(dir, sizeof(dir), "%s/%s%05lu", r->mount, r->prefix,
+		 r->existing ? i % r->existing + 1 : i + 1);
 	snprintf(file, sizeof(file), "%s/timeout", dir);
 
+	if (r->existing) {
+		t0 = bu_now_ns();
+		err = write_timeout(file, r->secs);
+		r->lat[ST_TIMEOUT][i] = bu_now_ns() - t0;
+		if (err)
+			fail(r, ST_TIMEOUT, file, err);
+		r->ok[i] = !err;
+		return;
+	}
 	t0 = bu_now_ns();
 	if (mkdir(dir, 0755) != 0) {
 		fail(r, ST_MKDIR, dir, errno);
@@ -85,7 +100,7 @@ static void one_op(struct run *r, unsigned long i)
 	r->lat[ST_MKDIR][i] = bu_now_ns() - t0;
 
 	t0 = bu_now_ns();
-	int err = write_timeout(file, r->secs);
+	err = write_timeout(file, r->secs);
 	r->lat[ST_TIMEOUT][i] = bu_now_ns() - t0;
 	if (err)
 		fail(r, ST_TIMEOUT, file, err);
@@ -138,7 +153,7 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	int ch, s, rc = 1;
 
-	while ((ch = getopt(argc, argv, "n:w:p:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:w:p:T:x:")) != -1) {
 		switch (ch) {
 		case 'n':
 			if (bu_parse_ulong(optarg, 1, 99999, &r.ops) < 0)
@@ -153,6 +168,10 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			if (bu_parse_ulong(optarg, 1, 86400, &r.secs) < 0)
+				goto bad;
+			break;
+		case 'x':
+			if (bu_parse_ulong(optarg, 1, 99999, &r.existing) < 0)
 				goto bad;
 			break;
 		default:
@@ -203,6 +222,7 @@ out:
 	free(r.ok);
 	return rc;
 bad:
-	fputs("usage: mutate [-n OPS] [-w WORKERS] [-p PREFIX] [-T SECS] MOUNT\n", stderr);
+	fputs("usage: mutate [-n OPS] [-w WORKERS] [-p PREFIX] [-T SECS] [-x EXISTING] MOUNT\n",
+	      stderr);
 	return 2;
 }
