@@ -21,6 +21,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <jansson.h>
+#include <limits.h>
 
 #include "api.h"
 #include "cache.h"
@@ -298,8 +299,11 @@ static int setup_log(struct sbxfs_main *m)
 /* Mounts, daemonizes and serves until unmounted.  Returns the exit code. */
 static int serve(struct sbxfs_main *m, struct fuse_args *args)
 {
+	/* libfuse's "unset" (UINT_MAX) becomes its default of 10 idle threads
+	 * rather than a warning on stderr. */
 	struct fuse_loop_config lc = { .clone_fd = m->cl.clone_fd,
-				       .max_idle_threads = m->cl.max_idle_threads };
+				       .max_idle_threads = m->cl.max_idle_threads == UINT_MAX
+							   ? 10 : m->cl.max_idle_threads };
 	struct fuse *fuse;
 	sigset_t hup;
 	int ret = 1;

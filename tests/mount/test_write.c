@@ -1,0 +1,259 @@
+/* Mount tests of the effects: mkdir, rmdir, timeout and state writes, and
+ * the operations the tree refuses.  Every effect is checked over REST. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mnt.h"
+
+static void setup(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 1 });
+}
+
+static void setup_long_ttl(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 30 });
+}
+
+static void teardown(void)
+{
+	mnt_stop();
+}
+
+/* The ID of the sandbox whose sbxfs.name is name, or NULL (malloc'd). */
+static char *id_by_name(const char *name)
+{
+	json_t *arr = NULL, *o;
+	char *id = NULL;
+	size_t i;
+
+	cr_assert_eq(rest("GET", "/sandboxes", NULL, &arr), 200);
+	json_array_foreach(arr, i, o) {
+		const char *n = json_string_value(json_object_get(json_object_get(o, "metadata"),
+								  "sbxfs.name"));
+		if (n && strcmp(n, name) == 0)
+			id = strdup(json_string_value(json_object_get(o, "sandboxID")));
+	}
+	json_decref(arr);
+	return id;
+}
+
+static bool listed(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, name) == 0)
+			found = true;
+	closedir(d);
+	return found;
+}
+
+Test(write, mkdir_creates, .init = setup, .fini = teardown)
+{
+	char path[128], *id, *text;
+	struct stat st;
+
+	cr_assert_eq(mkdir(P("beta"), 0700), 0, "mkdir: %s", strerror(errno));
+	id = id_by_name("beta");
+	cr_assert_not_null(id, "no sandbox named beta on the server");
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	cr_expect_eq(rest("GET", path, NULL, NULL), 200);
+	text = rest_field(id, "templateID");
+	cr_expect_str_eq(text, "base");
+	free(text);
+	cr_assert_eq(stat(P("beta"), &st), 0);
+	cr_expect_eq(st.st_mode, S_IFDIR | 0755, "mode bits are ignored");
+	cr_expect(listed(M.dir, "beta"));
+	free(id);
+}
+
+Test(write, mkdir_bad_names_and_existing, .init = setup, .fini = teardown)
+{
+	static const char *const bad[] = {
+		"-dash", "_under", "has space", "a:b", ".hidden",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	char *id = rest_create("base", "alpha", NULL);
+	size_t before = rest_count();
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(mkdir(P("%s", bad[i]), 0755), -1, "%s", bad[i]);
+		cr_expect_eq(errno, EINVAL, "mkdir '%s': %s", bad[i], strerror(errno));
+	}
+	cr_expect_eq(mkdir(P(".sbxfs/templates/base/-x"), 0755), -1);
+	cr_expect_eq(errno, EINVAL);
+	cr_expect_eq(mkdir(P("alpha"), 0755), -1);
+	cr_expect_eq(errno, EEXIST);
+	cr_expect_eq(mkdir(P("%s", id), 0755), -1);
+	cr_expect_eq(errno, EEXIST, "mkdir of an existing ID: %s", strerror(errno));
+	cr_expect_eq(mkdir(P("alpha/sub"), 0755), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(mkdir(P(".sbxfs"), 0755), -1);
+	cr_expect_eq(errno, EEXIST);
+	cr_expect_eq(rest_count(), before, "a bad mkdir created a sandbox");
+	free(id);
+}
+
+Test(write, mkdir_from_template, .init = setup, .fini = teardown)
+{
+	char *id, *tpl, *text;
+
+	cr_assert_eq(mkdir(P(".sbxfs/templates/python/snake"), 0755), 0, "%s", strerror(errno));
+	id = id_by_name("snake");
+	cr_assert_not_null(id);
+	tpl = rest_field(id, "templateID");
+	cr_expect_str_eq(tpl, "py3tpl");
+	text = slurp(P(".sbxfs/templates/python/snake/template_id"), NULL);
+	cr_expect_str_eq(text, "py3tpl\n");
+	free(text);
+	text = slurp(P("snake/state"), NULL);
+	cr_expect_str_eq(text, "running\n");
+	free(text);
+	cr_expect_eq(mkdir(P(".sbxfs/templates/no-such-template/x"), 0755), -1);
+	cr_expect(errno == ENOENT || errno == EINVAL, "%s", strerror(errno));
+	free(id);
+	free(tpl);
+}
+
+Test(write, rmdir_kills, .init = setup, .fini = teardown)
+{
+	char *id = rest_create("base", "alpha", NULL);
+	char *anon = rest_create("base", NULL, NULL);
+	char path[128];
+
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	cr_assert(listed(M.dir, "alpha"));
+	cr_assert_eq(rmdir(P("alpha")), 0, "rmdir: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	cr_expect_eq(rest("GET", path, NULL, NULL), 404);
+	cr_expect_not(listed(M.dir, "alpha"), "still listed after rmdir");
+	cr_expect_eq(sh("rmdir \"$MNT/%s\"", anon), 0);
+	snprintf(path, sizeof(path), "/sandboxes/%s", anon);
+	cr_expect_eq(rest("GET", path, NULL, NULL), 404);
+	cr_expect_eq(rmdir(P("alpha")), -1);
+	cr_expect_eq(errno, ENOENT);
+	cr_expect_eq(rmdir(P(".sbxfs")), -1);
+	cr_expect_eq(errno, EPERM);
+	free(id);
+	free(anon);
+}
+
+Test(write, timeout, .init = setup, .fini = teardown)
+{
+	static const char *const bad[] = {
+		"0", "-1", "abc", "\n", " ", "10x", "1 2", "600\n600\n", "99999999999999999999",
+		"1.5",
+	};
+	char *id = rest_create("base", "alpha", NULL);
+	time_t end, now;
+	int fd;
+
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	cr_assert_eq(sh("echo 600 > \"$MNT/alpha/timeout\""), 0);
+	now = time(NULL);
+	end = rest_end_at(id);
+	cr_expect(end >= now + 598 && end <= now + 602, "endAt %ld, now+600 = %ld",
+		  (long)end, (long)now + 600);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(put(P("alpha/timeout"), bad[i]), -EINVAL, "'%s' accepted", bad[i]);
+	}
+	cr_expect_eq(rest_end_at(id), end, "a bad write changed endAt");
+	/* O_TRUNC open, then a write with a unit. */
+	fd = open(P("alpha/timeout"), O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_expect_eq(write(fd, "2m", 2), 2);
+	close(fd);
+	now = time(NULL);
+	end = rest_end_at(id);
+	cr_expect(end >= now + 118 && end <= now + 122);
+	cr_expect_eq(truncate(P("alpha/timeout"), 0), 0, "%s", strerror(errno));
+	free(id);
+}
+
+static char *state_of(const char *id)
+{
+	return rest_field(id, "state");
+}
+
+Test(write, state, .init = setup_long_ttl, .fini = teardown)
+{
+	char *id = rest_create("base", "alpha", NULL);
+	char *s;
+	long before;
+
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	cr_assert_eq(sh("echo paused > \"$MNT/alpha/state\""), 0);
+	s = state_of(id);
+	cr_expect_str_eq(s, "paused");
+	free(s);
+	s = slurp(P("alpha/state"), NULL);
+	cr_expect_str_eq(s, "paused\n");
+	free(s);
+	/* Writing the current state sends nothing. */
+	before = stats(NULL);
+	cr_expect_eq(put(P("alpha/state"), "paused\n"), 0);
+	cr_expect_eq(stats(NULL), before);
+	cr_expect_eq(put(P("alpha/state"), "running"), 0);
+	s = state_of(id);
+	cr_expect_str_eq(s, "running");
+	free(s);
+	cr_expect_eq(put(P("alpha/state"), "stopped"), -EINVAL);
+	cr_expect_eq(put(P("alpha/state"), "RUNNING"), -EINVAL);
+	s = state_of(id);
+	cr_expect_str_eq(s, "running");
+	free(s);
+	free(id);
+}
+
+Test(write, refused_operations_send_nothing, .init = setup_long_ttl, .fini = teardown)
+{
+	char *id = rest_create("base", "alpha", NULL);
+	struct stat st;
+	long before;
+	int fd;
+
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	cr_assert_eq(stat(P("alpha/info"), &st), 0);
+	cr_assert_eq(stat(P("alpha/state"), &st), 0);
+	before = stats(NULL);
+	cr_expect_eq(unlink(P("alpha/info")), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(rename(P("alpha"), P("beta")), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(rename(P("alpha/info"), P("alpha/x")), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(chmod(P("alpha/info"), 0644), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(chown(P("alpha/state"), 0, 0), -1);
+	cr_expect_eq(errno, EPERM);
+	fd = open(P("alpha/newfile"), O_WRONLY | O_CREAT, 0644);
+	cr_expect_eq(fd, -1);
+	cr_expect_eq(errno, EPERM);
+	fd = open(P("newtop"), O_WRONLY | O_CREAT, 0644);
+	cr_expect_eq(fd, -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(symlink("info", P("alpha/link")), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(link(P("alpha/info"), P("alpha/hard")), -1);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_eq(open(P("alpha/info"), O_WRONLY), -1);
+	cr_expect_eq(errno, EACCES);
+	cr_expect_eq(truncate(P("alpha/info"), 0), -1);
+	cr_expect_eq(errno, EACCES);
+	cr_expect_eq(sh("touch \"$MNT/alpha/state\" 2>/dev/null"), 1);
+	cr_expect_eq(sh("rm -f \"$MNT/alpha/info\" 2>/dev/null"), 1);
+	cr_expect_eq(stats(NULL), before, "a refused operation sent a request");
+	free(id);
+}
