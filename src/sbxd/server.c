@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_BODY (1u << 20)
@@ -393,6 +394,11 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		return rc;
 	}
 	if (s->state_dir) {
+		if (mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
+			return rc;
+		}
 		rc = persist_load(s->reg, s->state_dir, util_now_ms(), &msg);
 		if (rc < 0) {
 			set_err(err, "state: %s", msg ? msg : strerror(-rc));
