@@ -88,11 +88,16 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 	return text;
 }
 
-void log_api_error(const char *what, const char *id, const struct api_error *e)
+void log_api_error(struct sbxfs *fs, const char *what, const char *id,
+		   const struct api_error *e)
 {
 	char detail[512];
 
-	status_format_error(e, NULL, detail, sizeof(detail));
+	if (!log_enabled(LOG_LVL_WARN))
+		return;
+	pthread_mutex_lock(&fs->key_lock);
+	status_format_error(e, fs->key, detail, sizeof(detail));
+	pthread_mutex_unlock(&fs->key_lock);
 	log_warn("%s %s: %s: %s", what, id ? id : "", strerror(-e->err), detail);
 }
 
@@ -183,8 +188,8 @@ static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
 
 /* Finds the sandbox a node lives in.  On success *lp holds a listing
  * reference (listing_put it) and *sp is borrowed from it. */
-int lookup_sbx(struct sbxfs *fs, const struct path_node *n,
-		      struct sbx_listing **lp, struct sbx **sp)
+int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing **lp,
+	       struct sbx **sp)
 {
 	char name[NAME_MAX + 1];
 	struct api_error e = { 0 };
@@ -194,7 +199,7 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n,
 		return -ENOENT;
 	err = cache_get(fs->cache, lp, &e);
 	if (err < 0) {
-		log_api_error("list", NULL, &e);
+		log_api_error(fs, "list", NULL, &e);
 		return err;
 	}
 	*sp = listing_find(*lp, name);
@@ -467,7 +472,7 @@ static int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_
 		return 0;
 	}
 	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
-		log_api_error("list", NULL, &e);
+		log_api_error(fs, "list", NULL, &e);
 		return err;
 	}
 	if (n.kind == PATH_ROOT) {

@@ -47,7 +47,7 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		}
 	}
 	if (err < 0) {
-		log_api_error(what, s->id, &e);
+		log_api_error(fs, what, s->id, &e);
 		if (err == -ENOENT)
 			cache_remove(fs->cache, s->id);
 		return err;
@@ -152,7 +152,7 @@ static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 	if (!sbx_name_valid(name))
 		return -EINVAL;
 	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
-		log_api_error("list", NULL, &e);
+		log_api_error(fs, "list", NULL, &e);
 		return err;
 	}
 	exists = listing_find(l, name) != NULL;
@@ -161,7 +161,7 @@ static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 		return -EEXIST;
 	err = api_create(fs->api, tpl, fs->timeout, name, &s, &e);
 	if (err < 0) {
-		log_api_error("create", name, &e);
+		log_api_error(fs, "create", name, &e);
 		return err;
 	}
 	s = with_name(s, name);
@@ -226,7 +226,7 @@ int sbxfs_rmdir(const char *path)
 	if (err == 0 || err == -ENOENT)
 		cache_remove(fs->cache, id);
 	if (err < 0) {
-		log_api_error("kill", id, &e);
+		log_api_error(fs, "kill", id, &e);
 		return err;
 	}
 	log_info("killed %s", id);

@@ -46,7 +46,8 @@ static const char *const fuse_options[] = {
 	"ac_attr_timeout=", "noforget", "remember=", "modules=", "hard_remove",
 	"use_ino", "readdir_ino", "direct_io", "intr", "intr_signal=",
 	"parallel_direct_writes", "clone_fd", "max_idle_threads=",
-	"max_threads=", "max_write=", "large_read", "nonempty",
+	"max_threads=", "max_write=", "large_read", "nonempty", "subdir=",
+	"rellinks", "norellinks", "from_code=", "to_code=",
 };
 
 bool opts_is_fuse_option(const char *opt)

@@ -403,3 +403,22 @@ Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardow
 			cr_log_warn("cannot show the report");
 	}
 }
+
+/* ---- allow_other brings default_permissions ---- */
+
+static void setup_allow_other(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 1, .extra = "allow_other" });
+}
+
+Test(life, allow_other_adds_default_permissions, .init = setup_allow_other, .fini = teardown)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "grep ' %s ' /proc/mounts | grep allow_other | "
+		 "grep -q default_permissions", M.dir);
+	cr_expect_eq(system(cmd), 0, "allow_other without default_permissions");
+	cr_expect_eq(mkdir(P("shared"), 0755), 0, "%s", strerror(errno));
+	cr_expect_eq(put(P("shared/timeout"), "120"), 0);
+	cr_expect_eq(open(P("shared/info"), O_WRONLY), -1);
+}

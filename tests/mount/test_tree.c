@@ -310,3 +310,35 @@ Test(tree, templates_dir_lists_by_template, .init = setup, .fini = teardown)
 	free(a);
 	free(b);
 }
+
+Test(tree, metadata_keys_that_are_not_file_names, .init = setup, .fini = teardown)
+{
+	char *id = rest_create("base", "alpha", "\"a/b\":\"slash\",\"ok\":\"fine\"");
+	char *text;
+
+	refresh();
+	cr_expect(listed(P("alpha/metadata"), "ok"));
+	cr_expect(listed(P("alpha/metadata"), "sbxfs.name"));
+	cr_expect_not(listed(P("alpha/metadata"), "a/b"));
+	cr_expect_not(listed(P("alpha/metadata"), "a"));
+	text = slurp(P("alpha/info"), NULL);
+	cr_expect(has_line(text, "metadata.a/b=slash"), "%s", text);
+	cr_expect(has_line(text, "metadata.ok=fine"), "%s", text);
+	free(text);
+	free(id);
+}
+
+Test(tree, parallel_readers, .init = setup, .fini = teardown)
+{
+	for (int i = 0; i < 8; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%d", i);
+		free(rest_create("base", name, NULL));
+	}
+	refresh();
+	/* 8 readers at once over every file, through the multi-threaded loop. */
+	cr_expect_eq(sh("cd \"$MNT\" && seq 64 | xargs -P 8 -I{} sh -c "
+			"'cat p*/info p*/state p*/timeout p*/info.json > /dev/null' "
+			"&& [ \"$(cat p*/state | sort -u)\" = running ]"), 0);
+}
