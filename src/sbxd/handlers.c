@@ -267,7 +267,8 @@ static void h_connect(struct sbxd *s, const struct request *rq, struct reply *rp
 	json_t *out;
 	int resumed;
 
-	if (rb_parse_timeout(rq->body, rq->body_len, s->max_timeout, &t, err, sizeof(err)) < 0) {
+	if (rb_parse_connect(rq->body, rq->body_len, s->default_timeout, s->max_timeout, &t,
+			     err, sizeof(err)) < 0) {
 		reply_error(rp, 400, "%s", err);
 		return;
 	}

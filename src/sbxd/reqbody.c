@@ -215,6 +215,23 @@ int rb_parse_timeout(const char *body, size_t len, unsigned max_timeout,
 	return rc;
 }
 
+int rb_parse_connect(const char *body, size_t len, unsigned default_timeout,
+		     unsigned max_timeout, unsigned *timeout_s, char *err, size_t errlen)
+{
+	json_t *root;
+	int rc;
+
+	if (parse_object(body, len, true, &root, err, errlen) < 0)
+		return -EINVAL;
+	*timeout_s = default_timeout;
+	rc = check_bool(root, "memory", err, errlen);
+	const json_t *v = json_object_get(root, "timeout");
+	if (rc == 0 && v)
+		rc = check_timeout(v, "timeout", max_timeout, timeout_s, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
 int rb_parse_refresh(const char *body, size_t len, unsigned default_s,
 		     unsigned *duration_s, char *err, size_t errlen)
 {

@@ -24,9 +24,16 @@ int rb_parse_create(const char *body, size_t len, unsigned default_timeout,
 		    char *err, size_t errlen);
 void rb_create_free(struct create_req *req);
 
-/* SandboxTimeoutRequest / ConnectSandbox: {"timeout": 0..max}, required. */
+/* SandboxTimeoutRequest: {"timeout": 0..max}, required. */
 int rb_parse_timeout(const char *body, size_t len, unsigned max_timeout,
 		     unsigned *timeout_s, char *err, size_t errlen);
+
+/* ConnectSandbox: {"timeout": 0..max, "memory": bool}.  The spec marks
+ * timeout required, but the SDKs' Sandbox.connect(id) (and so the CLI's
+ * resume) send {} when the caller gives none, so an absent timeout (or an
+ * absent body) means default_timeout. */
+int rb_parse_connect(const char *body, size_t len, unsigned default_timeout,
+		     unsigned max_timeout, unsigned *timeout_s, char *err, size_t errlen);
 
 /* SandboxRefreshRequest: optional body, {"duration": 0..3600}; absent gives
  * `default_s`. */

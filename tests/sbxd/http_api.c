@@ -200,7 +200,7 @@ Test(api, bad_bodies_change_nothing)
 	expect_error("POST", path, TEST_KEY, "{\"timeout\":99999999}", 400);
 	expect_error("POST", path, TEST_KEY, "nope", 400);
 	snprintf(path, sizeof(path), "/sandboxes/%s/connect", id);
-	expect_error("POST", path, TEST_KEY, "{}", 400);
+	expect_error("POST", path, TEST_KEY, "{\"timeout\":-1}", 400);
 	snprintf(path, sizeof(path), "/sandboxes/%s/pause", id);
 	expect_error("POST", path, TEST_KEY, "{\"memory\":\"yes\"}", 400);
 

@@ -89,6 +89,26 @@ Test(reqbody, timeout_and_connect)
 	cr_expect_eq(rb_parse_timeout("{\"timeout\":true}", 16, 100, &t, err, sizeof(err)), -EINVAL);
 }
 
+Test(reqbody, connect_timeout_is_optional)
+{
+	unsigned t = 0;
+
+	cr_expect_eq(rb_parse_connect("{}", 2, 300, 600, &t, err, sizeof(err)), 0);
+	cr_expect_eq(t, 300);
+	cr_expect_eq(rb_parse_connect("", 0, 300, 600, &t, err, sizeof(err)), 0);
+	cr_expect_eq(t, 300);
+	cr_expect_eq(rb_parse_connect("{\"timeout\":9,\"memory\":false}", 28, 300, 600, &t, err,
+				      sizeof(err)), 0);
+	cr_expect_eq(t, 9);
+	cr_expect_eq(rb_parse_connect("{\"timeout\":601}", 15, 300, 600, &t, err, sizeof(err)),
+		     -EINVAL);
+	cr_expect_eq(rb_parse_connect("{\"timeout\":-1}", 14, 300, 600, &t, err, sizeof(err)),
+		     -EINVAL);
+	cr_expect_eq(rb_parse_connect("{\"memory\":0}", 12, 300, 600, &t, err, sizeof(err)),
+		     -EINVAL);
+	cr_expect_eq(rb_parse_connect("[]", 2, 300, 600, &t, err, sizeof(err)), -EINVAL);
+}
+
 Test(reqbody, optional_bodies)
 {
 	unsigned d = 0;
