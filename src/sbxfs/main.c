@@ -168,15 +168,22 @@ static int start_embedded(struct sbxfs_main *m)
 		.log = sbxd_log,
 		.log_level = log_enabled(LOG_LVL_DEBUG) ? SBXD_LOG_DEBUG : SBXD_LOG_WARN,
 	};
+	struct api_error e = { 0 };
 	char *err = NULL;
 
 	m->sbxd = sbxd_start(&cfg, &err);
+	/* sbxd owns the socket now, or closed it if its threads failed. */
+	m->listen_fd = -1;
 	if (m->sbxd == NULL) {
 		log_error("cannot start the local sbxd: %s", err ? err : "unknown error");
 		free(err);
 		return -1;
 	}
-	m->listen_fd = -1;   /* the server owns it now */
+	/* Same check as for a remote backend, now that the server runs. */
+	if (api_probe(m->fs.api, &e) < 0) {
+		log_error("the local sbxd at %s does not answer: %s", m->backend.url, e.message);
+		return -1;
+	}
 	log_info("local sbxd serving at %s", m->backend.url);
 	return 0;
 }
@@ -327,7 +334,8 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 		m->hup_started = true;
 	log_info("mounted %s on %s", m->backend.url, m->cl.mountpoint);
 	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
-	ret = ret == 0 ? 0 : 1;
+	/* The loop returns the signal that ended it: a requested unmount. */
+	ret = ret == 0 || ret == SIGINT || ret == SIGTERM ? 0 : 1;
 	log_info("unmounting %s", m->cl.mountpoint);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:

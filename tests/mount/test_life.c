@@ -422,3 +422,30 @@ Test(life, allow_other_adds_default_permissions, .init = setup_allow_other, .fin
 	cr_expect_eq(put(P("shared/timeout"), "120"), 0);
 	cr_expect_eq(open(P("shared/info"), O_WRONLY), -1);
 }
+
+/* ---- SIGTERM unmounts cleanly ---- */
+
+static void setup_plain(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 1 });
+}
+
+Test(life, sigterm_unmounts, .init = setup_plain, .fini = teardown)
+{
+	struct stat a, b;
+	int status = 0;
+	bool exited = false;
+
+	cr_assert_eq(mkdir(P("alpha"), 0755), 0);
+	cr_assert_eq(kill(M.pid, SIGTERM), 0);
+	for (int i = 0; i < 500 && !exited; i++) {
+		exited = waitpid(M.pid, &status, WNOHANG) == M.pid;
+		if (!exited)
+			usleep(10 * 1000);
+	}
+	cr_assert(exited, "sbxfs ignored SIGTERM");
+	M.pid = 0;
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	cr_expect(stat(M.dir, &a) == 0 && stat(M.tmp, &b) == 0 && a.st_dev == b.st_dev,
+		  "still mounted after SIGTERM");
+}
