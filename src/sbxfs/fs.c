@@ -455,15 +455,12 @@ static int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_
 		return err;
 	if (!path_is_dir(n.kind))
 		return -ENOTDIR;
-	if ((err = stat_node(fs, &n, &st)) < 0)
-		return err;
-	fill(buf, ".", &st, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
-	if (n.kind == PATH_CTL)
-		return list_ctl(fs, &f);
 	if (path_in_sbx(n.kind)) {
 		if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
 			return err;
+		stat_sbx_node(fs, s, &n, &st);
+		fill(buf, ".", &st, 0, 0);
+		fill(buf, "..", NULL, 0, 0);
 		if (n.kind == PATH_SBX)
 			list_sbx(fs, &f, s, &n);
 		else
@@ -471,12 +468,16 @@ static int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_
 		listing_put(l);
 		return 0;
 	}
+	fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
+	fill(buf, ".", &st, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	if (n.kind == PATH_CTL)
+		return list_ctl(fs, &f);
 	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
 		log_api_error(fs, "list", NULL, &e);
 		return err;
 	}
 	if (n.kind == PATH_ROOT) {
-		fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
 		emit(&f, PATH_CTL_NAME, &st);
 		list_root(fs, &f, l, NULL);
 	} else if (n.kind == PATH_TPL_ROOT) {
