@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,23 +355,23 @@ static const struct {
 
 #define NTABLE (sizeof(table) / sizeof(*table))
 
+static const char *route_keys[NTABLE];
+static size_t nroute_keys;
+static pthread_once_t route_keys_once = PTHREAD_ONCE_INIT;
+
+static void fill_route_keys(void)
+{
+	for (size_t i = 0; i < NTABLE; i++)
+		if (table[i].key)
+			route_keys[nroute_keys++] = table[i].key;
+}
+
 const char *const *handlers_route_keys(size_t *n)
 {
-	static const char *keys[NTABLE];
-	static size_t nkeys;
-
-	/* Filled on first use from the table; the table never changes, so a
-	 * racing second fill writes the same values. */
-	if (!nkeys) {
-		size_t k = 0;
-
-		for (size_t i = 0; i < NTABLE; i++)
-			if (table[i].key)
-				keys[k++] = table[i].key;
-		nkeys = k;
-	}
-	*n = nkeys;
-	return keys;
+	/* Servers may start concurrently (tests, embedders). */
+	pthread_once(&route_keys_once, fill_route_keys);
+	*n = nroute_keys;
+	return route_keys;
 }
 
 static const char *const known_methods[] = {

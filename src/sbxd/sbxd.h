@@ -23,7 +23,9 @@ struct sbxd_config {
 	const char *host;
 	uint16_t port;
 	/* An already bound and listening socket to serve on, or -1.  Lets a
-	 * caller bind before fork() and start the threads afterwards. */
+	 * caller bind before fork() and start the threads afterwards.
+	 * sbxd_start takes it over: sbxd_stop closes it, and so does a failed
+	 * sbxd_start. */
 	int listen_fd;
 	bool allow_remote;          /* permit a non-loopback host */
 

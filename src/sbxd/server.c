@@ -472,14 +472,15 @@ struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 	if (fd < 0 && (fd = bind_listen(host, cfg->port, cfg->allow_remote, err)) < 0)
 		goto fail;
 	s->port = bound_addr(fd, addr, sizeof(addr));
-	if (start_threads(s, fd, err) < 0) {
-		/* MHD owns the socket only once it started. */
-		close(fd);
+	if (start_threads(s, fd, err) < 0)
 		goto fail;
-	}
 	slog_info(&s->log, "sbxd listening on http://%s:%u", addr, s->port);
 	return s;
 fail:
+	/* The socket is ours from the call on (a caller's listen_fd too):
+	 * MHD closes it once started, we close it on any failure. */
+	if (fd >= 0 && !s->mhd)
+		close(fd);
 	sbxd_stop(s);
 	return NULL;
 }
