@@ -27,6 +27,12 @@ void reply_error(struct reply *rp, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote paths and IDs the client sent, which need not be
+	 * UTF-8; jansson refuses such strings, and an error must always
+	 * have its JSON body. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	json_decref(rp->json);
 	rp->status = status;
 	rp->json = json_pack("{s:i, s:s}", "code", status, "message", msg);

@@ -98,7 +98,10 @@ static int parse_metadata(const char *s, json_t **out, char *err, size_t errlen)
 			rc = bad(err, errlen, "%s", "metadata has a malformed %-escape");
 			goto out;
 		}
-		json_object_set_new(obj, t, json_string(eq + 1));
+		if (json_object_set_new(obj, t, json_string(eq + 1)) < 0) {
+			rc = bad(err, errlen, "%s", "metadata keys and values must be UTF-8");
+			goto out;
+		}
 	}
 out:
 	free(buf);

@@ -1,7 +1,12 @@
 /* Every route and every error status over real HTTP on loopback. */
 #include "httputil.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +181,62 @@ Test(api, odd_ids)
 	expect_error("DELETE", "/sandboxes/a.b", TEST_KEY, NULL, 400);
 	expect_error("POST", "/sandboxes/%2E%2E/pause", TEST_KEY, NULL, 400);
 	expect_error("GET", "/sandboxes/a%20b", TEST_KEY, NULL, 400);
+	/* Not UTF-8: still a JSON error body. */
+	expect_error("GET", "/sandboxes/%FF%FE", TEST_KEY, NULL, 400);
+	expect_error("GET", "/nowhere/%FF", TEST_KEY, NULL, 404);
+	expect_error("GET", "/v2/sandboxes?metadata=k%3D%25FF", TEST_KEY, NULL, 400);
+}
+
+/* Sends raw bytes and returns the status of the reply (0: none). */
+static int raw(const char *req, size_t len, char *reply, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	size_t got = 0;
+	ssize_t n;
+
+	sa.sin_port = htons(sbxd_port(t.s));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	while (len > 0 && (n = send(fd, req, len, MSG_NOSIGNAL)) > 0) {
+		req += n;
+		len -= (size_t)n;
+	}
+	shutdown(fd, SHUT_WR);
+	while (got + 1 < cap && (n = recv(fd, reply + got, cap - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	reply[got] = '\0';
+	close(fd);
+	int status = 0;
+	sscanf(reply, "HTTP/1.1 %d", &status);
+	return status;
+}
+
+Test(api, chunked_body_over_one_mib_is_discarded)
+{
+	static char req[(1 << 20) + (1 << 17)];
+	char reply[4096];
+	size_t len;
+
+	len = (size_t)snprintf(req, sizeof(req),
+			       "POST /sandboxes HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
+			       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n", TEST_KEY);
+	for (int i = 0; i < 17; i++) {
+		len += (size_t)snprintf(req + len, sizeof(req) - len, "10000\r\n");
+		memset(req + len, ' ', 0x10000);
+		len += 0x10000;
+		len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
+	}
+	len += (size_t)snprintf(req + len, sizeof(req) - len, "0\r\n\r\n");
+	cr_expect_eq(raw(req, len, reply, sizeof(reply)), 413, "%.200s", reply);
+	cr_expect_not_null(strstr(reply, "{\"code\":413,"), "%.400s", reply);
+
+	/* A small chunked body is fine. */
+	len = (size_t)snprintf(req, sizeof(req),
+			       "POST /sandboxes HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
+			       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+			       "15\r\n{\"templateID\":\"base\"}\r\n0\r\n\r\n", TEST_KEY);
+	cr_expect_eq(raw(req, len, reply, sizeof(reply)), 201, "%.400s", reply);
 }
 
 Test(api, bad_bodies_change_nothing)

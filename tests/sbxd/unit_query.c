@@ -66,6 +66,8 @@ Test(query, metadata_is_decoded_again)
 	cr_expect_eq(q_parse_list(&p, 1, &q, err, sizeof(err)), -EINVAL);
 	p.metadata = "=v";
 	cr_expect_eq(q_parse_list(&p, 1, &q, err, sizeof(err)), -EINVAL);
+	p.metadata = "k=%FF";
+	cr_expect_eq(q_parse_list(&p, 1, &q, err, sizeof(err)), -EINVAL);
 }
 
 Test(query, limit_bounds)
