@@ -48,8 +48,11 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 	}
 	if (err < 0) {
 		log_api_error(fs, what, s->id, &e);
+		/* Gone, or not in the state the cache thought: look again. */
 		if (err == -ENOENT)
 			cache_remove(fs->cache, s->id);
+		else if (err == -EBUSY)
+			cache_invalidate(fs->cache);
 		return err;
 	}
 	log_info("%s %s", what, s->id);
@@ -63,7 +66,7 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 }
 
 int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+		struct fuse_file_info *fi)
 {
 	struct sbxfs *fs = get_fs();
 	struct sbx_listing *l;
@@ -270,8 +273,7 @@ int sbxfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *f
 	return refuse_path(path);
 }
 
-int sbxfs_utimens(const char *path, const struct timespec tv[2],
-			 struct fuse_file_info *fi)
+int sbxfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	(void)tv;
 	(void)fi;

@@ -373,7 +373,7 @@ char *rest_create(const char *tpl, const char *name, const char *extra_meta_json
 size_t rest_count(void)
 {
 	json_t *o = NULL;
-	long st = rest("GET", "/sandboxes", NULL, &o);
+	long st = rest("GET", "/v2/sandboxes?state=running,paused&limit=100", NULL, &o);
 	size_t n;
 
 	cr_assert_eq(st, 200, "list: HTTP %ld", st);

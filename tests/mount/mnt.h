@@ -64,7 +64,7 @@ const char *sbxfs_exe(void);
 long rest(const char *method, const char *path, const char *req, json_t **body);
 /* Creates a sandbox (name: NULL or the sbxfs.name metadata); malloc'd ID. */
 char *rest_create(const char *tpl, const char *name, const char *extra_meta_json);
-/* Number of sandboxes the server lists. */
+/* Number of sandboxes the server lists, running and paused (up to 100). */
 size_t rest_count(void);
 /* A route counter of GET /sbxd/stats ("GET /v2/sandboxes"), or the total
  * when route is NULL. */

@@ -35,7 +35,7 @@ static char *id_by_name(const char *name)
 	char *id = NULL;
 	size_t i;
 
-	cr_assert_eq(rest("GET", "/sandboxes", NULL, &arr), 200);
+	cr_assert_eq(rest("GET", "/v2/sandboxes?state=running,paused&limit=100", NULL, &arr), 200);
 	json_array_foreach(arr, i, o) {
 		const char *n = json_string_value(json_object_get(json_object_get(o, "metadata"),
 								  "sbxfs.name"));
@@ -255,5 +255,51 @@ Test(write, refused_operations_send_nothing, .init = setup_long_ttl, .fini = tea
 	cr_expect_eq(sh("touch \"$MNT/alpha/state\" 2>/dev/null"), 1);
 	cr_expect_eq(sh("rm -f \"$MNT/alpha/info\" 2>/dev/null"), 1);
 	cr_expect_eq(stats(NULL), before, "a refused operation sent a request");
+	free(id);
+}
+
+static void setup_warn(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 30, .log_level = "warn", .allow_log = true });
+}
+
+Test(write, backend_errors_map_to_errno, .init = setup_warn, .fini = teardown)
+{
+	char *id = rest_create("base", "alpha", NULL);
+	char fault[256], path[128], *text;
+	time_t end = rest_end_at(id);
+
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	cr_assert_eq(stat(P("alpha/state"), &(struct stat){ 0 }), 0);
+
+	/* 500 on set timeout: EIO, the detail in status and the log. */
+	snprintf(fault, sizeof(fault), "{\"status\":500,\"path_prefix\":\"/sandboxes/%s/timeout\"}",
+		 id);
+	cr_assert_eq(rest("POST", "/sbxd/faults", fault, NULL), 200);
+	cr_expect_eq(put(P("alpha/timeout"), "900"), -EIO);
+	cr_assert_eq(rest("DELETE", "/sbxd/faults", NULL, NULL), 204);
+	cr_expect_eq(rest_end_at(id), end);
+	text = slurp(P(".sbxfs/status"), NULL);
+	cr_expect(strstr(text, "last_error=500 "), "%s", text);
+	free(text);
+	text = slurp(M.logfile, NULL);
+	cr_expect(text && strstr(text, "500"), "the failure was not logged: %s", text);
+	free(text);
+
+	/* 409 on pause (paused behind the mount's back): EBUSY, then the
+	 * cache is dropped and the state shows the truth. */
+	snprintf(path, sizeof(path), "/sandboxes/%s/pause", id);
+	cr_assert_eq(rest("POST", path, "{}", NULL), 204);
+	cr_expect_eq(put(P("alpha/state"), "paused"), -EBUSY);
+	text = slurp(P("alpha/state"), NULL);
+	cr_expect_str_eq(text, "paused\n");
+	free(text);
+
+	/* 429 without Retry-After on create: a quota, EDQUOT, not retried. */
+	cr_assert_eq(rest("POST", "/sbxd/faults",
+			  "{\"status\":429,\"path_prefix\":\"/sandboxes\",\"count\":1}", NULL), 200);
+	cr_expect_eq(mkdir(P("beta"), 0755), -1);
+	cr_expect(errno == EDQUOT || errno == EAGAIN, "%s", strerror(errno));
+	cr_expect_eq(rest_count(), 1);
 	free(id);
 }
