@@ -122,6 +122,10 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	rc->t0 = util_mono_ms();
 	snprintf(rc->method, sizeof(rc->method), "%s", method);
 	snprintf(rc->path, sizeof(rc->path), "%s", url);
+	/* The path is already %-decoded: keep forged newlines out of the log. */
+	for (char *p = rc->path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);
 	if (!rc->internal) {
