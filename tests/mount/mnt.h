@@ -35,7 +35,7 @@ struct mnt {
  * lock. */
 extern struct mnt M;
 
-/* Skips (exit 77) when /dev/fuse is missing; called by main. */
+/* Skips (exit 77) when /dev/fuse does not exist; called by main. */
 void mnt_require_fuse(void);
 
 /* Starts sbxd and mounts; fails the test when it cannot. */
