@@ -44,6 +44,7 @@ const char *sbxfs_exe(void)
 
 const char *P(const char *fmt, ...)
 {
+	/* Rotating results, used by the test's one thread only (see M). */
 	static char bufs[8][512];
 	static unsigned next;
 	char *b = bufs[next++ % 8];

@@ -192,6 +192,7 @@ static int run_sbxfs(const char *const *argv, const char *const *env, char **err
 	return status;
 }
 
+/* The startup tests' scratch directory: per test process, like M. */
 static char tmpdir[64];
 
 static void setup_tmp(void)
