@@ -74,7 +74,8 @@ json_t *model_sandbox_json(const struct sandbox *sb, enum sbx_view view)
 	json_object_set_new(o, "cpuCount", json_integer(sb->cpu_count));
 	json_object_set_new(o, "memoryMB", json_integer(sb->memory_mb));
 	json_object_set_new(o, "diskSizeMB", json_integer(sb->disk_mb));
-	json_object_set(o, "metadata", sb->metadata);
+	/* Copies, not references: the reply is used outside the registry lock. */
+	json_object_set_new(o, "metadata", json_deep_copy(sb->metadata));
 	if (view == SBX_VIEW_DETAIL) {
 		set_str(o, "envdAccessToken", sb->envd_token);
 		json_object_set_new(o, "domain", json_null());
@@ -91,7 +92,7 @@ json_t *model_sandbox_json(const struct sandbox *sb, enum sbx_view view)
 		json_object_set_new(o, "endMs", json_integer(sb->end_ms));
 		json_object_set_new(o, "autoPause", json_boolean(sb->auto_pause));
 		json_object_set_new(o, "allowInternetAccess", json_integer(sb->allow_internet));
-		json_object_set(o, "envVars", sb->env_vars);
+		json_object_set_new(o, "envVars", json_deep_copy(sb->env_vars));
 		json_object_set_new(o, "seq", json_integer((json_int_t)sb->seq));
 	}
 	return o;

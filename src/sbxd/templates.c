@@ -303,12 +303,14 @@ static json_t *tpl_json(const struct tpl *t)
 
 	util_rfc3339(t->created_ms, created);
 	util_rfc3339(t->last_spawn_ms, spawned);
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:O, s:O, s:s, s:s,"
+	/* Copies of the aliases, not references: the list is sent after the
+	 * store's lock is dropped, and a reload may free the originals. */
+	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:o, s:o, s:s, s:s,"
 			 " s:n, s:o, s:I, s:i, s:s, s:s}",
 			 "templateID", t->id, "buildID", t->build_id,
 			 "cpuCount", t->cpu_count, "memoryMB", t->memory_mb,
 			 "diskSizeMB", t->disk_mb, "public", t->is_public,
-			 "aliases", t->aliases, "names", t->aliases,
+			 "aliases", json_deep_copy(t->aliases), "names", json_deep_copy(t->aliases),
 			 "createdAt", created, "updatedAt", created,
 			 "createdBy",
 			 "lastSpawnedAt", t->last_spawn_ms ? json_string(spawned) : json_null(),
