@@ -119,31 +119,6 @@ int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 /* ---- sandboxes as directories ---- */
 
-/* The sandbox a create returned, with the name recorded even if the reply
- * did not echo the metadata (the listing names directories by it). */
-static struct sbx *with_name(struct sbx *s, const char *name)
-{
-	const char *have = sbx_meta_get(s, SBX_NAME_KEY);
-	struct sbx_meta *meta;
-	struct sbx *named;
-
-	if (have && strcmp(have, name) == 0)
-		return s;
-	meta = calloc(s->n_meta + 1, sizeof(*meta));
-	if (meta == NULL)
-		return s;
-	memcpy(meta, s->meta, s->n_meta * sizeof(*meta));
-	meta[s->n_meta].key = (char *)SBX_NAME_KEY;
-	meta[s->n_meta].value = (char *)name;
-	named = sbx_new(s->id, s->template_id, s->alias, s->state, s->started_at, s->end_at,
-			meta, s->n_meta + 1);
-	free(meta);
-	if (named == NULL)
-		return s;
-	sbx_unref(s);
-	return named;
-}
-
 static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 {
 	struct sbx_listing *l;
@@ -167,7 +142,7 @@ static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 		log_api_error(fs, "create", name, &e);
 		return err;
 	}
-	s = with_name(s, name);
+	/* s carries the name as metadata (api.h), so the listing names it. */
 	log_info("created %s (%s) from %s", name, s->id, tpl);
 	cache_put_sbx(fs->cache, s);
 	sbx_unref(s);
