@@ -132,6 +132,71 @@ Test(binary, refuses_remote_listen)
 	cr_expect_not_null(strstr(slurp(p.errfile), "non-loopback"), "%s", slurp(p.errfile));
 }
 
+Test(binary, allow_remote_permits_any_address)
+{
+	struct proc p;
+	struct tsrv t;
+	char ready[128];
+
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	const char *args[] = { "--listen", "0.0.0.0:0", "--allow-remote", "--ready-file", ready,
+			       "--log-level", "warn", NULL };
+	spawn(&p, "k", args);
+	wait_ready(ready, &t);
+	cr_expect_eq(get_status(&t, "k"), 200);
+	kill(p.pid, SIGTERM);
+	cr_expect_eq(wait_exit(&p), 0);
+}
+
+Test(binary, sigterm_saves_and_a_restart_restores)
+{
+	struct proc p;
+	struct tsrv t;
+	char ready[128], state[128], id[21], path[160], port[16];
+	struct resp r;
+
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	const char *args[] = { "--listen", "127.0.0.1:0", "--ready-file", ready, "--state-dir",
+			       state, "--log-level", "warn", NULL };
+	spawn(&p, "k", args);
+	wait_ready(ready, &t);
+	http(&t, "POST", "/sandboxes", "k", "{\"templateID\":\"base\",\"metadata\":{\"m\":\"1\"}}",
+	     &r);
+	cr_assert_eq(r.status, 201);
+	json_t *j = resp_json(&r);
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "sandboxID")));
+	json_decref(j);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	http(&t, "GET", path, "k", NULL, &r);
+	json_t *before = resp_json(&r);
+	resp_free(&r);
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(wait_exit(&p), 0);
+
+	/* Same port again at once, same sandbox. */
+	snprintf(port, sizeof(port), "%s", slurp(ready));
+	port[strcspn(port, "\n")] = '\0';
+	char listen[64];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%s", port);
+	unlink(ready);
+	const char *args2[] = { "--listen", listen, "--ready-file", ready, "--state-dir", state,
+				"--log-level", "warn", NULL };
+	spawn(&p, "k", args2);
+	wait_ready(ready, &t);
+	http(&t, "GET", path, "k", NULL, &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	json_t *after = resp_json(&r);
+	cr_expect(json_equal(before, after), "before %s", r.body);
+	json_decref(before);
+	json_decref(after);
+	resp_free(&r);
+	kill(p.pid, SIGTERM);
+	cr_expect_eq(wait_exit(&p), 0);
+	cr_expect_str_eq(slurp(p.errfile), "");
+}
+
 Test(binary, rejects_bad_options)
 {
 	struct proc p;
