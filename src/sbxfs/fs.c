@@ -186,6 +186,48 @@ static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
 
 /* ---- lookup ---- */
 
+/* A sandbox fresh from mkdir lacks what only the server knows (cpuCount,
+ * memoryMB, diskSizeMB are not in a create reply).  Only info and info.json
+ * show those, so they complete it with one GET on first use, and mkdir stays
+ * a single request.  A read must not fail just because the backend is down:
+ * on any error but "gone" the partial entry is shown. */
+static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **sp)
+{
+	struct api_error e = { 0 };
+	struct sbx *full = NULL;
+	char *id = strdup((*sp)->id);
+	int err;
+
+	if (id == NULL)
+		return 0;
+	err = api_get(fs->api, id, &full, &e);
+	if (err == -ENOENT) {
+		cache_remove(fs->cache, id);
+		listing_put(*lp);
+		*lp = NULL;
+		free(id);
+		return -ENOENT;
+	}
+	if (err < 0) {
+		log_api_error(fs, "get", id, &e);
+		free(id);
+		return 0;
+	}
+	cache_put_sbx(fs->cache, full);
+	/* Serve the completed entry even if the listing meanwhile moved on. */
+	listing_put(*lp);
+	*lp = NULL;
+	err = cache_get(fs->cache, lp, &e);
+	if (err == 0 && (*sp = listing_find(*lp, id)) == NULL) {
+		listing_put(*lp);
+		*lp = NULL;
+		err = -ENOENT;
+	}
+	sbx_unref(full);
+	free(id);
+	return err;
+}
+
 /* Finds the sandbox a node lives in.  On success *lp holds a listing
  * reference (listing_put it) and *sp is borrowed from it. */
 int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing **lp,
@@ -208,6 +250,9 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 		*lp = NULL;
 		return -ENOENT;
 	}
+	if ((*sp)->partial && n->kind == PATH_SBX_FILE &&
+	    (n->file == SBX_FILE_INFO || n->file == SBX_FILE_INFO_JSON))
+		return complete_sbx(fs, lp, sp);
 	return 0;
 }
 

@@ -24,6 +24,7 @@ struct sbx_fields {
 	enum sbx_state state;
 	time_t started_at, end_at;
 	long cpu_count, memory_mb, disk_size_mb;
+	bool partial;
 	const struct sbx_meta *meta;    /* sorted by key */
 	size_t n_meta;
 	const char *json;               /* without the trailing newline */
@@ -93,6 +94,7 @@ static struct sbx *sbx_build(const struct sbx_fields *f)
 	s->cpu_count = f->cpu_count;
 	s->memory_mb = f->memory_mb;
 	s->disk_size_mb = f->disk_size_mb;
+	s->partial = f->partial;
 	s->refs = 1;
 	return s;
 }
@@ -513,6 +515,8 @@ int sbx_parse_created(const char *body, size_t len, time_t started_at, time_t en
 	}
 	r = sbx_from_json(o, out, why, whylen);
 	json_decref(o);
+	if (r == 0)
+		(*out)->partial = true;
 	return r;
 }
 
@@ -606,6 +610,7 @@ static void fields_of(const struct sbx *s, struct sbx_fields *f)
 		.state = s->state, .started_at = s->started_at, .end_at = s->end_at,
 		.cpu_count = s->cpu_count, .memory_mb = s->memory_mb,
 		.disk_size_mb = s->disk_size_mb, .meta = s->meta, .n_meta = s->n_meta,
+		.partial = s->partial,
 	};
 }
 

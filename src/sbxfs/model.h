@@ -3,6 +3,7 @@
 #ifndef SBXFS_MODEL_H
 #define SBXFS_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 #include <jansson.h>
@@ -34,6 +35,10 @@ struct sbx {
 	time_t started_at;    /* 0 when unknown */
 	time_t end_at;        /* 0 when unknown */
 	long cpu_count, memory_mb, disk_size_mb;  /* 0 when unknown */
+	/* Built from a create reply, which carries no resources (cpuCount,
+	 * memoryMB, diskSizeMB): the first read of info completes it with
+	 * one GET instead of every mkdir paying for one. */
+	bool partial;
 	size_t n_meta;
 	struct sbx_meta *meta;  /* sorted by key */
 	/* The object's JSON as the API gave it, minus access tokens,

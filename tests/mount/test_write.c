@@ -79,6 +79,37 @@ Test(write, mkdir_creates, .init = setup, .fini = teardown)
 	free(id);
 }
 
+/* mkdir is one request; the resources a create reply lacks are fetched by
+ * the first read of info (one GET), not left blank and not paid by mkdir. */
+Test(write, mkdir_then_info_is_complete, .init = setup_long_ttl, .fini = teardown)
+{
+	long creates, gets, lists;
+	char *text, *again;
+	size_t len, len2;
+	struct stat st;
+
+	creates = stats("POST /sandboxes");
+	cr_assert_eq(mkdir(P("gamma"), 0755), 0, "mkdir: %s", strerror(errno));
+	cr_expect_eq(stats("POST /sandboxes"), creates + 1);
+	lists = stats("GET /v2/sandboxes");
+	gets = stats("GET /sandboxes/{id}");
+	cr_assert_eq(stat(P("gamma/info"), &st), 0);
+	text = slurp(P("gamma/info"), &len);
+	cr_assert_not_null(text);
+	cr_expect_eq((size_t)st.st_size, len, "st_size %lld, content %zu",
+		     (long long)st.st_size, len);
+	cr_expect_not_null(strstr(text, "\ncpu_count=2\n"), "%s", text);
+	cr_expect_null(strstr(text, "memory_mb=\n"), "%s", text);
+	cr_expect_eq(stats("GET /sandboxes/{id}"), gets + 1, "one GET completes it");
+	again = slurp(P("gamma/info.json"), &len2);
+	cr_assert_not_null(again);
+	cr_expect_not_null(strstr(again, "\"memoryMB\""), "%s", again);
+	cr_expect_eq(stats("GET /sandboxes/{id}"), gets + 1, "completed once only");
+	cr_expect_eq(stats("GET /v2/sandboxes"), lists, "no listing refresh needed");
+	free(text);
+	free(again);
+}
+
 Test(write, mkdir_bad_names_and_existing, .init = setup, .fini = teardown)
 {
 	static const char *const bad[] = {
