@@ -7,13 +7,16 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct opts {
@@ -219,6 +222,30 @@ static int write_ready(const char *path, unsigned port)
 	return 0;
 }
 
+/* Tells a service manager (systemd Type=notify) about state: one datagram
+ * to $NOTIFY_SOCKET ('@' = abstract namespace), as sd_notify(3) does.
+ * Nothing happens when it is unset. */
+static void notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	int fd;
+
+	if (len < 2 || len >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		fprintf(stderr, "sbxd: warn: cannot notify %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
 static int serve(struct opts *o, char *key, sigset_t *sigs)
 {
 	struct sbxd_config cfg = {
@@ -242,6 +269,7 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 		sbxd_stop(s);
 		return 1;
 	}
+	notify("READY=1");
 	while (sigwait(sigs, &sig) == 0 && sig == SIGHUP) {
 		char *nk = NULL;
 
@@ -255,6 +283,7 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 	}
 	if (o->level >= SBXD_LOG_INFO)
 		fprintf(stderr, "sbxd: info: stopping\n");
+	notify("STOPPING=1");
 	sbxd_stop(s);
 	return 0;
 }

@@ -2,9 +2,13 @@
  *
  * Startup order matters: parse options, resolve and probe the backend (so a
  * wrong URL or key fails at the terminal), mount, daemonize, and only then
- * start threads (the embedded sbxd, the SIGHUP handler, FUSE's workers). */
+ * start threads (the embedded sbxd, the SIGHUP handler, FUSE's workers).
+ * "Ready" is when FUSE's init ran: the background parent exits 0 only then
+ * (so mount(8) returns once the mount answers) and $NOTIFY_SOCKET gets
+ * READY=1 (systemd Type=notify). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +18,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,13 +47,19 @@ struct sbxfs_main {
 	pthread_t hup_thread;
 	bool hup_started;
 	atomic_bool stopping;
+	struct fuse_operations ops;  /* sbxfs_ops with init_then_ready */
+	int ready_fd;               /* to the waiting parent until ready, or -1 */
+	char *notify_socket;        /* $NOTIFY_SOCKET, malloc'd, or NULL */
+	enum log_level log_level;
 };
 
 static void usage(const char *progname)
 {
-	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt,...]\n"
+	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-o opt,...]\n"
 	       "\n"
 	       "Cloud code sandboxes (E2B/Novita REST API) as directories.\n"
+	       "SOURCE (fstab's first field) names the mount; an http(s) URL\n"
+	       "there is the api_url.\n"
 	       "\n"
 	       "sbxfs options:\n"
 	       "    -o api_url=URL           backend API (else NOVITA_API_URL, E2B_API_URL,\n"
@@ -204,10 +216,27 @@ static void report_probe(const char *url, int err, const struct api_error *e)
 		fprintf(stderr, "sbxfs: cannot reach %s: %s\n", url, strerror(-err));
 }
 
+/* A log file is opened anew, so logrotate can move the old one away and
+ * send SIGHUP (the convention of syslog daemons). */
+static void reopen_log(struct sbxfs_main *m)
+{
+	const char *t = m->opts.log_target;
+	int err;
+
+	if (t == NULL || strcmp(t, "stderr") == 0 || strcmp(t, "syslog") == 0)
+		return;
+	err = log_open(t, m->log_level);
+	if (err < 0)
+		log_error("SIGHUP: cannot reopen the log %s: %s", t, strerror(-err));
+	else
+		log_info("SIGHUP: reopened the log %s", t);
+}
+
 static void reload(struct sbxfs_main *m)
 {
 	char *key = NULL, *msg = NULL;
 
+	reopen_log(m);
 	if (m->opts.api_key_file) {
 		if (read_key_file(m->opts.api_key_file, &key, &msg) < 0) {
 			log_error("SIGHUP: %s; keeping the old key", msg ? msg : "out of memory");
@@ -295,10 +324,121 @@ static int setup_log(struct sbxfs_main *m)
 
 	if (target == NULL)
 		target = m->cl.foreground ? "stderr" : "syslog";
+	m->log_level = level;
 	err = log_open(target, level);
 	if (err < 0) {
 		fprintf(stderr, "sbxfs: cannot open the log %s: %s\n", target, strerror(-err));
 		return -1;
+	}
+	return 0;
+}
+
+/* Sends state to the service manager: one datagram on the AF_UNIX socket
+ * named by $NOTIFY_SOCKET (a leading '@' is the abstract namespace), the
+ * protocol of sd_notify(3).  Nothing happens when it is unset. */
+static void notify(const struct sbxfs_main *m, const char *state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = m->notify_socket;
+	size_t len;
+	int fd;
+
+	if (path == NULL)
+		return;
+	len = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || len < 2 || len >= sizeof(sa.sun_path)) {
+		log_warn("ignoring NOTIFY_SOCKET %s: not a socket path", path);
+		return;
+	}
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+			     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_warn("cannot notify %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The mount answers: tell the waiting parent and the service manager. */
+static void announce_ready(struct sbxfs_main *m)
+{
+	char state[1200];
+
+	snprintf(state, sizeof(state), "READY=1\nMAINPID=%ld\nSTATUS=%s mounted on %s",
+		 (long)getpid(), m->backend.url ? m->backend.url : "?", m->cl.mountpoint);
+	notify(m, state);
+	if (m->ready_fd >= 0) {
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		/* Detach from the terminal now that there is nothing more to
+		 * say on it; messages go to the log. */
+		if (nul >= 0) {
+			dup2(nul, STDOUT_FILENO);
+			dup2(nul, STDERR_FILENO);
+			close(nul);
+		}
+		if (write(m->ready_fd, "", 1) != 1)
+			log_warn("cannot tell the parent process that the mount is ready");
+		close(m->ready_fd);
+		m->ready_fd = -1;
+	}
+}
+
+/* FUSE's init: sbxfs's own, then the announcement.  FUSE handles no other
+ * request before init returns, so anything that touches the mount after
+ * READY is served. */
+static void *init_then_ready(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct sbxfs *fs = sbxfs_ops.init(conn, cfg);
+	struct sbxfs_main *m = (struct sbxfs_main *)((char *)fs - offsetof(struct sbxfs_main, fs));
+
+	announce_ready(m);
+	return fs;
+}
+
+/* Goes to the background.  Unlike fuse_daemonize(), the parent waits
+ * until the mount answers and exits 0, or exits with the daemon's status
+ * if it gives up first: so `mount /mnt/sbx` and a Type=forking unit see
+ * the real outcome.  Returns 0 in the daemon, -1 when it cannot fork. */
+static int daemonize(struct sbxfs_main *m)
+{
+	int p[2], nul, status;
+	ssize_t n;
+	char c;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "sbxfs: pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "sbxfs: fork: %s\n", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status))
+			_exit(WEXITSTATUS(status));
+		_exit(1);
+	}
+	close(p[0]);
+	m->ready_fd = p[1];
+	if (setsid() < 0 || chdir("/") < 0)
+		log_warn("daemonize: %s", strerror(errno));
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0) {
+		dup2(nul, STDIN_FILENO);
+		close(nul);
 	}
 	return 0;
 }
@@ -315,12 +455,14 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 	sigset_t hup;
 	int ret = 1;
 
-	fuse = fuse_new(args, &sbxfs_ops, sizeof(sbxfs_ops), &m->fs);
+	m->ops = sbxfs_ops;
+	m->ops.init = init_then_ready;
+	fuse = fuse_new(args, &m->ops, sizeof(m->ops), &m->fs);
 	if (fuse == NULL)
 		return 1;
 	if (fuse_mount(fuse, m->cl.mountpoint) != 0)
 		goto out_destroy;
-	if (fuse_daemonize(m->cl.foreground) != 0)
+	if (!m->cl.foreground && daemonize(m) != 0)
 		goto out_unmount;
 	/* Every thread from here on inherits SIGHUP blocked; hup_main takes it. */
 	sigemptyset(&hup);
@@ -336,6 +478,7 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
 	/* The loop returns the signal that ended it: a requested unmount. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM ? 0 : 1;
+	notify(m, "STOPPING=1");
 	log_info("unmounting %s", m->cl.mountpoint);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
@@ -356,6 +499,9 @@ static void teardown(struct sbxfs_main *m)
 		sbxd_stop(m->sbxd);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
+	if (m->ready_fd >= 0)
+		close(m->ready_fd);     /* the parent exits with our status */
+	free(m->notify_socket);
 	if (m->fs.cache)
 		cache_free(m->fs.cache);
 	if (m->fs.api)
@@ -370,10 +516,16 @@ static void teardown(struct sbxfs_main *m)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct sbxfs_main m = { .listen_fd = -1 };
+	struct sbxfs_main m = { .listen_fd = -1, .ready_fd = -1 };
+	const char *ns = getenv("NOTIFY_SOCKET");
 	char *msg = NULL;
 	int ret = 1;
 
+	/* Taken out of the environment before any thread starts; nothing
+	 * sbxfs runs (fusermount3) is meant to notify. */
+	if (ns && *ns)
+		m.notify_socket = strdup(ns);
+	unsetenv("NOTIFY_SOCKET");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
 	if (fs_init(&m.fs, NULL) < 0)
@@ -388,8 +540,15 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (m.cl.show_version) {
-		printf("sbxfs %s\nbuild: %s\nFUSE library %s\n", SBXFS_VERSION,
-		       SBXFS_BUILD_OPTIONS, fuse_pkgversion());
+		const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+		printf("sbxfs %s\n"
+		       "build: %s\n"
+		       "FUSE library %s, libcurl %s (%s), jansson %s\n"
+		       "backend: E2B/Novita sandbox REST API; embedded sbxd %s\n",
+		       SBXFS_VERSION, SBXFS_BUILD_OPTIONS, fuse_pkgversion(), cv->version,
+		       cv->ssl_version ? cv->ssl_version : "no TLS", JANSSON_VERSION,
+		       SBXFS_VERSION);
 		ret = 0;
 		goto out;
 	}

@@ -9,7 +9,7 @@
 #include "options.h"
 #include "values.h"
 
-enum { KEY_ALLOW_OTHER, KEY_API_KEY };
+enum { KEY_ALLOW_OTHER, KEY_API_KEY, KEY_FSNAME, KEY_SUBTYPE };
 
 #define SBXFS_OPT(t, field) { t, offsetof(struct sbxfs_opts, field), 0 }
 
@@ -28,6 +28,8 @@ static const struct fuse_opt sbxfs_spec[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("api_key=", KEY_API_KEY),
 	FUSE_OPT_KEY("api_key", KEY_API_KEY),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_END
 };
 
@@ -83,8 +85,26 @@ static int sbxfs_opt_proc(void *data, const char *arg, int key, struct fuse_args
 		fprintf(o->err, "sbxfs: there is no api_key option (it would show in ps): "
 			"use -o api_key_file=PATH, NOVITA_API_KEY or E2B_API_KEY\n");
 		return -1;
-	case FUSE_OPT_KEY_NONOPT:
+	case KEY_FSNAME:
+		o->fsname_set = true;
 		return 1;
+	case KEY_SUBTYPE:
+		o->subtype_set = true;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		/* [SOURCE] MOUNTPOINT: kept aside, the mountpoint goes back
+		 * into args once it is known which one it is. */
+		if (o->nonopts == 2) {
+			fprintf(o->err, "sbxfs: unexpected argument '%s' "
+				"(usage: sbxfs [SOURCE] MOUNTPOINT [-o opt,...])\n", arg);
+			return -1;
+		}
+		if ((o->nonopt[o->nonopts] = strdup(arg)) == NULL) {
+			fprintf(o->err, "sbxfs: out of memory\n");
+			return -1;
+		}
+		o->nonopts++;
+		return 0;
 	default:
 		if (arg[0] == '-' || opts_is_fuse_option(arg))
 			return 1;
@@ -124,6 +144,11 @@ static int make_absolute(char **p)
 	free(*p);
 	*p = abs;
 	return 0;
+}
+
+static bool is_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
 struct seconds_opt {
@@ -171,13 +196,66 @@ static int check_values(struct sbxfs_opts *o, FILE *err)
 		}
 		o->log_level_set = true;
 	}
-	if (o->api_url && strncmp(o->api_url, "http://", 7) != 0 &&
-	    strncmp(o->api_url, "https://", 8) != 0) {
+	if (o->api_url && !is_url(o->api_url)) {
 		fprintf(err, "sbxfs: bad api_url '%s': expected http://... or https://...\n",
 			o->api_url);
 		return -1;
 	}
 	return 0;
+}
+
+/* Names the mount after SOURCE: -o fsname=SOURCE, commas escaped.  An
+ * explicit fsname makes libfuse drop its default subtype, so the type
+ * stays fuse.sbxfs (what fstab and mount units name) through subtype=. */
+static int add_fsname(struct fuse_args *args, const char *source, bool subtype)
+{
+	char *opt = NULL, *escaped = NULL;
+	int rc = -1;
+
+	if (asprintf(&opt, "fsname=%s", source) < 0)
+		return -1;
+	if (fuse_opt_add_opt_escaped(&escaped, opt) == 0 &&
+	    (!subtype || fuse_opt_add_opt(&escaped, "subtype=sbxfs") == 0) &&
+	    fuse_opt_add_arg(args, "-o") == 0 && fuse_opt_add_arg(args, escaped) == 0)
+		rc = 0;
+	free(opt);
+	free(escaped);
+	return rc;
+}
+
+/* Sorts the non-option arguments into SOURCE and MOUNTPOINT and hands the
+ * mountpoint back to args for fuse_parse_cmdline(). */
+static int take_source(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
+{
+	char *mountpoint = o->nonopt[o->nonopts - 1];
+
+	if (o->nonopts == 2) {
+		o->source = o->nonopt[0];
+		o->nonopt[0] = NULL;
+	}
+	if (fuse_opt_add_arg(args, mountpoint) == -1)
+		goto nomem;
+	if (o->source == NULL)
+		return 0;
+	if (o->source[0] == '\0') {
+		fprintf(err, "sbxfs: empty source before the mountpoint\n");
+		return -1;
+	}
+	if (is_url(o->source)) {
+		if (o->api_url && strcmp(o->api_url, o->source) != 0) {
+			fprintf(err, "sbxfs: the source %s and -o api_url=%s disagree\n",
+				o->source, o->api_url);
+			return -1;
+		}
+		if (o->api_url == NULL && (o->api_url = strdup(o->source)) == NULL)
+			goto nomem;
+	}
+	if (!o->fsname_set && add_fsname(args, o->source, !o->subtype_set) < 0)
+		goto nomem;
+	return 0;
+nomem:
+	fprintf(err, "sbxfs: out of memory\n");
+	return -1;
 }
 
 int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
@@ -192,6 +270,8 @@ int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
 	o->template_id = SBXFS_DEFAULT_TEMPLATE;
 
 	if (fuse_opt_parse(args, o, sbxfs_spec, sbxfs_opt_proc) == -1)
+		return -1;
+	if (o->nonopts > 0 && take_source(args, o, err) < 0)
 		return -1;
 	if (check_values(o, err) < 0)
 		return -1;
@@ -217,6 +297,7 @@ void opts_free(struct sbxfs_opts *o)
 		&o->api_url, &o->api_key_file, &o->template_name, &o->timeout_str,
 		&o->cache_ttl_str, &o->connect_timeout_str, &o->request_timeout_str,
 		&o->retry_deadline_str, &o->cafile, &o->log_target, &o->log_level_str,
+		&o->source, &o->nonopt[0], &o->nonopt[1],
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

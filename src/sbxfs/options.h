@@ -31,6 +31,16 @@ struct sbxfs_opts {
 	char *log_target;
 	char *log_level_str;
 	int allow_other;
+	bool fsname_set;            /* -o fsname= was given */
+	bool subtype_set;           /* -o subtype= was given */
+
+	/* The arguments that are not options: [SOURCE] MOUNTPOINT.  mount(8)
+	 * (through mount.fuse3) passes fstab's first field as SOURCE; a
+	 * SOURCE that is an http:// or https:// URL is the api_url, anything
+	 * else only names the mount (its fsname).  malloc'd or NULL. */
+	char *source;
+	char *nonopt[2];
+	int nonopts;
 
 	/* Filled by opts_parse() from the strings above, defaults applied. */
 	const char *template_id;    /* borrowed: template_name or the default */
@@ -46,8 +56,9 @@ struct sbxfs_opts {
 };
 
 /* Parses sbxfs's own options out of args, leaving FUSE's (and the
- * mountpoint, -f, -d, ...) in place; adds default_permissions when
- * allow_other is given.  Relative file paths become absolute (the daemon
+ * mountpoint, -f, -d, ...) in place; takes an optional SOURCE before the
+ * mountpoint out (into o->source) and makes it the fsname unless -o
+ * fsname= is given; adds default_permissions when allow_other is given.  Relative file paths become absolute (the daemon
  * changes to /).  Prints "sbxfs: ..." to err and returns -1 on an unknown
  * option or a bad value; 0 on success.  Free with opts_free(). */
 int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err);

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <fuse.h>
+#include <jansson.h>
+
+#include "config.h"
 #include "status.h"
 #include "values.h"
 
@@ -49,8 +54,18 @@ void status_format_error(const struct api_error *e, const char *secret, char *bu
 		 sbx_format_time(e->when, when));
 }
 
+/* How this sbxfs was built and the libraries it runs with, one line. */
+static void build_line(char *buf, size_t size)
+{
+	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+	snprintf(buf, size, "%s fuse=%s libcurl=%s jansson=%s", SBXFS_BUILD_OPTIONS,
+		 fuse_pkgversion(), cv && cv->version ? cv->version : "?", JANSSON_VERSION);
+}
+
 char *status_render(const struct status_info *si, size_t *len)
 {
+	char build[256];
 	char backend[1024];
 	char last[512];
 	char *text;
@@ -58,8 +73,10 @@ char *status_render(const struct status_info *si, size_t *len)
 
 	sanitize(si->backend ? si->backend : "", si->secret, backend, sizeof(backend));
 	status_format_error(&si->api.last_error, si->secret, last, sizeof(last));
+	build_line(build, sizeof(build));
 	n = asprintf(&text,
 		     "version=%s\n"
+		     "build=%s\n"
 		     "backend=%s\n"
 		     "reachable=%s\n"
 		     "embedded=%s\n"
@@ -72,7 +89,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "cache_refreshes=%llu\n"
 		     "sandboxes=%zu\n"
 		     "cache_ttl=%u\n",
-		     si->version, backend, si->api.reachable ? "yes" : "no",
+		     si->version, build, backend, si->api.reachable ? "yes" : "no",
 		     si->embedded ? "yes" : "no", last,
 		     (unsigned long long)si->api.requests,
 		     (unsigned long long)si->api.retries,
