@@ -3,15 +3,16 @@
 # groff warning (-ww: all of them, -wall leaves some out), pass mandoc's
 # lint where installed, and render with man -l;
 # the units as configured for installation pass systemd-analyze verify
-# (their programs pointed at the build).  Tools that are not installed
+# (their programs pointed at the build); meson install into a DESTDIR puts
+# every file where docs/operations.md says.  Tools that are not installed
 # are reported and skipped; if none is, the test skips.
 #
 # usage: docs.sh SRCDIR BUILDDIR SBXFS SBXD
 set -uo pipefail
 src=${1:?usage: docs.sh SRCDIR BUILDDIR SBXFS SBXD}
 build=${2:?}
-sbxfs=${3:?}
-sbxd=${4:?}
+sbxfs=$(readlink -f "${3:?}")
+sbxd=$(readlink -f "${4:?}")
 ran=0 failed=0
 tmp=$(mktemp -d /tmp/sbxfs-docs-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -59,6 +60,24 @@ if command -v systemd-analyze >/dev/null; then
 	# The installed units name the installed programs.
 	case $installed_sbxd in */sbin/sbxd) ;; *) echo "FAIL: sbxd.service runs $installed_sbxd"; failed=1 ;; esac
 	case $installed_sbxfs in */bin/sbxfs) ;; *) echo "FAIL: sbxfs@.service runs $installed_sbxfs"; failed=1 ;; esac
+fi
+
+# meson install puts everything where operations.md says.
+if command -v meson >/dev/null; then
+	meson install -C "$build" --no-rebuild --destdir "$tmp/dest" >"$tmp/install.log" 2>&1
+	st=$?
+	prefix=$(sed -n 's|^ExecStart=\(.*\)/sbin/sbxd .*|\1|p' "$build/docs/sbxd.service")
+	: >"$tmp/out"
+	[ $st = 0 ] || cat "$tmp/install.log" >"$tmp/out"
+	for f in bin/sbxfs sbin/sbxd share/man/man1/sbxfs.1 share/man/man8/sbxd.8 \
+		lib/systemd/system/sbxd.service lib/systemd/system/sbxfs@.service \
+		share/doc/sbxfs/operations.md share/doc/sbxfs/recipes.md \
+		share/doc/sbxfs/examples/fstab share/doc/sbxfs/examples/mnt-sbx.mount; do
+		[ -e "$tmp/dest$prefix/$f" ] || echo "not installed: $prefix/$f" >>"$tmp/out"
+	done
+	[ -x "$tmp/dest$prefix/bin/sbxfs" ] && ! "$tmp/dest$prefix/bin/sbxfs" --version >/dev/null &&
+		echo "the installed sbxfs does not run" >>"$tmp/out"
+	check "meson install layout under $prefix" "$tmp/out" $st
 fi
 
 if [ $ran = 0 ]; then

@@ -65,7 +65,7 @@ cat > "$tmp/fstab" <<FSTAB
 # The documented line, plus the api_url of the test's sbxd.
 sbxfs $tmp/a fuse.sbxfs defaults,_netdev,api_url=$url,api_key_file=$tmp/key 0 0
 # The URL as SOURCE, generic flags mount(8) passes on, a debug log file.
-$url $tmp/b fuse.sbxfs defaults,_netdev,nofail,rw,nosuid,nodev,noatime,noexec,api_key_file=$tmp/key,log=$tmp/b.log,log_level=debug 0 0
+$url $tmp/b fuse.sbxfs defaults,_netdev,nofail,x-systemd.requires=sbxd.service,rw,nosuid,nodev,noatime,noexec,api_key_file=$tmp/key,log=$tmp/b.log,log_level=debug 0 0
 # Never mounted by mount -a.
 sbxfs $tmp/c fuse.sbxfs noauto,_netdev,api_url=$url,api_key_file=$tmp/key 0 0
 FSTAB
