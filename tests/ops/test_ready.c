@@ -327,6 +327,8 @@ Test(unit, sbxd_notify_reload_templates_stop, .init = ops_backend, .fini = teard
 	int fd, status = 0;
 	unsigned port = 0;
 	json_t *o = NULL;
+	regex_t re;
+	char *log;
 	long st;
 	pid_t pid;
 	FILE *f;
@@ -341,7 +343,7 @@ Test(unit, sbxd_notify_reload_templates_stop, .init = ops_backend, .fini = teard
 	fclose(f);
 	const char *argv[] = { sbxd, "--listen", "127.0.0.1:0", "--ready-file", ready,
 			       "--api-key-file", M.keyfile, "--templates", tpl,
-			       "--log-level", "warn", NULL };
+			       "--log-level", "info", NULL };
 	fd = notify_listen(sock);
 	pid = spawn(argv, envp);
 	cr_assert(notify_wait(fd, "READY=1", msg, sizeof(msg), 15000), "no READY=1 from sbxd");
@@ -376,6 +378,18 @@ Test(unit, sbxd_notify_reload_templates_stop, .init = ops_backend, .fini = teard
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 	snprintf(M.url, sizeof(M.url), "%s", url);
 	close(fd);
+
+	/* One line per request at info: method, path, status, latency. */
+	log = slurp(M.logfile, NULL);
+	cr_assert_not_null(log);
+	cr_assert_eq(regcomp(&re, "^sbxd: info: POST /sandboxes 201 [0-9]+\\.[0-9] ms$",
+			     REG_EXTENDED | REG_NEWLINE | REG_NOSUB), 0);
+	cr_expect_eq(regexec(&re, log, 0, NULL, 0), 0, "no request line for the create:\n%s", log);
+	regfree(&re);
+	cr_expect(strstr(log, "sbxd: info: GET /health 200 "), "%s", log);
+	cr_expect(strstr(log, "sbxd: info: POST /sandboxes 400 "), "%s", log);
+	cr_expect_null(strstr(log, M.key), "the key is in sbxd's log");
+	free(log);
 }
 
 /* ---- --version ---- */
