@@ -125,8 +125,17 @@ char *sbx_format_time(time_t t, char *buf)
 {
 	struct tm tm;
 
-	if (!gmtime_r(&t, &tm) || strftime(buf, SBX_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	/* Four-digit years always ("%Y" gives "18" for 0018), so what
+	 * sbx_parse_time accepts formats into something it accepts again.
+	 * Years past 9999 cannot be written that way; like a failed gmtime_r
+	 * they give the epoch. */
+	if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
 		snprintf(buf, SBX_TIME_LEN, "1970-01-01T00:00:00Z");
+	else
+		snprintf(buf, SBX_TIME_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+			 (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned char)(tm.tm_mon + 1),
+			 (unsigned char)tm.tm_mday, (unsigned char)tm.tm_hour,
+			 (unsigned char)tm.tm_min, (unsigned char)tm.tm_sec);
 	return buf;
 }
 

@@ -139,6 +139,18 @@ Test(time, format)
 	cr_expect_eq(sbx_format_time(1, buf), buf);
 }
 
+Test(time, early_years_round_trip)
+{
+	char buf[SBX_TIME_LEN];
+	time_t t = 0, back = 1;
+
+	/* Found by fuzz_values: "%Y" printed year 18 as "18". */
+	cr_assert_eq(sbx_parse_time("0018-01-01T00:00:00Z", &t), 0);
+	cr_expect_str_eq(sbx_format_time(t, buf), "0018-01-01T00:00:00Z");
+	cr_expect_eq(sbx_parse_time(buf, &back), 0);
+	cr_expect_eq(back, t);
+}
+
 Test(time, parse)
 {
 	static const struct { const char *in; time_t want; } ok[] = {
