@@ -658,6 +658,13 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->auto_cache = 0;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* No READDIRPLUS: libfuse before 3.17 takes a node reference for
+	 * each entry our filler (offset 0) marks FUSE_FILL_DIR_PLUS but
+	 * hands the kernel no node ID, so no FORGET ever drops it and every
+	 * listed name stays in libfuse's node table for the life of the
+	 * mount.  Plain READDIR costs nothing here: the LOOKUPs that follow
+	 * are answered from the listing cache. */
+	conn->want &= ~FUSE_CAP_READDIRPLUS;
 	return fs;
 }
 
