@@ -1,0 +1,80 @@
+/* libFuzzer target: the path layer (path_parse) and the name checks
+ * (sbx_name_valid, sbx_component_valid, path_tpl_name_valid).  Every span
+ * must point inside the parsed path, and what the parser accepts must
+ * satisfy the documented grammar. */
+#include <errno.h>
+#include <limits.h>
+
+#include "fuzz.h"
+#include "path.h"
+#include "values.h"
+
+static void check_span(const char *path, size_t plen, struct path_span s)
+{
+	char buf[NAME_MAX + 1];
+
+	if (!s.p)
+		return;
+	FUZZ_CHECK(s.p >= path && s.p + s.len <= path + plen);
+	FUZZ_CHECK(memchr(s.p, '/', s.len) == NULL);
+	if (path_span_copy(s, buf, sizeof(buf)) == 0) {
+		FUZZ_CHECK(strlen(buf) == s.len);
+		FUZZ_CHECK(path_span_eq(s, buf));
+	}
+}
+
+static bool name_grammar(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = fuzz_cstr(data, size);
+	size_t slen = strlen(s);
+	struct path_node n;
+	int r;
+
+	FUZZ_CHECK(sbx_name_valid(s) == name_grammar(s));
+	if (sbx_name_valid(s))
+		FUZZ_CHECK(sbx_component_valid(s));
+	if (sbx_component_valid(s))
+		FUZZ_CHECK(slen > 0 && slen <= NAME_MAX && !strchr(s, '/') &&
+			   strcmp(s, ".") != 0 && strcmp(s, "..") != 0);
+	if (path_tpl_name_valid(s, slen))
+		FUZZ_CHECK(slen > 0 && slen <= 128 && !strchr(s, '/'));
+
+	memset(&n, 0, sizeof(n));
+	r = path_parse(s, &n);
+	FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EINVAL);
+	if (r == 0) {
+		FUZZ_CHECK(s[0] == '/');
+		FUZZ_CHECK(n.kind >= PATH_ROOT && n.kind <= PATH_TPL);
+		check_span(s, slen, n.sbx);
+		check_span(s, slen, n.tpl);
+		check_span(s, slen, n.key);
+		if (n.kind == PATH_SBX_FILE) {
+			FUZZ_CHECK(n.file < SBX_FILE_COUNT);
+			FUZZ_CHECK(path_sbx_file_name(n.file) != NULL);
+			(void)path_sbx_file_writable(n.file);
+		}
+		(void)path_is_dir(n.kind);
+		(void)path_in_sbx(n.kind);
+	} else if (s[0] != '/') {
+		FUZZ_CHECK(r == -EINVAL);
+	}
+	free(s);
+	return 0;
+}
