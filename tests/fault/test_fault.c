@@ -449,3 +449,97 @@ Test(fault, kill9_then_fusermount_then_remount, .init = setup, .fini = teardown,
 	cr_expect_eq(op_mkdir(P("more")), 0);
 	cr_expect_eq(rest_count(), 2);
 }
+
+/* ---- sbxd killed: its state directory keeps every sandbox ---- */
+
+struct sbxd_proc {
+	pid_t pid;
+	char ready[128];
+};
+
+static void sbxd_spawn(struct sbxd_proc *p, const char *tmp)
+{
+	const char *bin = getenv("SBXD_BIN");
+	char keyfile[128], state[128], *port = NULL;
+
+	cr_assert(bin && *bin, "SBXD_BIN is not set (meson test sets it)");
+	snprintf(p->ready, sizeof(p->ready), "%s/ready", tmp);
+	snprintf(keyfile, sizeof(keyfile), "%s/key", tmp);
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	unlink(p->ready);
+	p->pid = fork();
+	cr_assert_geq(p->pid, 0);
+	if (p->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(bin, "sbxd", "--listen", "127.0.0.1:0", "--ready-file", p->ready,
+		      "--api-key-file", keyfile, "--state-dir", state, "--log-level", "error",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && !(port = slurp(p->ready, NULL)); i++)
+		usleep(10 * 1000);
+	cr_assert_not_null(port, "sbxd did not become ready");
+	snprintf(M.url, sizeof(M.url), "http://127.0.0.1:%ld", strtol(port, NULL, 10));
+	free(port);
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", M.tmp);
+	if (M.tmp[0] && system(cmd) != 0)
+		cr_log_warn("cannot remove %s", M.tmp);
+}
+
+Test(crash, sbxd_kill9_keeps_every_sandbox, .fini = rm_tmp, .timeout = 60)
+{
+	struct sbxd_proc p;
+	char *ids[5], path[128], *state, *saved = NULL;
+	int status;
+	FILE *f;
+
+	memset(&M, 0, sizeof(M));
+	snprintf(M.tmp, sizeof(M.tmp), "/tmp/sbxfs-crash-XXXXXX");
+	cr_assert_not_null(mkdtemp(M.tmp));
+	snprintf(M.key, sizeof(M.key), "sk_crash_%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/key", M.tmp);
+	f = fopen(path, "w");
+	fprintf(f, "%s\n", M.key);
+	fclose(f);
+	sbxd_spawn(&p, M.tmp);
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "keep%d", i);
+		ids[i] = rest_create("base", name, NULL);
+	}
+	snprintf(path, sizeof(path), "/sandboxes/%s/pause", ids[0]);
+	cr_assert_eq(rest("POST", path, NULL, NULL), 204);
+	/* The writer thread saves after every change; wait until the last
+	 * one is on disk, then pull the plug. */
+	snprintf(path, sizeof(path), "%s/state/sandboxes.json", M.tmp);
+	for (int i = 0; i < 500; i++) {
+		free(saved);
+		saved = slurp(path, NULL);
+		if (saved && strstr(saved, ids[4]) && strstr(saved, "\"paused\""))
+			break;
+		usleep(10 * 1000);
+	}
+	free(saved);
+	cr_assert_eq(kill(p.pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(p.pid, &status, 0), p.pid);
+
+	sbxd_spawn(&p, M.tmp);
+	cr_expect_eq(rest_count(), 5, "sandboxes lost by kill -9");
+	for (int i = 0; i < 5; i++) {
+		state = rest_field(ids[i], "state");
+		cr_expect_str_eq(state ? state : "(gone)", i == 0 ? "paused" : "running",
+				 "%s", ids[i]);
+		free(state);
+		free(ids[i]);
+	}
+	kill(p.pid, SIGTERM);
+	cr_expect_eq(waitpid(p.pid, &status, 0), p.pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+}
