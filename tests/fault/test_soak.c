@@ -20,6 +20,14 @@
 #include "mnt.h"
 
 #define ROUNDS 4
+
+/* Under AddressSanitizer freed memory sits in a quarantine and RSS says
+ * nothing about leaks (LeakSanitizer checks those at exit instead). */
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_MEANINGFUL false
+#else
+#define RSS_MEANINGFUL true
+#endif
 #define MAX_WORKERS 64
 
 static atomic_long ops;
@@ -187,11 +195,13 @@ Test(soak, mixed_operations, .init = setup, .fini = teardown, .timeout = 1800)
 	cr_expect_eq(rest_count(), 0, "sandboxes leaked in sbxd");
 	/* Round 0 warms up (pool, caches, allocator arenas); after it the
 	 * resident set must stay flat while thousands more operations run. */
-	for (int r = 1; r < ROUNDS; r++)
+	if (!RSS_MEANINGFUL)
+		cr_log_info("ASan build: RSS not checked");
+	for (int r = 1; r < ROUNDS && RSS_MEANINGFUL; r++)
 		cr_expect_leq(rss[r], rss[0] + rss[0] / 4 + 4096,
 			      "sbxfs RSS grew: %ld KiB after round 0, %ld KiB after round %d",
 			      rss[0], rss[r], r);
-	cr_expect_lt(rss[ROUNDS - 1] - rss[1], 2048 + rss[1] / 10,
+	cr_expect(!RSS_MEANINGFUL || rss[ROUNDS - 1] - rss[1] < 2048 + rss[1] / 10,
 		     "RSS still growing: %ld -> %ld KiB", rss[1], rss[ROUNDS - 1]);
 	fprintf(stderr, "soak: %ld operations by %u workers in %.0f s, RSS %ld..%ld KiB\n",
 		atomic_load(&ops), nw, now_s() - t0, rss[0], rss[ROUNDS - 1]);
@@ -224,7 +234,7 @@ Test(soak, listing_keeps_memory_flat, .init = setup, .fini = teardown, .timeout 
 	for (; i < 8000; i++)
 		cr_assert(list_cycle(i), "cycle %u: %s", i, strerror(errno));
 	after = rss_kib(M.pid);
-	cr_expect_lt(after - before, 512, "6000 listings grew sbxfs's RSS by %ld KiB",
-		     after - before);
+	cr_expect(!RSS_MEANINGFUL || after - before < 512,
+		  "6000 listings grew sbxfs's RSS by %ld KiB", after - before);
 	cr_expect_eq(rest_count(), 0);
 }
