@@ -1,7 +1,8 @@
 /* libFuzzer target: sbxd's handling of untrusted requests short of the
  * network: routing of a path, the query parser and page tokens, the
- * request-body validators and the fault configuration.  The first byte
- * picks the parser; the rest is its input. */
+ * request-body validators, the fault configuration and the key
+ * comparison.  The first byte picks the parser (byte % 6) and its variant
+ * (byte / 6); the rest is its input. */
 #include <errno.h>
 #include <jansson.h>
 
@@ -10,6 +11,7 @@
 #include "query.h"
 #include "reqbody.h"
 #include "router.h"
+#include "util.h"
 
 #define MAX_TIMEOUT 86400
 #define DEF_TIMEOUT 300
@@ -133,23 +135,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	s = fuzz_cstr(data + 1, size - 1);
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 		route(s);
 		break;
 	case 1:
-		list_query(s, data[0] & 0x80);
+		list_query(s, (data[0] / 6) & 1);
 		break;
 	case 2:
-		bodies(data[0] >> 3, (const char *)data + 1, size - 1);
+		bodies(data[0] / 6, (const char *)data + 1, size - 1);
 		break;
 	case 3:
 		fault_config((const char *)data + 1, size - 1);
 		break;
-	default: {
+	case 4: {
 		uint64_t c;
 
 		(void)q_token_decode(s, &c);
+		break;
+	}
+	default: {
+		/* "key\npresented": the constant-time compare is a compare. */
+		char *nl = strchr(s, '\n');
+
+		if (nl) {
+			*nl = '\0';
+			FUZZ_CHECK(util_secure_equal(s, nl + 1) == (strcmp(s, nl + 1) == 0));
+		}
 		break;
 	}
 	}
