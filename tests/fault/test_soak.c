@@ -222,7 +222,8 @@ static bool list_cycle(unsigned i)
 
 /* Listing directories must not leave anything behind in sbxfs: with
  * READDIRPLUS, libfuse 3.14 kept a node for every name listed (no FORGET
- * ever came for it), about 100 bytes per entry for the life of the mount. */
+ * ever came for it), about 100 bytes per entry for the life of the mount.
+ * Runs after the soak (meson passes --jobs 1), not beside it. */
 Test(soak, listing_keeps_memory_flat, .init = setup, .fini = teardown, .timeout = 300)
 {
 	long before, after;
@@ -231,10 +232,12 @@ Test(soak, listing_keeps_memory_flat, .init = setup, .fini = teardown, .timeout 
 	for (i = 0; i < 2000; i++)
 		cr_assert(list_cycle(i), "cycle %u: %s", i, strerror(errno));
 	before = rss_kib(M.pid);
-	for (; i < 8000; i++)
+	for (; i < 12000; i++)
 		cr_assert(list_cycle(i), "cycle %u: %s", i, strerror(errno));
 	after = rss_kib(M.pid);
-	cr_expect(!RSS_MEANINGFUL || after - before < 512,
-		  "6000 listings grew sbxfs's RSS by %ld KiB", after - before);
+	/* The leak this guards against cost about 4 MiB per 6000 cycles;
+	 * allocator arenas of new FUSE threads add up to about 1.5 MiB once. */
+	cr_expect(!RSS_MEANINGFUL || after - before < 2560,
+		  "10000 listings grew sbxfs's RSS by %ld KiB", after - before);
 	cr_expect_eq(rest_count(), 0);
 }
