@@ -329,6 +329,19 @@ Test(fault, retried_create_makes_one_sandbox, .init = setup_budget, .fini = tear
 	cr_expect_eq(rest_count(), 1, "a faulted create made a sandbox");
 	cr_expect_eq(op_mkdir(P("two")), 0, "after the faults: %s", strerror(errno));
 	cr_expect_eq(rest_count(), 2);
+	/* 429 with Retry-After is a rate limit: waited out, one sandbox. */
+	p0 = stats("POST /sandboxes");
+	fault("{\"status\":429,\"retry_after\":1,\"count\":1,\"path_prefix\":\"/sandboxes\"}");
+	cr_expect_eq(op_mkdir(P("four")), 0, "mkdir through a 429: %s", strerror(errno));
+	cr_expect_eq(stats("POST /sandboxes") - p0, 2);
+	cr_expect_eq(rest_count(), 3);
+	/* 429 without one is a quota: EDQUOT at once, nothing made. */
+	p0 = stats("POST /sandboxes");
+	fault("{\"status\":429,\"count\":1,\"path_prefix\":\"/sandboxes\"}");
+	cr_expect_eq(op_mkdir(P("five")), -EDQUOT);
+	cr_expect_eq(stats("POST /sandboxes") - p0, 1, "a quota 429 was retried");
+	no_fault();
+	cr_expect_eq(rest_count(), 3);
 }
 
 /* ---- garbage replies ---- */
