@@ -552,3 +552,31 @@ Test(crash, sbxd_kill9_keeps_every_sandbox, .fini = rm_tmp, .timeout = 60)
 	cr_expect_eq(waitpid(p.pid, &status, 0), p.pid);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 }
+
+/* The first read of info after a mkdir fetches the resources the create
+ * reply lacked (GET /sandboxes/{id}).  If that reply is garbage, info is
+ * still served from what the create said, the failure is logged, and the
+ * next read tries again. */
+Test(fault, broken_completion_serves_what_is_known, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+	long g0;
+	size_t before;
+	char *info;
+
+	cr_assert_eq(op_mkdir(P("fresh")), 0);
+	before = log_size();
+	g0 = stats("GET /sandboxes/{id}");
+	fault("{\"body\":\"truncated\",\"path_prefix\":\"/sandboxes/\"}");
+	info = slurp(P("fresh/info"), NULL);
+	cr_expect_not_null(info, "info with a broken completion: %s", strerror(errno));
+	cr_expect(info && strstr(info, "state=running\n"), "%s", info);
+	cr_expect(info && strstr(info, "\ncpu_count=\n"), "resources out of thin air: %s", info);
+	free(info);
+	cr_expect_geq(stats("GET /sandboxes/{id}") - g0, 1);
+	cr_expect_gt(log_size(), before, "the broken completion was not logged");
+	no_fault();
+	info = slurp(P("fresh/info"), NULL);
+	cr_expect(info && !strstr(info, "\ncpu_count=\n"), "not completed later: %s", info);
+	free(info);
+}
