@@ -28,6 +28,7 @@
 #include <fuse_lowlevel.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 
 #include "api.h"
 #include "cache.h"
@@ -526,6 +527,12 @@ int main(int argc, char *argv[])
 	if (ns && *ns)
 		m.notify_socket = strdup(ns);
 	unsetenv("NOTIFY_SOCKET");
+	/* glibc gives each FUSE worker thread its own malloc arena and keeps
+	 * what they free: listing 10000 sandboxes peaked at ~58 MiB RSS for an
+	 * 11 MB heap.  Two arenas keep the peak near the heap (~31 MiB) at no
+	 * measurable cost; an explicit MALLOC_ARENA_MAX still wins. */
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 2);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
 	if (fs_init(&m.fs, NULL) < 0)
