@@ -205,28 +205,31 @@ static void spawn_sbxfs(void)
 	}
 }
 
-void mnt_start(const struct mnt_opts *o)
+void mnt_prepare(const char *tag, const struct mnt_opts *o)
 {
-	int status;
+	char keyline[96];
 
 	memset(&M, 0, sizeof(M));
 	M.opts = *o;
-	snprintf(M.tmp, sizeof(M.tmp), "/tmp/sbxfs-test-XXXXXX");
+	snprintf(M.tmp, sizeof(M.tmp), "/tmp/sbxfs-%s-XXXXXX", tag);
 	cr_assert_not_null(mkdtemp(M.tmp));
 	snprintf(M.dir, sizeof(M.dir), "%s/mnt", M.tmp);
 	snprintf(M.keyfile, sizeof(M.keyfile), "%s/key", M.tmp);
 	snprintf(M.logfile, sizeof(M.logfile), "%s/sbxfs.log", M.tmp);
 	snprintf(M.tplfile, sizeof(M.tplfile), "%s/templates.json", M.tmp);
-	snprintf(M.key, sizeof(M.key), "sk_test_%08lx%08lx", (unsigned long)random(),
+	snprintf(M.key, sizeof(M.key), "sk_%s_%08lx%08lx", tag, (unsigned long)random(),
 		 (unsigned long)getpid());
 	cr_assert_eq(mkdir(M.dir, 0755), 0);
 	write_file(M.tplfile, "[{\"templateID\":\"py3tpl\",\"aliases\":[\"python\"]}]\n");
-	{
-		char keyline[96];
+	snprintf(keyline, sizeof(keyline), "%s\n", M.key);
+	write_file(M.keyfile, keyline);
+}
 
-		snprintf(keyline, sizeof(keyline), "%s\n", M.key);
-		write_file(M.keyfile, keyline);
-	}
+void mnt_start(const struct mnt_opts *o)
+{
+	int status;
+
+	mnt_prepare("test", o);
 	mnt_backend_start();
 	spawn_sbxfs();
 	for (int i = 0; i < 200 && !mounted(); i++) {

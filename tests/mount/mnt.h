@@ -38,7 +38,11 @@ extern struct mnt M;
 /* Skips (exit 77) when /dev/fuse does not exist; called by main. */
 void mnt_require_fuse(void);
 
-/* Starts sbxd and mounts; fails the test when it cannot. */
+/* Fills M for a new test: a private temp dir (tagged for ps and ls /tmp)
+ * with the mountpoint, a random key in a key file and a templates file;
+ * starts nothing. */
+void mnt_prepare(const char *tag, const struct mnt_opts *o);
+/* mnt_prepare, then starts sbxd and mounts; fails the test when it cannot. */
 void mnt_start(const struct mnt_opts *o);
 /* Unmounts (lazily if needed), reaps sbxfs, stops sbxd, checks the log and
  * removes the temp dir.  Safe to call twice. */

@@ -18,33 +18,9 @@
 #include "mnt.h"
 #include "ops.h"
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
 void ops_backend(void)
 {
-	char line[96];
-
-	memset(&M, 0, sizeof(M));
-	M.opts.allow_log = true;
-	snprintf(M.tmp, sizeof(M.tmp), "/tmp/sbxfs-ops-XXXXXX");
-	cr_assert_not_null(mkdtemp(M.tmp));
-	snprintf(M.dir, sizeof(M.dir), "%s/mnt", M.tmp);
-	snprintf(M.keyfile, sizeof(M.keyfile), "%s/key", M.tmp);
-	snprintf(M.logfile, sizeof(M.logfile), "%s/sbxfs.log", M.tmp);
-	snprintf(M.tplfile, sizeof(M.tplfile), "%s/templates.json", M.tmp);
-	snprintf(M.key, sizeof(M.key), "sk_ops_%08lx%08lx", (unsigned long)random(),
-		 (unsigned long)getpid());
-	cr_assert_eq(mkdir(M.dir, 0755), 0);
-	write_text(M.tplfile, "[{\"templateID\":\"py3tpl\",\"aliases\":[\"python\"]}]\n");
-	snprintf(line, sizeof(line), "%s\n", M.key);
-	write_text(M.keyfile, line);
+	mnt_prepare("ops", &(struct mnt_opts){ .allow_log = true });
 	mnt_backend_start();
 }
 
