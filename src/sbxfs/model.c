@@ -3,6 +3,7 @@
  * A struct sbx is a single allocation: the struct, then its metadata array,
  * then every string (ids, metadata, the info.json text) back to back, so
  * sbx_unref() is one free() and 10,000 sandboxes cost well under 10 MiB. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -288,30 +289,47 @@ bad:
 	return -EIO;
 }
 
-/* Keys that carry credentials never reach info.json. */
+/* Keys that carry credentials never reach info.json.  Runs for every key of
+ * every listed sandbox, so it lowercases once and uses strstr rather than
+ * five strcasestr scans. */
 static bool tokenish(const char *key)
 {
 	static const char *const words[] = { "token", "secret", "password", "apikey", "api_key" };
+	char low[64];
+	size_t n = strlen(key);
 
+	if (n >= sizeof(low)) {   /* rare: long keys take the slow path */
+		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strcasestr(key, words[i]))
+				return true;
+		return false;
+	}
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)key[i]);
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcasestr(key, words[i]))
+		if (strstr(low, words[i]))
 			return true;
 	return false;
 }
 
-static bool has_tokens(json_t *v)
+/* True if v holds a token-ish key below it.  User metadata at the top
+ * level is shown as is, so it is not searched. */
+static bool has_tokens(json_t *v, bool top)
 {
 	const char *k;
 	json_t *e;
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, e)
-			if (tokenish(k) || has_tokens(e))
+		json_object_foreach(v, k, e) {
+			if (top && strcmp(k, "metadata") == 0)
+				continue;
+			if (tokenish(k) || has_tokens(e, false))
 				return true;
+		}
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, e)
-			if (has_tokens(e))
+			if (has_tokens(e, false))
 				return true;
 	}
 	return false;
@@ -342,7 +360,7 @@ static void strip_tokens(json_t *v)
  * as is), pretty-printed.  malloc'd; NULL on allocation failure. */
 static char *public_json(const json_t *obj)
 {
-	json_t *copy = has_tokens((json_t *)obj) ? json_deep_copy(obj) : json_incref((json_t *)obj);
+	json_t *copy = has_tokens((json_t *)obj, true) ? json_deep_copy(obj) : json_incref((json_t *)obj);
 	const json_t *meta = json_object_get(obj, "metadata");
 	char *text;
 
