@@ -423,17 +423,7 @@ static void respawn(void)
 
 	snprintf(opts, sizeof(opts), "api_url=%s,api_key_file=%s,cache_ttl=1,log_level=warn,"
 		 SHORT_LIMITS, M.url, M.keyfile);
-	M.pid = fork();
-	cr_assert_geq(M.pid, 0);
-	if (M.pid == 0) {
-		int fd = open(M.logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(sbxfs_exe(), "sbxfs", M.dir, "-f", "-o", opts, (char *)NULL);
-		_exit(127);
-	}
+	M.pid = mnt_spawn_sbxfs(M.dir, opts, M.logfile);
 	for (int i = 0; i < 200 && !mounted_here(); i++)
 		usleep(50 * 1000);
 	cr_assert(mounted_here(), "the new sbxfs did not mount");

@@ -180,29 +180,38 @@ static bool mounted(void)
 	return stat(M.dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
 }
 
+pid_t mnt_spawn_sbxfs(const char *mountpoint, const char *opts, const char *logfile)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		/* Never outlive the test process, even if it crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		/* Only what the test passes may configure the backend or TLS. */
+		unsetenv("NOVITA_API_KEY");
+		unsetenv("E2B_API_KEY");
+		unsetenv("SSL_CERT_FILE");
+		unsetenv("CURL_CA_BUNDLE");
+		execl(sbxfs_exe(), "sbxfs", mountpoint, "-f", "-o", opts, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 static void spawn_sbxfs(void)
 {
-	const char *exe = sbxfs_exe();
 	char opts[1024];
 
 	snprintf(opts, sizeof(opts), "api_url=%s,api_key_file=%s,cache_ttl=%u,log_level=%s%s%s",
 		 M.url, M.keyfile, M.opts.cache_ttl,
 		 M.opts.log_level ? M.opts.log_level : "error",
 		 M.opts.extra ? "," : "", M.opts.extra ? M.opts.extra : "");
-	M.pid = fork();
-	cr_assert_geq(M.pid, 0);
-	if (M.pid == 0) {
-		int fd = open(M.logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-		/* Never outlive the test process, even if it crashes. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		unsetenv("NOVITA_API_KEY");
-		unsetenv("E2B_API_KEY");
-		execl(exe, "sbxfs", M.dir, "-f", "-o", opts, (char *)NULL);
-		_exit(127);
-	}
+	M.pid = mnt_spawn_sbxfs(M.dir, opts, M.logfile);
 }
 
 void mnt_prepare(const char *tag, const struct mnt_opts *o)

@@ -60,6 +60,9 @@ int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *slurp(const char *path, size_t *len);
 /* Writes buf with one open(O_WRONLY|O_TRUNC) + write(2); 0 or -errno. */
 int put(const char *path, const char *buf);
+/* Starts the built sbxfs -f on mountpoint with -o opts, its stdout and
+ * stderr appended to logfile; dies with the test process.  Returns its pid. */
+pid_t mnt_spawn_sbxfs(const char *mountpoint, const char *opts, const char *logfile);
 /* The path to the built sbxfs binary. */
 const char *sbxfs_exe(void);
 

@@ -134,19 +134,8 @@ static bool start(const char *extra, int *status)
 	snprintf(opt, sizeof(opt), "api_url=https://127.0.0.1:%u,api_key_file=%s,"
 		 "connect_timeout=2,request_timeout=3,retry_deadline=4%s%s",
 		 T.port, T.keyfile, extra ? "," : "", extra ? extra : "");
-	T.pid = fork();
-	cr_assert_geq(T.pid, 0);
-	if (T.pid == 0) {
-		int fd = open(T.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		unsetenv("SSL_CERT_FILE");
-		unsetenv("CURL_CA_BUNDLE");
-		execl(sbxfs_exe(), "sbxfs", T.mnt, "-f", "-o", opt, (char *)NULL);
-		_exit(127);
-	}
+	unlink(T.log);   /* each start reads only its own output */
+	T.pid = mnt_spawn_sbxfs(T.mnt, opt, T.log);
 	for (int i = 0; i < 300; i++) {
 		if (tls_mounted())
 			return true;
