@@ -589,11 +589,21 @@ void cache_remove(struct sbx_cache *c, const char *id)
 
 void cache_invalidate(struct sbx_cache *c)
 {
+	listing_put(cache_take(c));
+}
+
+struct sbx_listing *cache_take(struct sbx_cache *c)
+{
+	struct sbx_listing *l;
+
 	if (!c)
-		return;
+		return NULL;
 	pthread_mutex_lock(&c->lock);
+	l = c->cur;             /* the cache's reference goes to the caller */
+	c->cur = NULL;
 	drop_current(c);
 	pthread_mutex_unlock(&c->lock);
+	return l;
 }
 
 void cache_get_stats(struct sbx_cache *c, struct cache_stats *out)

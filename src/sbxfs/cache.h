@@ -59,6 +59,9 @@ void cache_put_sbx(struct sbx_cache *c, struct sbx *s);
 void cache_remove(struct sbx_cache *c, const char *id);
 /* Forget everything: the next cache_get() fetches. */
 void cache_invalidate(struct sbx_cache *c);
+/* cache_invalidate(), handing the caller a reference to the snapshot it
+ * dropped (NULL when nothing was cached), to tell who else kept a copy. */
+struct sbx_listing *cache_take(struct sbx_cache *c);
 
 struct cache_stats {
 	uint64_t hits, misses, refreshes, refresh_errors;

@@ -27,8 +27,10 @@
 #define MODE_RW (S_IFREG | 0644)
 #define MODE_WO (S_IFREG | 0200)
 
-/* An open file's content, rendered at open. */
+/* An open file's content, rendered at open, and its attributes then. */
 struct snap {
+	struct stat st;
+	bool page_cached;     /* read through the kernel's page cache */
 	size_t len;
 	char data[];
 };
@@ -258,7 +260,7 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 
 /* ---- attributes ---- */
 
-static void fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t)
+void fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = mode;
@@ -280,8 +282,7 @@ static mode_t sbx_node_mode(const struct path_node *n)
 	return MODE_RO;
 }
 
-/* Attributes of a node inside sandbox s. */
-static int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
 			 struct stat *st)
 {
 	char key[NAME_MAX + 1];
@@ -342,12 +343,19 @@ int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st)
 
 static int sbxfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+	const struct snap *sn = fi ? (const struct snap *)(uintptr_t)fi->fh : NULL;
 	struct path_node n;
 	int err;
 
-	(void)fi;
 	if ((err = path_parse(path, &n)) < 0)
 		return err;
+	/* The kernel reads an open page-cached file only up to the size it
+	 * holds, and asks for that size through the open file: answer with
+	 * the snapshot being read, even when the sandbox is gone meanwhile. */
+	if (sn && !path_is_dir(n.kind) && sn->page_cached) {
+		*st = sn->st;
+		return 0;
+	}
 	return stat_node(get_fs(), &n, st);
 }
 
@@ -368,172 +376,6 @@ static int sbxfs_access(const char *path, int mask)
 	return 0;
 }
 
-/* ---- directories ---- */
-
-struct filler {
-	void *buf;
-	fuse_fill_dir_t fill;
-	enum fuse_fill_dir_flags flags;
-};
-
-static void emit(const struct filler *f, const char *name, const struct stat *st)
-{
-	f->fill(f->buf, name, st, 0, f->flags);
-}
-
-static void list_root(struct sbxfs *fs, const struct filler *f, struct sbx_listing *l,
-		      const struct path_span *tpl)
-{
-	struct path_node n = { .kind = PATH_SBX };
-	struct stat st;
-
-	for (size_t i = 0; i < listing_count(l); i++) {
-		const struct sbx_dirent *d = listing_at(l, i);
-
-		if (tpl && !path_span_eq(*tpl, d->sbx->template_id) &&
-		    !path_span_eq(*tpl, d->sbx->alias))
-			continue;
-		stat_sbx_node(fs, d->sbx, &n, &st);
-		emit(f, d->name, &st);
-	}
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The templates the current listing mentions (IDs and aliases). */
-static int list_templates(struct sbxfs *fs, const struct filler *f, struct sbx_listing *l)
-{
-	size_t n = listing_count(l), k = 0;
-	const char **names = calloc(2 * n + 1, sizeof(*names));
-	struct stat st;
-
-	if (names == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct sbx *s = listing_at(l, i)->sbx;
-
-		if (path_tpl_name_valid(s->template_id, strlen(s->template_id)))
-			names[k++] = s->template_id;
-		if (path_tpl_name_valid(s->alias, strlen(s->alias)))
-			names[k++] = s->alias;
-	}
-	qsort(names, k, sizeof(*names), cmp_str);
-	fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
-	for (size_t i = 0; i < k; i++) {
-		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
-			emit(f, names[i], &st);
-	}
-	free(names);
-	return 0;
-}
-
-static void list_sbx(struct sbxfs *fs, const struct filler *f, const struct sbx *s,
-		     const struct path_node *dir)
-{
-	struct path_node n = *dir;
-	struct stat st;
-
-	for (int i = 0; i < SBX_FILE_COUNT; i++) {
-		n.kind = PATH_SBX_FILE;
-		n.file = (enum sbx_file)i;
-		if (stat_sbx_node(fs, s, &n, &st) == 0)
-			emit(f, path_sbx_file_name(n.file), &st);
-	}
-	n.kind = PATH_META_DIR;
-	stat_sbx_node(fs, s, &n, &st);
-	emit(f, PATH_META_NAME, &st);
-}
-
-static void list_meta(struct sbxfs *fs, const struct filler *f, const struct sbx *s)
-{
-	struct stat st;
-	size_t len;
-
-	for (size_t i = 0; i < s->n_meta; i++) {
-		const struct sbx_meta *m = &s->meta[i];
-
-		if (!sbx_component_valid(m->key))
-			continue;
-		len = strlen(m->value) + 1;
-		fill_stat(fs, &st, MODE_RO, (off_t)len, s->started_at);
-		emit(f, m->key, &st);
-	}
-}
-
-static int list_ctl(struct sbxfs *fs, const struct filler *f)
-{
-	struct path_node n = { .kind = PATH_CTL_STATUS };
-	struct stat st;
-	int err;
-
-	if ((err = stat_node(fs, &n, &st)) < 0)
-		return err;
-	emit(f, "status", &st);
-	n.kind = PATH_CTL_REFRESH;
-	stat_node(fs, &n, &st);
-	emit(f, "refresh", &st);
-	fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
-	emit(f, "templates", &st);
-	return 0;
-}
-
-static int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
-			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
-{
-	struct sbxfs *fs = get_fs();
-	struct filler f = { buf, fill, 0 };
-	struct sbx_listing *l = NULL;
-	struct api_error e = { 0 };
-	struct path_node n;
-	struct stat st;
-	struct sbx *s;
-	int err;
-
-	(void)off;
-	(void)fi;
-	if (flags & FUSE_READDIR_PLUS)
-		f.flags = FUSE_FILL_DIR_PLUS;
-	if ((err = path_parse(path, &n)) < 0)
-		return err;
-	if (!path_is_dir(n.kind))
-		return -ENOTDIR;
-	if (path_in_sbx(n.kind)) {
-		if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
-			return err;
-		stat_sbx_node(fs, s, &n, &st);
-		fill(buf, ".", &st, 0, 0);
-		fill(buf, "..", NULL, 0, 0);
-		if (n.kind == PATH_SBX)
-			list_sbx(fs, &f, s, &n);
-		else
-			list_meta(fs, &f, s);
-		listing_put(l);
-		return 0;
-	}
-	fill_stat(fs, &st, MODE_DIR, 0, fs->mount_time);
-	fill(buf, ".", &st, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
-	if (n.kind == PATH_CTL)
-		return list_ctl(fs, &f);
-	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
-		log_api_error(fs, "list", NULL, &e);
-		return err;
-	}
-	if (n.kind == PATH_ROOT) {
-		emit(&f, PATH_CTL_NAME, &st);
-		list_root(fs, &f, l, NULL);
-	} else if (n.kind == PATH_TPL_ROOT) {
-		err = list_templates(fs, &f, l);
-	} else {
-		list_root(fs, &f, l, &n.tpl);
-	}
-	listing_put(l);
-	return err;
-}
-
 /* ---- files ---- */
 
 bool node_writable(const struct path_node *n)
@@ -548,6 +390,7 @@ static struct snap *snap_new(char *text, size_t len)
 	struct snap *sn = malloc(sizeof(*sn) + len);
 
 	if (sn) {
+		memset(sn, 0, sizeof(*sn));
 		sn->len = len;
 		memcpy(sn->data, text, len);
 	}
@@ -555,11 +398,12 @@ static struct snap *snap_new(char *text, size_t len)
 	return sn;
 }
 
-/* Renders what a read of node n shows now. */
+/* Renders what a read of node n shows now, with the attributes getattr
+ * would give it. */
 static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap **out)
 {
 	char key[NAME_MAX + 1];
-	struct sbx_listing *l;
+	struct sbx_listing *l = NULL;
 	struct sbx *s;
 	size_t len = 0;
 	char *text;
@@ -577,16 +421,36 @@ static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap 
 		if ((err = lookup_sbx(fs, n, &l, &s)) < 0)
 			return err;
 		text = render_sbx_node(s, n, key, &len, &err);
-		listing_put(l);
 	}
-	if (text == NULL)
-		return err;
-	*out = snap_new(text, len);
-	return *out ? 0 : -ENOMEM;
+	if (text && (*out = snap_new(text, len)) != NULL) {
+		if (l)
+			fill_stat(fs, &(*out)->st, sbx_node_mode(n), (off_t)len, s->started_at);
+		else if (n->kind == PATH_CTL_STATUS)
+			fill_stat(fs, &(*out)->st, MODE_RO, (off_t)len, time(NULL));
+		else
+			fill_stat(fs, &(*out)->st, MODE_WO, 0, fs->mount_time);
+	} else if (text) {
+		err = -ENOMEM;
+	}
+	listing_put(l);
+	return text ? (*out ? 0 : err) : err;
+}
+
+/* Files whose content depends only on the sandbox's record, read through
+ * the kernel's page cache: a repeated open+read is then one FUSE round trip
+ * (OPEN) instead of four (OPEN, READ, the READ that finds the end, RELEASE).
+ * timeout counts down and .sbxfs/status changes by itself, so those, and
+ * the writable files, stay direct I/O: every read asks sbxfs. */
+static bool node_page_cached(const struct path_node *n)
+{
+	if (n->kind == PATH_META_FILE)
+		return true;
+	return n->kind == PATH_SBX_FILE && !path_sbx_file_writable(n->file);
 }
 
 static int sbxfs_open(const char *path, struct fuse_file_info *fi)
 {
+	struct sbxfs *fs = get_fs();
 	int acc = fi->flags & O_ACCMODE;
 	struct path_node n;
 	struct snap *sn = NULL;
@@ -600,11 +464,23 @@ static int sbxfs_open(const char *path, struct fuse_file_info *fi)
 		return -EACCES;
 	if (n.kind == PATH_CTL_REFRESH && acc != O_WRONLY)
 		return -EACCES;
-	if ((err = render_node(get_fs(), &n, &sn)) < 0)
+	if ((err = render_node(fs, &n, &sn)) < 0)
 		return err;
 	fi->fh = (uint64_t)(uintptr_t)sn;
-	fi->direct_io = 1;
 	fi->nonseekable = 0;
+	if (acc != O_RDONLY || !node_page_cached(&n)) {
+		fi->direct_io = 1;
+		return 0;
+	}
+	sn->page_cached = true;
+	if (kcache_note(fs->kcache, path, sn->data, sn->len)) {
+		fi->keep_cache = 1;
+	} else {
+		/* Changed (or never served): besides the pages, the size the
+		 * kernel holds may be stale, and it caps page-cache reads at
+		 * it, so it must ask again.  -ENOENT: it holds nothing. */
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
+	}
 	return 0;
 }
 
@@ -658,13 +534,14 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->auto_cache = 0;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* No READDIRPLUS: libfuse before 3.17 takes a node reference for
-	 * each entry our filler (offset 0) marks FUSE_FILL_DIR_PLUS but
-	 * hands the kernel no node ID, so no FORGET ever drops it and every
-	 * listed name stays in libfuse's node table for the life of the
-	 * mount.  Plain READDIR costs nothing here: the LOOKUPs that follow
-	 * are answered from the listing cache. */
-	conn->want &= ~FUSE_CAP_READDIRPLUS;
+	/* READDIRPLUS on every listing request, not just the first one
+	 * (auto mode): `ls -l` stats entry by entry between getdents calls,
+	 * so in auto mode every other chunk would cost a LOOKUP per entry.
+	 * fs_dir.c gives each entry its real offset, without which libfuse
+	 * 3.14 would keep a node reference per listed name for good. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	return fs;
 }
 
@@ -672,7 +549,9 @@ const struct fuse_operations sbxfs_ops = {
 	.init = sbxfs_init,
 	.getattr = sbxfs_getattr,
 	.access = sbxfs_access,
+	.opendir = sbxfs_opendir,
 	.readdir = sbxfs_readdir,
+	.releasedir = sbxfs_releasedir,
 	.open = sbxfs_open,
 	.read = sbxfs_read,
 	.write = sbxfs_write,

@@ -12,12 +12,14 @@
 
 #include "api.h"
 #include "cache.h"
+#include "kcache.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
  * fuse_new() and read-only afterwards, except what key_lock guards. */
 struct sbxfs {
 	struct api *api;
 	struct sbx_cache *cache;
+	struct kcache *kcache;      /* what the kernel's page cache holds */
 	const char *template_id;    /* for mkdir MOUNT/NAME */
 	unsigned long timeout;      /* seconds, for create and resume */
 	unsigned cache_ttl;         /* seconds */

@@ -65,6 +65,22 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 	return 0;
 }
 
+/* Listings hand the kernel every sandbox directory's attributes
+ * (READDIRPLUS), which it keeps for cache_ttl.  A refresh promises that the
+ * next operation asks the backend, so those go too.  Takes l. */
+static void drop_kernel_attrs(struct sbx_listing *l)
+{
+	struct fuse *f = fuse_get_context()->fuse;
+	char path[NAME_MAX + 2];
+
+	for (size_t i = 0; i < listing_count(l); i++) {
+		snprintf(path, sizeof(path), "/%s", listing_at(l, i)->name);
+		/* -ENOENT: the kernel holds nothing of it, nothing to drop. */
+		fuse_invalidate_path(f, path);
+	}
+	listing_put(l);
+}
+
 int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
@@ -84,7 +100,7 @@ int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (n.kind == PATH_CTL_REFRESH) {
 		log_debug("refresh: dropping the caches");
-		cache_invalidate(fs->cache);
+		drop_kernel_attrs(cache_take(fs->cache));
 		return (int)size;
 	}
 	if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)

@@ -21,8 +21,19 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 	       struct sbx **sp);
 /* Attributes of node n as getattr reports them. */
 int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st);
+/* Fills *st as getattr reports a node of this mode, size and time. */
+void fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t);
+/* Attributes of node n inside sandbox s. */
+int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+		  struct stat *st);
 /* True for state, timeout and .sbxfs/refresh. */
 bool node_writable(const struct path_node *n);
+
+/* fs_dir.c: listings served at stable offsets from one snapshot. */
+int sbxfs_opendir(const char *path, struct fuse_file_info *fi);
+int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		  struct fuse_file_info *fi, enum fuse_readdir_flags flags);
+int sbxfs_releasedir(const char *path, struct fuse_file_info *fi);
 
 int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi);

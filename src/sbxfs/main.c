@@ -301,7 +301,8 @@ static int setup_client(struct sbxfs_main *m)
 		}
 	}
 	m->fs.cache = cache_new(fetch_list, m->fs.api, 1000U * m->opts.cache_ttl);
-	if (m->fs.cache == NULL || fs_set_key(&m->fs, m->backend.key) < 0) {
+	m->fs.kcache = kcache_new(0);
+	if (m->fs.cache == NULL || m->fs.kcache == NULL || fs_set_key(&m->fs, m->backend.key) < 0) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
@@ -505,6 +506,7 @@ static void teardown(struct sbxfs_main *m)
 	free(m->notify_socket);
 	if (m->fs.cache)
 		cache_free(m->fs.cache);
+	kcache_free(m->fs.kcache);
 	if (m->fs.api)
 		api_free(m->fs.api);
 	fs_cleanup(&m->fs);

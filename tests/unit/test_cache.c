@@ -196,6 +196,27 @@ Test(cache, invalidate)
 	cache_free(c);
 }
 
+/* take hands over what was cached (so refresh can tell the kernel which
+ * directories to forget) and leaves the cache empty. */
+Test(cache, take_hands_over_the_dropped_snapshot)
+{
+	struct sbx_cache *c = cache_new(fake_fetch, &F, 100000);
+	struct sbx_listing *l;
+
+	cr_expect_null(cache_take(c), "nothing cached, yet a snapshot");
+	server_add(mk("x", "web", 1));
+	listing_put(get(c));
+	l = cache_take(c);
+	cr_assert_not_null(l);
+	cr_expect_eq(listing_count(l), 1);
+	cr_expect_str_eq(listing_at(l, 0)->name, "web");
+	cr_expect_null(cache_take(c), "taken twice");
+	listing_put(get(c));
+	cr_expect_eq(fetches(), 2, "a take did not make the next get fetch");
+	listing_put(l);
+	cache_free(c);
+}
+
 struct getter {
 	struct sbx_cache *c;
 	struct sbx_listing *l;
