@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -230,4 +231,25 @@ Test(kernel, changed_file_is_read_anew_and_whole, .init = setup, .fini = teardow
 		free(text);
 	}
 	free(id);
+}
+
+/* Page-cached files can be mapped, and the mapping shows what read shows. */
+Test(kernel, info_can_be_mapped, .init = setup, .fini = teardown)
+{
+	char *text, *map;
+	size_t len;
+	int fd;
+
+	free(rest_create("base", "web", NULL));
+	refresh();
+	text = slurp(P("web/info"), &len);
+	cr_assert_not_null(text, "%s", strerror(errno));
+	fd = open(P("web/info"), O_RDONLY);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	cr_assert_neq(map, MAP_FAILED, "mmap: %s", strerror(errno));
+	cr_expect(memcmp(map, text, len) == 0, "the mapping differs from read");
+	munmap(map, len);
+	close(fd);
+	free(text);
 }
