@@ -1,5 +1,6 @@
 /* The sandbox REST calls: URLs, bodies, the retry policy and the stats.
- * Transport lives in http.c, the errno policy in errmap.c.
+ * Transport lives in http.c, the errno policy in errmap.c, the paged
+ * listing in api_list.c.
  *
  * Retry rules (attempts are spread by exponential backoff with jitter, or
  * by Retry-After when the server sends one, all within deadline_ms; when
@@ -25,12 +26,11 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_priv.h"
 #include "errmap.h"
 #include "http.h"
 #include "log.h"
 
-#define LIST_PAGE_LIMIT 100
-#define LIST_MAX_PAGES 10000
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000
 #define MIN_ATTEMPT_MS 100      /* an attempt needs at least this long */
@@ -47,13 +47,6 @@ struct api {
 };
 
 enum retry_class { RETRY_IDEMPOTENT, RETRY_UNPROCESSED, RETRY_CREATE };
-
-struct call {
-	enum api_op op;
-	const char *method;
-	const char *path;         /* escaped, may have a query */
-	const char *body;         /* NULL: none */
-};
 
 static const char *const op_names[] = {
 	[API_OP_LIST] = "list", [API_OP_GET] = "get", [API_OP_CREATE] = "create",
@@ -265,8 +258,8 @@ static void transport_message(const struct http_response *rs, char *dst, size_t 
 }
 
 /* Records a failed call: *err, the stats' last error, a log line. */
-static int call_failed(struct api *a, const struct call *c, struct api_error *err,
-		       int status, int r, const char *msg)
+int api_call_failed(struct api *a, const struct call *c, struct api_error *err,
+		    int status, int r, const char *msg)
 {
 	struct api_error e = { .http_status = status, .err = r, .when = time(NULL) };
 	int plen;
@@ -359,10 +352,9 @@ static int judge_attempt(const struct call *c, const struct http_response *rs,
 	return r;
 }
 
-/* Performs c with the retry policy.  0: *rs holds the 2xx reply (caller
- * clears it).  -errno: *err filled in, *rs cleared. */
-static int api_call(struct api *a, const struct call *c, struct http_response *rs,
-		    struct api_error *err)
+/* Performs c with the retry policy; see api_priv.h. */
+int api_call_attempts(struct api *a, const struct call *c, struct http_response *rs,
+		      int *status_out, char *msg, size_t msglen)
 {
 	enum retry_class rc = retry_class_of(c->op);
 	long deadline_at = now_ms() + a->deadline_ms;
@@ -374,19 +366,17 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 		 * must not be repeated gets a connection of its own. */
 		.fresh_connection = rc != RETRY_IDEMPOTENT,
 	};
-	char msg[sizeof(((struct api_error *)0)->message)] = "";
 	struct curl_slist *headers;
 	char *url = NULL;
 	int r = 0, status = 0;
 
 	memset(rs, 0, sizeof(*rs));
-	if (err)
-		memset(err, 0, sizeof(*err));
+	msg[0] = '\0';
 	headers = make_headers(a);
 	if (!headers || asprintf(&url, "%s%s", a->url, c->path) < 0) {
 		url = NULL;
 		r = -ENOMEM;
-		snprintf(msg, sizeof(msg), "out of memory");
+		snprintf(msg, msglen, "out of memory");
 		goto out;
 	}
 	rq.url = url;
@@ -398,7 +388,7 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 		if (remaining <= 0) {
 			if (!r) {
 				r = -ETIMEDOUT;
-				snprintf(msg, sizeof(msg), "deadline passed");
+				snprintf(msg, msglen, "deadline passed");
 			}
 			break;
 		}
@@ -406,12 +396,12 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 		rq.timeout_ms = a->request_timeout_ms < remaining ? a->request_timeout_ms : remaining;
 		if (http_perform(a->pool, &rq, rs) < 0) {
 			r = -ENOMEM;
-			snprintf(msg, sizeof(msg), "out of memory");
+			snprintf(msg, msglen, "out of memory");
 			break;
 		}
 		count_attempt(a, c, rs);
 		status = (int)rs->status;
-		r = judge_attempt(c, rs, attempt, msg, sizeof(msg), &retry);
+		r = judge_attempt(c, rs, attempt, msg, msglen, &retry);
 		if (r == 0 || !retry || attempt >= a->max_retries)
 			break;
 		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
@@ -425,11 +415,24 @@ static int api_call(struct api *a, const struct call *c, struct http_response *r
 out:
 	free_headers(headers);
 	free(url);
-	if (r) {
+	if (r)
 		http_response_clear(rs);
-		return call_failed(a, c, err, status, r, msg);
-	}
-	return 0;
+	*status_out = status;
+	return r;
+}
+
+/* Performs c with the retry policy.  0: *rs holds the 2xx reply (caller
+ * clears it).  -errno: *err filled in, *rs cleared. */
+static int api_call(struct api *a, const struct call *c, struct http_response *rs,
+		    struct api_error *err)
+{
+	char msg[sizeof(((struct api_error *)0)->message)];
+	int status, r;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	r = api_call_attempts(a, c, rs, &status, msg, sizeof(msg));
+	return r ? api_call_failed(a, c, err, status, r, msg) : 0;
 }
 
 /* A 2xx reply whose body is unusable. */
@@ -439,13 +442,13 @@ static int bad_reply(struct api *a, const struct call *c, struct api_error *err,
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), "bad reply: %.200s", why);
-	r = call_failed(a, c, err, (int)rs->status, r, msg);
+	r = api_call_failed(a, c, err, (int)rs->status, r, msg);
 	http_response_clear(rs);
 	return r;
 }
 
 /* "%-escapes" everything but RFC 3986 unreserved characters; malloc'd. */
-static char *url_escape(const char *s)
+char *api_url_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *out = malloc(strlen(s) * 3 + 1), *p = out;
@@ -471,7 +474,7 @@ static char *url_escape(const char *s)
 /* "/sandboxes/{id}{suffix}", id escaped; malloc'd or NULL. */
 static char *sandbox_path(const char *id, const char *suffix)
 {
-	char *eid = url_escape(id), *path;
+	char *eid = api_url_escape(id), *path;
 
 	if (!eid)
 		return NULL;
@@ -511,101 +514,6 @@ int api_probe(struct api *a, struct api_error *err)
 		return bad_reply(a, &c, err, &rs, r, why);
 	sbx_array_free(items, n);
 	http_response_clear(&rs);
-	return 0;
-}
-
-static int append_items(struct sbx ***all, size_t *n, size_t *cap, struct sbx **page, size_t np)
-{
-	if (np == 0)
-		return 0;
-	if (*n + np > *cap) {
-		size_t ncap = *cap ? *cap : 128;
-		struct sbx **grown;
-
-		while (ncap < *n + np)
-			ncap *= 2;
-		grown = realloc(*all, ncap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		*all = grown;
-		*cap = ncap;
-	}
-	memcpy(*all + *n, page, np * sizeof(*page));
-	*n += np;
-	return 0;
-}
-
-int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err)
-{
-	struct sbx **all = NULL, **page;
-	size_t count = 0, cap = 0, np;
-	char *token = NULL, *path = NULL, why[200];
-	int r = 0;
-
-	*items = NULL;
-	*n = 0;
-	for (unsigned pages = 0;; pages++) {
-		char *etok = token ? url_escape(token) : NULL;
-		struct http_response rs;
-		struct call c = { API_OP_LIST, "GET", NULL, NULL };
-
-		free(path);
-		if ((token && !etok) ||
-		    asprintf(&path, "/v2/sandboxes?state=running,paused&limit=%d%s%s",
-			     LIST_PAGE_LIMIT, etok ? "&nextToken=" : "", etok ? etok : "") < 0) {
-			free(etok);
-			path = NULL;
-			r = -ENOMEM;
-			break;
-		}
-		free(etok);
-		c.path = path;
-		if (pages >= LIST_MAX_PAGES) {
-			r = call_failed(a, &c, err, 0, -EIO, "too many pages in the listing");
-			break;
-		}
-		if ((r = api_call(a, &c, &rs, err)))
-			break;
-		if (rs.bad_header) {
-			r = bad_reply(a, &c, err, &rs, -EIO, "X-Next-Token too long");
-			break;
-		}
-		r = sbx_list_from_json(rs.body, rs.len, &page, &np, why, sizeof(why));
-		if (r) {
-			r = bad_reply(a, &c, err, &rs, r, why);
-			break;
-		}
-		if (append_items(&all, &count, &cap, page, np) < 0) {
-			sbx_array_free(page, np);
-			http_response_clear(&rs);
-			r = -ENOMEM;
-			break;
-		}
-		free(page);
-		if (rs.next_token && token && strcmp(rs.next_token, token) == 0) {
-			r = bad_reply(a, &c, err, &rs, -EIO, "X-Next-Token repeats");
-			break;
-		}
-		free(token);
-		token = rs.next_token;
-		rs.next_token = NULL;
-		http_response_clear(&rs);
-		if (!token)
-			break;
-	}
-	free(token);
-	free(path);
-	if (r) {
-		if (r == -ENOMEM && err) {
-			memset(err, 0, sizeof(*err));
-			err->err = r;
-			snprintf(err->message, sizeof(err->message), "out of memory");
-		}
-		sbx_array_free(all, count);
-		return r;
-	}
-	*items = all;
-	*n = count;
 	return 0;
 }
 

@@ -15,7 +15,10 @@
  * list/get/probe/kill/timeout on 429, 502, 503, 504 and transport failures;
  * pause/resume only on 429/503 and failures to connect; create only on
  * failures to connect, 503, and a 429 with Retry-After that is no quota.
- * A 404 on a retried kill is success.  The list deadline is per page. */
+ * A 404 on a retried kill is success.  The list deadline is per page.
+ *
+ * api_list starts a short-lived thread of its own (see there), so call it
+ * only once threads may run, i.e. after daemonizing. */
 #ifndef SBXFS_API_H
 #define SBXFS_API_H
 
@@ -77,7 +80,14 @@ int api_set_key(struct api *a, const char *key);
 int api_probe(struct api *a, struct api_error *err);
 
 /* Every sandbox, running and paused, following X-Next-Token across pages of
- * 100.  Caller owns *items (sbx_array_free). */
+ * 100, in the server's order.  From the second page on, a fetcher thread
+ * requests page k+1 while the calling thread parses page k; the fetcher
+ * stays one page ahead at most, so at most two page bodies are held, and
+ * it is joined before the call returns.  Any page's failure fails the
+ * listing exactly as if the pages had been fetched one by one (the first
+ * failing page's errno and *err; at most one page past it requested).
+ * When no thread can be started the pages are fetched in turn.  Caller
+ * owns *items (sbx_array_free). */
 int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err);
 int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *err);
 /* Creates from template with timeout seconds; name (may be NULL) is stored

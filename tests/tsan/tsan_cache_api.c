@@ -7,12 +7,15 @@
  * Threads share one api and one cache the way sbxfs's FUSE threads do:
  * readers take snapshots and look names up, writers create, change and
  * kill sandboxes and record their changes, one thread keeps invalidating
- * and one reads the stats. */
+ * and one reads the stats, and one lists on its own, beside the cache's
+ * listings.  STATIC sandboxes made before the threads start keep every
+ * listing at several pages, so each one runs its fetcher thread. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,8 @@
 #define WRITERS 4
 #define READERS 4
 #define ROUNDS 40
+#define STATIC 250   /* 3 list pages */
+#define MIN_LISTINGS 20
 
 static struct api *api;
 static struct sbx_cache *cache;
@@ -113,6 +118,49 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* The STATIC sandboxes in a listing, each seen once. */
+static size_t count_static(struct sbx **items, size_t n)
+{
+	static const char prefix[] = "static-";
+	bool seen[STATIC] = { false };
+	size_t found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = sbx_meta_get(items[i], SBX_NAME_KEY);
+		unsigned k;
+
+		if (!name || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		k = (unsigned)atoi(name + sizeof(prefix) - 1);
+		if (k < STATIC && !seen[k]) {
+			seen[k] = true;
+			found++;
+		} else {
+			FAIL("%s listed twice", name);
+		}
+	}
+	return found;
+}
+
+/* At least MIN_LISTINGS of its own, however fast the writers are. */
+static void *lister(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < MIN_LISTINGS || !atomic_load(&done); i++) {
+		struct sbx **items = NULL;
+		size_t n = 0;
+		struct api_error e;
+		int r = api_list(api, &items, &n, &e);
+
+		if (r < 0)
+			FAIL("api_list: %s (%s)", strerror(-r), e.message);
+		else if (count_static(items, n) != STATIC)
+			FAIL("a listing of %zu lost static sandboxes", n);
+		sbx_array_free(items, n);
+	}
+	return NULL;
+}
+
 static void *churn(void *arg)
 {
 	(void)arg;
@@ -131,7 +179,8 @@ static void *churn(void *arg)
 int main(void)
 {
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log_level = SBXD_LOG_ERROR };
-	pthread_t w[WRITERS], r[READERS], c;
+	pthread_t w[WRITERS], r[READERS], c, l;
+	char *ids[STATIC];
 	char *err = NULL, url[64];
 	struct sbxd *srv;
 	struct sbx **items = NULL;
@@ -153,22 +202,43 @@ int main(void)
 		return 1;
 	}
 	cache = cache_new(fetch, api, 5);
+	for (unsigned i = 0; i < STATIC; i++) {
+		struct sbx *s = NULL;
+		char name[32];
+		int rc;
+
+		snprintf(name, sizeof(name), "static-%u", i);
+		if ((rc = api_create(api, "base", 3600, name, &s, &e)) < 0) {
+			fprintf(stderr, "create %s: %s (%s)\n", name, strerror(-rc), e.message);
+			return 1;
+		}
+		ids[i] = strdup(s->id);
+		sbx_unref(s);
+	}
 	for (unsigned i = 0; i < WRITERS; i++)
 		pthread_create(&w[i], NULL, writer, (void *)(uintptr_t)i);
 	for (unsigned i = 0; i < READERS; i++)
 		pthread_create(&r[i], NULL, reader, NULL);
 	pthread_create(&c, NULL, churn, NULL);
+	pthread_create(&l, NULL, lister, NULL);
 	for (unsigned i = 0; i < WRITERS; i++)
 		pthread_join(w[i], NULL);
 	atomic_store(&done, true);
 	for (unsigned i = 0; i < READERS; i++)
 		pthread_join(r[i], NULL);
 	pthread_join(c, NULL);
+	pthread_join(l, NULL);
 
-	/* Every sandbox was killed: the server and a fresh listing agree. */
-	if (api_list(api, &items, &n, &e) < 0 || n != 0)
-		FAIL("%zu sandboxes left after the run", n);
+	/* Every writer's sandbox was killed: the server and a fresh listing
+	 * agree that only the static ones are left. */
+	if (api_list(api, &items, &n, &e) < 0 || n != STATIC || count_static(items, n) != STATIC)
+		FAIL("%zu sandboxes left after the run, want %d", n, STATIC);
 	sbx_array_free(items, n);
+	for (unsigned i = 0; i < STATIC; i++) {
+		if (api_kill(api, ids[i], &e) < 0)
+			FAIL("kill %s: %s", ids[i], e.message);
+		free(ids[i]);
+	}
 	cache_free(cache);
 	api_free(api);
 	sbxd_stop(srv);
@@ -177,7 +247,7 @@ int main(void)
 		fprintf(stderr, "tsan_cache_api: %d failures\n", atomic_load(&failures));
 		return 1;
 	}
-	printf("tsan_cache_api: %d writers x %d rounds, %d readers: no races reported\n",
-	       WRITERS, ROUNDS, READERS);
+	printf("tsan_cache_api: %d writers x %d rounds, %d readers, %d listed: "
+	       "no races reported\n", WRITERS, ROUNDS, READERS, STATIC);
 	return 0;
 }

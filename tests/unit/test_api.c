@@ -304,6 +304,67 @@ Test(http, list_pages, .timeout = 120)
 	sbx_unref(s);
 }
 
+/* 1234 sandboxes are 13 pages, fetched one ahead of the parsing: every
+ * sandbox once, in the server's order (newest first). */
+Test(http, list_many_pages_in_order, .timeout = 240)
+{
+	struct sbxd *big = start_server(2000);
+	char url[64], want[16];
+	struct sbx **items;
+	struct sbx *s = NULL;
+	struct api_error e;
+	struct api_stats st0, st;
+	size_t n;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", sbxd_port(big));
+	struct api *a = client(url, 2000, 5000, 4);
+	for (int i = 0; i < 1234; i++) {
+		snprintf(want, sizeof(want), "m%04d", i);
+		cr_assert_eq(api_create(a, "base", 600, want, &s, &e), 0, "%s", e.message);
+		sbx_unref(s);
+	}
+	for (int round = 0; round < 3; round++) {
+		api_get_stats(a, &st0);
+		cr_assert_eq(api_list(a, &items, &n, &e), 0, "%s", e.message);
+		api_get_stats(a, &st);
+		cr_expect_eq(st.requests - st0.requests, 13, "pages of 100");
+		cr_assert_eq(n, 1234);
+		for (size_t i = 0; i < n; i++) {
+			const char *name = sbx_meta_get(items[i], SBX_NAME_KEY);
+
+			snprintf(want, sizeof(want), "m%04zu", n - 1 - i);
+			cr_assert(name && strcmp(name, want) == 0, "item %zu is %s, want %s", i,
+				  name ? name : "(none)", want);
+		}
+		sbx_array_free(items, n);
+	}
+	api_free(a);
+	sbxd_stop(big);
+}
+
+/* Every list page broken: the first fails the listing, and no second page
+ * is ever asked for (the first one's token is never read). */
+Test(http, list_fails_on_first_page_alone)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	for (int i = 0; i < 150; i++)
+		sbx_unref(create(NULL));
+	reset_stats();
+	fault("{\"body\":\"nonjson\",\"path_prefix\":\"/v2/sandboxes\"}");
+	cr_expect_eq(api_list(api, &items, &n, &e), -EIO);
+	cr_expect_null(items);
+	cr_expect_eq(e.http_status, 200);
+	cr_expect(strstr(e.message, "bad reply"), "%s", e.message);
+	ctl("DELETE", "/sbxd/faults", NULL, NULL);
+	cr_expect_leq(route_count("GET /v2/sandboxes"), 2);
+	cr_assert_eq(api_list(api, &items, &n, &e), 0, "%s", e.message);
+	cr_expect_eq(n, 150);
+	sbx_array_free(items, n);
+}
+
 Test(http, empty_list)
 {
 	struct sbx **items = (struct sbx **)0x1;

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "api.h"
+#include "http.h"
 #include "log.h"
 
 #define KEY "wire-test-key"
@@ -76,7 +77,7 @@ static void serve_conn(int fd)
 
 	for (;;) {
 		ssize_t n = read_request(fd, buf, sizeof(buf));
-		char hdrs[1024] = "", body[8192] = "", out[10000];
+		char hdrs[6144] = "", body[16384] = "", out[24576];
 		struct req rq = { 0 };
 		char *eol, *hend;
 		int idx, status;
@@ -437,6 +438,263 @@ Test(wire, endless_paging_is_cut_off)
 	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
 	cr_expect(strstr(e.message, "too many pages"), "%s", e.message);
 	cr_expect_eq(S.n, 10000);
+}
+
+/* ---- the paged listing, one page fetched ahead of the parsing ------------ */
+
+/* The page a list request asks for: 0 without a token, k for "tK". */
+static int page_of(const struct req *rq)
+{
+	const char *t = strstr(rq->target, "&nextToken=t");
+
+	return t ? atoi(t + strlen("&nextToken=t")) : 0;
+}
+
+/* Page k of a listing of `pages` pages: items pK-0..pK-2, token tK+1. */
+static int list_page(int k, int pages, char *h, size_t hl, char *b, size_t bl)
+{
+	if (k + 1 < pages)
+		snprintf(h, hl, "X-Next-Token: t%d\r\n", k + 1);
+	snprintf(b, bl, "[{\"sandboxID\":\"p%d-0\",\"templateID\":\"base\",\"state\":\"running\"},"
+		 "{\"sandboxID\":\"p%d-1\",\"templateID\":\"base\",\"state\":\"paused\"},"
+		 "{\"sandboxID\":\"p%d-2\",\"templateID\":\"base\",\"state\":\"running\"}]",
+		 k, k, k);
+	return 200;
+}
+
+static int sc_forty_pages(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	if (k % 3 == 1)
+		usleep(3000);   /* vary which side of the pipeline waits */
+	return list_page(k, 40, h, hl, b, bl);
+}
+
+Test(wire, many_pages_in_order)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+	char want[32];
+
+	start(sc_forty_pages);
+	for (int round = 0; round < 3; round++) {
+		S.n = 0;
+		cr_assert_eq(api_list(A, &items, &n, &e), 0, "%s", e.message);
+		cr_assert_eq(n, 120);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(want, sizeof(want), "p%zu-%zu", i / 3, i % 3);
+			cr_assert_str_eq(items[i]->id, want, "item %zu", i);
+			cr_expect_eq(items[i]->state, i % 3 == 1 ? SBX_STATE_PAUSED : SBX_STATE_RUNNING);
+		}
+		sbx_array_free(items, n);
+		cr_assert_eq(S.n, 40, "%d requests for 40 pages", S.n);
+		for (int k = 1; k < 40; k++)
+			cr_expect_eq(page_of(&S.reqs[k]), k, "request %d asked for page %d", k,
+				     page_of(&S.reqs[k]));
+	}
+}
+
+/* Endless pages; page 2 is not JSON but still names a next page. */
+static int sc_garbage_page(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	if (k == 2) {
+		snprintf(h, hl, "X-Next-Token: t3\r\n");
+		snprintf(b, bl, "[{\"sandboxID\":");
+		return 200;
+	}
+	return list_page(k, 1000, h, hl, b, bl);
+}
+
+Test(wire, garbage_page_fails_and_stops_fetching)
+{
+	struct sbx **items = NULL;
+	size_t n = 5;
+	struct api_error e;
+	struct api_stats st0, st;
+
+	start(sc_garbage_page);
+	api_get_stats(A, &st0);
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect_null(items);
+	cr_expect_eq(n, 0);
+	cr_expect_eq(e.err, -EIO);
+	cr_expect_eq(e.http_status, 200);
+	cr_expect_eq(strncmp(e.message, "bad reply: invalid JSON", 23), 0, "%s", e.message);
+	usleep(200 * 1000);   /* a fetcher left running would ask for more */
+	cr_expect(S.n >= 3 && S.n <= 4, "%d pages requested, want 3 (or 4)", S.n);
+	api_get_stats(A, &st);
+	cr_expect_eq(st.failures - st0.failures, 1);
+	cr_expect_str_eq(st.last_error.message, e.message);
+}
+
+/* Page 1 is not JSON; page 2, fetched ahead of its parsing, fails too. */
+static int sc_garbage_then_500(const struct req *rq, int n, char *h, size_t hl, char *b,
+			       size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	if (k == 1) {
+		/* 100 good items before the bad one keep the parser busy while
+		 * page 2 is fetched. */
+		size_t len = (size_t)snprintf(b, bl, "[");
+
+		for (int i = 0; i < 100 && len < bl; i++)
+			len += (size_t)snprintf(b + len, bl - len, ITEM("g%d") ",", i);
+		if (len < bl)
+			snprintf(b + len, bl - len, "{\"templateID\":\"base\"}]");
+		snprintf(h, hl, "X-Next-Token: t2\r\n");
+		return 200;
+	}
+	if (k == 2) {
+		snprintf(b, bl, "{\"code\":500,\"message\":\"page two broke\"}");
+		return 500;
+	}
+	return list_page(k, 10, h, hl, b, bl);
+}
+
+Test(wire, first_failing_page_is_the_error)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+	struct api_stats st0, st;
+
+	start(sc_garbage_then_500);
+	/* Page 2 almost always goes out before page 1 fails to parse (see
+	 * the script); a few rounds make sure. */
+	for (int i = 0; i < 5; i++) {
+		api_get_stats(A, &st0);
+		cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+		cr_expect_null(items);
+		cr_expect_eq(e.http_status, 200, "the later page's 500 won: %s", e.message);
+		cr_expect(strstr(e.message, "bad reply"), "%s", e.message);
+		api_get_stats(A, &st);
+		cr_expect_eq(st.failures - st0.failures, 1, "a page past the failure was recorded");
+		cr_expect_str_eq(st.last_error.message, e.message);
+		cr_expect_eq(st.last_error.http_status, 200);
+		pthread_mutex_lock(&S.lock);
+		cr_expect_leq(S.n, 3);
+		S.n = 0;
+		pthread_mutex_unlock(&S.lock);
+	}
+}
+
+static int sc_later_500(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	if (k == 3) {
+		snprintf(b, bl, "{\"code\":500,\"message\":\"page three broke\"}");
+		return 500;
+	}
+	return list_page(k, 10, h, hl, b, bl);
+}
+
+Test(wire, error_status_on_a_later_page)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_later_500);
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect_null(items);
+	cr_expect_eq(e.http_status, 500);
+	cr_expect_str_eq(e.message, "page three broke");
+	cr_expect_eq(S.n, 4, "500 is not retried, and nothing follows it");
+}
+
+/* Page 2 gets one 503 before it is served: retried within the page. */
+static int sc_later_503_once(const struct req *rq, int n, char *h, size_t hl, char *b,
+			     size_t bl)
+{
+	static int failed;
+	int k = page_of(rq);
+
+	(void)n;
+	if (k == 0)
+		failed = 0;
+	if (k == 2 && !failed++) {
+		snprintf(h, hl, "Retry-After: 0\r\n");
+		return 503;
+	}
+	return list_page(k, 5, h, hl, b, bl);
+}
+
+Test(wire, later_page_retried)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_later_503_once);
+	cr_assert_eq(api_list(A, &items, &n, &e), 0, "%s", e.message);
+	cr_expect_eq(n, 15);
+	cr_expect_str_eq(items[6]->id, "p2-0");
+	sbx_array_free(items, n);
+	cr_expect_eq(S.n, 6);
+}
+
+static int sc_later_repeat(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	list_page(k, 10, h, hl, b, bl);
+	if (k == 2)
+		snprintf(h, hl, "X-Next-Token: t2\r\n");   /* what fetched it */
+	return 200;
+}
+
+Test(wire, repeated_token_on_a_later_page)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_later_repeat);
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect_null(items);
+	cr_expect_eq(e.http_status, 200);
+	cr_expect(strstr(e.message, "X-Next-Token repeats"), "%s", e.message);
+	cr_expect_eq(S.n, 3);
+}
+
+static int sc_long_token(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	list_page(k, 10, h, hl, b, bl);
+	if (k == 1) {
+		char tok[HTTP_TOKEN_MAX + 2];
+
+		memset(tok, 'x', sizeof(tok) - 1);
+		tok[sizeof(tok) - 1] = '\0';
+		snprintf(h, hl, "X-Next-Token: %s\r\n", tok);
+	}
+	return 200;
+}
+
+Test(wire, overlong_token_on_a_later_page)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+
+	start(sc_long_token);
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	cr_expect_null(items);
+	cr_expect(strstr(e.message, "X-Next-Token too long"), "%s", e.message);
+	cr_expect_eq(S.n, 2);
 }
 
 Test(wire, tls_failures_are_explained)

@@ -1,0 +1,32 @@
+/* Shared between api.c (one call with retries, the single-request calls)
+ * and api_list.c (the paged listing); private to the API client. */
+#ifndef SBXFS_API_PRIV_H
+#define SBXFS_API_PRIV_H
+
+#include <stddef.h>
+
+#include "api.h"
+#include "http.h"
+
+struct call {
+	enum api_op op;
+	const char *method;
+	const char *path;         /* escaped, may have a query */
+	const char *body;         /* NULL: none */
+};
+
+/* Performs c with the retry policy and records nothing of a failure, so
+ * the caller decides whether it counts.  0: *rs holds the 2xx reply
+ * (caller clears it).  -errno: *rs cleared, the last HTTP status (0
+ * without a reply) in *status and the reason in msg.  Thread-safe. */
+int api_call_attempts(struct api *a, const struct call *c, struct http_response *rs,
+		      int *status, char *msg, size_t msglen);
+/* Records a failed call: *err (when not NULL), the stats' failure count
+ * and last error, a log line.  Returns r. */
+int api_call_failed(struct api *a, const struct call *c, struct api_error *err,
+		    int status, int r, const char *msg);
+/* s with everything but RFC 3986 unreserved characters %-escaped;
+ * malloc'd (caller frees), NULL on allocation failure. */
+char *api_url_escape(const char *s);
+
+#endif
