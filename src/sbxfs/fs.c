@@ -534,14 +534,16 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->auto_cache = 0;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* READDIRPLUS on every listing request, not just the first one
-	 * (auto mode): `ls -l` stats entry by entry between getdents calls,
-	 * so in auto mode every other chunk would cost a LOOKUP per entry.
-	 * fs_dir.c gives each entry its real offset, without which libfuse
-	 * 3.14 would keep a node reference per listed name for good. */
+	/* READDIRPLUS in the kernel's auto mode: the first request of a
+	 * listing, and each one after the caller stat()ed an entry the last
+	 * one brought, carry attributes, so `ls -l` needs no LOOKUP while a
+	 * plain `ls` gets its names in few, large READDIR replies.  fs_dir.c
+	 * gives each entry its real offset, without which libfuse 3.14 would
+	 * keep a node reference per listed name for good. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
 	return fs;
 }
 
