@@ -62,12 +62,22 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void sleep_ms(long ms)
+static bool cancelled(const int *cancel)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	return cancel && __atomic_load_n(cancel, __ATOMIC_ACQUIRE);
+}
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+/* Sleeps ms, in slices short enough to notice a cancel within 50 ms. */
+static void sleep_ms(long ms, const int *cancel)
+{
+	while (ms > 0 && !cancelled(cancel)) {
+		long slice = cancel && ms > 50 ? 50 : ms;
+		struct timespec ts = { slice / 1000, (slice % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		ms -= slice;
+	}
 }
 
 static long backoff_ms(unsigned attempt)
@@ -365,6 +375,7 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 		 * connection turns out dead with nothing received; a write that
 		 * must not be repeated gets a connection of its own. */
 		.fresh_connection = rc != RETRY_IDEMPOTENT,
+		.cancel = c->cancel,
 	};
 	struct curl_slist *headers;
 	char *url = NULL;
@@ -392,6 +403,11 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 			}
 			break;
 		}
+		if (cancelled(c->cancel)) {   /* during the backoff */
+			r = -ECANCELED;
+			snprintf(msg, msglen, "cancelled");
+			break;
+		}
 		http_response_clear(rs);
 		rq.timeout_ms = a->request_timeout_ms < remaining ? a->request_timeout_ms : remaining;
 		if (http_perform(a->pool, &rq, rs) < 0) {
@@ -400,6 +416,11 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 			break;
 		}
 		count_attempt(a, c, rs);
+		if (cancelled(c->cancel)) {
+			r = -ECANCELED;
+			snprintf(msg, msglen, "cancelled");
+			break;
+		}
 		status = (int)rs->status;
 		r = judge_attempt(c, rs, attempt, msg, msglen, &retry);
 		if (r == 0 || !retry || attempt >= a->max_retries)
@@ -410,7 +431,7 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 		pthread_mutex_lock(&a->lock);
 		a->stats.retries++;
 		pthread_mutex_unlock(&a->lock);
-		sleep_ms(delay);
+		sleep_ms(delay, c->cancel);
 	}
 out:
 	free_headers(headers);
@@ -500,7 +521,7 @@ static int bad_args(struct api_error *err, const char *what)
 
 int api_probe(struct api *a, struct api_error *err)
 {
-	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL };
+	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL, NULL };
 	struct http_response rs;
 	struct sbx **items;
 	size_t n;
@@ -519,7 +540,7 @@ int api_probe(struct api *a, struct api_error *err)
 
 int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *err)
 {
-	struct call c = { API_OP_GET, "GET", NULL, NULL };
+	struct call c = { API_OP_GET, "GET", NULL, NULL, NULL };
 	struct http_response rs;
 	char why[200];
 	char *path;
@@ -545,7 +566,7 @@ int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *e
 int api_create(struct api *a, const char *template_id, unsigned long timeout,
 	       const char *name, struct sbx **out, struct api_error *err)
 {
-	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL };
+	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL, NULL };
 	struct sbx_meta meta = { SBX_NAME_KEY, name };
 	struct http_response rs;
 	json_t *req;
@@ -584,7 +605,7 @@ int api_create(struct api *a, const char *template_id, unsigned long timeout,
 static int simple_call(struct api *a, enum api_op op, const char *method, const char *id,
 		       const char *suffix, const char *body, struct api_error *err)
 {
-	struct call c = { op, method, NULL, body };
+	struct call c = { op, method, NULL, body, NULL };
 	struct http_response rs;
 	char *path;
 	int r;

@@ -85,7 +85,8 @@ int api_probe(struct api *a, struct api_error *err);
  * stays one page ahead at most, so at most two page bodies are held, and
  * it is joined before the call returns.  Any page's failure fails the
  * listing exactly as if the pages had been fetched one by one (the first
- * failing page's errno and *err; at most one page past it requested).
+ * failing page's errno and *err; at most one page past it requested, and
+ * that request cancelled within about a second rather than waited for).
  * When no thread can be started the pages are fetched in turn.  Caller
  * owns *items (sbx_array_free). */
 int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err);

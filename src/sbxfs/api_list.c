@@ -34,7 +34,7 @@
 #define LIST_MAX_PAGES 10000
 
 /* Only the part before '?' is logged, so this names every page. */
-static const struct call list_call = { API_OP_LIST, "GET", LIST_PATH, NULL };
+static const struct call list_call = { API_OP_LIST, "GET", LIST_PATH, NULL, NULL };
 
 /* One page as fetched: its reply, or why it cannot be used. */
 struct page {
@@ -62,6 +62,7 @@ struct lister {
 	bool full;                /* slot holds a page the caller has not taken */
 	bool finished;            /* the fetcher will put no more pages */
 	bool stop;                /* the caller wants no more pages */
+	int cancel;               /* atomic: also ends the request in flight */
 };
 
 struct vec {
@@ -85,6 +86,7 @@ static void fetch_next(struct lister *l, struct page *pg)
 	char *etok = NULL, *path = NULL;
 	struct call c = list_call;
 
+	c.cancel = &l->cancel;
 	memset(pg, 0, sizeof(*pg));
 	if ((tok && !(etok = api_url_escape(tok))) ||
 	    asprintf(&path, "%s%s%s", LIST_PATH, etok ? "&nextToken=" : "", etok ? etok : "") < 0) {
@@ -183,11 +185,14 @@ static bool lister_next(struct lister *l, struct page *pg)
 	return got;
 }
 
-/* Stops and joins the fetcher (after its request in flight, if any) and
- * drops a page it fetched that was not taken. */
+/* Stops and joins the fetcher and drops a page it fetched that was not
+ * taken.  A request in flight is cancelled rather than waited for: the
+ * listing has already failed, and that page may be stalling until its
+ * deadline. */
 static void lister_finish(struct lister *l)
 {
 	if (l->threaded) {
+		__atomic_store_n(&l->cancel, 1, __ATOMIC_RELEASE);
 		pthread_mutex_lock(&l->lock);
 		l->stop = true;
 		pthread_cond_signal(&l->cond);

@@ -13,6 +13,8 @@ struct call {
 	const char *method;
 	const char *path;         /* escaped, may have a query */
 	const char *body;         /* NULL: none */
+	const int *cancel;        /* NULL, or: set, it ends the call soon with
+	                           * -ECANCELED (see http_request) */
 };
 
 /* Performs c with the retry policy and records nothing of a failure, so

@@ -159,6 +159,18 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* libcurl calls this at least about once a second, even while a transfer
+ * stalls: a nonzero return ends it. */
+static int on_progress(void *cancel, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return __atomic_load_n((const int *)cancel, __ATOMIC_ACQUIRE) != 0;
+}
+
 static void set_options(CURL *h, const struct http_request *rq, struct http_response *rs)
 {
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
@@ -186,6 +198,11 @@ static void set_options(CURL *h, const struct http_request *rq, struct http_resp
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
+	if (rq->cancel) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (strcmp(rq->method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {

@@ -23,6 +23,9 @@ struct http_request {
 	long connect_timeout_ms;
 	long timeout_ms;           /* the whole attempt */
 	bool fresh_connection;     /* no reused connection (so no silent resend) */
+	const int *cancel;         /* NULL, or: the transfer ends (CURLE_ABORTED_BY_
+	                            * CALLBACK) within about a second of *cancel
+	                            * turning non-zero; read atomically */
 };
 
 struct http_response {

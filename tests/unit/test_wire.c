@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 
@@ -584,6 +585,53 @@ Test(wire, first_failing_page_is_the_error)
 		S.n = 0;
 		pthread_mutex_unlock(&S.lock);
 	}
+}
+
+/* Page 1 is not JSON; page 2, fetched ahead of its parsing, stalls far
+ * past every timeout. */
+static int sc_garbage_then_stall(const struct req *rq, int n, char *h, size_t hl, char *b,
+				 size_t bl)
+{
+	int k = page_of(rq);
+
+	(void)n;
+	if (k >= 2) {
+		sleep(10);
+		return -1;
+	}
+	if (k == 1) {
+		snprintf(h, hl, "X-Next-Token: t2\r\n");
+		snprintf(b, bl, "[{\"sandboxID\":");
+		return 200;
+	}
+	return list_page(k, 10, h, hl, b, bl);
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* A listing that failed does not wait for the page fetched ahead of it:
+ * that request is cancelled, not sat out to its deadline (2 s per attempt,
+ * 4 s in all here). */
+Test(wire, failed_listing_cancels_the_page_in_flight)
+{
+	struct sbx **items = NULL;
+	size_t n;
+	struct api_error e;
+	long t0, took;
+
+	start(sc_garbage_then_stall);
+	t0 = mono_ms();
+	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
+	took = mono_ms() - t0;
+	cr_expect(strstr(e.message, "bad reply"), "%s", e.message);
+	cr_expect_lt(took, 1800, "the failed listing took %ld ms", took);
+	cr_expect_null(items);
 }
 
 static int sc_later_500(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
