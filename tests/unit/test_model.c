@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -385,3 +386,198 @@ Test(model, compact)
 	sbx_unref(s);
 }
 
+/* ---- info.json rendered lazily from a list's raw JSON ------------------ */
+
+/* Tokens at several depths and inside arrays, user metadata with token-like
+ * keys, strings holding brackets, commas, escapes and UTF-8, nested arrays,
+ * numbers, a duplicate key, whitespace and newlines before the commas. */
+static const char TRICKY_LIST[] =
+	"[ \n"
+	" {\"sandboxID\":\"t1\",\"templateID\":\"base\",\"envdAccessToken\":\"SECRET-top\","
+	"\"auth\":{\"refreshToken\":\"SECRET-2\",\"inner\":{\"deep\":{\"client_secret\":"
+	"\"SECRET-3\",\"keep\":\"yes\"}}},\"list\":[[{\"apiKey\":\"SECRET-4\",\"n\":1}],"
+	"[{\"Password\":\"SECRET-5\"}]],\"metadata\":{\"my_token\":\"user-kept\","
+	"\"API_KEY\":\"user-kept-2\"},\"tail\":\"]},[{\\\"x\"}   \n"
+	"\t,\n"
+	" {\"sandboxID\":\"t2\",\"templateID\":\"base\",\"metadata\":{\"session_token\":"
+	"\"visible\",\"secretive\":\"also\"},\"state\":\"paused\"}\n"
+	",{\"sandboxID\":\"t3\",\"templateID\":\"b\\u0061se\",\"alias\":\"caf\\u00e9 "
+	"\\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\t \\u0001 naïve ☃\",\"note\":\"],[{,}\\\"\\\\\","
+	"\"extra\":[[1,[2,[3,{\"a\":[]}]]],{},[],\"[\",-0.0,1.5e300,1e-7,12345678901234,"
+	"true,false,null],\"dup\":1,\"dup\":{\"tokenX\":\"SECRET-6\"}}\n"
+	"\n"
+	"  ,\t{\"sandboxID\":\"t4\",\"templateID\":\"base\",\"state\":\"running\","
+	"\"startedAt\":\"2026-11-28T14:14:27.5Z\",\"endAt\":\"2026-11-28T14:24:27Z\","
+	"\"cpuCount\":2,\"memoryMB\":512,\"metadata\":{}}\n"
+	"  ]\n";
+
+/* What info.json showed for t1 and t3 before it was rendered lazily. */
+static const char TRICKY_T1[] =
+	"{\n"
+	"  \"sandboxID\": \"t1\",\n"
+	"  \"templateID\": \"base\",\n"
+	"  \"auth\": {\n"
+	"    \"inner\": {\n"
+	"      \"deep\": {\n"
+	"        \"keep\": \"yes\"\n"
+	"      }\n"
+	"    }\n"
+	"  },\n"
+	"  \"list\": [\n"
+	"    [\n"
+	"      {\n"
+	"        \"n\": 1\n"
+	"      }\n"
+	"    ],\n"
+	"    [\n"
+	"      {}\n"
+	"    ]\n"
+	"  ],\n"
+	"  \"metadata\": {\n"
+	"    \"my_token\": \"user-kept\",\n"
+	"    \"API_KEY\": \"user-kept-2\"\n"
+	"  },\n"
+	"  \"tail\": \"]},[{\\\"x\"\n"
+	"}\n";
+
+static const char TRICKY_T3[] =
+	"{\n"
+	"  \"sandboxID\": \"t3\",\n"
+	"  \"templateID\": \"base\",\n"
+	"  \"alias\": \"café 😀 \\\"q\\\" \\\\ / \\t \\u0001 naïve ☃\",\n"
+	"  \"note\": \"],[{,}\\\"\\\\\",\n"
+	"  \"extra\": [\n"
+	"    [\n"
+	"      1,\n"
+	"      [\n"
+	"        2,\n"
+	"        [\n"
+	"          3,\n"
+	"          {\n"
+	"            \"a\": []\n"
+	"          }\n"
+	"        ]\n"
+	"      ]\n"
+	"    ],\n"
+	"    {},\n"
+	"    [],\n"
+	"    \"[\",\n"
+	"    -0.0,\n"
+	"    1.5000000000000001e300,\n"
+	"    9.9999999999999995e-8,\n"
+	"    12345678901234,\n"
+	"    true,\n"
+	"    false,\n"
+	"    null\n"
+	"  ],\n"
+	"  \"dup\": {}\n"
+	"}\n";
+
+Test(model, lazy_info_json_exact)
+{
+	struct sbx **items;
+	size_t n, len;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	cr_assert_eq(n, 4);
+	cr_expect_str_eq(items[2]->template_id, "base");
+	cr_expect_str_eq(items[3]->id, "t4");
+	for (size_t i = 0; i < n; i++) {
+		const char *json = sbx_info_json(items[i], &len);
+
+		cr_assert_not_null(json);
+		cr_expect(items[i]->json_raw, "item %zu rendered eagerly", i);
+		cr_expect_eq(len, strlen(json));
+		cr_expect_eq(json[len - 1], '\n');
+		cr_expect_null(strstr(json, "SECRET"), "%s", json);
+		/* memoized: the same text every time */
+		cr_expect_eq(ij(items[i]), json);
+	}
+	cr_expect_str_eq(ij(items[0]), TRICKY_T1);
+	cr_expect_str_eq(ij(items[2]), TRICKY_T3);
+	/* metadata is the user's: token-like keys stay, tokens elsewhere or not */
+	cr_expect(strstr(ij(items[1]), "\"session_token\": \"visible\""));
+	sbx_array_free(items, n);
+}
+
+/* The lazy path renders what the eager one (sbx_from_json) does, for every
+ * item of every list the other tests use too. */
+static void expect_same_as_eager(const char *body)
+{
+	json_t *root = json_loads(body, 0, NULL);
+	struct sbx **items, *eager;
+	size_t n;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(body, strlen(body), &items, &n, why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_eq(json_array_size(root), n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(sbx_from_json(json_array_get(root, i), &eager, why, sizeof(why)), 0);
+		cr_expect(!eager->json_raw);
+		cr_expect_str_eq(ij(items[i]), sbx_info_json(eager, NULL));
+		sbx_unref(eager);
+	}
+	sbx_array_free(items, n);
+	json_decref(root);
+}
+
+Test(model, lazy_matches_eager)
+{
+	expect_same_as_eager(TRICKY_LIST);
+	expect_same_as_eager("[" GOOD_ITEM ",{\"sandboxID\":\"y\",\"templateID\":\"t\"}]");
+	expect_same_as_eager("[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"envdAccessToken\":\"S\","
+			     "\"metadata\":{\"token\":\"k\"},\"m2\":{\"metadata\":{\"token\":\"d\"}}}]");
+	expect_same_as_eager("[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"extra\":[[[{\"a\":[1]}]]]}]");
+}
+
+/* A state change of a listed sandbox edits its rendered info.json. */
+Test(model, lazy_with)
+{
+	struct sbx **items, *p;
+	size_t n;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	p = sbx_with(items[0], SBX_STATE_PAUSED, 5000);
+	cr_assert_not_null(p);
+	cr_expect(!p->json_raw);
+	cr_expect_str_eq(p->id, "t1");
+	cr_expect_str_eq(sbx_meta_get(p, "my_token"), "user-kept");
+	cr_expect_null(strstr(ij(p), "SECRET"));
+	cr_expect(strstr(ij(p), "\"state\": \"paused\""));
+	cr_expect(strstr(ij(p), "\"tail\": \"]},[{\\\"x\""));
+	sbx_unref(p);
+	sbx_array_free(items, n);
+}
+
+static void *info_json_thread(void *arg)
+{
+	return (void *)sbx_info_json(arg, NULL);
+}
+
+/* Threads racing to render see one text; the losers' copies are freed
+ * (the sanitizer build would report a leak). */
+Test(model, lazy_race)
+{
+	pthread_t t[8];
+	void *got[8];
+	struct sbx **items;
+	size_t n;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	for (size_t i = 0; i < 8; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, info_json_thread, items[2]), 0);
+	for (size_t i = 0; i < 8; i++) {
+		pthread_join(t[i], &got[i]);
+		cr_expect_not_null(got[i]);
+		cr_expect_eq(got[i], got[0]);
+	}
+	cr_expect_str_eq(got[0], TRICKY_T3);
+	sbx_array_free(items, n);
+}
