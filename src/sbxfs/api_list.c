@@ -1,8 +1,8 @@
 /* api_list(): GET /v2/sandboxes across pages, fetching one page ahead of
  * the parsing.
  *
- * Parsing a page (JSON, the token scan, info.json) costs about as much as
- * fetching it, and page k+1's token is in page k's headers, known before
+ * Parsing a page (the JSON, then every sandbox's fields) takes about as
+ * long as fetching it, and page k+1's token is in page k's headers, known before
  * page k's body is parsed.  So once the first page says there is a second,
  * a short-lived fetcher thread requests the pages in order while the
  * calling thread parses them.  The fetcher starts a request only when the

@@ -153,13 +153,16 @@ static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
 	case SBX_FILE_INFO:
 		out = sbx_render_info(s, len);
 		break;
-	case SBX_FILE_INFO_JSON:
-		if ((out = malloc(s->json_len + 1)) != NULL) {
-			memcpy(out, s->json, s->json_len);
-			out[s->json_len] = '\0';
-			*len = s->json_len;
+	case SBX_FILE_INFO_JSON: {
+		size_t n;
+		const char *json = sbx_info_json(s, &n);
+
+		if (json && (out = malloc(n + 1)) != NULL) {
+			memcpy(out, json, n + 1);
+			*len = n;
 		}
 		break;
+	}
 	case SBX_FILE_STATE:
 		out = dup_line(sbx_state_name(s->state), len);
 		break;
@@ -294,6 +297,13 @@ int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node 
 		fill_stat(fs, st, MODE_DIR, 0, s->started_at);
 		if (n->kind == PATH_SBX)
 			st->st_nlink = 3;
+		return 0;
+	}
+	/* info.json's size is known without a copy (rendered once per sbx) */
+	if (n->kind == PATH_SBX_FILE && n->file == SBX_FILE_INFO_JSON) {
+		if (sbx_info_json(s, &len) == NULL)
+			return -ENOMEM;
+		fill_stat(fs, st, sbx_node_mode(n), (off_t)len, s->started_at);
 		return 0;
 	}
 	if (n->kind == PATH_META_FILE && path_span_copy(n->key, key, sizeof(key)) < 0)

@@ -1,8 +1,10 @@
 /* The sandbox model: untrusted JSON in, one compact immutable struct out.
  *
  * A struct sbx is a single allocation: the struct, then its metadata array,
- * then every string (ids, metadata, the info.json text) back to back, so
- * sbx_unref() is one free() and 10,000 sandboxes cost well under 10 MiB. */
+ * then every string (ids, metadata, the source of info.json) back to back,
+ * so 10,000 sandboxes cost well under 10 MiB.  The one thing allocated
+ * apart is info.json rendered from a listed sandbox's raw JSON, made on
+ * first use (sbx_info_json) and freed with the sandbox. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jscan.h"
 #include "model.h"
 
 #define SBX_ID_MAX 128          /* sandboxID, templateID */
@@ -28,8 +31,17 @@ struct sbx_fields {
 	bool partial;
 	const struct sbx_meta *meta;    /* sorted by key */
 	size_t n_meta;
-	const char *json;               /* without the trailing newline */
+	/* Raw: a sandbox object's JSON text as the API sent it.  Otherwise
+	 * info.json without its trailing newline. */
+	const char *json;
 	size_t json_len;
+	bool json_raw;
+};
+
+/* info.json rendered from raw JSON: one allocation, published once. */
+struct sbx_text {
+	size_t len;
+	char text[];
 };
 
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
@@ -67,7 +79,7 @@ static struct sbx *sbx_build(const struct sbx_fields *f)
 		strlen(f->client_id) + strlen(f->envd_version) + 5;
 	for (size_t i = 0; i < f->n_meta; i++)
 		size += strlen(f->meta[i].key) + strlen(f->meta[i].value) + 2;
-	size += f->json_len + 2;
+	size += f->json_len + 2;   /* '\n' (rendered text only) and NUL */
 
 	s = malloc(size);
 	if (!s)
@@ -83,11 +95,14 @@ static struct sbx *sbx_build(const struct sbx_fields *f)
 		s->meta[i].key = put_str(&p, f->meta[i].key);
 		s->meta[i].value = put_str(&p, f->meta[i].value);
 	}
-	s->json = p;
+	s->json_src = p;
 	memcpy(p, f->json, f->json_len);
-	p[f->json_len] = '\n';
-	p[f->json_len + 1] = '\0';
-	s->json_len = f->json_len + 1;
+	s->json_src_len = f->json_len;
+	if (!f->json_raw)
+		p[s->json_src_len++] = '\n';
+	p[s->json_src_len] = '\0';
+	s->json_raw = f->json_raw;
+	s->info_memo = NULL;
 	s->n_meta = f->n_meta;
 	s->state = f->state;
 	s->started_at = f->started_at;
@@ -109,8 +124,10 @@ struct sbx *sbx_ref(struct sbx *s)
 
 void sbx_unref(struct sbx *s)
 {
-	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(s->info_memo);
 		free(s);
+	}
 }
 
 void sbx_array_free(struct sbx **items, size_t n)
@@ -376,7 +393,70 @@ static char *public_json(const json_t *obj)
 	return text;
 }
 
-int sbx_from_json(const json_t *obj, struct sbx **out, char *why, size_t whylen)
+/* info.json from a listed sandbox's raw JSON: exactly what from_json()
+ * renders from the object the list's parser made of the same bytes.
+ * malloc'd; NULL on allocation failure (the text parsed once already). */
+static struct sbx_text *render_raw(const struct sbx *s)
+{
+	json_t *o = json_loadb(s->json_src, s->json_src_len, 0, NULL);
+	struct sbx_text *t;
+	char *text;
+	size_t n;
+
+	if (!o)
+		return NULL;
+	text = public_json(o);
+	json_decref(o);
+	if (!text)
+		return NULL;
+	n = strlen(text);
+	t = malloc(sizeof(*t) + n + 2);
+	if (t) {
+		memcpy(t->text, text, n);
+		t->text[n] = '\n';
+		t->text[n + 1] = '\0';
+		t->len = n + 1;
+	}
+	free(text);
+	return t;
+}
+
+const char *sbx_info_json(const struct sbx *s, size_t *len)
+{
+	struct sbx_text **memo, *t, *fresh;
+
+	if (!s)
+		return NULL;
+	if (!s->json_raw) {
+		if (len)
+			*len = s->json_src_len;
+		return s->json_src;
+	}
+	/* The memo is the one member set after the sbx is shared.  Threads
+	 * that race here each render; the first to publish wins and the
+	 * others free theirs, so readers never wait and never see a change.
+	 * (Casting const away is sound: every sbx is malloc'd.) */
+	memo = (struct sbx_text **)&s->info_memo;
+	t = __atomic_load_n(memo, __ATOMIC_ACQUIRE);
+	if (!t) {
+		fresh = render_raw(s);
+		if (!fresh)
+			return NULL;
+		if (__atomic_compare_exchange_n(memo, &t, fresh, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			t = fresh;
+		else
+			free(fresh);
+	}
+	if (len)
+		*len = t->len;
+	return t->text;
+}
+
+/* sbx_from_json(), keeping raw[0..raw_len) (obj's own text) as the source
+ * of info.json when raw is not NULL, else rendering info.json now. */
+static int from_json(const json_t *obj, const char *raw, size_t raw_len,
+		     struct sbx **out, char *why, size_t whylen)
 {
 	struct sbx_fields f = { 0 };
 	struct sbx_meta *meta = NULL;
@@ -404,13 +484,19 @@ int sbx_from_json(const json_t *obj, struct sbx **out, char *why, size_t whylen)
 		goto out;
 	f.state = sbx_state_from_api(state);
 	f.meta = meta;
-	json = public_json(obj);
-	if (!json) {
-		r = -ENOMEM;
-		goto out;
+	if (raw) {
+		f.json = raw;
+		f.json_len = raw_len;
+		f.json_raw = true;
+	} else {
+		json = public_json(obj);
+		if (!json) {
+			r = -ENOMEM;
+			goto out;
+		}
+		f.json = json;
+		f.json_len = strlen(json);
 	}
-	f.json = json;
-	f.json_len = strlen(json);
 	*out = sbx_build(&f);
 	r = *out ? 0 : -ENOMEM;
 out:
@@ -421,13 +507,20 @@ out:
 	return r;
 }
 
+int sbx_from_json(const json_t *obj, struct sbx **out, char *why, size_t whylen)
+{
+	return from_json(obj, NULL, 0, out, why, whylen);
+}
+
 int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t *n,
 		       char *why, size_t whylen)
 {
 	json_error_t jerr;
 	json_t *root;
 	struct sbx **v = NULL;
-	size_t count, i = 0;
+	struct jscan scan;
+	const char *raw;
+	size_t count, i = 0, raw_len;
 	int r = 0;
 
 	*items = NULL;
@@ -450,14 +543,27 @@ int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t
 			goto out;
 		}
 	}
+	/* Element i's text is the i-th the scanner finds: the parser has
+	 * accepted the body, so anything else is a bug in one of the two. */
+	jscan_init(&scan, body, len);
 	for (i = 0; i < count; i++) {
 		char w[200] = "";
 
-		r = sbx_from_json(json_array_get(root, i), &v[i], w, sizeof(w));
+		if (jscan_next(&scan, &raw, &raw_len) != 1) {
+			set_why(why, whylen, "item %zu: not found in the list's text", i);
+			r = -EIO;
+			goto out;
+		}
+		r = from_json(json_array_get(root, i), raw, raw_len, &v[i], w, sizeof(w));
 		if (r) {
 			set_why(why, whylen, "item %zu: %s", i, w);
 			goto out;
 		}
+	}
+	if (jscan_next(&scan, &raw, &raw_len) != 0) {
+		set_why(why, whylen, "list text has more items than its JSON");
+		r = -EIO;
+		goto out;
 	}
 	*items = v;
 	*n = count;
@@ -638,6 +744,8 @@ struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at)
 	json_t *o;
 	struct sbx *r;
 	char t[SBX_TIME_LEN];
+	const char *info;
+	size_t info_len;
 	char *json;
 
 	if (!s)
@@ -645,8 +753,12 @@ struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at)
 	fields_of(s, &f);
 	f.state = state;
 	f.end_at = end_at;
-	/* Keep whatever else the server said: edit the stored JSON. */
-	o = json_loadb(s->json, s->json_len, 0, NULL);
+	/* Keep whatever else the server said: edit info.json (which renders
+	 * it, once, if s came from a listing). */
+	info = sbx_info_json(s, &info_len);
+	if (!info)
+		return NULL;
+	o = json_loadb(info, info_len, 0, NULL);
 	if (!json_is_object(o)) {
 		json_decref(o);
 		return build_with_json(&f);
@@ -664,76 +776,4 @@ struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at)
 	r = sbx_build(&f);
 	free(json);
 	return r;
-}
-
-/* ---- info ---------------------------------------------------------------- */
-
-static void put_escaped(FILE *f, const char *s, bool is_key)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '\n')
-			fputs("\\n", f);
-		else if (c == '\\')
-			fputs("\\\\", f);
-		else if (c < 0x20 || c == 0x7f || (is_key && c == '='))
-			fprintf(f, "\\x%02x", c);
-		else
-			fputc(c, f);
-	}
-}
-
-static void put_line(FILE *f, const char *key, const char *value)
-{
-	fprintf(f, "%s=", key);
-	put_escaped(f, value, false);
-	fputc('\n', f);
-}
-
-static void put_num(FILE *f, const char *key, long v)
-{
-	if (v)
-		fprintf(f, "%s=%ld\n", key, v);
-	else
-		fprintf(f, "%s=\n", key);
-}
-
-char *sbx_render_info(const struct sbx *s, size_t *len)
-{
-	char t[SBX_TIME_LEN];
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f;
-
-	if (!s)
-		return NULL;
-	f = open_memstream(&buf, &size);
-	if (!f)
-		return NULL;
-	put_line(f, "sandbox_id", s->id);
-	put_line(f, "template_id", s->template_id);
-	put_line(f, "alias", s->alias);
-	put_line(f, "client_id", s->client_id);
-	put_line(f, "state", sbx_state_name(s->state));
-	put_line(f, "started_at", s->started_at ? sbx_format_time(s->started_at, t) : "");
-	put_line(f, "end_at", s->end_at ? sbx_format_time(s->end_at, t) : "");
-	put_num(f, "cpu_count", s->cpu_count);
-	put_num(f, "memory_mb", s->memory_mb);
-	put_num(f, "disk_size_mb", s->disk_size_mb);
-	put_line(f, "envd_version", s->envd_version);
-	for (size_t i = 0; i < s->n_meta; i++) {
-		fputs("metadata.", f);
-		put_escaped(f, s->meta[i].key, true);
-		fputc('=', f);
-		put_escaped(f, s->meta[i].value, false);
-		fputc('\n', f);
-	}
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	if (len)
-		*len = size;
-	return buf;
 }

@@ -41,10 +41,15 @@ struct sbx {
 	bool partial;
 	size_t n_meta;
 	struct sbx_meta *meta;  /* sorted by key */
-	/* The object's JSON as the API gave it, minus access tokens,
-	 * pretty-printed with a trailing newline: the content of info.json. */
-	char *json;
-	size_t json_len;
+	/* Where info.json comes from; read it only through sbx_info_json().
+	 * A listed sandbox keeps its list element's raw bytes (access tokens
+	 * included) and renders them on first use into info_memo: few
+	 * readers ever want info.json of every sandbox in a listing.  Any
+	 * other sandbox holds the finished text (json_raw false). */
+	const char *json_src;
+	size_t json_src_len;
+	bool json_raw;
+	struct sbx_text *info_memo;  /* atomic; set once, freed with the sbx */
 	int refs;               /* atomic */
 };
 
@@ -77,11 +82,20 @@ struct sbx *sbx_new(const char *id, const char *template_id, const char *alias,
 		    enum sbx_state state, time_t started_at, time_t end_at,
 		    const struct sbx_meta *meta, size_t n_meta);
 
-/* A copy with a new state and end time (for own writes); caller owns it. */
+/* A copy with a new state and end time (for own writes); caller owns it.
+ * NULL on allocation failure. */
 struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at);
 
 struct sbx *sbx_ref(struct sbx *s);
 void sbx_unref(struct sbx *s);
+
+/* The content of info.json: the sandbox's JSON as the API gave it, minus
+ * access tokens, pretty-printed, with a trailing newline, and no NUL in it.
+ * Borrowed from s (valid while the caller holds its reference) with its
+ * length in *len (may be NULL); NULL only when rendering it ran out of
+ * memory.  Rendered at most once per struct sbx, whichever thread asks
+ * first, so it is as cheap as a field after that. */
+const char *sbx_info_json(const struct sbx *s, size_t *len);
 
 /* Borrowed value or NULL. */
 const char *sbx_meta_get(const struct sbx *s, const char *key);

@@ -190,7 +190,7 @@ Test(http, lifecycle)
 	cr_expect_str_eq(sbx_meta_get(s, SBX_NAME_KEY), "web");
 	cr_expect(s->started_at >= now - 2 && s->started_at <= now + 2);
 	cr_expect(s->end_at >= now + 598 && s->end_at <= now + 602);
-	cr_expect_null(strstr(s->json, "AccessToken"), "%s", s->json);
+	cr_expect_null(strstr(sbx_info_json(s, NULL), "AccessToken"), "%s", sbx_info_json(s, NULL));
 	sbx_unref(s);
 
 	cr_assert_eq(api_get(api, id, &g, &e), 0, "%s", e.message);

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,12 @@ static int parse(const char *text, struct sbx **out, char *why)
 	r = sbx_from_json(o, out, why, 200);
 	json_decref(o);
 	return r;
+}
+
+/* info.json of s, borrowed */
+static const char *ij(const struct sbx *s)
+{
+	return sbx_info_json(s, NULL);
 }
 
 static void expect_eio(const char *text, const char *why_part)
@@ -61,9 +68,13 @@ Test(model, good_item)
 	cr_expect_str_eq(sbx_meta_get(s, "zeta"), "last");
 	cr_expect_null(sbx_meta_get(s, "nope"));
 	cr_expect_eq(s->refs, 1);
-	cr_expect_eq(s->json_len, strlen(s->json));
-	cr_expect_eq(s->json[s->json_len - 1], '\n');
-	cr_expect(strstr(s->json, "\"sandboxID\": \"i1a2b3c4\""), "%s", s->json);
+	size_t jlen;
+	const char *json = sbx_info_json(s, &jlen);
+
+	cr_assert_not_null(json);
+	cr_expect_eq(jlen, strlen(json));
+	cr_expect_eq(json[jlen - 1], '\n');
+	cr_expect(strstr(json, "\"sandboxID\": \"i1a2b3c4\""), "%s", json);
 	sbx_unref(s);
 }
 
@@ -80,7 +91,7 @@ Test(model, minimal_create_reply)
 	cr_expect_eq(s->started_at, 0);
 	cr_expect_eq(s->n_meta, 0);
 	cr_expect_null(s->meta);
-	cr_expect_null(strstr(s->json, "trafficAccessToken"));
+	cr_expect_null(strstr(ij(s), "trafficAccessToken"));
 	sbx_unref(s);
 }
 
@@ -245,11 +256,11 @@ Test(model, tokens_stripped)
 			   "\"trafficAccessToken\":\"SECRET2\",\"nested\":{\"refreshToken\":\"SECRET3\","
 			   "\"ok\":1,\"list\":[{\"client_secret\":\"SECRET4\"}]},\"apiKey\":\"SECRET5\","
 			   "\"metadata\":{\"note\":\"keep\"},\"domain\":\"e2b.app\"}", &s, why), 0, "%s", why);
-	cr_expect_null(strstr(s->json, "SECRET"), "%s", s->json);
-	cr_expect_null(strstr(s->json, "Token"), "%s", s->json);
-	cr_expect(strstr(s->json, "\"domain\": \"e2b.app\""), "%s", s->json);
-	cr_expect(strstr(s->json, "\"ok\": 1"), "%s", s->json);
-	cr_expect(strstr(s->json, "\"note\": \"keep\""), "%s", s->json);
+	cr_expect_null(strstr(ij(s), "SECRET"), "%s", ij(s));
+	cr_expect_null(strstr(ij(s), "Token"), "%s", ij(s));
+	cr_expect(strstr(ij(s), "\"domain\": \"e2b.app\""), "%s", ij(s));
+	cr_expect(strstr(ij(s), "\"ok\": 1"), "%s", ij(s));
+	cr_expect(strstr(ij(s), "\"note\": \"keep\""), "%s", ij(s));
 	char *info = sbx_render_info(s, NULL);
 	cr_expect_null(strstr(info, "SECRET"));
 	free(info);
@@ -320,8 +331,8 @@ Test(model, new_and_with)
 	cr_assert_not_null(s);
 	cr_expect_str_eq(s->meta[0].key, SBX_NAME_KEY);
 	cr_expect_str_eq(sbx_meta_get(s, SBX_NAME_KEY), "web");
-	cr_expect(strstr(s->json, "\"state\": \"running\""), "%s", s->json);
-	cr_expect(strstr(s->json, "\"startedAt\": \"1970-01-01T00:16:40Z\""), "%s", s->json);
+	cr_expect(strstr(ij(s), "\"state\": \"running\""), "%s", ij(s));
+	cr_expect(strstr(ij(s), "\"startedAt\": \"1970-01-01T00:16:40Z\""), "%s", ij(s));
 
 	p = sbx_with(s, SBX_STATE_PAUSED, 5000);
 	cr_assert_not_null(p);
@@ -330,8 +341,8 @@ Test(model, new_and_with)
 	cr_expect_eq(p->started_at, 1000);
 	cr_expect_str_eq(p->alias, "alias");
 	cr_expect_str_eq(sbx_meta_get(p, "z"), "1");
-	cr_expect(strstr(p->json, "\"state\": \"paused\""), "%s", p->json);
-	cr_expect(strstr(p->json, "\"endAt\": \"1970-01-01T01:23:20Z\""), "%s", p->json);
+	cr_expect(strstr(ij(p), "\"state\": \"paused\""), "%s", ij(p));
+	cr_expect(strstr(ij(p), "\"endAt\": \"1970-01-01T01:23:20Z\""), "%s", ij(p));
 	cr_expect_eq(s->state, SBX_STATE_RUNNING, "original changed");
 
 	/* From parsed JSON, unknown members survive sbx_with. */
@@ -340,8 +351,8 @@ Test(model, new_and_with)
 	cr_assert_eq(parse("{\"sandboxID\":\"x\",\"templateID\":\"t\",\"futureField\":[1,2],"
 			   "\"state\":\"running\"}", &q, why), 0);
 	struct sbx *q2 = sbx_with(q, SBX_STATE_PAUSED, 0);
-	cr_expect(strstr(q2->json, "futureField"), "%s", q2->json);
-	cr_expect(strstr(q2->json, "\"paused\""), "%s", q2->json);
+	cr_expect(strstr(ij(q2), "futureField"), "%s", ij(q2));
+	cr_expect(strstr(ij(q2), "\"paused\""), "%s", ij(q2));
 	sbx_unref(q);
 	sbx_unref(q2);
 	sbx_unref(p);
@@ -369,8 +380,204 @@ Test(model, compact)
 	char why[200];
 
 	cr_assert_eq(parse(GOOD_ITEM, &s, why), 0);
-	size_t strings = s->json_len + strlen(s->id) + strlen(s->template_id) + 64;
+	size_t strings = s->json_src_len + strlen(s->id) + strlen(s->template_id) + 64;
 	cr_expect_lt(sizeof(struct sbx) + strings, 1024, "one sandbox costs %zu bytes",
 		     sizeof(struct sbx) + strings);
 	sbx_unref(s);
+}
+
+/* ---- info.json rendered lazily from a list's raw JSON ------------------ */
+
+/* Tokens at several depths and inside arrays, user metadata with token-like
+ * keys, strings holding brackets, commas, escapes and UTF-8, nested arrays,
+ * numbers, a duplicate key, whitespace and newlines before the commas. */
+static const char TRICKY_LIST[] =
+	"[ \n"
+	" {\"sandboxID\":\"t1\",\"templateID\":\"base\",\"envdAccessToken\":\"SECRET-top\","
+	"\"auth\":{\"refreshToken\":\"SECRET-2\",\"inner\":{\"deep\":{\"client_secret\":"
+	"\"SECRET-3\",\"keep\":\"yes\"}}},\"list\":[[{\"apiKey\":\"SECRET-4\",\"n\":1}],"
+	"[{\"Password\":\"SECRET-5\"}]],\"metadata\":{\"my_token\":\"user-kept\","
+	"\"API_KEY\":\"user-kept-2\"},\"tail\":\"]},[{\\\"x\"}   \n"
+	"\t,\n"
+	" {\"sandboxID\":\"t2\",\"templateID\":\"base\",\"metadata\":{\"session_token\":"
+	"\"visible\",\"secretive\":\"also\"},\"state\":\"paused\"}\n"
+	",{\"sandboxID\":\"t3\",\"templateID\":\"b\\u0061se\",\"alias\":\"caf\\u00e9 "
+	"\\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\t \\u0001 naïve ☃\",\"note\":\"],[{,}\\\"\\\\\","
+	"\"extra\":[[1,[2,[3,{\"a\":[]}]]],{},[],\"[\",-0.0,1.5e300,1e-7,12345678901234,"
+	"true,false,null],\"dup\":1,\"dup\":{\"tokenX\":\"SECRET-6\"}}\n"
+	"\n"
+	"  ,\t{\"sandboxID\":\"t4\",\"templateID\":\"base\",\"state\":\"running\","
+	"\"startedAt\":\"2026-11-28T14:14:27.5Z\",\"endAt\":\"2026-11-28T14:24:27Z\","
+	"\"cpuCount\":2,\"memoryMB\":512,\"metadata\":{}}\n"
+	"  ]\n";
+
+/* What info.json showed for t1 and t3 before it was rendered lazily. */
+static const char TRICKY_T1[] =
+	"{\n"
+	"  \"sandboxID\": \"t1\",\n"
+	"  \"templateID\": \"base\",\n"
+	"  \"auth\": {\n"
+	"    \"inner\": {\n"
+	"      \"deep\": {\n"
+	"        \"keep\": \"yes\"\n"
+	"      }\n"
+	"    }\n"
+	"  },\n"
+	"  \"list\": [\n"
+	"    [\n"
+	"      {\n"
+	"        \"n\": 1\n"
+	"      }\n"
+	"    ],\n"
+	"    [\n"
+	"      {}\n"
+	"    ]\n"
+	"  ],\n"
+	"  \"metadata\": {\n"
+	"    \"my_token\": \"user-kept\",\n"
+	"    \"API_KEY\": \"user-kept-2\"\n"
+	"  },\n"
+	"  \"tail\": \"]},[{\\\"x\"\n"
+	"}\n";
+
+static const char TRICKY_T3[] =
+	"{\n"
+	"  \"sandboxID\": \"t3\",\n"
+	"  \"templateID\": \"base\",\n"
+	"  \"alias\": \"café 😀 \\\"q\\\" \\\\ / \\t \\u0001 naïve ☃\",\n"
+	"  \"note\": \"],[{,}\\\"\\\\\",\n"
+	"  \"extra\": [\n"
+	"    [\n"
+	"      1,\n"
+	"      [\n"
+	"        2,\n"
+	"        [\n"
+	"          3,\n"
+	"          {\n"
+	"            \"a\": []\n"
+	"          }\n"
+	"        ]\n"
+	"      ]\n"
+	"    ],\n"
+	"    {},\n"
+	"    [],\n"
+	"    \"[\",\n"
+	"    -0.0,\n"
+	"    1.5000000000000001e300,\n"
+	"    9.9999999999999995e-8,\n"
+	"    12345678901234,\n"
+	"    true,\n"
+	"    false,\n"
+	"    null\n"
+	"  ],\n"
+	"  \"dup\": {}\n"
+	"}\n";
+
+Test(model, lazy_info_json_exact)
+{
+	struct sbx **items;
+	size_t n, len;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	cr_assert_eq(n, 4);
+	cr_expect_str_eq(items[2]->template_id, "base");
+	cr_expect_str_eq(items[3]->id, "t4");
+	for (size_t i = 0; i < n; i++) {
+		const char *json = sbx_info_json(items[i], &len);
+
+		cr_assert_not_null(json);
+		cr_expect(items[i]->json_raw, "item %zu rendered eagerly", i);
+		cr_expect_eq(len, strlen(json));
+		cr_expect_eq(json[len - 1], '\n');
+		cr_expect_null(strstr(json, "SECRET"), "%s", json);
+		/* memoized: the same text every time */
+		cr_expect_eq(ij(items[i]), json);
+	}
+	cr_expect_str_eq(ij(items[0]), TRICKY_T1);
+	cr_expect_str_eq(ij(items[2]), TRICKY_T3);
+	/* metadata is the user's: token-like keys stay, tokens elsewhere or not */
+	cr_expect(strstr(ij(items[1]), "\"session_token\": \"visible\""));
+	sbx_array_free(items, n);
+}
+
+/* The lazy path renders what the eager one (sbx_from_json) does, for every
+ * item of every list the other tests use too. */
+static void expect_same_as_eager(const char *body)
+{
+	json_t *root = json_loads(body, 0, NULL);
+	struct sbx **items, *eager;
+	size_t n;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(body, strlen(body), &items, &n, why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_eq(json_array_size(root), n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(sbx_from_json(json_array_get(root, i), &eager, why, sizeof(why)), 0);
+		cr_expect(!eager->json_raw);
+		cr_expect_str_eq(ij(items[i]), sbx_info_json(eager, NULL));
+		sbx_unref(eager);
+	}
+	sbx_array_free(items, n);
+	json_decref(root);
+}
+
+Test(model, lazy_matches_eager)
+{
+	expect_same_as_eager(TRICKY_LIST);
+	expect_same_as_eager("[" GOOD_ITEM ",{\"sandboxID\":\"y\",\"templateID\":\"t\"}]");
+	expect_same_as_eager("[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"envdAccessToken\":\"S\","
+			     "\"metadata\":{\"token\":\"k\"},\"m2\":{\"metadata\":{\"token\":\"d\"}}}]");
+	expect_same_as_eager("[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"extra\":[[[{\"a\":[1]}]]]}]");
+}
+
+/* A state change of a listed sandbox edits its rendered info.json. */
+Test(model, lazy_with)
+{
+	struct sbx **items, *p;
+	size_t n;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	p = sbx_with(items[0], SBX_STATE_PAUSED, 5000);
+	cr_assert_not_null(p);
+	cr_expect(!p->json_raw);
+	cr_expect_str_eq(p->id, "t1");
+	cr_expect_str_eq(sbx_meta_get(p, "my_token"), "user-kept");
+	cr_expect_null(strstr(ij(p), "SECRET"));
+	cr_expect(strstr(ij(p), "\"state\": \"paused\""));
+	cr_expect(strstr(ij(p), "\"tail\": \"]},[{\\\"x\""));
+	sbx_unref(p);
+	sbx_array_free(items, n);
+}
+
+static void *info_json_thread(void *arg)
+{
+	return (void *)sbx_info_json(arg, NULL);
+}
+
+/* Threads racing to render see one text; the losers' copies are freed
+ * (the sanitizer build would report a leak). */
+Test(model, lazy_race)
+{
+	pthread_t t[8];
+	void *got[8];
+	struct sbx **items;
+	size_t n;
+	char why[200];
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	for (size_t i = 0; i < 8; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, info_json_thread, items[2]), 0);
+	for (size_t i = 0; i < 8; i++) {
+		pthread_join(t[i], &got[i]);
+		cr_expect_not_null(got[i]);
+		cr_expect_eq(got[i], got[0]);
+	}
+	cr_expect_str_eq(got[0], TRICKY_T3);
+	sbx_array_free(items, n);
 }

@@ -272,8 +272,8 @@ Test(wire, request_shapes)
 	cr_expect(s->started_at >= now && s->started_at <= now + 2);
 	cr_expect_eq(s->end_at, s->started_at + 60);
 	cr_expect_str_eq(sbx_meta_get(s, SBX_NAME_KEY), "web");
-	cr_expect_null(strstr(s->json, "TOPSECRET"), "%s", s->json);
-	cr_expect_null(strstr(s->json, "AccessToken"), "%s", s->json);
+	cr_expect_null(strstr(sbx_info_json(s, NULL), "TOPSECRET"), "%s", sbx_info_json(s, NULL));
+	cr_expect_null(strstr(sbx_info_json(s, NULL), "AccessToken"), "%s", sbx_info_json(s, NULL));
 	sbx_unref(s);
 
 	cr_expect_eq(api_create(A, "base", 30, NULL, &s, &e), 0);
