@@ -22,10 +22,6 @@
 #include "values.h"
 #include "fs_priv.h"
 
-#define MODE_DIR (S_IFDIR | 0755)
-#define MODE_RO (S_IFREG | 0444)
-#define MODE_RW (S_IFREG | 0644)
-#define MODE_WO (S_IFREG | 0200)
 
 /* An open file's content, rendered at open, and its attributes then. */
 struct snap {
@@ -286,7 +282,7 @@ static mode_t sbx_node_mode(const struct path_node *n)
 }
 
 int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
-			 struct stat *st)
+		  struct stat *st)
 {
 	char key[NAME_MAX + 1];
 	size_t len = 0;

@@ -149,7 +149,7 @@ static enum dir_slot meta_slot(struct sbxfs *fs, const struct dir_handle *h, siz
 	if (!sbx_component_valid(m->key))
 		return SLOT_SKIP;
 	*name = m->key;
-	fill_stat(fs, st, S_IFREG | 0444, (off_t)strlen(m->value) + 1, h->s->started_at);
+	fill_stat(fs, st, MODE_RO, (off_t)strlen(m->value) + 1, h->s->started_at);
 	return SLOT_ENTRY;
 }
 
@@ -179,7 +179,7 @@ static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
 		if (h->s)
 			stat_sbx_node(fs, h->s, n, st);
 		else
-			fill_stat(fs, st, S_IFDIR | 0755, 0, fs->mount_time);
+			fill_stat(fs, st, MODE_DIR, 0, fs->mount_time);
 		return SLOT_ENTRY;
 	}
 	i -= 2;
@@ -187,7 +187,7 @@ static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
 	case PATH_ROOT:
 		if (i == 0) {
 			*name = PATH_CTL_NAME;
-			fill_stat(fs, st, S_IFDIR | 0755, 0, fs->mount_time);
+			fill_stat(fs, st, MODE_DIR, 0, fs->mount_time);
 			return SLOT_ENTRY;
 		}
 		return sbx_slot(fs, h, n, i - 1, name, st);
@@ -197,7 +197,7 @@ static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
 		if (i >= h->n_tpl)
 			return SLOT_END;
 		*name = h->tpl[i];
-		fill_stat(fs, st, S_IFDIR | 0755, 0, fs->mount_time);
+		fill_stat(fs, st, MODE_DIR, 0, fs->mount_time);
 		return SLOT_ENTRY;
 	case PATH_CTL:
 		return ctl_slot(fs, i, name, st);

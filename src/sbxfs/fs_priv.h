@@ -9,6 +9,12 @@
 #include "fs.h"
 #include "path.h"
 
+/* The modes of the tree: what the mounting user may do with each node. */
+#define MODE_DIR (S_IFDIR | 0755)
+#define MODE_RO (S_IFREG | 0444)
+#define MODE_RW (S_IFREG | 0644)
+#define MODE_WO (S_IFREG | 0200)
+
 /* The mount's state, from the FUSE context of the calling thread. */
 struct sbxfs *get_fs(void);
 /* Logs an API failure at warn: operation, sandbox, errno, status, message
