@@ -484,7 +484,10 @@ static int sbxfs_open(const char *path, struct fuse_file_info *fi)
 	} else {
 		/* Changed (or never served): besides the pages, the size the
 		 * kernel holds may be stale, and it caps page-cache reads at
-		 * it, so it must ask again.  -ENOENT: it holds nothing. */
+		 * it, so it must ask again.  -ENOENT: it holds nothing.  The
+		 * kernel waits for pages of this file under read, which other
+		 * workers serve at once; only the first open to see a new
+		 * content gets here, so such waits cannot pile up. */
 		fuse_invalidate_path(fuse_get_context()->fuse, path);
 	}
 	return 0;
