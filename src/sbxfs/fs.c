@@ -27,6 +27,7 @@
 struct snap {
 	struct stat st;
 	bool page_cached;     /* read through the kernel's page cache */
+	uint64_t key;         /* its kcache entry, when page_cached */
 	size_t len;
 	char data[];
 };
@@ -281,10 +282,23 @@ static mode_t sbx_node_mode(const struct path_node *n)
 	return MODE_RO;
 }
 
+/* Files whose content depends only on the sandbox's record, read through
+ * the kernel's page cache: a repeated open+read is then one FUSE round trip
+ * (OPEN) instead of four (OPEN, READ, the READ that finds the end, RELEASE).
+ * timeout counts down and .sbxfs/status changes by itself, so those, and
+ * the writable files, stay direct I/O: every read asks sbxfs. */
+static bool node_page_cached(const struct path_node *n)
+{
+	if (n->kind == PATH_META_FILE)
+		return true;
+	return n->kind == PATH_SBX_FILE && !path_sbx_file_writable(n->file);
+}
+
 int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
-		  struct stat *st)
+		  const char *path, struct stat *st)
 {
 	char key[NAME_MAX + 1];
+	const char *json;
 	size_t len = 0;
 	char *text;
 	int err;
@@ -297,8 +311,10 @@ int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node 
 	}
 	/* info.json's size is known without a copy (rendered once per sbx) */
 	if (n->kind == PATH_SBX_FILE && n->file == SBX_FILE_INFO_JSON) {
-		if (sbx_info_json(s, &len) == NULL)
+		if ((json = sbx_info_json(s, &len)) == NULL)
 			return -ENOMEM;
+		if (path)
+			len = kcache_size(fs->kcache, path, json, len);
 		fill_stat(fs, st, sbx_node_mode(n), (off_t)len, s->started_at);
 		return 0;
 	}
@@ -307,12 +323,14 @@ int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node 
 	text = render_sbx_node(s, n, key, &len, &err);
 	if (text == NULL)
 		return err;
+	if (path && node_page_cached(n))
+		len = kcache_size(fs->kcache, path, text, len);
 	free(text);
 	fill_stat(fs, st, sbx_node_mode(n), (off_t)len, s->started_at);
 	return 0;
 }
 
-int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st)
+int stat_node(struct sbxfs *fs, const struct path_node *n, const char *path, struct stat *st)
 {
 	struct sbx_listing *l;
 	struct sbx *s;
@@ -342,7 +360,7 @@ int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st)
 	err = lookup_sbx(fs, n, &l, &s);
 	if (err < 0)
 		return err;
-	err = stat_sbx_node(fs, s, n, st);
+	err = stat_sbx_node(fs, s, n, path, st);
 	listing_put(l);
 	return err;
 }
@@ -362,7 +380,7 @@ static int sbxfs_getattr(const char *path, struct stat *st, struct fuse_file_inf
 		*st = sn->st;
 		return 0;
 	}
-	return stat_node(get_fs(), &n, st);
+	return stat_node(get_fs(), &n, path, st);
 }
 
 static int sbxfs_access(const char *path, int mask)
@@ -373,7 +391,7 @@ static int sbxfs_access(const char *path, int mask)
 
 	if ((err = path_parse(path, &n)) < 0)
 		return err;
-	if ((err = stat_node(get_fs(), &n, &st)) < 0)
+	if ((err = stat_node(get_fs(), &n, NULL, &st)) < 0)
 		return err;
 	if (((mask & R_OK) && !(st.st_mode & S_IRUSR)) ||
 	    ((mask & W_OK) && !(st.st_mode & S_IWUSR)) ||
@@ -442,18 +460,6 @@ static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap 
 	return text ? (*out ? 0 : err) : err;
 }
 
-/* Files whose content depends only on the sandbox's record, read through
- * the kernel's page cache: a repeated open+read is then one FUSE round trip
- * (OPEN) instead of four (OPEN, READ, the READ that finds the end, RELEASE).
- * timeout counts down and .sbxfs/status changes by itself, so those, and
- * the writable files, stay direct I/O: every read asks sbxfs. */
-static bool node_page_cached(const struct path_node *n)
-{
-	if (n->kind == PATH_META_FILE)
-		return true;
-	return n->kind == PATH_SBX_FILE && !path_sbx_file_writable(n->file);
-}
-
 static int sbxfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct sbxfs *fs = get_fs();
@@ -478,18 +484,25 @@ static int sbxfs_open(const char *path, struct fuse_file_info *fi)
 		fi->direct_io = 1;
 		return 0;
 	}
-	sn->page_cached = true;
-	if (kcache_note(fs->kcache, path, sn->data, sn->len)) {
+	switch (kcache_open(fs->kcache, path, sn->data, sn->len, &sn->key)) {
+	case KCACHE_DIRECT:   /* another version is read through the cache */
+		fi->direct_io = 1;
+		return 0;
+	case KCACHE_KEEP:
 		fi->keep_cache = 1;
-	} else {
+		break;
+	case KCACHE_FRESH:
 		/* Changed (or never served): besides the pages, the size the
 		 * kernel holds may be stale, and it caps page-cache reads at
 		 * it, so it must ask again.  -ENOENT: it holds nothing.  The
 		 * kernel waits for pages of this file under read, which other
-		 * workers serve at once; only the first open to see a new
-		 * content gets here, so such waits cannot pile up. */
+		 * workers serve at once; one open at a time gets here (the
+		 * others read direct meanwhile), so such waits cannot pile up. */
 		fuse_invalidate_path(fuse_get_context()->fuse, path);
+		kcache_fresh_done(fs->kcache, sn->key);
+		break;
 	}
+	sn->page_cached = true;
 	return 0;
 }
 
@@ -511,8 +524,12 @@ static int sbxfs_read(const char *path, char *buf, size_t size, off_t off,
 
 static int sbxfs_release(const char *path, struct fuse_file_info *fi)
 {
+	struct snap *sn = (struct snap *)(uintptr_t)fi->fh;
+
 	(void)path;
-	free((void *)(uintptr_t)fi->fh);
+	if (sn && sn->page_cached)
+		kcache_release(get_fs()->kcache, sn->key);
+	free(sn);
 	fi->fh = 0;
 	return 0;
 }

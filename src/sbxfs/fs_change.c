@@ -130,7 +130,7 @@ int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -EACCES;
 	if (n.kind == PATH_CTL_REFRESH)
 		return 0;
-	return stat_node(get_fs(), &n, &st);
+	return stat_node(get_fs(), &n, NULL, &st);
 }
 
 /* ---- sandboxes as directories ---- */
@@ -193,7 +193,7 @@ int sbxfs_mkdir(const char *path, mode_t mode)
 			return -EINVAL;
 		return create_sbx(fs, name, tpl);
 	}
-	if (path_is_dir(n.kind) && (!path_in_sbx(n.kind) || stat_node(fs, &n, &st) == 0))
+	if (path_is_dir(n.kind) && (!path_in_sbx(n.kind) || stat_node(fs, &n, NULL, &st) == 0))
 		return -EEXIST;
 	return -EPERM;
 }

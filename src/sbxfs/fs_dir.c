@@ -11,6 +11,8 @@
  * offset 0 it takes a node reference but sends the kernel no node ID, so no
  * FORGET ever drops it).  With offsets, `ls -l` needs no LOOKUP per entry. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,14 +116,26 @@ static enum dir_slot sbx_slot(struct sbxfs *fs, const struct dir_handle *h,
 	    !path_span_eq(n->tpl, d->sbx->alias))
 		return SLOT_SKIP;
 	*name = d->name;
-	return stat_sbx_node(fs, d->sbx, &sn, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
+	return stat_sbx_node(fs, d->sbx, &sn, NULL, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
+}
+
+/* Attributes of a file entry of directory dir, with the size the kernel
+ * must hold of a page-cached file (so the path is needed). */
+static int stat_entry(struct sbxfs *fs, const struct sbx *s, const struct path_node *fn,
+		      const char *dir, const char *name, struct stat *st)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return stat_sbx_node(fs, s, fn, path, st);
 }
 
 /* The entries after "." and ".." of a sandbox directory: its files, then
  * the metadata directory. */
 static enum dir_slot sbx_dir_slot(struct sbxfs *fs, const struct dir_handle *h,
-				  const struct path_node *n, size_t j, const char **name,
-				  struct stat *st)
+				  const struct path_node *n, const char *dir, size_t j,
+				  const char **name, struct stat *st)
 {
 	struct path_node fn = *n;
 
@@ -135,12 +149,14 @@ static enum dir_slot sbx_dir_slot(struct sbxfs *fs, const struct dir_handle *h,
 		fn.file = (enum sbx_file)j;
 		*name = path_sbx_file_name(fn.file);
 	}
-	return stat_sbx_node(fs, h->s, &fn, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
+	return stat_entry(fs, h->s, &fn, dir, *name, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
-static enum dir_slot meta_slot(struct sbxfs *fs, const struct dir_handle *h, size_t j,
+static enum dir_slot meta_slot(struct sbxfs *fs, const struct dir_handle *h,
+			       const struct path_node *n, const char *dir, size_t j,
 			       const char **name, struct stat *st)
 {
+	struct path_node fn = *n;
 	const struct sbx_meta *m;
 
 	if (j >= h->s->n_meta)
@@ -149,8 +165,9 @@ static enum dir_slot meta_slot(struct sbxfs *fs, const struct dir_handle *h, siz
 	if (!sbx_component_valid(m->key))
 		return SLOT_SKIP;
 	*name = m->key;
-	fill_stat(fs, st, MODE_RO, (off_t)strlen(m->value) + 1, h->s->started_at);
-	return SLOT_ENTRY;
+	fn.kind = PATH_META_FILE;
+	fn.key = (struct path_span){ m->key, strlen(m->key) };
+	return stat_entry(fs, h->s, &fn, dir, *name, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
 static enum dir_slot ctl_slot(struct sbxfs *fs, size_t j, const char **name,
@@ -166,18 +183,18 @@ static enum dir_slot ctl_slot(struct sbxfs *fs, size_t j, const char **name,
 		cn.kind = PATH_CTL_REFRESH;
 	else if (j == 2)
 		cn.kind = PATH_TPL_ROOT;
-	return stat_node(fs, &cn, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
+	return stat_node(fs, &cn, NULL, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
-/* Entry i of directory n (0 ".", 1 "..", then the directory's own). */
+/* Entry i of directory n at dir (0 ".", 1 "..", then the directory's own). */
 static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
-			       const struct path_node *n, size_t i, const char **name,
-			       struct stat *st)
+			       const struct path_node *n, const char *dir, size_t i,
+			       const char **name, struct stat *st)
 {
 	if (i < 2) {
 		*name = i == 0 ? "." : "..";
 		if (h->s)
-			stat_sbx_node(fs, h->s, n, st);
+			stat_sbx_node(fs, h->s, n, NULL, st);
 		else
 			fill_stat(fs, st, MODE_DIR, 0, fs->mount_time);
 		return SLOT_ENTRY;
@@ -202,9 +219,9 @@ static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
 	case PATH_CTL:
 		return ctl_slot(fs, i, name, st);
 	case PATH_SBX:
-		return sbx_dir_slot(fs, h, n, i, name, st);
+		return sbx_dir_slot(fs, h, n, dir, i, name, st);
 	case PATH_META_DIR:
-		return meta_slot(fs, h, i, name, st);
+		return meta_slot(fs, h, n, dir, i, name, st);
 	default:
 		return SLOT_END;
 	}
@@ -250,7 +267,7 @@ int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 	for (size_t i = (size_t)off;; i++) {
 		const char *name = NULL;
 		struct stat st;
-		enum dir_slot slot = dir_entry(fs, h, &n, i, &name, &st);
+		enum dir_slot slot = dir_entry(fs, h, &n, path, i, &name, &st);
 
 		if (slot == SLOT_END)
 			break;

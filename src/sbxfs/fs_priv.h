@@ -25,13 +25,15 @@ void log_api_error(struct sbxfs *fs, const char *what, const char *id,
  * reference (caller listing_put()s it) and *sp is borrowed from it. */
 int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing **lp,
 	       struct sbx **sp);
-/* Attributes of node n as getattr reports them. */
-int stat_node(struct sbxfs *fs, const struct path_node *n, struct stat *st);
+/* Attributes of node n as getattr reports them.  path (may be NULL when
+ * the size goes nowhere near the kernel) is n's, for the size the kernel
+ * must hold of a page-cached file (kcache_size). */
+int stat_node(struct sbxfs *fs, const struct path_node *n, const char *path, struct stat *st);
 /* Fills *st as getattr reports a node of this mode, size and time. */
 void fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t);
-/* Attributes of node n inside sandbox s. */
+/* Attributes of node n inside sandbox s; path as for stat_node. */
 int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
-		  struct stat *st);
+		  const char *path, struct stat *st);
 /* True for state, timeout and .sbxfs/refresh. */
 bool node_writable(const struct path_node *n);
 

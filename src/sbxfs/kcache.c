@@ -1,11 +1,8 @@
 /* Open addressing keyed by a 64-bit hash of the path, holding a 64-bit hash
- * of the content.  Neither the path nor the content is stored: a path
- * whose hash collides with another's overwrites its slot, and then its next
- * note compares against the other path's content and (short of a second,
- * 64-bit collision) answers false, so a collision costs a reread, never a
- * stale page. */
+ * of the content.  Neither the path nor the content is stored.  Two paths
+ * whose hashes collide share one entry: each sees the other's version as a
+ * change, which costs rereads and direct I/O, never a stale page. */
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,15 +10,19 @@
 
 #define KCACHE_MIN_SLOTS 1024
 #define KCACHE_DEFAULT_MAX 32768
+#define FNV_OFFSET 0xcbf29ce484222325ULL
 
 struct slot {
 	uint64_t key;              /* 0: empty */
-	uint64_t tag;
+	uint64_t tag;              /* 0: no version the kernel holds */
+	size_t len;                /* of that version */
+	unsigned opens;            /* page-cached opens of it */
+	bool fresh;                /* its kernel copy is being dropped */
 };
 
 struct kcache {
 	pthread_mutex_t lock;      /* guards everything below */
-	struct slot *slots;        /* NULL until the first note */
+	struct slot *slots;        /* NULL until the first open */
 	size_t n_slots;            /* a power of two, at least 2 x count */
 	size_t count;
 	size_t max_entries;
@@ -39,7 +40,19 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
 	return h;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
+static uint64_t path_key(const char *path)
+{
+	uint64_t key = hash_bytes(FNV_OFFSET, path, strlen(path));
+
+	return key ? key : 1;
+}
+
+static uint64_t content_tag(const char *content, size_t len)
+{
+	uint64_t tag = hash_bytes(hash_bytes(FNV_OFFSET, &len, sizeof(len)), content, len);
+
+	return tag ? tag : 1;
+}
 
 struct kcache *kcache_new(size_t max_entries)
 {
@@ -70,64 +83,121 @@ static struct slot *find_slot(struct slot *slots, size_t n_slots, uint64_t key)
 	return &slots[i];
 }
 
-/* Makes room for one more path: grows (rehashing) while under max_entries,
- * else starts over.  false when no table could be had. */
-static bool make_room(struct kcache *k)
+static struct slot *lookup(struct kcache *k, uint64_t key)
 {
-	size_t n = k->n_slots ? k->n_slots * 2 : KCACHE_MIN_SLOTS;
-	struct slot *grown;
+	struct slot *s;
 
-	if (k->slots && k->count >= k->max_entries) {
-		memset(k->slots, 0, k->n_slots * sizeof(*k->slots));
-		k->count = 0;
-		return true;
-	}
-	if (k->slots && 2 * (k->count + 1) <= k->n_slots)
-		return true;
-	if ((grown = calloc(n, sizeof(*grown))) == NULL)
+	if (!k->slots)
+		return NULL;
+	s = find_slot(k->slots, k->n_slots, key);
+	return s->key ? s : NULL;
+}
+
+/* Rehashes into n slots, dropping idle paths when idle_too is false. */
+static bool rebuild(struct kcache *k, size_t n, bool idle_too)
+{
+	struct slot *fresh = calloc(n, sizeof(*fresh));
+
+	if (!fresh)
 		return false;
-	for (size_t i = 0; i < k->n_slots; i++)
-		if (k->slots[i].key)
-			*find_slot(grown, n, k->slots[i].key) = k->slots[i];
+	k->count = 0;
+	for (size_t i = 0; i < k->n_slots; i++) {
+		const struct slot *s = &k->slots[i];
+
+		if (s->key && (idle_too || s->opens || s->fresh)) {
+			*find_slot(fresh, n, s->key) = *s;
+			k->count++;
+		}
+	}
 	free(k->slots);
-	k->slots = grown;
+	k->slots = fresh;
 	k->n_slots = n;
 	return true;
 }
 
-bool kcache_note(struct kcache *k, const char *path, const char *content, size_t len)
+/* A new entry for key, or NULL when none can be had. */
+static struct slot *insert(struct kcache *k, uint64_t key)
 {
-	uint64_t key = hash_bytes(FNV_OFFSET, path, strlen(path));
-	uint64_t tag = hash_bytes(hash_bytes(FNV_OFFSET, &len, sizeof(len)), content, len);
 	struct slot *s;
-	bool same = false;
 
-	if (!k)
-		return false;
-	key = key ? key : 1;
-	pthread_mutex_lock(&k->lock);
-	if (k->slots && (s = find_slot(k->slots, k->n_slots, key))->key) {
-		same = s->tag == tag;
-		s->tag = tag;
-	} else if (make_room(k)) {
-		s = find_slot(k->slots, k->n_slots, key);
-		s->key = key;
-		s->tag = tag;
-		k->count++;
-	}
-	pthread_mutex_unlock(&k->lock);
-	return same;
+	if (k->count >= k->max_entries)
+		rebuild(k, k->n_slots, false);
+	if (k->count >= k->max_entries)
+		return NULL;   /* every path has page-cached opens */
+	if ((!k->slots || 2 * (k->count + 1) > k->n_slots) &&
+	    !rebuild(k, k->n_slots ? k->n_slots * 2 : KCACHE_MIN_SLOTS, true))
+		return NULL;
+	s = find_slot(k->slots, k->n_slots, key);
+	memset(s, 0, sizeof(*s));
+	s->key = key;
+	k->count++;
+	return s;
 }
 
-void kcache_clear(struct kcache *k)
+enum kcache_use kcache_open(struct kcache *k, const char *path, const char *content,
+			    size_t len, uint64_t *key)
 {
+	uint64_t tag = content_tag(content, len);
+	enum kcache_use use = KCACHE_DIRECT;
+	struct slot *s;
+
+	*key = path_key(path);
 	if (!k)
-		return;
+		return KCACHE_DIRECT;
 	pthread_mutex_lock(&k->lock);
-	if (k->slots)
-		memset(k->slots, 0, k->n_slots * sizeof(*k->slots));
-	k->count = 0;
+	if ((s = lookup(k, *key)) == NULL)
+		s = insert(k, *key);
+	if (s == NULL || s->fresh) {
+		use = KCACHE_DIRECT;   /* another open is switching versions */
+	} else if (s->tag == tag) {
+		s->opens++;
+		use = KCACHE_KEEP;
+	} else if (s->opens == 0) {
+		s->tag = tag;
+		s->len = len;
+		s->opens = 1;
+		s->fresh = true;
+		use = KCACHE_FRESH;
+	}
 	pthread_mutex_unlock(&k->lock);
+	return use;
+}
+
+void kcache_fresh_done(struct kcache *k, uint64_t key)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&k->lock);
+	if ((s = lookup(k, key)) != NULL)
+		s->fresh = false;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void kcache_release(struct kcache *k, uint64_t key)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&k->lock);
+	if ((s = lookup(k, key)) != NULL && s->opens > 0)
+		s->opens--;
+	pthread_mutex_unlock(&k->lock);
+}
+
+size_t kcache_size(struct kcache *k, const char *path, const char *content, size_t len)
+{
+	struct slot *s;
+
+	if (!k)
+		return len;
+	pthread_mutex_lock(&k->lock);
+	if ((s = lookup(k, path_key(path))) != NULL) {
+		if (s->opens > 0 || s->fresh)
+			len = s->len;
+		else if (s->tag != content_tag(content, len))
+			s->tag = 0;   /* the kernel gets another version's size */
+	}
+	pthread_mutex_unlock(&k->lock);
+	return len;
 }
 
 size_t kcache_count(struct kcache *k)

@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,4 +267,71 @@ Test(kernel, info_can_be_mapped, .init = setup, .fini = teardown)
 	munmap(map, len);
 	close(fd);
 	free(text);
+}
+
+struct reader {
+	char path[160];             /* P() is not for threads */
+	int reads, bad;
+	char last_bad[512];
+	volatile int *stop;
+};
+
+static void *read_loop(void *arg)
+{
+	struct reader *r = arg;
+	const char *tail = "metadata.sbxfs.name=web\n";
+
+	while (!*r->stop) {
+		size_t len;
+		char *text = slurp(r->path, &len);
+		bool ok = text && strlen(text) == len && len > strlen(tail) &&
+			  strcmp(text + len - strlen(tail), tail) == 0 &&
+			  (strstr(text, "\nstate=paused\n") || strstr(text, "\nstate=running\n"));
+
+		r->reads++;
+		if (!ok) {
+			r->bad++;
+			snprintf(r->last_bad, sizeof(r->last_bad), "%zu bytes, %zu up to a NUL:\n%s",
+				 text ? len : 0, text ? strlen(text) : 0, text ? text : strerror(errno));
+		}
+		free(text);
+	}
+	return NULL;
+}
+
+/* Readers racing state changes made through the mount (each one changes
+ * info's content and length) always read one whole version: never a cut
+ * line, a zero-padded tail or a mix. */
+Test(kernel, readers_racing_changes_read_whole_versions, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	volatile int stop = 0;
+	struct reader r[4];
+	pthread_t t[4];
+	int flips = 0, reads = 0;
+	char *id = rest_create("base", "web", NULL), *state;
+
+	cr_assert_not_null(id);
+	refresh();
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct reader){ .stop = &stop };
+		snprintf(r[i].path, sizeof(r[i].path), "%s/web/info", M.dir);
+		cr_assert_eq(pthread_create(&t[i], NULL, read_loop, &r[i]), 0);
+	}
+	for (; flips < 60; flips++)
+		cr_assert_eq(put(P("web/state"), flips % 2 ? "running\n" : "paused\n"), 0,
+			     "flip %d: %s", flips, strerror(errno));
+	stop = 1;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		reads += r[i].reads;
+		cr_expect_eq(r[i].bad, 0, "reader %d: %d of %d reads broken, e.g.\n%s", i,
+			     r[i].bad, r[i].reads, r[i].last_bad);
+	}
+	cr_expect_gt(reads, 0);
+	/* The last flip (running) is what the backend has. */
+	state = rest_field(id, "state");
+	cr_expect_str_eq(state, "running");
+	free(state);
+	free(id);
 }

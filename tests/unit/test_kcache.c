@@ -1,4 +1,4 @@
-/* The page-cache tag table: what open() decides keep_cache from. */
+/* The page-cache version table: what open() and getattr decide from. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -6,34 +6,101 @@
 
 #include "kcache.h"
 
-static bool note(struct kcache *k, const char *path, const char *text)
+static enum kcache_use op(struct kcache *k, const char *path, const char *text, uint64_t *key)
 {
-	return kcache_note(k, path, text, strlen(text));
+	enum kcache_use u = kcache_open(k, path, text, strlen(text), key);
+
+	if (u == KCACHE_FRESH)
+		kcache_fresh_done(k, *key);
+	return u;
 }
 
-Test(kcache, first_sight_is_new_then_same_until_it_changes)
+static size_t size_of(struct kcache *k, const char *path, const char *text)
+{
+	return kcache_size(k, path, text, strlen(text));
+}
+
+Test(kcache, a_new_version_is_fresh_then_kept)
 {
 	struct kcache *k = kcache_new(0);
+	uint64_t a, b;
 
 	cr_assert_not_null(k);
-	cr_expect_not(note(k, "/a/info", "state=running\n"), "never seen, yet same");
-	cr_expect(note(k, "/a/info", "state=running\n"));
-	cr_expect(note(k, "/a/info", "state=running\n"));
-	cr_expect_not(note(k, "/a/info", "state=paused\n"), "changed content kept");
-	cr_expect(note(k, "/a/info", "state=paused\n"));
+	cr_expect_eq(op(k, "/w/info", "state=running\n", &a), KCACHE_FRESH);
+	kcache_release(k, a);
+	cr_expect_eq(op(k, "/w/info", "state=running\n", &a), KCACHE_KEEP);
+	cr_expect_eq(op(k, "/w/info", "state=running\n", &b), KCACHE_KEEP, "same version, both open");
+	kcache_release(k, a);
+	kcache_release(k, b);
+	cr_expect_eq(op(k, "/w/info", "state=paused\n", &a), KCACHE_FRESH);
+	kcache_release(k, a);
 	cr_expect_eq(kcache_count(k), 1);
+	kcache_free(k);
+}
+
+/* While one version is read through the cache, another is read direct,
+ * and sizes reported are the open version's. */
+Test(kcache, one_version_in_the_cache_at_a_time)
+{
+	struct kcache *k = kcache_new(0);
+	uint64_t a, b;
+
+	cr_expect_eq(op(k, "/w/info", "state=paused\n", &a), KCACHE_FRESH);
+	cr_expect_eq(op(k, "/w/info", "state=running\n", &b), KCACHE_DIRECT);
+	cr_expect_eq(size_of(k, "/w/info", "state=running\n"), strlen("state=paused\n"),
+		     "a size of another version while one is open");
+	kcache_release(k, a);
+	cr_expect_eq(size_of(k, "/w/info", "state=running\n"), strlen("state=running\n"));
+	cr_expect_eq(op(k, "/w/info", "state=running\n", &b), KCACHE_FRESH,
+		     "the kernel holds the paused pages and the running size: both must go");
+	kcache_release(k, b);
+	kcache_free(k);
+}
+
+/* Between a version's open and its drop being done, nobody else may read
+ * through the cache (the kernel may still hold the old pages). */
+Test(kcache, others_read_direct_while_a_version_is_switched)
+{
+	struct kcache *k = kcache_new(0);
+	uint64_t a, b;
+
+	cr_expect_eq(kcache_open(k, "/w/info", "x", 1, &a), KCACHE_FRESH);
+	cr_expect_eq(kcache_open(k, "/w/info", "x", 1, &b), KCACHE_DIRECT);
+	kcache_fresh_done(k, a);
+	cr_expect_eq(kcache_open(k, "/w/info", "x", 1, &b), KCACHE_KEEP);
+	kcache_release(k, a);
+	kcache_release(k, b);
+	kcache_free(k);
+}
+
+/* A size given to the kernel for another version makes the next open of
+ * the cached version fresh, even when the content went back to it. */
+Test(kcache, a_reported_size_of_another_version_forgets_the_pages)
+{
+	struct kcache *k = kcache_new(0);
+	uint64_t a;
+
+	op(k, "/w/info", "v1\n", &a);
+	kcache_release(k, a);
+	cr_expect_eq(size_of(k, "/w/info", "version2\n"), strlen("version2\n"));
+	cr_expect_eq(op(k, "/w/info", "v1\n", &a), KCACHE_FRESH);
+	kcache_release(k, a);
+	cr_expect_eq(size_of(k, "/w/info", "v1\n"), 3);
+	cr_expect_eq(op(k, "/w/info", "v1\n", &a), KCACHE_KEEP);
+	kcache_release(k, a);
 	kcache_free(k);
 }
 
 Test(kcache, paths_are_independent)
 {
 	struct kcache *k = kcache_new(0);
+	uint64_t a, b;
 
-	cr_expect_not(note(k, "/a/info", "x\n"));
-	cr_expect_not(note(k, "/b/info", "x\n"), "b took a's tag");
-	cr_expect(note(k, "/a/info", "x\n"));
-	cr_expect_not(note(k, "/b/info", "y\n"));
-	cr_expect(note(k, "/a/info", "x\n"), "b's change touched a");
+	cr_expect_eq(op(k, "/a/info", "x\n", &a), KCACHE_FRESH);
+	cr_expect_eq(op(k, "/b/info", "y\n", &b), KCACHE_FRESH, "b is held back by a");
+	cr_expect_eq(size_of(k, "/b/info", "zz\n"), 2);
+	kcache_release(k, a);
+	kcache_release(k, b);
 	cr_expect_eq(kcache_count(k), 2);
 	kcache_free(k);
 }
@@ -42,52 +109,52 @@ Test(kcache, paths_are_independent)
 Test(kcache, length_is_part_of_the_content)
 {
 	struct kcache *k = kcache_new(0);
+	uint64_t a;
 
-	cr_expect_not(kcache_note(k, "/p", "ab\0", 3));
-	cr_expect_not(kcache_note(k, "/p", "ab", 2));
-	cr_expect_not(kcache_note(k, "/p", "", 0));
-	cr_expect(kcache_note(k, "/p", "", 0));
+	cr_expect_eq(kcache_open(k, "/p", "ab\0", 3, &a), KCACHE_FRESH);
+	kcache_fresh_done(k, a);
+	kcache_release(k, a);
+	cr_expect_eq(kcache_open(k, "/p", "ab", 2, &a), KCACHE_FRESH);
+	kcache_fresh_done(k, a);
+	kcache_release(k, a);
 	kcache_free(k);
 }
 
-Test(kcache, clear_forgets_everything)
+/* Past the limit idle paths are forgotten; paths with opens are kept. */
+Test(kcache, the_limit_forgets_only_idle_paths)
 {
-	struct kcache *k = kcache_new(0);
-
-	note(k, "/a", "1");
-	note(k, "/b", "2");
-	kcache_clear(k);
-	cr_expect_eq(kcache_count(k), 0);
-	cr_expect_not(note(k, "/a", "1"));
-	cr_expect_not(note(k, "/b", "2"));
-	kcache_free(k);
-}
-
-/* Growth rehashes every path; the limit starts over instead of growing. */
-Test(kcache, grows_then_starts_over_at_the_limit)
-{
-	struct kcache *k = kcache_new(5000);
+	struct kcache *k = kcache_new(3000);
+	uint64_t held, key;
 	char path[32];
 
-	for (int i = 0; i < 5000; i++) {
+	cr_expect_eq(op(k, "/held", "h", &held), KCACHE_FRESH);
+	for (int i = 0; i < 2999; i++) {
 		snprintf(path, sizeof(path), "/s%d/info", i);
-		cr_assert_not(note(k, path, path));
+		cr_assert_eq(op(k, path, path, &key), KCACHE_FRESH);
+		kcache_release(k, key);
 	}
-	cr_expect_eq(kcache_count(k), 5000);
-	for (int i = 0; i < 5000; i++) {
+	cr_expect_eq(kcache_count(k), 3000);
+	for (int i = 0; i < 2999; i++) {
 		snprintf(path, sizeof(path), "/s%d/info", i);
-		cr_assert(note(k, path, path), "%s lost in growth", path);
+		cr_assert_eq(op(k, path, path, &key), KCACHE_KEEP, "%s lost in growth", path);
+		kcache_release(k, key);
 	}
-	cr_expect_not(note(k, "/one/more", "x"));
-	cr_expect_eq(kcache_count(k), 1, "the table did not start over");
-	cr_expect_not(note(k, "/s0/info", "/s0/info"), "a forgotten path matched");
+	cr_expect_eq(op(k, "/one/more", "x", &key), KCACHE_FRESH);
+	kcache_release(k, key);
+	cr_expect_eq(kcache_count(k), 2, "idle paths were kept past the limit");
+	cr_expect_eq(size_of(k, "/held", "longer"), 1, "the open path was forgotten");
+	cr_expect_eq(op(k, "/s0/info", "/s0/info", &key), KCACHE_FRESH);
+	kcache_release(k, key);
+	kcache_release(k, held);
 	kcache_free(k);
 }
 
-Test(kcache, null_is_never_same)
+Test(kcache, null_table_reads_direct)
 {
-	cr_expect_not(note(NULL, "/a", "x"));
-	kcache_clear(NULL);
+	uint64_t key;
+
+	cr_expect_eq(kcache_open(NULL, "/a", "x", 1, &key), KCACHE_DIRECT);
+	cr_expect_eq(kcache_size(NULL, "/a", "xy", 2), 2);
 	kcache_free(NULL);
 }
 
@@ -97,23 +164,33 @@ struct worker {
 	int wrong;
 };
 
+/* Two versions of one path, opened and released by many threads: at no
+ * time are both read through the cache. */
+static int cached[2];   /* opens of each version reading through the cache */
+
 static void *hammer(void *arg)
 {
 	struct worker *w = arg;
-	char path[32], text[32];
+	const char *text = w->id % 2 ? "paused\n" : "running\n";
+	uint64_t key;
 
 	for (int i = 0; i < 20000; i++) {
-		snprintf(path, sizeof(path), "/w%d/%d", w->id, i % 50);
-		snprintf(text, sizeof(text), "%d", i / 50);
-		/* Each content is new on its first note and the same on its
-		 * second, whatever the other threads do to their paths. */
-		if (note(w->k, path, text) || !note(w->k, path, text))
+		enum kcache_use u = kcache_open(w->k, "/w/info", text, strlen(text), &key);
+
+		if (u == KCACHE_DIRECT)
+			continue;
+		__atomic_add_fetch(&cached[w->id % 2], 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&cached[1 - w->id % 2], __ATOMIC_SEQ_CST) != 0)
 			w->wrong++;
+		if (u == KCACHE_FRESH)
+			kcache_fresh_done(w->k, key);
+		__atomic_sub_fetch(&cached[w->id % 2], 1, __ATOMIC_SEQ_CST);
+		kcache_release(w->k, key);
 	}
 	return NULL;
 }
 
-Test(kcache, threads_see_only_their_own_paths)
+Test(kcache, threads_never_cache_two_versions_at_once)
 {
 	struct kcache *k = kcache_new(0);
 	struct worker w[4];
@@ -125,8 +202,7 @@ Test(kcache, threads_see_only_their_own_paths)
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
-		cr_expect_eq(w[i].wrong, 0, "thread %d: %d wrong answers", i, w[i].wrong);
+		cr_expect_eq(w[i].wrong, 0, "thread %d: %d overlaps", i, w[i].wrong);
 	}
-	cr_expect_eq(kcache_count(k), 200);
 	kcache_free(k);
 }
