@@ -183,6 +183,22 @@ TestSuite(wire, .init = init, .fini = fini, .timeout = 30);
 
 #define ITEM(id) "{\"sandboxID\":\"" id "\",\"templateID\":\"base\",\"state\":\"running\"}"
 
+/* Lists against script and expects the listing to fail with EIO, with
+ * nothing handed out, a message containing want and exactly `requests`
+ * requests sent; *e is left for further checks. */
+static void expect_list_eio(script_fn script, const char *want, int requests,
+			    struct api_error *e)
+{
+	struct sbx **items = NULL;
+	size_t n;
+
+	start(script);
+	cr_expect_eq(api_list(A, &items, &n, e), -EIO);
+	cr_expect_null(items);
+	cr_expect(strstr(e->message, want), "%s", e->message);
+	cr_expect_eq(S.n, requests, "%d requests, want %d", S.n, requests);
+}
+
 static int sc_token_loop(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
 {
 	(void)rq;
@@ -194,15 +210,9 @@ static int sc_token_loop(const struct req *rq, int n, char *h, size_t hl, char *
 
 Test(wire, token_loop_is_an_error)
 {
-	struct sbx **items = NULL;
-	size_t n;
 	struct api_error e;
 
-	start(sc_token_loop);
-	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
-	cr_expect_null(items);
-	cr_expect(strstr(e.message, "X-Next-Token"), "%s", e.message);
-	cr_expect_eq(S.n, 2);
+	expect_list_eio(sc_token_loop, "X-Next-Token", 2, &e);
 }
 
 static int sc_pages(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
@@ -648,16 +658,12 @@ static int sc_later_500(const struct req *rq, int n, char *h, size_t hl, char *b
 
 Test(wire, error_status_on_a_later_page)
 {
-	struct sbx **items = NULL;
-	size_t n;
 	struct api_error e;
 
-	start(sc_later_500);
-	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
-	cr_expect_null(items);
+	/* 500 is not retried, and nothing follows it: 4 requests. */
+	expect_list_eio(sc_later_500, "page three broke", 4, &e);
 	cr_expect_eq(e.http_status, 500);
 	cr_expect_str_eq(e.message, "page three broke");
-	cr_expect_eq(S.n, 4, "500 is not retried, and nothing follows it");
 }
 
 /* Page 2 gets one 503 before it is served: retried within the page. */
@@ -704,16 +710,10 @@ static int sc_later_repeat(const struct req *rq, int n, char *h, size_t hl, char
 
 Test(wire, repeated_token_on_a_later_page)
 {
-	struct sbx **items = NULL;
-	size_t n;
 	struct api_error e;
 
-	start(sc_later_repeat);
-	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
-	cr_expect_null(items);
+	expect_list_eio(sc_later_repeat, "X-Next-Token repeats", 3, &e);
 	cr_expect_eq(e.http_status, 200);
-	cr_expect(strstr(e.message, "X-Next-Token repeats"), "%s", e.message);
-	cr_expect_eq(S.n, 3);
 }
 
 static int sc_long_token(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
@@ -734,15 +734,9 @@ static int sc_long_token(const struct req *rq, int n, char *h, size_t hl, char *
 
 Test(wire, overlong_token_on_a_later_page)
 {
-	struct sbx **items = NULL;
-	size_t n;
 	struct api_error e;
 
-	start(sc_long_token);
-	cr_expect_eq(api_list(A, &items, &n, &e), -EIO);
-	cr_expect_null(items);
-	cr_expect(strstr(e.message, "X-Next-Token too long"), "%s", e.message);
-	cr_expect_eq(S.n, 2);
+	expect_list_eio(sc_long_token, "X-Next-Token too long", 2, &e);
 }
 
 Test(wire, tls_failures_are_explained)
