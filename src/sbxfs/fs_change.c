@@ -71,12 +71,23 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 static void drop_kernel_attrs(struct sbx_listing *l)
 {
 	struct fuse *f = fuse_get_context()->fuse;
-	char path[NAME_MAX + 2];
+	char path[PATH_MAX];
 
 	for (size_t i = 0; i < listing_count(l); i++) {
-		snprintf(path, sizeof(path), "/%s", listing_at(l, i)->name);
+		const struct sbx_dirent *d = listing_at(l, i);
+		const char *tpl[] = { d->sbx->template_id, d->sbx->alias };
+
 		/* -ENOENT: the kernel holds nothing of it, nothing to drop. */
+		snprintf(path, sizeof(path), "/%s", d->name);
 		fuse_invalidate_path(f, path);
+		/* The same sandbox as listed under .sbxfs/templates. */
+		for (size_t t = 0; t < 2; t++) {
+			if (!*tpl[t] || (t == 1 && strcmp(tpl[0], tpl[1]) == 0))
+				continue;
+			snprintf(path, sizeof(path), "/" PATH_CTL_NAME "/templates/%s/%s",
+				 tpl[t], d->name);
+			fuse_invalidate_path(f, path);
+		}
 	}
 	listing_put(l);
 }

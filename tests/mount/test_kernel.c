@@ -335,3 +335,28 @@ Test(kernel, readers_racing_changes_read_whole_versions, .init = setup, .fini = 
 	free(state);
 	free(id);
 }
+
+/* The attributes listings handed the kernel go with a refresh, for the
+ * sandbox under the root and under .sbxfs/templates alike: a sandbox killed
+ * elsewhere is gone for stat at once, not after cache_ttl. */
+Test(kernel, refresh_drops_listed_attributes_everywhere, .init = setup, .fini = teardown)
+{
+	char *id = rest_create("base", "web", NULL), path[96];
+	struct stat st;
+
+	cr_assert_not_null(id);
+	refresh();
+	cr_assert_eq(sh("ls -l \"$MNT\" \"$MNT/.sbxfs/templates/base\" > /dev/null"), 0);
+	cr_assert_eq(stat(P("web"), &st), 0, "%s", strerror(errno));
+	cr_assert_eq(stat(P(".sbxfs/templates/base/web"), &st), 0, "%s", strerror(errno));
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	cr_assert_eq(rest("DELETE", path, NULL, NULL), 204);
+	cr_assert_eq(rest_count(), 0);
+	refresh();
+	cr_expect_eq(stat(P("web"), &st), -1, "the killed sandbox still stats");
+	cr_expect_eq(errno, ENOENT);
+	cr_expect_eq(stat(P(".sbxfs/templates/base/web"), &st), -1,
+		     "the killed sandbox still stats under its template");
+	cr_expect_eq(errno, ENOENT);
+	free(id);
+}
