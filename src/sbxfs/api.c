@@ -38,8 +38,10 @@
 struct api {
 	char *url;                /* without trailing slashes */
 	char *cafile;
-	long connect_timeout_ms, request_timeout_ms, deadline_ms;
+	long connect_timeout_ms, request_timeout_ms, deadline_ms, list_deadline_ms;
 	unsigned max_retries;
+	size_t max_sandboxes;
+	bool (*interrupted)(void);    /* set before threads start */
 	struct http_pool *pool;
 	pthread_mutex_t lock;     /* guards key_header and stats */
 	char *key_header;         /* "X-API-Key: ..." */
@@ -67,11 +69,21 @@ static bool cancelled(const int *cancel)
 	return cancel && __atomic_load_n(cancel, __ATOMIC_ACQUIRE);
 }
 
-/* Sleeps ms, in slices short enough to notice a cancel within 50 ms. */
-static void sleep_ms(long ms, const int *cancel)
+/* Why the caller should stop now: -ECANCELED, -EINTR, or 0. */
+static int stop_reason(const struct api *a, const struct call *c)
 {
-	while (ms > 0 && !cancelled(cancel)) {
-		long slice = cancel && ms > 50 ? 50 : ms;
+	if (cancelled(c->cancel))
+		return -ECANCELED;
+	if (a->interrupted && a->interrupted())
+		return -EINTR;
+	return 0;
+}
+
+/* Sleeps ms, in slices short enough to notice a stop within 50 ms. */
+static void sleep_ms(const struct api *a, long ms, const struct call *c)
+{
+	while (ms > 0 && !stop_reason(a, c)) {
+		long slice = ms > 50 ? 50 : ms;
 		struct timespec ts = { slice / 1000, (slice % 1000) * 1000000L };
 
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -153,6 +165,8 @@ struct api *api_new(const struct api_config *cfg, char **errmsg)
 	a->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 15000;
 	a->deadline_ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : 30000;
 	a->max_retries = cfg->max_retries ? cfg->max_retries : 4;
+	a->list_deadline_ms = cfg->list_deadline_ms > 0 ? cfg->list_deadline_ms : 4 * a->deadline_ms;
+	a->max_sandboxes = cfg->max_sandboxes ? cfg->max_sandboxes : 100000;
 	a->stats.reachable = true;   /* until shown otherwise */
 	return a;
 }
@@ -188,6 +202,26 @@ int api_set_key(struct api *a, const char *key)
 	explicit_bzero(old, strlen(old));
 	free(old);
 	return 0;
+}
+
+void api_set_interrupt(struct api *a, bool (*interrupted)(void))
+{
+	a->interrupted = interrupted;
+}
+
+long api_list_deadline_ms(const struct api *a)
+{
+	return a->list_deadline_ms;
+}
+
+size_t api_max_sandboxes(const struct api *a)
+{
+	return a->max_sandboxes;
+}
+
+long api_now_ms(void)
+{
+	return now_ms();
 }
 
 const char *api_url(const struct api *a)
@@ -376,10 +410,11 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 		 * must not be repeated gets a connection of its own. */
 		.fresh_connection = rc != RETRY_IDEMPOTENT,
 		.cancel = c->cancel,
+		.interrupted = a->interrupted,
 	};
 	struct curl_slist *headers;
 	char *url = NULL;
-	int r = 0, status = 0;
+	int r = 0, status = 0, stop;
 
 	memset(rs, 0, sizeof(*rs));
 	msg[0] = '\0';
@@ -392,6 +427,8 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 	}
 	rq.url = url;
 	rq.headers = headers;
+	if (c->deadline_at && c->deadline_at < deadline_at)
+		deadline_at = c->deadline_at;
 	for (unsigned attempt = 0;; attempt++) {
 		long remaining = deadline_at - now_ms(), delay;
 		bool retry;
@@ -403,9 +440,9 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 			}
 			break;
 		}
-		if (cancelled(c->cancel)) {   /* during the backoff */
-			r = -ECANCELED;
-			snprintf(msg, msglen, "cancelled");
+		if ((stop = stop_reason(a, c)) < 0) {   /* during the backoff */
+			r = stop;
+			snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
 			break;
 		}
 		http_response_clear(rs);
@@ -416,9 +453,9 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 			break;
 		}
 		count_attempt(a, c, rs);
-		if (cancelled(c->cancel)) {
-			r = -ECANCELED;
-			snprintf(msg, msglen, "cancelled");
+		if (rs->curl_code == CURLE_ABORTED_BY_CALLBACK && (stop = stop_reason(a, c)) < 0) {
+			r = stop;
+			snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
 			break;
 		}
 		status = (int)rs->status;
@@ -431,7 +468,7 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 		pthread_mutex_lock(&a->lock);
 		a->stats.retries++;
 		pthread_mutex_unlock(&a->lock);
-		sleep_ms(delay, c->cancel);
+		sleep_ms(a, delay, c);
 	}
 out:
 	free_headers(headers);
@@ -521,7 +558,7 @@ static int bad_args(struct api_error *err, const char *what)
 
 int api_probe(struct api *a, struct api_error *err)
 {
-	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL, NULL };
+	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL, NULL, 0 };
 	struct http_response rs;
 	struct sbx **items;
 	size_t n;
@@ -540,7 +577,7 @@ int api_probe(struct api *a, struct api_error *err)
 
 int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *err)
 {
-	struct call c = { API_OP_GET, "GET", NULL, NULL, NULL };
+	struct call c = { API_OP_GET, "GET", NULL, NULL, NULL, 0 };
 	struct http_response rs;
 	char why[200];
 	char *path;
@@ -566,7 +603,7 @@ int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *e
 int api_create(struct api *a, const char *template_id, unsigned long timeout,
 	       const char *name, struct sbx **out, struct api_error *err)
 {
-	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL, NULL };
+	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL, NULL, 0 };
 	struct sbx_meta meta = { SBX_NAME_KEY, name };
 	struct http_response rs;
 	json_t *req;
@@ -605,7 +642,7 @@ int api_create(struct api *a, const char *template_id, unsigned long timeout,
 static int simple_call(struct api *a, enum api_op op, const char *method, const char *id,
 		       const char *suffix, const char *body, struct api_error *err)
 {
-	struct call c = { op, method, NULL, body, NULL };
+	struct call c = { op, method, NULL, body, NULL, 0 };
 	struct http_response rs;
 	char *path;
 	int r;

@@ -62,6 +62,11 @@ int fs_set_key(struct sbxfs *fs, const char *key)
 	return 0;
 }
 
+bool fs_interrupted(void)
+{
+	return fuse_interrupted() != 0;
+}
+
 void fs_cleanup(struct sbxfs *fs)
 {
 	fs_set_key(fs, NULL);
@@ -75,6 +80,7 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 		.backend = fs->backend_url,
 		.embedded = fs->embedded,
 		.cache_ttl = fs->cache_ttl,
+		.stale_ttl = fs->stale_ttl,
 	};
 	char *text;
 

@@ -23,6 +23,7 @@ struct sbxfs {
 	const char *template_id;    /* for mkdir MOUNT/NAME */
 	unsigned long timeout;      /* seconds, for create and resume */
 	unsigned cache_ttl;         /* seconds */
+	unsigned stale_ttl;         /* seconds */
 	const char *backend_url;
 	bool embedded;
 	uid_t uid;
@@ -38,6 +39,9 @@ int fs_init(struct sbxfs *fs, const char *key);
 /* Replaces the key copy after a rotation.  0 or -ENOMEM. */
 int fs_set_key(struct sbxfs *fs, const char *key);
 void fs_cleanup(struct sbxfs *fs);
+/* Has the kernel interrupted the FUSE request this thread serves (a signal
+ * to the caller)?  False on a thread that serves none. */
+bool fs_interrupted(void);
 
 /* Renders .sbxfs/status now; malloc'd, caller frees.  NULL on ENOMEM. */
 char *fs_render_status(struct sbxfs *fs, size_t *len);

@@ -14,6 +14,7 @@ struct status_info {
 	const char *backend;      /* base URL */
 	bool embedded;
 	unsigned cache_ttl;       /* seconds */
+	unsigned stale_ttl;       /* seconds */
 	struct api_stats api;
 	struct cache_stats cache;
 	/* Scrubbed from every value should a server message echo it (may be
