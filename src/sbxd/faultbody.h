@@ -13,6 +13,8 @@ struct fault_reply {
 	char *data;             /* malloc'd; caller frees */
 	size_t len;
 	const char *content_type;
+	const char *hdr_name;   /* an extra header, or NULL */
+	char hdr_value[64];
 };
 
 /* Renders the body for `act` (act->body != FAULT_BODY_NONE/DROP, or a

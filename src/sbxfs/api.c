@@ -370,6 +370,25 @@ static void free_headers(struct curl_slist *h)
 
 /* What one attempt's outcome means: 0 (done), or -errno with the reason
  * in msg and whether the policy allows another attempt. */
+/* Was a 2xx JSON body cut short?  One cut by a proxy (its Content-Length
+ * matching the cut) starts a document and ends inside it; that is worth
+ * another attempt of a GET.  Anything else (whole, or not JSON at all) is
+ * for the parse to judge: this only looks at the first and last byte. */
+static bool json_cut_short(const struct http_response *rs)
+{
+	const char *b = rs->body;
+	size_t i = 0, n = rs->len;
+
+	if (!b || n == 0)
+		return false;
+	while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+		i++;
+	while (n > i && (b[n - 1] == ' ' || b[n - 1] == '\t' || b[n - 1] == '\r' ||
+			 b[n - 1] == '\n'))
+		n--;
+	return n > i && ((b[i] == '{' && b[n - 1] != '}') || (b[i] == '[' && b[n - 1] != ']'));
+}
+
 static int judge_attempt(const struct call *c, const struct http_response *rs,
 			 unsigned attempt, char *msg, size_t msglen, bool *retry)
 {
@@ -384,8 +403,13 @@ static int judge_attempt(const struct call *c, const struct http_response *rs,
 		*retry = !rs->too_large && transport_retryable(rc, rs->curl_code);
 		return rs->too_large ? -EIO : errmap_transfer(rs->curl_code, rs->os_errno);
 	}
-	if (status >= 200 && status < 300)
-		return 0;
+	if (status >= 200 && status < 300) {
+		if (strcmp(c->method, "GET") != 0 || !json_cut_short(rs))
+			return 0;
+		snprintf(msg, msglen, "bad reply: the JSON body ends early");
+		*retry = true;
+		return -EIO;
+	}
 	if (c->op == API_OP_KILL && status == 404 && attempt > 0)
 		return 0;   /* an earlier attempt killed it */
 	server_message(rs, msg, msglen);

@@ -13,9 +13,10 @@
  * it can give up when its FUSE request is interrupted or its wait bound
  * passes while the refresh goes on for the others.  A listing between the
  * TTL and the stale limit is served at once and one refresh runs behind
- * it.  After a failed refresh the next background one waits a TTL (at
- * least a second), so a dead backend is not asked for a listing on every
- * lookup. */
+ * it, but not sooner than a TTL after the last refresh ended (so listings
+ * that take longer than the TTL do not run back to back).  After a failed
+ * refresh the next background one waits a TTL (at least a second), so a
+ * dead backend is not asked for a listing on every lookup. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ struct sbx_cache {
 	int refresh_result;          /* of the last finished refresh */
 	struct api_error refresh_err;
 	long failed_at;              /* monotonic start of the last failed one */
+	long finished_at;            /* monotonic end of the last refresh */
 	time_t failing_since;        /* wall clock of the first failure in a row */
 	uint64_t gen;                /* own changes recorded */
 	uint64_t invalidations;
@@ -170,6 +172,7 @@ static void finish_refresh(struct sbx_cache *c, int r, struct api_error *err,
 	c->refresh_result = r;
 	c->refresh_err = *err;
 	c->refreshing = false;
+	c->finished_at = now_ms();
 	c->refresh_seq++;
 	pthread_cond_broadcast(&c->done);
 	/* Freeing can be slow: not worth another unlock, the lists are small
@@ -281,6 +284,19 @@ static bool servable(const struct sbx_cache *c, long now)
 	       now - c->fetched_at < (long)c->stale_ms;
 }
 
+/* Whether to start a refresh behind a stale listing; lock held.  Not
+ * sooner than a TTL after the last one ended, so listings slower than the
+ * TTL do not run back to back, and not sooner than a TTL (at least a
+ * second) after one failed. */
+static bool may_refresh_behind(const struct sbx_cache *c, long now)
+{
+	long pause = c->ttl_ms > 1000 ? (long)c->ttl_ms : 1000;
+
+	if (c->refreshing || now - c->finished_at < (long)c->ttl_ms)
+		return false;
+	return c->refresh_result == 0 || now - c->failed_at >= pause;
+}
+
 /* Waits for the refresh running now to finish; lock held.  0 when it did,
  * -EINTR when the caller's request was interrupted, -ETIMEDOUT when the
  * wait bound (from start, monotonic ms) passed first. */
@@ -334,8 +350,7 @@ int cache_get(struct sbx_cache *c, struct sbx_listing **out, struct api_error *e
 	}
 	if (servable(c, start)) {
 		c->stats.stale_hits++;
-		if (!c->refreshing && (c->refresh_result == 0 ||
-				       start - c->failed_at >= (long)(c->ttl_ms > 1000 ? c->ttl_ms : 1000)))
+		if (may_refresh_behind(c, start))
 			start_refresh(c);
 		goto serve;
 	}
