@@ -47,7 +47,6 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		}
 	}
 	if (err < 0) {
-		log_api_error(fs, what, s->id, &e);
 		/* Gone, or not in the state the cache thought: look again. */
 		if (err == -ENOENT)
 			cache_remove(fs->cache, s->id);
@@ -156,19 +155,15 @@ static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 
 	if (!sbx_name_valid(name))
 		return -EINVAL;
-	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
-		log_api_error(fs, "list", NULL, &e);
+	if ((err = cache_get(fs->cache, &l, &e)) < 0)
 		return err;
-	}
 	exists = listing_find(l, name) != NULL;
 	listing_put(l);
 	if (exists)
 		return -EEXIST;
 	err = api_create(fs->api, tpl, fs->timeout, name, &s, &e);
-	if (err < 0) {
-		log_api_error(fs, "create", name, &e);
+	if (err < 0)
 		return err;
-	}
 	/* s carries the name as metadata (api.h), so the listing names it. */
 	log_info("created %s (%s) from %s", name, s->id, tpl);
 	cache_put_sbx(fs->cache, s);
@@ -230,10 +225,8 @@ int sbxfs_rmdir(const char *path)
 	err = api_kill(fs->api, id, &e);
 	if (err == 0 || err == -ENOENT)
 		cache_remove(fs->cache, id);
-	if (err < 0) {
-		log_api_error(fs, "kill", id, &e);
+	if (err < 0)
 		return err;
-	}
 	log_info("killed %s", id);
 	return 0;
 }
