@@ -301,6 +301,8 @@ int api_call_failed(struct api *a, const struct call *c, struct api_error *err,
 	a->stats.last_error = e;
 	pthread_mutex_unlock(&a->lock);
 	plen = (int)strcspn(c->path, "?");   /* queries may carry tokens */
+	if (c->op == API_OP_PROBE)
+		return r;   /* the caller reports it, on the terminal */
 	if (r == -ENOENT)
 		log_debug("%s %.*s: %s (HTTP %d)", c->method, plen, c->path, e.message, status);
 	else if (status)

@@ -205,23 +205,23 @@ static int start_embedded(struct sbxfs_main *m)
 }
 
 /* Says why the backend cannot be used, on the terminal (e->message is
- * scrubbed by the API client). */
+ * scrubbed by the API client, which leaves the probe's report to us). */
 static void report_probe(const struct backend *b, int err, const struct api_error *e)
 {
 	const char *url = b->url, *prov = backend_provider_name(b->provider);
 
 	if (e->http_status == 401 || e->http_status == 403)
-		fprintf(stderr, "sbxfs: the backend rejected the API key (%d): %s "
-			"(provider=%s %s)\n", e->http_status, e->message, prov, url);
+		fprintf(stderr, "sbxfs: the backend at %s (provider=%s) rejected the API key "
+			"(%d): %s\n", url, prov, e->http_status, e->message);
 	else if (e->http_status)
-		fprintf(stderr, "sbxfs: the backend at %s answered %d: %s (provider=%s)\n", url,
-			e->http_status, e->message, prov);
+		fprintf(stderr, "sbxfs: the backend at %s (provider=%s) answered %d: %s\n", url,
+			prov, e->http_status, e->message);
 	else if (e->message[0] && strstr(e->message, strerror(-err)) == NULL)
-		fprintf(stderr, "sbxfs: cannot reach %s: %s (%s) (provider=%s)\n", url,
-			strerror(-err), e->message, prov);
+		fprintf(stderr, "sbxfs: cannot reach %s (provider=%s): %s (%s)\n", url, prov,
+			strerror(-err), e->message);
 	else
-		fprintf(stderr, "sbxfs: cannot reach %s: %s (provider=%s)\n", url,
-			strerror(-err), prov);
+		fprintf(stderr, "sbxfs: cannot reach %s (provider=%s): %s\n", url, prov,
+			strerror(-err));
 }
 
 /* A log file is opened anew, so logrotate can move the old one away and
