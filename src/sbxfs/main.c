@@ -541,10 +541,11 @@ static void print_version(const struct sbxfs_opts *o)
 	if (backend_resolve(o, &b, &msg) < 0) {
 		printf("provider=none (%s)\n", msg ? msg : "out of memory");
 	} else {
-		if (b.notice)
-			fprintf(stderr, "sbxfs: %s\n", b.notice);
 		printf("provider=%s url=%s\n", backend_provider_name(b.provider),
 		       b.embedded ? "(a private local sbxd)" : b.url);
+		fflush(stdout);
+		if (b.notice)
+			fprintf(stderr, "sbxfs: %s\n", b.notice);
 		backend_clear(&b);
 	}
 	free(msg);
