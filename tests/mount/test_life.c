@@ -450,6 +450,7 @@ Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardow
 	snprintf(asan, sizeof(asan), "%s/m/.sbxfs/status", tmpdir);
 	text = slurp(asan, NULL);
 	cr_expect(text && strstr(text, "embedded=yes\n"), "%s", text);
+	cr_expect(text && strstr(text, "provider=embedded\n"), "%s", text);
 	free(text);
 	cr_expect(port_open(port));
 
