@@ -147,14 +147,13 @@ static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
  * on any error but "gone" the partial entry is shown. */
 static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **sp)
 {
-	struct api_error e = { 0 };
 	struct sbx *full = NULL;
 	char *id = strdup((*sp)->id);
 	int err;
 
 	if (id == NULL)
 		return 0;
-	err = api_get(fs->api, id, &full, &e);
+	err = api_get(fs->api, id, &full, NULL);
 	if (err == -ENOENT) {
 		cache_remove(fs->cache, id);
 		listing_put(*lp);
@@ -170,7 +169,7 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 	/* Serve the completed entry even if the listing meanwhile moved on. */
 	listing_put(*lp);
 	*lp = NULL;
-	err = cache_get(fs->cache, lp, &e);
+	err = cache_get(fs->cache, lp, NULL);
 	if (err == 0 && (*sp = listing_find(*lp, id)) == NULL) {
 		listing_put(*lp);
 		*lp = NULL;
@@ -187,12 +186,11 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 	       struct sbx **sp)
 {
 	char name[NAME_MAX + 1];
-	struct api_error e = { 0 };
 	int err;
 
 	if (path_span_copy(n->sbx, name, sizeof(name)) < 0)
 		return -ENOENT;
-	err = cache_get(fs->cache, lp, &e);
+	err = cache_get(fs->cache, lp, NULL);
 	if (err < 0)
 		return err;
 	*sp = listing_find(*lp, name);
