@@ -204,6 +204,12 @@ int backend_resolve_env(const struct sbxfs_opts *o, backend_getenv getenv_fn, vo
 
 	memset(b, 0, sizeof(*b));
 	*errmsg = NULL;
+	if (o->provider && strcmp(o->provider, "novita") != 0 && strcmp(o->provider, "e2b") != 0) {
+		if (asprintf(errmsg, "bad provider '%s': expected novita or e2b", o->provider) < 0)
+			*errmsg = NULL;
+		err = -EINVAL;
+		goto fail;
+	}
 	pv = pick(o, &e, &b->notice);
 	if (!pv && !o->api_url) {
 		err = no_key(&e, errmsg);

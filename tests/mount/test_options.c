@@ -134,7 +134,8 @@ Test(options, bad_values)
 	const char *bad[] = {
 		"timeout=0", "timeout=abc", "timeout=-5", "cache_ttl=x", "cache_ttl=-1",
 		"connect_timeout=0", "request_timeout=1.5", "log_level=loud",
-		"api_url=ftp://x", "template=a/b", "max_idle_threads",
+		"api_url=ftp://x", "template=a/b", "max_idle_threads", "provider=aws",
+		"provider=custom", "provider=", "provider=E2B",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -146,6 +147,26 @@ Test(options, bad_values)
 		opts_free(&o);
 		fuse_opt_free_args(&rest);
 	}
+}
+
+Test(options, provider)
+{
+	const char *argv[] = { "sbxfs", "/mnt", "-o", "provider=e2b", NULL };
+	const char *bad[] = { "sbxfs", "/mnt", "-o", "provider=aws", NULL };
+	struct sbxfs_opts o;
+	struct fuse_args rest;
+	char *err;
+
+	cr_assert_eq(parse(&o, &rest, argv, NULL), 0);
+	cr_expect_str_eq(o.provider, "e2b");
+	cr_expect_not(has_arg(&rest, "provider"), "passed on to FUSE");
+	opts_free(&o);
+	fuse_opt_free_args(&rest);
+	cr_assert_eq(parse(&o, &rest, bad, &err), -1);
+	cr_expect(strstr(err, "sbxfs: bad provider 'aws': expected novita or e2b"), "%s", err);
+	free(err);
+	opts_free(&o);
+	fuse_opt_free_args(&rest);
 }
 
 Test(options, fuse_option_table)
@@ -329,6 +350,20 @@ Test(backend, every_combination_of_variables_and_options)
 	cr_assert_eq(checked, 3 * 4 * 64);
 	unlink(keyfile);
 	free(keyfile);
+}
+
+Test(backend, unknown_provider)
+{
+	struct sbxfs_opts o = empty_opts();
+	struct fake_env env = { 1u << NK };
+	struct backend b;
+	char *msg = NULL;
+
+	o.provider = (char *)"custom";
+	cr_assert_eq(backend_resolve_env(&o, fake_getenv, &env, &b, &msg), -EINVAL);
+	cr_expect(msg && strstr(msg, "bad provider 'custom'"), "%s", msg);
+	cr_expect_null(b.key);
+	free(msg);
 }
 
 Test(backend, defaults_of_each_provider)
