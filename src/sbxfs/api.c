@@ -30,6 +30,7 @@
 #include "errmap.h"
 #include "http.h"
 #include "log.h"
+#include "scrub.h"
 
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -45,6 +46,7 @@ struct api {
 	struct http_pool *pool;
 	pthread_mutex_t lock;     /* guards key_header and stats */
 	char *key_header;         /* "X-API-Key: ..." */
+	bool key_scrubbed;        /* the key went into scrub.h's set */
 	struct api_stats stats;
 };
 
@@ -116,11 +118,13 @@ static bool header_safe(const char *s)
 	return true;
 }
 
+#define KEY_HEADER "X-API-Key: "
+
 static char *make_key_header(const char *key)
 {
 	char *h;
 
-	if (asprintf(&h, "X-API-Key: %s", key) < 0)
+	if (asprintf(&h, KEY_HEADER "%s", key) < 0)
 		return NULL;
 	return h;
 }
@@ -158,6 +162,10 @@ struct api *api_new(const struct api_config *cfg, char **errmsg)
 	a->pool = http_pool_new(16);
 	if (!a->url || (cfg->cafile && !a->cafile) || !a->key_header || !a->pool)
 		return fail_new(a, errmsg, "out of memory");
+	/* From here on no message of this client can show the key. */
+	if (scrub_add(cfg->api_key) < 0)
+		return fail_new(a, errmsg, "out of memory");
+	a->key_scrubbed = true;
 	n = strlen(a->url);
 	while (n > 0 && a->url[n - 1] == '/')
 		a->url[--n] = '\0';
@@ -176,6 +184,8 @@ void api_free(struct api *a)
 	if (!a)
 		return;
 	http_pool_free(a->pool);
+	if (a->key_scrubbed)
+		scrub_remove(a->key_header + strlen(KEY_HEADER));
 	if (a->key_header) {
 		explicit_bzero(a->key_header, strlen(a->key_header));
 		free(a->key_header);
@@ -195,6 +205,13 @@ int api_set_key(struct api *a, const char *key)
 	h = make_key_header(key);
 	if (!h)
 		return -ENOMEM;
+	/* The old key stays in the set: a request still in flight, or
+	 * whoever still holds that key, may echo it. */
+	if (scrub_add(key) < 0) {
+		explicit_bzero(h, strlen(h));
+		free(h);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&a->lock);
 	old = a->key_header;
 	a->key_header = h;
@@ -280,9 +297,9 @@ static void server_message(const struct http_response *rs, char *dst, size_t dst
 	const json_t *m = json_object_get(o, "message");
 
 	if (json_is_string(m) && json_string_length(m) > 0)
-		errmap_sanitize(dst, dstlen, json_string_value(m), json_string_length(m));
+		scrub_text(dst, dstlen, json_string_value(m), json_string_length(m));
 	else if (!o && rs->len > 0 && rs->len < 200)
-		errmap_sanitize(dst, dstlen, rs->body, rs->len);
+		scrub_text(dst, dstlen, rs->body, rs->len);
 	else
 		snprintf(dst, dstlen, "HTTP %ld", rs->status);
 	json_decref(o);
@@ -298,7 +315,7 @@ static void transport_message(const struct http_response *rs, char *dst, size_t 
 		snprintf(tmp, sizeof(tmp), "TLS failure: %s", rs->errbuf);
 	else
 		snprintf(tmp, sizeof(tmp), "%s", rs->errbuf);
-	errmap_sanitize(dst, dstlen, tmp, strlen(tmp));
+	scrub_text(dst, dstlen, tmp, strlen(tmp));
 }
 
 /* Records a failed call: *err, the stats' last error, a log line. */
@@ -308,7 +325,9 @@ int api_call_failed(struct api *a, const struct call *c, struct api_error *err,
 	struct api_error e = { .http_status = status, .err = r, .when = time(NULL) };
 	int plen;
 
-	snprintf(e.message, sizeof(e.message), "%s", msg);
+	/* The one place every failure's message passes: no secret in
+	 * *err, the status file or the log line. */
+	scrub_text(e.message, sizeof(e.message), msg, strlen(msg));
 	if (err)
 		*err = e;
 	pthread_mutex_lock(&a->lock);
@@ -316,14 +335,16 @@ int api_call_failed(struct api *a, const struct call *c, struct api_error *err,
 	a->stats.last_error = e;
 	pthread_mutex_unlock(&a->lock);
 	plen = (int)strcspn(c->path, "?");   /* queries may carry tokens */
+	if (c->op == API_OP_PROBE)
+		return r;   /* the caller reports it, on the terminal */
 	if (r == -ENOENT)
-		log_debug("%s %.*s: %s (HTTP %d)", c->method, plen, c->path, msg, status);
+		log_debug("%s %.*s: %s (HTTP %d)", c->method, plen, c->path, e.message, status);
 	else if (status)
 		log_warn("%s %s %.*s failed: %s (%s, HTTP %d)", op_names[c->op], c->method,
-			 plen, c->path, msg, strerror(-r), status);
+			 plen, c->path, e.message, strerror(-r), status);
 	else
 		log_warn("%s %s %.*s failed: %s (%s)", op_names[c->op], c->method,
-			 plen, c->path, msg, strerror(-r));
+			 plen, c->path, e.message, strerror(-r));
 	return r;
 }
 

@@ -1,5 +1,10 @@
 /* The HTTP/JSON client for the sandbox REST API (E2B/Novita wire format).
  *
+ * A failed call is logged once, at warn, by this client (a 404 at debug):
+ * operation, method, path, message, errno and status, with every secret
+ * scrubbed (scrub.h).  The key is added to scrub.h's set by api_new() and
+ * api_set_key(), and stays there after a rotation.
+ *
  * Thread-safe: each call borrows a libcurl easy handle from a small pool
  * (keep-alive is reused, a handle is never used by two threads at once) and
  * no lock is held during a transfer.  Every function returns 0 or -errno;
@@ -84,7 +89,8 @@ void api_set_interrupt(struct api *a, bool (*interrupted)(void));
 int api_set_key(struct api *a, const char *key);
 
 /* Checks URL and key with one authenticated request (GET /v2/sandboxes
- * ?limit=1).  Used before mounting. */
+ * ?limit=1).  Used before mounting; its failure is not logged (the caller
+ * reports it where the user looks). */
 int api_probe(struct api *a, struct api_error *err);
 
 /* Every sandbox, running and paused, following X-Next-Token across pages of

@@ -103,22 +103,3 @@ bool errmap_is_quota_message(const char *msg)
 			return true;
 	return false;
 }
-
-void errmap_sanitize(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	size_t i, n;
-
-	if (!dst || dstlen == 0)
-		return;
-	if (!src)
-		len = 0;
-	n = len < dstlen - 1 ? len : dstlen - 1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	dst[n] = '\0';
-	if (len > n && dstlen > 4)
-		memcpy(dst + dstlen - 4, "...", 4);
-}

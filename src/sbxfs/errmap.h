@@ -17,9 +17,4 @@ bool errmap_is_tls(int curl_code);
  * sandboxes") rather than a rate limit. */
 bool errmap_is_quota_message(const char *msg);
 
-/* Copies src (len bytes, not necessarily NUL-terminated) into dst as one
- * printable ASCII line: control and non-ASCII bytes become '?', and a text
- * that does not fit ends in "...". */
-void errmap_sanitize(char *dst, size_t dstlen, const char *src, size_t len);
-
 #endif

@@ -37,40 +37,9 @@ struct sbxfs *get_fs(void)
 	return fuse_get_context()->private_data;
 }
 
-int fs_init(struct sbxfs *fs, const char *key)
-{
-	pthread_mutex_init(&fs->key_lock, NULL);
-	fs->key = NULL;
-	return fs_set_key(fs, key);
-}
-
-int fs_set_key(struct sbxfs *fs, const char *key)
-{
-	char *copy = NULL;
-	char *old;
-
-	if (key && (copy = strdup(key)) == NULL)
-		return -ENOMEM;
-	pthread_mutex_lock(&fs->key_lock);
-	old = fs->key;
-	fs->key = copy;
-	pthread_mutex_unlock(&fs->key_lock);
-	if (old) {
-		explicit_bzero(old, strlen(old));
-		free(old);
-	}
-	return 0;
-}
-
 bool fs_interrupted(void)
 {
 	return fuse_interrupted() != 0;
-}
-
-void fs_cleanup(struct sbxfs *fs)
-{
-	fs_set_key(fs, NULL);
-	pthread_mutex_destroy(&fs->key_lock);
 }
 
 char *fs_render_status(struct sbxfs *fs, size_t *len)
@@ -78,32 +47,15 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 	struct status_info si = {
 		.version = SBXFS_VERSION,
 		.backend = fs->backend_url,
+		.provider = fs->provider,
 		.embedded = fs->embedded,
 		.cache_ttl = fs->cache_ttl,
 		.stale_ttl = fs->stale_ttl,
 	};
-	char *text;
 
 	api_get_stats(fs->api, &si.api);
 	cache_get_stats(fs->cache, &si.cache);
-	pthread_mutex_lock(&fs->key_lock);
-	si.secret = fs->key;
-	text = status_render(&si, len);
-	pthread_mutex_unlock(&fs->key_lock);
-	return text;
-}
-
-void log_api_error(struct sbxfs *fs, const char *what, const char *id,
-		   const struct api_error *e)
-{
-	char detail[512];
-
-	if (!log_enabled(LOG_LVL_WARN))
-		return;
-	pthread_mutex_lock(&fs->key_lock);
-	status_format_error(e, fs->key, detail, sizeof(detail));
-	pthread_mutex_unlock(&fs->key_lock);
-	log_warn("%s %s: %s: %s", what, id ? id : "", strerror(-e->err), detail);
+	return status_render(&si, len);
 }
 
 /* ---- rendering ---- */
@@ -201,14 +153,13 @@ static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
  * on any error but "gone" the partial entry is shown. */
 static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **sp)
 {
-	struct api_error e = { 0 };
 	struct sbx *full = NULL;
 	char *id = strdup((*sp)->id);
 	int err;
 
 	if (id == NULL)
 		return 0;
-	err = api_get(fs->api, id, &full, &e);
+	err = api_get(fs->api, id, &full, NULL);
 	if (err == -ENOENT) {
 		cache_remove(fs->cache, id);
 		listing_put(*lp);
@@ -217,7 +168,6 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 		return -ENOENT;
 	}
 	if (err < 0) {
-		log_api_error(fs, "get", id, &e);
 		free(id);
 		return 0;
 	}
@@ -225,7 +175,7 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 	/* Serve the completed entry even if the listing meanwhile moved on. */
 	listing_put(*lp);
 	*lp = NULL;
-	err = cache_get(fs->cache, lp, &e);
+	err = cache_get(fs->cache, lp, NULL);
 	if (err == 0 && (*sp = listing_find(*lp, id)) == NULL) {
 		listing_put(*lp);
 		*lp = NULL;
@@ -242,16 +192,13 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 	       struct sbx **sp)
 {
 	char name[NAME_MAX + 1];
-	struct api_error e = { 0 };
 	int err;
 
 	if (path_span_copy(n->sbx, name, sizeof(name)) < 0)
 		return -ENOENT;
-	err = cache_get(fs->cache, lp, &e);
-	if (err < 0) {
-		log_api_error(fs, "list", NULL, &e);
+	err = cache_get(fs->cache, lp, NULL);
+	if (err < 0)
 		return err;
-	}
 	*sp = listing_find(*lp, name);
 	if (*sp == NULL) {
 		listing_put(*lp);

@@ -15,7 +15,8 @@
 #include "kcache.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
- * fuse_new() and read-only afterwards, except what key_lock guards. */
+ * fuse_new() and read-only afterwards.  API failures are logged by the API
+ * client, once each (api.h); this layer only returns their errno. */
 struct sbxfs {
 	struct api *api;
 	struct sbx_cache *cache;
@@ -25,20 +26,13 @@ struct sbxfs {
 	unsigned cache_ttl;         /* seconds */
 	unsigned stale_ttl;         /* seconds */
 	const char *backend_url;
+	const char *provider;       /* "novita", "e2b", "custom", "embedded" */
 	bool embedded;
 	uid_t uid;
 	gid_t gid;
 	time_t mount_time;
-
-	pthread_mutex_t key_lock;   /* guards key */
-	char *key;                  /* current API key, only to scrub status */
 };
 
-/* Initializes fs's lock and key copy (key may be NULL).  0 or -ENOMEM. */
-int fs_init(struct sbxfs *fs, const char *key);
-/* Replaces the key copy after a rotation.  0 or -ENOMEM. */
-int fs_set_key(struct sbxfs *fs, const char *key);
-void fs_cleanup(struct sbxfs *fs);
 /* Has the kernel interrupted the FUSE request this thread serves (a signal
  * to the caller)?  False on a thread that serves none. */
 bool fs_interrupted(void);

@@ -17,7 +17,6 @@
 static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		       const char *buf, size_t size)
 {
-	struct api_error e = { 0 };
 	enum sbx_state want;
 	unsigned long secs;
 	struct sbx *next;
@@ -28,7 +27,7 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		if (sbx_parse_timeout(buf, size, &secs) < 0)
 			return -EINVAL;
 		what = "set timeout of";
-		err = api_set_timeout(fs->api, s->id, secs, &e);
+		err = api_set_timeout(fs->api, s->id, secs, NULL);
 		next = err ? NULL : sbx_with(s, s->state, time(NULL) + (time_t)secs);
 	} else {
 		if (sbx_parse_state(buf, size, &want) < 0)
@@ -37,17 +36,16 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 			return 0;
 		if (want == SBX_STATE_PAUSED) {
 			what = "pause";
-			err = api_pause(fs->api, s->id, &e);
+			err = api_pause(fs->api, s->id, NULL);
 			next = err ? NULL : sbx_with(s, SBX_STATE_PAUSED, s->end_at);
 		} else {
 			what = "resume";
-			err = api_resume(fs->api, s->id, fs->timeout, &e);
+			err = api_resume(fs->api, s->id, fs->timeout, NULL);
 			next = err ? NULL : sbx_with(s, SBX_STATE_RUNNING,
 						     time(NULL) + (time_t)fs->timeout);
 		}
 	}
 	if (err < 0) {
-		log_api_error(fs, what, s->id, &e);
 		/* Gone, or not in the state the cache thought: look again. */
 		if (err == -ENOENT)
 			cache_remove(fs->cache, s->id);
@@ -149,26 +147,21 @@ int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 {
 	struct sbx_listing *l;
-	struct api_error e = { 0 };
 	struct sbx *s;
 	bool exists;
 	int err;
 
 	if (!sbx_name_valid(name))
 		return -EINVAL;
-	if ((err = cache_get(fs->cache, &l, &e)) < 0) {
-		log_api_error(fs, "list", NULL, &e);
+	if ((err = cache_get(fs->cache, &l, NULL)) < 0)
 		return err;
-	}
 	exists = listing_find(l, name) != NULL;
 	listing_put(l);
 	if (exists)
 		return -EEXIST;
-	err = api_create(fs->api, tpl, fs->timeout, name, &s, &e);
-	if (err < 0) {
-		log_api_error(fs, "create", name, &e);
+	err = api_create(fs->api, tpl, fs->timeout, name, &s, NULL);
+	if (err < 0)
 		return err;
-	}
 	/* s carries the name as metadata (api.h), so the listing names it. */
 	log_info("created %s (%s) from %s", name, s->id, tpl);
 	cache_put_sbx(fs->cache, s);
@@ -212,7 +205,6 @@ int sbxfs_mkdir(const char *path, mode_t mode)
 int sbxfs_rmdir(const char *path)
 {
 	struct sbxfs *fs = get_fs();
-	struct api_error e = { 0 };
 	char id[NAME_MAX + 1];
 	struct sbx_listing *l;
 	struct path_node n;
@@ -227,13 +219,11 @@ int sbxfs_rmdir(const char *path)
 		return err;
 	snprintf(id, sizeof(id), "%s", s->id);
 	listing_put(l);
-	err = api_kill(fs->api, id, &e);
+	err = api_kill(fs->api, id, NULL);
 	if (err == 0 || err == -ENOENT)
 		cache_remove(fs->cache, id);
-	if (err < 0) {
-		log_api_error(fs, "kill", id, &e);
+	if (err < 0)
 		return err;
-	}
 	log_info("killed %s", id);
 	return 0;
 }

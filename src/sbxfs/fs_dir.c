@@ -80,7 +80,6 @@ static int collect_templates(struct dir_handle *h)
 /* Takes the snapshot the listing of node n is served from. */
 static int snapshot(struct sbxfs *fs, struct dir_handle *h, const struct path_node *n)
 {
-	struct api_error e = { 0 };
 	struct sbx *s;
 	int err;
 
@@ -93,10 +92,8 @@ static int snapshot(struct sbxfs *fs, struct dir_handle *h, const struct path_no
 		h->s = s;
 		return 0;
 	}
-	if ((err = cache_get(fs->cache, &h->l, &e)) < 0) {
-		log_api_error(fs, "list", NULL, &e);
+	if ((err = cache_get(fs->cache, &h->l, NULL)) < 0)
 		return err;
-	}
 	if (n->kind == PATH_TPL_ROOT && (err = collect_templates(h)) < 0)
 		handle_clear(h);
 	return err;

@@ -17,10 +17,6 @@
 
 /* The mount's state, from the FUSE context of the calling thread. */
 struct sbxfs *get_fs(void);
-/* Logs an API failure at warn: operation, sandbox, errno, status, message
- * (with the key scrubbed should the server echo it). */
-void log_api_error(struct sbxfs *fs, const char *what, const char *id,
-		   const struct api_error *e);
 /* Finds the sandbox node n lives in.  On success *lp holds a listing
  * reference (caller listing_put()s it) and *sp is borrowed from it. */
 int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing **lp,

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <sys/time.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "scrub.h"
 
 enum log_sink { SINK_STDERR, SINK_SYSLOG, SINK_FILE };
 
@@ -109,7 +111,8 @@ static int syslog_priority(enum log_level lvl)
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char msg[1024], stamp[40];
+	char raw[2048], msg[1024], stamp[40];
+	char *big = NULL;
 	struct timeval tv;
 	struct tm tm;
 	va_list ap;
@@ -118,15 +121,22 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (lvl < LOG_LVL_ERROR || lvl > LOG_LVL_DEBUG || !log_enabled(lvl))
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	/* One event, one line: control characters (a server message, a
-	 * name) could forge lines, so they become '?'. */
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	/* The whole message is scrubbed before it is cut, so a secret near
+	 * the end cannot leave half of itself behind. */
+	if ((size_t)n >= sizeof(raw)) {
+		va_start(ap, fmt);
+		if (vasprintf(&big, fmt, ap) < 0)
+			big = NULL;
+		va_end(ap);
+	}
+	/* One event, one line, no secret: control characters (a server
+	 * message, a name) could forge lines. */
+	scrub_text(msg, sizeof(msg), big ? big : raw, big ? strlen(big) : strlen(raw));
+	free(big);
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);

@@ -1,5 +1,6 @@
 /* sbxfs's log: one process-wide sink (stderr, syslog or a file) and level.
- * Lines never contain the API key: callers pass no secrets. */
+ * Every line goes through scrub_text(): no secret of scrub.h's set reaches
+ * a sink, whatever the caller passes. */
 #ifndef SBXFS_LOG_H
 #define SBXFS_LOG_H
 
@@ -10,8 +11,9 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 /* target: "stderr", "syslog" or a file path (appended to, created 0640).
  * 0 or -errno.  Before log_open() and after log_close() lines go to stderr
  * (default level info; log_close() keeps the level).  stderr and file
- * lines read "2026-11-28T14:14:27.123Z sbxfs[PID] LEVEL: message"; control
- * characters in a message become '?', and a message is cut at ~1000 bytes.
+ * lines read "2026-11-28T14:14:27.123Z sbxfs[PID] LEVEL: message"; secrets
+ * become "***", control characters and invalid UTF-8 '?', and a message is
+ * cut at ~1000 bytes (ending "...").
  * Thread-safe: a mutex guards the sink, a line is written whole. */
 int log_open(const char *target, enum log_level level);
 void log_close(void);

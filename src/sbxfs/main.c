@@ -31,12 +31,14 @@
 #include <malloc.h>
 
 #include "api.h"
+#include "backend.h"
 #include "cache.h"
 #include "config.h"
 #include "fs.h"
 #include "log.h"
 #include "options.h"
 #include "sbxd.h"
+#include "scrub.h"
 
 struct sbxfs_main {
 	struct sbxfs_opts opts;
@@ -63,10 +65,11 @@ static void usage(const char *progname)
 	       "there is the api_url.\n"
 	       "\n"
 	       "sbxfs options:\n"
-	       "    -o api_url=URL           backend API (else NOVITA_API_URL, E2B_API_URL,\n"
-	       "                             NOVITA_DOMAIN, E2B_DOMAIN)\n"
-	       "    -o api_key_file=PATH     API key on the first line (else NOVITA_API_KEY,\n"
-	       "                             E2B_API_KEY)\n"
+	       "    -o provider=novita|e2b   whose key variable, URL and domain to use\n"
+	       "                             (else NOVITA_API_KEY's, else E2B_API_KEY's)\n"
+	       "    -o api_url=URL           backend API (a custom one: its key comes only\n"
+	       "                             from api_key_file unless -o provider is given)\n"
+	       "    -o api_key_file=PATH     API key on the first line\n"
 	       "    -o template=NAME         template for mkdir MOUNT/NAME (base)\n"
 	       "    -o timeout=SECONDS       timeout of new and resumed sandboxes (300)\n"
 	       "    -o cache_ttl=SECONDS     listing cache lifetime, 0 = none (2)\n"
@@ -204,20 +207,24 @@ static int start_embedded(struct sbxfs_main *m)
 	return 0;
 }
 
-/* Says why the backend cannot be used, on the terminal. */
-static void report_probe(const char *url, int err, const struct api_error *e)
+/* Says why the backend cannot be used, on the terminal (e->message is
+ * scrubbed by the API client, which leaves the probe's report to us). */
+static void report_probe(const struct backend *b, int err, const struct api_error *e)
 {
+	const char *url = b->url, *prov = backend_provider_name(b->provider);
+
 	if (e->http_status == 401 || e->http_status == 403)
-		fprintf(stderr, "sbxfs: the backend rejected the API key (%d): %s\n",
-			e->http_status, e->message);
+		fprintf(stderr, "sbxfs: the backend at %s (provider=%s) rejected the API key "
+			"(%d): %s\n", url, prov, e->http_status, e->message);
 	else if (e->http_status)
-		fprintf(stderr, "sbxfs: the backend at %s answered %d: %s\n", url,
-			e->http_status, e->message);
+		fprintf(stderr, "sbxfs: the backend at %s (provider=%s) answered %d: %s\n", url,
+			prov, e->http_status, e->message);
 	else if (e->message[0] && strstr(e->message, strerror(-err)) == NULL)
-		fprintf(stderr, "sbxfs: cannot reach %s: %s (%s)\n", url, strerror(-err),
-			e->message);
+		fprintf(stderr, "sbxfs: cannot reach %s (provider=%s): %s (%s)\n", url, prov,
+			strerror(-err), e->message);
 	else
-		fprintf(stderr, "sbxfs: cannot reach %s: %s\n", url, strerror(-err));
+		fprintf(stderr, "sbxfs: cannot reach %s (provider=%s): %s\n", url, prov,
+			strerror(-err));
 }
 
 /* A log file is opened anew, so logrotate can move the old one away and
@@ -244,7 +251,7 @@ static void reload(struct sbxfs_main *m)
 	if (m->opts.api_key_file) {
 		if (read_key_file(m->opts.api_key_file, &key, &msg) < 0) {
 			log_error("SIGHUP: %s; keeping the old key", msg ? msg : "out of memory");
-		} else if (api_set_key(m->fs.api, key) < 0 || fs_set_key(&m->fs, key) < 0) {
+		} else if (api_set_key(m->fs.api, key) < 0) {
 			log_error("SIGHUP: out of memory; the key may not have changed");
 		} else {
 			log_info("SIGHUP: re-read the API key from %s", m->opts.api_key_file);
@@ -301,7 +308,7 @@ static int setup_client(struct sbxfs_main *m)
 	if (!m->backend.embedded) {
 		err = api_probe(m->fs.api, &e);
 		if (err < 0) {
-			report_probe(m->backend.url, err, &e);
+			report_probe(&m->backend, err, &e);
 			return -1;
 		}
 	}
@@ -311,7 +318,7 @@ static int setup_client(struct sbxfs_main *m)
 		cache_set_limits(m->fs.cache, 1000U * m->opts.stale_ttl,
 				 1000U * m->opts.retry_deadline, fs_interrupted);
 	m->fs.kcache = kcache_new(0);
-	if (m->fs.cache == NULL || m->fs.kcache == NULL || fs_set_key(&m->fs, m->backend.key) < 0) {
+	if (m->fs.cache == NULL || m->fs.kcache == NULL) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
@@ -320,6 +327,7 @@ static int setup_client(struct sbxfs_main *m)
 	m->fs.cache_ttl = m->opts.cache_ttl;
 	m->fs.stale_ttl = m->opts.stale_ttl;
 	m->fs.backend_url = m->backend.url;
+	m->fs.provider = backend_provider_name(m->backend.provider);
 	m->fs.embedded = m->backend.embedded;
 	m->fs.uid = getuid();
 	m->fs.gid = getgid();
@@ -486,7 +494,8 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 		goto out_unmount;
 	if (pthread_create(&m->hup_thread, NULL, hup_main, m) == 0)
 		m->hup_started = true;
-	log_info("mounted %s on %s", m->backend.url, m->cl.mountpoint);
+	log_info("mounted %s (provider=%s) on %s", m->backend.url,
+		 backend_provider_name(m->backend.provider), m->cl.mountpoint);
 	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
 	/* The loop returns the signal that ended it: a requested unmount. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM ? 0 : 1;
@@ -519,11 +528,37 @@ static void teardown(struct sbxfs_main *m)
 	kcache_free(m->fs.kcache);
 	if (m->fs.api)
 		api_free(m->fs.api);
-	fs_cleanup(&m->fs);
 	backend_clear(&m->backend);
+	scrub_reset();
 	opts_free(&m->opts);
 	free(m->cl.mountpoint);
 	log_close();
+}
+
+/* --version: the build, and the backend this command line would use. */
+static void print_version(const struct sbxfs_opts *o)
+{
+	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	struct backend b;
+	char *msg = NULL;
+
+	printf("sbxfs %s\n"
+	       "build: %s\n"
+	       "FUSE library %s, libcurl %s (%s), jansson %s\n"
+	       "backend: E2B/Novita sandbox REST API; embedded sbxd %s\n",
+	       SBXFS_VERSION, SBXFS_BUILD_OPTIONS, fuse_pkgversion(), cv->version,
+	       cv->ssl_version ? cv->ssl_version : "no TLS", JANSSON_VERSION, SBXFS_VERSION);
+	if (backend_resolve(o, &b, &msg) < 0) {
+		printf("provider=none (%s)\n", msg ? msg : "out of memory");
+	} else {
+		printf("provider=%s url=%s\n", backend_provider_name(b.provider),
+		       b.embedded ? "(a private local sbxd)" : b.url);
+		fflush(stdout);
+		if (b.notice)
+			fprintf(stderr, "sbxfs: %s\n", b.notice);
+		backend_clear(&b);
+	}
+	free(msg);
 }
 
 int main(int argc, char *argv[])
@@ -547,8 +582,6 @@ int main(int argc, char *argv[])
 		mallopt(M_ARENA_MAX, 2);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
-	if (fs_init(&m.fs, NULL) < 0)
-		return 1;
 
 	if (opts_parse(&args, &m.opts, stderr) < 0 || fuse_parse_cmdline(&args, &m.cl) != 0)
 		goto out;
@@ -559,15 +592,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (m.cl.show_version) {
-		const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-
-		printf("sbxfs %s\n"
-		       "build: %s\n"
-		       "FUSE library %s, libcurl %s (%s), jansson %s\n"
-		       "backend: E2B/Novita sandbox REST API; embedded sbxd %s\n",
-		       SBXFS_VERSION, SBXFS_BUILD_OPTIONS, fuse_pkgversion(), cv->version,
-		       cv->ssl_version ? cv->ssl_version : "no TLS", JANSSON_VERSION,
-		       SBXFS_VERSION);
+		print_version(&m.opts);
 		ret = 0;
 		goto out;
 	}
@@ -579,6 +604,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "sbxfs: %s\n", msg ? msg : "out of memory");
 		goto out;
 	}
+	if (m.backend.notice)
+		fprintf(stderr, "sbxfs: %s\n", m.backend.notice);
 	if (setup_log(&m) < 0 || (m.backend.embedded && setup_embedded(&m) < 0) ||
 	    setup_client(&m) < 0)
 		goto out;

@@ -16,6 +16,7 @@ enum { KEY_ALLOW_OTHER, KEY_API_KEY, KEY_FSNAME, KEY_SUBTYPE };
 static const struct fuse_opt sbxfs_spec[] = {
 	SBXFS_OPT("api_url=%s", api_url),
 	SBXFS_OPT("api_key_file=%s", api_key_file),
+	SBXFS_OPT("provider=%s", provider),
 	SBXFS_OPT("template=%s", template_name),
 	SBXFS_OPT("timeout=%s", timeout_str),
 	SBXFS_OPT("cache_ttl=%s", cache_ttl_str),
@@ -210,6 +211,11 @@ static int check_values(struct sbxfs_opts *o, FILE *err)
 		}
 		o->log_level_set = true;
 	}
+	if (o->provider && strcmp(o->provider, "novita") != 0 && strcmp(o->provider, "e2b") != 0) {
+		fprintf(err, "sbxfs: bad provider '%s': expected novita or e2b "
+			"(an -o api_url of another service needs no provider)\n", o->provider);
+		return -1;
+	}
 	if (o->api_url && !is_url(o->api_url)) {
 		fprintf(err, "sbxfs: bad api_url '%s': expected http://... or https://...\n",
 			o->api_url);
@@ -310,7 +316,7 @@ int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
 void opts_free(struct sbxfs_opts *o)
 {
 	char **strs[] = {
-		&o->api_url, &o->api_key_file, &o->template_name, &o->timeout_str,
+		&o->api_url, &o->api_key_file, &o->provider, &o->template_name, &o->timeout_str,
 		&o->cache_ttl_str, &o->connect_timeout_str, &o->request_timeout_str,
 		&o->retry_deadline_str, &o->stale_ttl_str, &o->list_deadline_str,
 		&o->max_sandboxes_str, &o->cafile, &o->log_target, &o->log_level_str,
@@ -321,121 +327,4 @@ void opts_free(struct sbxfs_opts *o)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
-}
-
-static const char *env_nonempty(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && v[0] ? v : NULL;
-}
-
-int read_key_file(const char *path, char **key, char **errmsg)
-{
-	char line[4096];
-	FILE *f = fopen(path, "re");
-	size_t start, end;
-	int err;
-
-	*key = NULL;
-	if (f == NULL) {
-		err = -errno;
-		if (asprintf(errmsg, "cannot read the API key file %s: %s", path, strerror(-err)) < 0)
-			*errmsg = NULL;
-		return err;
-	}
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	end = strcspn(line, "\r\n");
-	while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t'))
-		end--;
-	start = 0;
-	while (start < end && (line[start] == ' ' || line[start] == '\t'))
-		start++;
-	if (start == end) {
-		if (asprintf(errmsg, "the API key file %s has no key on its first line", path) < 0)
-			*errmsg = NULL;
-		explicit_bzero(line, sizeof(line));
-		return -EINVAL;
-	}
-	*key = strndup(line + start, end - start);
-	explicit_bzero(line, sizeof(line));
-	if (*key == NULL) {
-		*errmsg = strdup("out of memory");
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The configured URL (malloc'd in *url, NULL when none): 0 or -ENOMEM. */
-static int resolve_url(const struct sbxfs_opts *o, char **url)
-{
-	const char *v;
-
-	*url = NULL;
-	if ((v = o->api_url) || (v = env_nonempty("NOVITA_API_URL")) ||
-	    (v = env_nonempty("E2B_API_URL"))) {
-		*url = strdup(v);
-	} else if ((v = env_nonempty("NOVITA_DOMAIN")) || (v = env_nonempty("E2B_DOMAIN"))) {
-		if (asprintf(url, "https://api.%s", v) < 0)
-			*url = NULL;
-	} else {
-		return 0;
-	}
-	return *url ? 0 : -ENOMEM;
-}
-
-int backend_resolve(const struct sbxfs_opts *o, struct backend *b, char **errmsg)
-{
-	const char *v;
-	size_t n;
-	int err;
-
-	memset(b, 0, sizeof(*b));
-	*errmsg = NULL;
-	if (o->api_key_file) {
-		err = read_key_file(o->api_key_file, &b->key, errmsg);
-		if (err < 0)
-			return err;
-	} else if ((v = env_nonempty("NOVITA_API_KEY")) || (v = env_nonempty("E2B_API_KEY"))) {
-		if ((b->key = strdup(v)) == NULL)
-			goto nomem;
-	}
-	if (resolve_url(o, &b->url) < 0)
-		goto nomem;
-	if (b->url && b->key == NULL) {
-		if (asprintf(errmsg, "no API key for %s: use -o api_key_file=PATH, "
-			     "NOVITA_API_KEY or E2B_API_KEY", b->url) < 0)
-			*errmsg = NULL;
-		backend_clear(b);
-		return -EINVAL;
-	}
-	if (b->url == NULL && b->key) {
-		if ((b->url = strdup(SBXFS_DEFAULT_API_URL)) == NULL)
-			goto nomem;
-	}
-	if (b->url == NULL) {
-		b->embedded = true;
-		return 0;
-	}
-	n = strlen(b->url);
-	while (n > 0 && b->url[n - 1] == '/')
-		b->url[--n] = '\0';
-	return 0;
-nomem:
-	backend_clear(b);
-	*errmsg = strdup("out of memory");
-	return -ENOMEM;
-}
-
-void backend_clear(struct backend *b)
-{
-	if (b->key)
-		explicit_bzero(b->key, strlen(b->key));
-	free(b->key);
-	free(b->url);
-	b->key = NULL;
-	b->url = NULL;
-	b->embedded = false;
 }

@@ -1,5 +1,5 @@
-/* sbxfs's command line: the -o options of its own, which FUSE options pass
- * through, and where the backend URL and API key come from. */
+/* sbxfs's command line: the -o options of its own and which FUSE options
+ * pass through.  backend.h turns them into a provider, URL and key. */
 #ifndef SBXFS_OPTIONS_H
 #define SBXFS_OPTIONS_H
 
@@ -16,13 +16,12 @@
 #define SBXFS_DEFAULT_REQUEST_TIMEOUT 15U
 #define SBXFS_DEFAULT_STALE_TTL 30U
 #define SBXFS_DEFAULT_MAX_SANDBOXES 100000UL
-/* Used when an API key is configured but no URL. */
-#define SBXFS_DEFAULT_API_URL "https://api.novita.ai"
 
 struct sbxfs_opts {
 	/* As given with -o (malloc'd by fuse_opt_parse, NULL when absent). */
 	char *api_url;
 	char *api_key_file;
+	char *provider;             /* "novita" or "e2b" (checked) */
 	char *template_name;
 	char *timeout_str;
 	char *cache_ttl_str;
@@ -74,24 +73,5 @@ void opts_free(struct sbxfs_opts *o);
 
 /* True for -o names FUSE itself understands ("allow_other", "uid=1000"). */
 bool opts_is_fuse_option(const char *opt);
-
-/* Where the sandboxes come from. */
-struct backend {
-	char *url;        /* malloc'd; NULL when embedded (set once it listens) */
-	char *key;        /* malloc'd; NULL when embedded */
-	bool embedded;    /* nothing configured: run a private sbxd */
-};
-
-/* Resolves URL and key: -o api_url, NOVITA_API_URL, E2B_API_URL,
- * NOVITA_DOMAIN, E2B_DOMAIN (https://api.<domain>); -o api_key_file,
- * NOVITA_API_KEY, E2B_API_KEY.  Empty variables count as unset.  A key
- * without a URL uses SBXFS_DEFAULT_API_URL; neither means embedded.  On
- * error returns -errno and a malloc'd message (caller frees) in *errmsg. */
-int backend_resolve(const struct sbxfs_opts *o, struct backend *b, char **errmsg);
-void backend_clear(struct backend *b);
-
-/* Reads the key from the first line of path, trimmed.  0 and a malloc'd
- * key, or -errno and a malloc'd message. */
-int read_key_file(const char *path, char **key, char **errmsg);
 
 #endif

@@ -9,32 +9,11 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "scrub.h"
 #include "status.h"
 #include "values.h"
 
-/* Copies src into dst (size bytes), control characters as spaces and every
- * occurrence of secret as "***". */
-static void sanitize(const char *src, const char *secret, char *dst, size_t size)
-{
-	size_t slen = secret ? strlen(secret) : 0;
-	size_t o = 0;
-
-	if (size == 0)
-		return;
-	for (const char *p = src; *p && o + 1 < size;) {
-		if (slen > 0 && strncmp(p, secret, slen) == 0) {
-			for (int i = 0; i < 3 && o + 1 < size; i++)
-				dst[o++] = '*';
-			p += slen;
-			continue;
-		}
-		dst[o++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? ' ' : *p;
-		p++;
-	}
-	dst[o] = '\0';
-}
-
-void status_format_error(const struct api_error *e, const char *secret, char *buf, size_t size)
+void status_format_error(const struct api_error *e, char *buf, size_t size)
 {
 	char msg[sizeof(e->message)];
 	char when[SBX_TIME_LEN];
@@ -44,7 +23,7 @@ void status_format_error(const struct api_error *e, const char *secret, char *bu
 		snprintf(buf, size, "none");
 		return;
 	}
-	sanitize(e->message, secret, msg, sizeof(msg));
+	scrub_text(msg, sizeof(msg), e->message, strnlen(e->message, sizeof(e->message)));
 	if (e->http_status)
 		snprintf(code, sizeof(code), "%d", e->http_status);
 	else
@@ -79,7 +58,7 @@ static void listing_lines(const struct status_info *si, char *buf, size_t size)
 	if (c->failing_since) {
 		char detail[512];
 
-		status_format_error(&c->last_refresh_error, si->secret, detail, sizeof(detail));
+		status_format_error(&c->last_refresh_error, detail, sizeof(detail));
 		snprintf(failing, sizeof(failing), "since %s: %s",
 			 sbx_format_time(c->failing_since, since), detail);
 	}
@@ -101,13 +80,14 @@ char *status_render(const struct status_info *si, size_t *len)
 	char *text;
 	int n;
 
-	sanitize(si->backend ? si->backend : "", si->secret, backend, sizeof(backend));
-	status_format_error(&si->api.last_error, si->secret, last, sizeof(last));
+	scrub_text(backend, sizeof(backend), si->backend, si->backend ? strlen(si->backend) : 0);
+	status_format_error(&si->api.last_error, last, sizeof(last));
 	build_line(build, sizeof(build));
 	listing_lines(si, listing, sizeof(listing));
 	n = asprintf(&text,
 		     "version=%s\n"
 		     "build=%s\n"
+		     "provider=%s\n"
 		     "backend=%s\n"
 		     "reachable=%s\n"
 		     "embedded=%s\n"
@@ -121,7 +101,8 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "sandboxes=%zu\n"
 		     "cache_ttl=%u\n"
 		     "%s",
-		     si->version, build, backend, si->api.reachable ? "yes" : "no",
+		     si->version, build, si->provider ? si->provider : "custom", backend,
+		     si->api.reachable ? "yes" : "no",
 		     si->embedded ? "yes" : "no", last,
 		     (unsigned long long)si->api.requests,
 		     (unsigned long long)si->api.retries,

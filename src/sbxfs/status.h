@@ -1,5 +1,6 @@
 /* The text of MOUNT/.sbxfs/status: key=value lines about the backend, the
- * API client and the cache.  Never contains the API key. */
+ * API client and the cache.  Every value passes scrub_text(): no secret of
+ * scrub.h's set shows. */
 #ifndef SBXFS_STATUS_H
 #define SBXFS_STATUS_H
 
@@ -12,14 +13,12 @@
 struct status_info {
 	const char *version;
 	const char *backend;      /* base URL */
+	const char *provider;     /* backend.h's name; NULL reads "custom" */
 	bool embedded;
 	unsigned cache_ttl;       /* seconds */
 	unsigned stale_ttl;       /* seconds */
 	struct api_stats api;
 	struct cache_stats cache;
-	/* Scrubbed from every value should a server message echo it (may be
-	 * NULL); the key itself is never a field. */
-	const char *secret;
 };
 
 /* Returns malloc'd text ending in a newline (caller frees), length in
@@ -28,8 +27,8 @@ char *status_render(const struct status_info *si, size_t *len);
 
 /* Formats an api_error for logs and the status file into buf:
  * "404 sandbox not found (2026-11-28T14:14:27Z)", "ECONNREFUSED Connection
- * refused (...)", or "none".  Control characters become spaces and
- * occurrences of secret (may be NULL) become "***". */
-void status_format_error(const struct api_error *e, const char *secret, char *buf, size_t size);
+ * refused (...)", or "none", through scrub_text() (secrets "***", control
+ * characters '?'). */
+void status_format_error(const struct api_error *e, char *buf, size_t size);
 
 #endif

@@ -286,7 +286,8 @@ Test(startup, unreachable_backend_fails_at_the_terminal, .init = setup_tmp,
 		 "connect_timeout=1,request_timeout=1,retry_deadline=2", key);
 	st = run_sbxfs(argv, NULL, &err, tmpdir);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x", st);
-	cr_expect(strstr(err, "sbxfs: cannot reach http://127.0.0.1:1: Connection refused"),
+	cr_expect(strstr(err, "sbxfs: cannot reach http://127.0.0.1:1 (provider=custom): "
+			  "Connection refused"),
 		  "%s", err);
 	cr_expect_not(is_mounted(mnt));
 	free(err);
@@ -335,8 +336,71 @@ Test(startup, rejected_key, .fini = teardown, .timeout = 30)
 	snprintf(opt, sizeof(opt), "api_url=%s,api_key_file=%s", M.url, key);
 	st = run_sbxfs(argv, NULL, &err, M.tmp);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x", st);
-	cr_expect(strstr(err, "sbxfs: the backend rejected the API key (401)"), "%s", err);
+	cr_expect(strstr(err, "sbxfs: the backend at http://127.0.0.1:"), "%s", err);
+	cr_expect(strstr(err, " (provider=custom) rejected the API key (401)"), "%s", err);
 	cr_expect_null(strstr(err, "sk_wrong"));
+	free(err);
+}
+
+/* Which host a key alone is sent to, read from the error of a mount that
+ * cannot reach it.  The CA file does not exist, so even a machine with a
+ * network never sends the made-up key: TLS fails before the request. */
+static void expect_host(const char *const *env, const char *url_and_provider,
+			const char *key, const char *notice)
+{
+	char mnt[128], *err;
+	const char *argv[] = { "sbxfs", mnt, "-f", "-o", "connect_timeout=1,request_timeout=1,"
+			       "retry_deadline=2,cafile=/nonexistent/ca.pem", NULL };
+	int st;
+
+	snprintf(mnt, sizeof(mnt), "%s/m", tmpdir);
+	mkdir(mnt, 0755);
+	st = run_sbxfs(argv, env, &err, tmpdir);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x", st);
+	cr_expect(strstr(err, url_and_provider), "want %s in: %s", url_and_provider, err);
+	cr_expect(strstr(err, "sbxfs: cannot reach ") || strstr(err, "sbxfs: the backend at "),
+		  "%s", err);
+	cr_expect_null(strstr(err, key), "the key is in the message: %s", err);
+	if (notice)
+		cr_expect(strstr(err, notice), "want %s in: %s", notice, err);
+	else
+		cr_expect_null(strstr(err, "are set; using"), "%s", err);
+	cr_expect_not(is_mounted(mnt));
+	free(err);
+}
+
+Test(startup, each_key_alone_goes_to_its_own_provider, .init = setup_tmp,
+     .fini = teardown_tmp, .timeout = 60)
+{
+	const char *e2b[] = { "E2B_API_KEY=sk_e2b_made_up_key_1", NULL };
+	const char *e2b_novita_domain[] = { "E2B_API_KEY=sk_e2b_made_up_key_1",
+					    "NOVITA_DOMAIN=novita.invalid", NULL };
+	const char *novita[] = { "NOVITA_API_KEY=sk_nov_made_up_key_2", NULL };
+	const char *both[] = { "NOVITA_API_KEY=sk_nov_made_up_key_2",
+			       "E2B_API_KEY=sk_e2b_made_up_key_1", NULL };
+
+	expect_host(e2b, "https://api.e2b.app (provider=e2b)", "made_up_key", NULL);
+	expect_host(e2b_novita_domain, "https://api.e2b.app (provider=e2b)", "made_up_key",
+		    NULL);
+	expect_host(novita, "https://api.us-phx-1.sandbox.novita.ai (provider=novita)",
+		    "made_up_key", NULL);
+	expect_host(both, "https://api.us-phx-1.sandbox.novita.ai (provider=novita)",
+		    "made_up_key", "sbxfs: both NOVITA_API_KEY and E2B_API_KEY are set; using novita");
+}
+
+Test(startup, version_names_the_provider, .init = setup_tmp, .fini = teardown_tmp)
+{
+	const char *argv[] = { "sbxfs", "--version", NULL };
+	const char *e2b[] = { "E2B_API_KEY=k", "E2B_DOMAIN=e2b.example", NULL };
+	char *err;
+	int st;
+
+	st = run_sbxfs(argv, e2b, &err, tmpdir);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_expect(strstr(err, "provider=e2b url=https://api.e2b.example\n"), "%s", err);
+	free(err);
+	st = run_sbxfs(argv, NULL, &err, tmpdir);
+	cr_expect(strstr(err, "provider=embedded"), "%s", err);
 	free(err);
 }
 
@@ -435,6 +499,7 @@ Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardow
 	snprintf(asan, sizeof(asan), "%s/m/.sbxfs/status", tmpdir);
 	text = slurp(asan, NULL);
 	cr_expect(text && strstr(text, "embedded=yes\n"), "%s", text);
+	cr_expect(text && strstr(text, "provider=embedded\n"), "%s", text);
 	free(text);
 	cr_expect(port_open(port));
 

@@ -284,6 +284,7 @@ Test(tree, status_and_no_key_anywhere, .init = setup, .fini = teardown)
 	cr_expect(has_line(text, want), "%s", text);
 	cr_expect(has_line(text, "reachable=yes"), "%s", text);
 	cr_expect(has_line(text, "embedded=no"), "%s", text);
+	cr_expect(has_line(text, "provider=custom"), "an api_url without provider: %s", text);
 	cr_expect(has_line(text, "last_error=none"), "%s", text);
 	cr_expect(has_line(text, "sandboxes=1"), "%s", text);
 	cr_expect(has_line(text, "cache_ttl=1"), "%s", text);

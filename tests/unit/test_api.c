@@ -719,7 +719,9 @@ Test(http, key_never_logged)
 	cr_expect_eq(api_probe(api, &e), 0);
 	api_get(api, "nope", &s, &e);
 	api_set_key(api, KEY "-wrong");
-	api_probe(api, &e);
+	/* A probe's failure is its caller's to report; a get's is logged. */
+	cr_expect_eq(api_probe(api, &e), -EACCES);
+	cr_expect_eq(api_get(api, "any", &s, &e), -EACCES);
 	log_close();
 
 	FILE *f = fopen(path, "r");
@@ -732,4 +734,6 @@ Test(http, key_never_logged)
 	cr_expect(strstr(buf, "GET /v2/sandboxes -> 200"), "no request line:\n%s", buf);
 	cr_expect(strstr(buf, "-> 503"), "no retry line:\n%s", buf);
 	cr_expect(strstr(buf, "invalid API key"), "no failure line:\n%s", buf);
+	cr_expect(strstr(buf, "warn: get GET /sandboxes/any failed: "), "%s", buf);
+	cr_expect_null(strstr(buf, "warn: probe"), "a probe failure was logged:\n%s", buf);
 }

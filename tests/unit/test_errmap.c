@@ -92,25 +92,3 @@ Test(errmap, transfer_refines_connect)
 	cr_expect_eq(errmap_transfer(CURLE_COULDNT_CONNECT, ETIMEDOUT), -ETIMEDOUT);
 	cr_expect_eq(errmap_transfer(CURLE_OPERATION_TIMEDOUT, 0), -ETIMEDOUT);
 }
-
-Test(errmap, sanitize)
-{
-	char buf[16];
-	char big[600];
-
-	errmap_sanitize(buf, sizeof(buf), "ok msg", 6);
-	cr_expect_str_eq(buf, "ok msg");
-	errmap_sanitize(buf, sizeof(buf), "a\nb\x1b[31m\xc3\xa9", 10);
-	cr_expect_str_eq(buf, "a?b?[31m??");
-	errmap_sanitize(buf, sizeof(buf), "0123456789abcdefghij", 20);
-	cr_expect_str_eq(buf, "0123456789ab...");
-	cr_expect_eq(strlen(buf), sizeof(buf) - 1);
-	errmap_sanitize(buf, sizeof(buf), "a\0b", 3);
-	cr_expect_str_eq(buf, "a?b");
-	errmap_sanitize(buf, sizeof(buf), NULL, 5);
-	cr_expect_str_eq(buf, "");
-	memset(big, 'x', sizeof(big));
-	struct api_error e;
-	errmap_sanitize(e.message, sizeof(e.message), big, sizeof(big));
-	cr_expect_eq(strlen(e.message), sizeof(e.message) - 1);
-}

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "scrub.h"
 
 static char *slurp(const char *path)
 {
@@ -100,5 +101,36 @@ Test(log, long_lines_truncated)
 	unlink(path);
 	cr_expect_lt(strlen(text), 1200);
 	cr_expect_eq(text[strlen(text) - 1], '\n');
+	free(text);
+}
+
+/* Whatever the caller passes, a secret never reaches the sink: not in a
+ * short line, not past the cut of a long one. */
+Test(log, secrets_never_reach_the_sink)
+{
+	char path[] = "/tmp/sbxfs-log-test-XXXXXX";
+	const char *key = "sk_log_0123456789abcdef";
+	char pad[1200];
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	cr_assert_eq(scrub_add(key), 0);
+	cr_assert_eq(log_open(path, LOG_LVL_DEBUG), 0);
+	log_warn("server said: bad key %s", key);
+	log_debug("%s", key);
+	log_error("%.1010s%s", pad, key);
+	log_info("%s%s", pad, key);
+	log_close();
+	scrub_reset();
+
+	char *text = slurp(path);
+	unlink(path);
+	cr_expect_null(strstr(text, "sk_log_"), "%s", text);
+	cr_expect_null(strstr(text, "0123456789abcdef"), "%s", text);
+	cr_expect(strstr(text, " warn: server said: bad key ***\n"), "%s", text);
+	cr_expect(strstr(text, " debug: ***\n"), "%s", text);
 	free(text);
 }
