@@ -13,6 +13,28 @@
 #include "path.h"
 #include "values.h"
 
+/* A pause or resume that timed out, was cut off or got a 5xx may have
+ * happened on the server (those are not retried, see api.h). */
+static bool state_write_may_have_happened(int err)
+{
+	return err == -ETIMEDOUT || err == -EIO || err == -EINTR;
+}
+
+/* Records that s's state is not known: state reads "unknown" until the
+ * next listing, and the next write of either state is sent, never taken
+ * for a no-op. */
+static void forget_state(struct sbxfs *fs, const struct sbx *s)
+{
+	struct sbx *next = sbx_with(s, SBX_STATE_UNKNOWN, s->end_at);
+
+	if (next) {
+		cache_put_sbx(fs->cache, next);
+		sbx_unref(next);
+	} else {
+		cache_invalidate(fs->cache);
+	}
+}
+
 /* Applies a write to state or timeout of sandbox s.  0 or -errno. */
 static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		       const char *buf, size_t size)
@@ -51,6 +73,8 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 			cache_remove(fs->cache, s->id);
 		else if (err == -EBUSY)
 			cache_invalidate(fs->cache);
+		else if (file == SBX_FILE_STATE && state_write_may_have_happened(err))
+			forget_state(fs, s);
 		return err;
 	}
 	log_info("%s %s", what, s->id);

@@ -324,3 +324,31 @@ Test(nostall, cat_of_every_info_over_a_slow_listing_of_10000, .init = setup_many
 	cr_expect_leq(pages, 3 * 100 + 3, "%ld page requests: more than 3 full listings", pages);
 	cr_expect_geq(pages, 100, "%ld page requests: not one full listing", pages);
 }
+
+/* A pause that timed out may still happen on the server: state then reads
+ * "unknown" rather than what the cache last knew, and the next write of
+ * "running" is sent, never taken for a no-op. */
+Test(nostall, a_timed_out_pause_leaves_the_state_unknown, .init = setup_stale,
+     .fini = teardown, .timeout = 60)
+{
+	char *id = rest_create("base", "wobbly", NULL), *st;
+	char *text;
+
+	refresh();
+	fault("{\"latency_ms\": 4000, \"path_prefix\": \"/sandboxes/\", \"count\": 1}");
+	cr_expect_eq(put(P("wobbly/state"), "paused\n"), -ETIMEDOUT);
+	text = slurp(P("wobbly/state"), NULL);
+	cr_expect(text && strcmp(text, "unknown\n") == 0, "state after a timed-out pause: %s",
+		  text ? text : strerror(errno));
+	free(text);
+	sleep(3);   /* the held pause reaches the handler */
+	st = rest_field(id, "state");
+	cr_expect(st && strcmp(st, "paused") == 0, "REST state %s", st ? st : "(none)");
+	free(st);
+	cr_expect_eq(put(P("wobbly/state"), "running\n"), 0);
+	st = rest_field(id, "state");
+	cr_expect(st && strcmp(st, "running") == 0, "the resume was not sent: %s",
+		  st ? st : "(none)");
+	free(st);
+	free(id);
+}
