@@ -35,6 +35,8 @@ struct sbx_cache {
 	/* Set before the first cache_get and constant after. */
 	unsigned ttl_ms, stale_ms, wait_ms;
 	bool (*interrupted)(void);
+	cache_refresh_fn on_refresh;
+	void *on_refresh_ctx;
 
 	pthread_mutex_t lock;        /* guards everything below */
 	pthread_cond_t done;         /* a refresh finished */
@@ -82,6 +84,12 @@ struct sbx_cache *cache_new(sbx_fetch_fn fetch, void *ctx, unsigned ttl_ms)
 	pthread_cond_init(&c->done, NULL);
 	pthread_cond_init(&c->kick, NULL);
 	return c;
+}
+
+void cache_set_listener(struct sbx_cache *c, cache_refresh_fn fn, void *ctx)
+{
+	c->on_refresh = fn;
+	c->on_refresh_ctx = ctx;
 }
 
 void cache_set_limits(struct sbx_cache *c, unsigned stale_ms, unsigned wait_ms,
@@ -144,10 +152,11 @@ static void prune_changes(struct sbx_cache *c, uint64_t upto)
 }
 
 /* Stores a refresh's outcome for its waiters and installs l (the
- * listing built, NULL on failure); lock held. */
-static void finish_refresh(struct sbx_cache *c, int r, struct api_error *err,
-			   struct sbx_listing *l, long started, uint64_t start_gen,
-			   uint64_t start_inval)
+ * listing built, NULL on failure); lock held.  Returns the listing l
+ * replaced (the caller drops it), NULL if none. */
+static struct sbx_listing *finish_refresh(struct sbx_cache *c, int r, struct api_error *err,
+					  struct sbx_listing *l, long started, uint64_t start_gen,
+					  uint64_t start_inval)
 {
 	struct sbx_listing *old = NULL;
 
@@ -175,9 +184,25 @@ static void finish_refresh(struct sbx_cache *c, int r, struct api_error *err,
 	c->finished_at = now_ms();
 	c->refresh_seq++;
 	pthread_cond_broadcast(&c->done);
-	/* Freeing can be slow: not worth another unlock, the lists are small
-	 * compared to a fetch. */
+	return old;
+}
+
+/* Tells the listener what a refresh changed, outside the lock; lock held
+ * on entry and exit.  Takes old. */
+static void tell_listener(struct sbx_cache *c, struct sbx_listing *old)
+{
+	struct sbx_listing *now;
+
+	if (!c->on_refresh || !old || !c->cur) {
+		listing_put(old);
+		return;
+	}
+	now = listing_get(c->cur);
+	pthread_mutex_unlock(&c->lock);
+	c->on_refresh(c->on_refresh_ctx, old, now);
+	listing_put(now);
 	listing_put(old);
+	pthread_mutex_lock(&c->lock);
 }
 
 /* Called with the lock held and c->refreshing set by the caller; returns
@@ -232,7 +257,7 @@ static int refresh_locked(struct sbx_cache *c)
 	}
 	if (r > 0)
 		r = -EIO;
-	finish_refresh(c, r, &err, l, started, start_gen, start_inval);
+	tell_listener(c, finish_refresh(c, r, &err, l, started, start_gen, start_inval));
 	sbx_array_free(items, n);
 	return r;
 }

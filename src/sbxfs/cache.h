@@ -46,6 +46,13 @@ void cache_free(struct sbx_cache *c);
 void cache_set_limits(struct sbx_cache *c, unsigned stale_ms, unsigned wait_ms,
 		      bool (*interrupted)(void));
 
+/* Called on the refresher thread, with no lock held, after a refresh
+ * replaced listing old with now (both borrowed for the call); must not
+ * call back into the cache's waits.  Set before the first cache_get. */
+typedef void (*cache_refresh_fn)(void *ctx, const struct sbx_listing *old,
+				 const struct sbx_listing *now);
+void cache_set_listener(struct sbx_cache *c, cache_refresh_fn fn, void *ctx);
+
 /* A reference to a snapshot no older than the TTL, or no older than the
  * stale limit while a refresh runs behind it.  Otherwise waits for a
  * refresh (ttl_ms 0 refreshes on every call, still single flight).  Caller

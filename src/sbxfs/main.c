@@ -318,7 +318,12 @@ static int setup_client(struct sbxfs_main *m)
 		cache_set_limits(m->fs.cache, 1000U * m->opts.stale_ttl,
 				 1000U * m->opts.retry_deadline, fs_interrupted);
 	m->fs.kcache = kcache_new(0);
-	if (m->fs.cache == NULL || m->fs.kcache == NULL) {
+	m->fs.kinval = kinval_new();
+	m->fs.state_unsure = idset_new(1024);
+	if (m->fs.cache)
+		cache_set_listener(m->fs.cache, kinval_on_refresh, m->fs.kinval);
+	if (m->fs.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
+	    m->fs.state_unsure == NULL) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
@@ -526,6 +531,8 @@ static void teardown(struct sbxfs_main *m)
 	if (m->fs.cache)
 		cache_free(m->fs.cache);
 	kcache_free(m->fs.kcache);
+	kinval_free(m->fs.kinval);
+	idset_free(m->fs.state_unsure);
 	if (m->fs.api)
 		api_free(m->fs.api);
 	backend_clear(&m->backend);
