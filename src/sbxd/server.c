@@ -33,6 +33,7 @@ struct req_ctx {
 	struct conn *conn;      /* conns.c's state; NULL if it had no memory */
 	bool begun;             /* first callback done */
 	bool delayed;           /* latency served: answer now */
+	bool refuse;            /* over a connection limit: 503 */
 	struct route_match m;
 	bool internal;
 	bool faulted;
@@ -118,16 +119,17 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *r
  * the request's *con_cls), and with it the deadline for the rest. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct sbxd *s = cls;
 	struct req_ctx *rc = calloc(1, sizeof(*rc));
 	const union MHD_ConnectionInfo *ci;
 
-	(void)cls;
 	(void)uri;
 	if (!rc)
 		return NULL;
 	rc->t0 = util_mono_ms();
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	rc->conn = ci ? ci->socket_context : NULL;
+	rc->refuse = !conns_request_begun(s->conns, rc->conn);
 	return rc;
 }
 
@@ -170,7 +172,7 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	for (char *p = rc->path; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	if (!conns_request_begun(s->conns, rc->conn))
+	if (rc->refuse)
 		return send_overloaded(conn, rc);
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);
