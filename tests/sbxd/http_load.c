@@ -427,3 +427,47 @@ Test(load, unix_socket)
 	cr_expect_neq(stat(path, &st), 0, "the socket outlived the server");
 	rmdir(dir);
 }
+
+struct bg_req {
+	struct tsrv *t;
+	struct resp r;
+};
+
+static void *bg_list(void *arg)
+{
+	struct bg_req *b = arg;
+
+	http(b->t, "GET", "/v2/sandboxes", TEST_KEY, NULL, &b->r);
+	return NULL;
+}
+
+/* Stopping with replies still delayed neither hangs nor crashes: they are
+ * answered at once. */
+Test(load, stop_with_delayed_replies)
+{
+	struct sbxd_config cfg = { .faults = true };
+	struct bg_req b[4];
+	pthread_t th[4];
+	struct resp r;
+	double t0;
+
+	tsrv_start(&t, &cfg);
+	http(&t, "POST", "/sbxd/faults", TEST_KEY,
+	     "{\"latency_ms\":20000,\"path_prefix\":\"/v2/sandboxes\"}", &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	for (int i = 0; i < 4; i++) {
+		b[i] = (struct bg_req){ .t = &t };
+		cr_assert_eq(pthread_create(&th[i], NULL, bg_list, &b[i]), 0);
+	}
+	for (int i = 0; i < 100 && conn_stat("open") < 5; i++)
+		usleep(20 * 1000);
+	t0 = mono_ms();
+	tsrv_stop(&t);
+	cr_expect_lt(mono_ms() - t0, 5000.0, "stopping waited for the delays");
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect(b[i].r.status == 200 || b[i].r.status == 0, "%ld", b[i].r.status);
+		resp_free(&b[i].r);
+	}
+}
