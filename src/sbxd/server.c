@@ -34,6 +34,8 @@ struct req_ctx {
 	bool begun;             /* first callback done */
 	bool delayed;           /* latency served: answer now */
 	bool refuse;            /* over a connection limit: 503 */
+	bool served;            /* its handler ran */
+	char *url;              /* while delayed: the request's URL, malloc'd */
 	struct route_match m;
 	bool internal;
 	bool faulted;
@@ -237,7 +239,7 @@ static bool list_route(const char *method, enum route_id id)
  * latency suspends the connection (MHD_YES) and this runs again when the
  * timer resumes it; no thread waits. */
 static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req_ctx *rc,
-			 const char *method, enum MHD_Result *ret)
+			 const char *url, const char *method, enum MHD_Result *ret)
 {
 	struct fault_reply fr;
 	char retry[32];
@@ -245,7 +247,8 @@ static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req
 	if (rc->act.latency_ms && !rc->delayed) {
 		rc->delayed = true;
 		*ret = MHD_YES;
-		if (conns_delay(s->conns, conn, rc->act.latency_ms))
+		/* The URL, for on_completed should the client give up first. */
+		if ((rc->url = strdup(url)) && conns_delay(s->conns, conn, rc->act.latency_ms))
 			return true;
 		/* Draining at shutdown: answer at once. */
 	}
@@ -262,26 +265,36 @@ static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req
 	return true;
 }
 
+/* Authenticates and runs the handler, filling *rp. */
+static void serve(struct sbxd *s, struct MHD_Connection *conn, struct req_ctx *rc,
+		  const char *url, const char *method, struct reply *rp)
+{
+	rc->served = true;
+	if (rc->m.id != RT_HEALTH) {
+		const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key");
+
+		if (!auth_check(s->auth, key)) {
+			reply_error(rp, 401, "%s", key ? "invalid API key"
+							: "missing X-API-Key header");
+			return;
+		}
+	}
+	struct request rq = { method, url, conn, rc->body ? rc->body : "", rc->len, &rc->m };
+	handlers_dispatch(s, &rq, rp);
+}
+
 static enum MHD_Result last_call(struct sbxd *s, struct MHD_Connection *conn,
 				 struct req_ctx *rc, const char *url, const char *method)
 {
 	if (rc->too_big)
 		return send_error(conn, rc, 413, "request body exceeds 1 MiB");
 	enum MHD_Result ret;
+	struct reply rp = { 0 };
 
 	conns_request_read(s->conns, rc->conn);
-	if (rc->faulted && answer_fault(s, conn, rc, method, &ret))
+	if (rc->faulted && answer_fault(s, conn, rc, url, method, &ret))
 		return ret;
-	if (rc->m.id != RT_HEALTH) {
-		const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key");
-
-		if (!auth_check(s->auth, key))
-			return send_error(conn, rc, 401, key ? "invalid API key"
-							     : "missing X-API-Key header");
-	}
-	struct request rq = { method, url, conn, rc->body ? rc->body : "", rc->len, &rc->m };
-	struct reply rp = { 0 };
-	handlers_dispatch(s, &rq, &rp);
+	serve(s, conn, rc, url, method, &rp);
 	return send_reply(conn, rc, &rp);
 }
 
@@ -314,11 +327,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct sbxd *s = cls;
 	struct req_ctx *rc = *con_cls;
 
-	(void)conn;
-	(void)toe;
 	if (!rc)
 		return;
 	conns_request_done(s->conns, rc->conn);
+	/* A client that gave up while its reply was delayed still gets the
+	 * work done, as from any slow server (and as when the delay slept
+	 * in a thread): tests of client timeouts rely on it. */
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rc->url && !rc->served &&
+	    !rc->act.status && rc->act.body == FAULT_BODY_NONE) {
+		struct reply rp = { 0 };
+
+		serve(s, conn, rc, rc->url, rc->method, &rp);
+		json_decref(rp.json);
+	}
 	/* The path only: query strings can be long, and never hold the key. */
 	if (rc->status)
 		slog_info(&s->log, "%s %s %d %.1f ms", rc->method, rc->path, rc->status,
@@ -326,6 +347,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	else
 		slog_info(&s->log, "%s %s dropped %.1f ms", rc->method, rc->path,
 			  util_mono_ms() - rc->t0);
+	free(rc->url);
 	free(rc->body);
 	free(rc);
 	*con_cls = NULL;

@@ -471,3 +471,40 @@ Test(load, stop_with_delayed_replies)
 		resp_free(&b[i].r);
 	}
 }
+
+/* A client that gives up while its reply is delayed still has its create
+ * done, as by a slow server: the client must not assume it was not. */
+Test(load, delayed_create_lands_after_the_client_gave_up)
+{
+	struct sbxd_config cfg = { .faults = true };
+	struct curl_slist *hdr = curl_slist_append(NULL, "X-API-Key: " TEST_KEY);
+	CURL *h = curl_easy_init();
+	char url[128];
+	struct resp r;
+	json_t *j;
+
+	tsrv_start(&t, &cfg);
+	http(&t, "POST", "/sbxd/faults",
+	     TEST_KEY, "{\"latency_ms\":800,\"path_prefix\":\"/sandboxes\",\"count\":1}", &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	snprintf(url, sizeof(url), "%s/sandboxes", t.base);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"templateID\":\"base\"}");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 200L);
+	cr_expect_eq(curl_easy_perform(h), CURLE_OPERATION_TIMEDOUT);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdr);
+	http(&t, "GET", "/sandboxes", TEST_KEY, NULL, &r);
+	j = resp_json(&r);
+	cr_expect_eq(json_array_size(j), 0, "created before the delay ran out");
+	json_decref(j);
+	resp_free(&r);
+	usleep(1200 * 1000);
+	http(&t, "GET", "/sandboxes", TEST_KEY, NULL, &r);
+	j = resp_json(&r);
+	cr_expect_eq(json_array_size(j), 1, "the delayed create was dropped: %s", r.body);
+	json_decref(j);
+	resp_free(&r);
+}
