@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* How often the timer thread looks for late requests when no delayed
@@ -64,6 +65,34 @@ struct conns {
 	struct delayed *heap;   /* min-heap on `due` */
 	size_t nheap, capheap;
 };
+
+/* Descriptors left for everything but connections (files, the state
+ * database, the embedding process's own). */
+#define FD_SPARE 256
+
+unsigned conns_hard_limit(unsigned max_connections)
+{
+	return max_connections + (max_connections / 16 > 64 ? max_connections / 16 : 64);
+}
+
+unsigned conns_fit_fd_limit(unsigned max_connections)
+{
+	rlim_t want = conns_hard_limit(max_connections) + FD_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return max_connections;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return max_connections;
+	/* The largest n with n + max(n/16, 64) + FD_SPARE <= the limit. */
+	unsigned n = rl.rlim_cur > FD_SPARE + 65 ? (unsigned)(rl.rlim_cur - FD_SPARE - 64) : 1;
+
+	while (n > 1 && conns_hard_limit(n) + FD_SPARE > rl.rlim_cur)
+		n--;
+	return n < max_connections ? n : max_connections;
+}
 
 struct conns *conns_new(const struct conns_config *cfg, struct stats *st)
 {

@@ -24,6 +24,15 @@ struct conns_config {
 	unsigned request_timeout_s;     /* to receive a whole request */
 };
 
+/* What libmicrohttpd may hold: max_connections and a reserve above it for
+ * sending the 503s (which need a connection); past it, it closes new ones. */
+unsigned conns_hard_limit(unsigned max_connections);
+
+/* Raises the soft RLIMIT_NOFILE (up to the hard one) to fit the hard limit
+ * plus what the rest of the process needs.  Returns max_connections, or
+ * the lower number that fits. */
+unsigned conns_fit_fd_limit(unsigned max_connections);
+
 /* `st` is borrowed and must outlive the result.  NULL on ENOMEM. */
 struct conns *conns_new(const struct conns_config *cfg, struct stats *st);
 

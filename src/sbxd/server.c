@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -427,33 +426,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	}
 }
 
-/* Leaves room above the connection limit for the 503s, which need a
- * connection to be sent on; past it libmicrohttpd closes new ones. */
-static unsigned hard_limit(unsigned max_connections)
-{
-	return max_connections + (max_connections / 16 > 64 ? max_connections / 16 : 64);
-}
-
-/* Raises the soft descriptor limit (towards the hard one) to fit the
- * connections plus what the rest of the process needs; lowers the
- * connection limit when even the hard one is too small. */
+/* Fits the connections into the descriptor limit, saying so when it is
+ * too small for them. */
 static void fit_fd_limit(struct sbxd *s)
 {
-	struct rlimit rl;
-	rlim_t want = hard_limit(s->max_connections) + 256;
+	unsigned fit = conns_fit_fd_limit(s->max_connections);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-		unsigned fit = rl.rlim_cur > 512 ? (unsigned)((rl.rlim_cur - 256) * 15 / 16) : 64;
-
-		if (fit < s->max_connections) {
-			slog_warn(&s->log, "descriptor limit %lu allows only %u connections",
-				  (unsigned long)rl.rlim_cur, fit);
-			s->max_connections = fit;
-		}
+	if (fit < s->max_connections) {
+		slog_warn(&s->log, "the descriptor limit allows only %u connections", fit);
+		s->max_connections = fit;
 	}
 }
 
@@ -475,7 +456,7 @@ static int start_threads(struct sbxd *s, int fd, char **err)
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, s->threads,
-				  MHD_OPTION_CONNECTION_LIMIT, hard_limit(s->max_connections),
+				  MHD_OPTION_CONNECTION_LIMIT, conns_hard_limit(s->max_connections),
 				  MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
