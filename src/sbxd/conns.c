@@ -58,7 +58,9 @@ struct conns {
 	 * than shutdown(2) of a socket (which cannot block). */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t resumed;         /* in_resume went back to false */
 	bool stopping, draining;
+	bool in_resume;                 /* the timer is resuming, unlocked */
 	unsigned open;
 	struct conn *head;
 	struct ip_count *ips[IP_BUCKETS];
@@ -108,6 +110,7 @@ struct conns *conns_new(const struct conns_config *cfg, struct stats *st)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&c->resumed, NULL);
 	return c;
 }
 
@@ -204,10 +207,15 @@ static void *timer_main(void *arg)
 		while (c->nheap > 0 && c->heap[0].due <= now) {
 			struct MHD_Connection *mc = heap_pop(c);
 
-			/* Resuming takes the daemon's own lock: not under ours. */
+			/* Resuming takes the daemon's own lock: not under ours.
+			 * conns_drain waits for it, so the daemon cannot stop
+			 * in the middle. */
+			c->in_resume = true;
 			pthread_mutex_unlock(&c->lock);
 			MHD_resume_connection(mc);
 			pthread_mutex_lock(&c->lock);
+			c->in_resume = false;
+			pthread_cond_broadcast(&c->resumed);
 		}
 		if (now >= next_sweep) {
 			sweep(c, now);
@@ -245,6 +253,8 @@ void conns_drain(struct conns *c)
 		MHD_resume_connection(mc);
 		pthread_mutex_lock(&c->lock);
 	}
+	while (c->in_resume)
+		pthread_cond_wait(&c->resumed, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -268,6 +278,7 @@ void conns_free(struct conns *c)
 		}
 	free(c->heap);
 	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->resumed);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
