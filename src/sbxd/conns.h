@@ -25,7 +25,7 @@ struct conns_config {
 };
 
 /* What libmicrohttpd may hold: max_connections and a reserve above it for
- * sending the 503s (which need a connection); past it, it closes new ones. */
+ * sending the 503s (which need a connection); past it, it accepts none. */
 unsigned conns_hard_limit(unsigned max_connections);
 
 /* Raises the soft RLIMIT_NOFILE (up to the hard one) to fit the hard limit
