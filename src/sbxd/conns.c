@@ -22,8 +22,8 @@
 
 enum conn_state {
 	CONN_WAITING,           /* connected, or request line in: has a deadline */
-	CONN_SERVING,           /* request read, being answered */
-	CONN_IDLE,              /* between requests: the daemon's idle timeout */
+	CONN_SERVING,           /* request read, being answered: no deadline */
+	CONN_IDLE,              /* between requests: a longer deadline */
 };
 
 struct ip_count {
@@ -36,7 +36,7 @@ struct conn {
 	struct conn *prev, *next;
 	int fd;
 	enum conn_state state;
-	double deadline;        /* monotonic ms, while CONN_WAITING */
+	double deadline;        /* monotonic ms, unless CONN_SERVING */
 	bool over;              /* opened over a limit: answer 503 */
 	bool timed_out;         /* shut down by the sweep */
 	struct ip_count *ip;    /* NULL: loopback or AF_UNIX peer */
@@ -174,7 +174,7 @@ static struct MHD_Connection *heap_pop(struct conns *c)
 static void sweep(struct conns *c, double now)
 {
 	for (struct conn *k = c->head; k; k = k->next) {
-		if (k->state != CONN_WAITING || k->timed_out || now < k->deadline)
+		if (k->state == CONN_SERVING || k->timed_out || now < k->deadline)
 			continue;
 		k->timed_out = true;
 		shutdown(k->fd, SHUT_RDWR);
@@ -432,7 +432,13 @@ void conns_request_read(struct conns *c, struct conn *k)
 
 void conns_request_done(struct conns *c, struct conn *k)
 {
-	set_state(c, k, CONN_IDLE);
+	if (!k)
+		return;
+	pthread_mutex_lock(&c->lock);
+	k->state = CONN_IDLE;
+	k->deadline = util_mono_ms() +
+		      1000.0 * (c->cfg.idle_timeout_s + c->cfg.request_timeout_s);
+	pthread_mutex_unlock(&c->lock);
 }
 
 bool conns_delay(struct conns *c, struct MHD_Connection *mc, long ms)

@@ -22,6 +22,7 @@ struct conns_config {
 	unsigned max_connections;       /* past this, requests get a 503 */
 	unsigned per_ip;                /* per non-loopback peer; 0: none */
 	unsigned request_timeout_s;     /* to receive a whole request */
+	unsigned idle_timeout_s;        /* the daemon's, between requests */
 };
 
 /* What libmicrohttpd may hold: max_connections and a reserve above it for
@@ -57,7 +58,9 @@ void conns_closed(struct conns *c, void **ctx);
 bool conns_request_begun(struct conns *c, struct conn *k);
 
 /* The whole request arrived (no deadline while it is served), and its
- * reply went out (the idle timeout of the daemon applies). */
+ * reply went out: the daemon's idle timeout applies, and a next request
+ * line must be in within it plus the request timeout (traffic resets the
+ * daemon's timeout, so a request line trickled in would not end). */
 void conns_request_read(struct conns *c, struct conn *k);
 void conns_request_done(struct conns *c, struct conn *k);
 

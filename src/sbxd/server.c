@@ -440,7 +440,8 @@ static void fit_fd_limit(struct sbxd *s)
 
 static int start_threads(struct sbxd *s, int fd, char **err)
 {
-	struct conns_config cc = { s->max_connections, s->max_per_ip, s->request_timeout };
+	struct conns_config cc = { s->max_connections, s->max_per_ip, s->request_timeout,
+				   s->idle_timeout };
 
 	s->life = lifecycle_start(s->reg, &s->log);
 	if (s->state_dir)

@@ -205,6 +205,32 @@ Test(load, trickled_request_times_out)
 	close(fd);
 }
 
+/* The same for a request line trickled in after a first request: the
+ * idle timeout alone would never end it, since every byte resets it. */
+Test(load, trickled_request_line_times_out)
+{
+	struct sbxd_config cfg = { .request_timeout = 1, .idle_timeout = 1 };
+	const char *req = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[4096];
+	bool closed = false;
+	double t0;
+	int fd;
+
+	tsrv_start(&t, &cfg);
+	fd = tcp_connect(sbxd_port(t.s), 0);
+	send_all(fd, req);
+	cr_assert_gt(recv(fd, buf, sizeof(buf), 0), 0);
+	t0 = mono_ms();
+	for (int i = 0; i < 30 && !closed; i++) {
+		send(fd, "G", 1, MSG_NOSIGNAL);
+		closed = closed_within(fd, 300);
+	}
+	cr_expect(closed, "a trickled request line kept its connection open");
+	cr_expect_lt(mono_ms() - t0, 6000.0);
+	cr_expect_geq(mono_ms() - t0, 1500.0, "closed before the idle and request timeouts");
+	close(fd);
+}
+
 Test(load, many_keepalive_clients)
 {
 	struct sbxd_config cfg = { 0 };
