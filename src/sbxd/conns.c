@@ -398,6 +398,20 @@ void conns_closed(struct conns *c, void **ctx)
 	*ctx = NULL;
 }
 
+void conns_notify(void *cls, struct MHD_Connection *mc, void **ctx,
+		  enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd, *addr;
+
+		fd = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		addr = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		conns_opened(cls, fd ? fd->connect_fd : -1, addr ? addr->client_addr : NULL, ctx);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conns_closed(cls, ctx);
+	}
+}
+
 bool conns_request_begun(struct conns *c, struct conn *k)
 {
 	bool ok;

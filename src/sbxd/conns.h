@@ -11,10 +11,9 @@
 
 #include "stats.h"
 
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <sys/socket.h>
-
-struct MHD_Connection;
 struct conns;
 struct conn;
 
@@ -47,6 +46,11 @@ void conns_drain(struct conns *c);
 
 /* Joins the timer thread and frees; call after the daemon stopped. */
 void conns_free(struct conns *c);
+
+/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback (cls: the conns);
+ * calls the two below. */
+void conns_notify(void *cls, struct MHD_Connection *mc, void **ctx,
+		  enum MHD_ConnectionNotificationCode toe);
 
 /* libmicrohttpd's connection notifications.  `fd` and `addr` are the
  * connection's socket and peer; *ctx receives / releases the state. */

@@ -63,23 +63,40 @@ static void set_err(char **err, const char *fmt, ...)
 
 /* ---- responses -------------------------------------------------------- */
 
-/* Queues a response; takes ownership of `data` (malloc'd or NULL). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	size_t n = fault_stream_read(cls, (size_t)pos, buf, max);
+
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+	fault_stream_free(cls);
+}
+
+/* Queues a response; takes ownership of `data` (malloc'd or NULL) or, if
+ * not NULL, of `fs`, a body made as it is sent. */
 static enum MHD_Result send_raw(struct MHD_Connection *conn, struct req_ctx *rc, int status,
-				char *data, size_t len, const char *ctype,
+				char *data, size_t len, struct fault_stream *fs, const char *ctype,
 				const char *hdr_name, const char *hdr_value)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (data)
+	if (fs)
+		resp = MHD_create_response_from_callback(fault_stream_len(fs), 64 * 1024,
+							 stream_read, fs, stream_free);
+	else if (data)
 		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	else
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(data);
+		fault_stream_free(fs);
 		return MHD_NO;
 	}
-	if (data && ctype)
+	if ((data || fs) && ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (hdr_name)
 		MHD_add_response_header(resp, hdr_name, hdr_value);
@@ -101,7 +118,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *r
 		if (!text)
 			return MHD_NO;
 	}
-	return send_raw(conn, rc, rp->status, text, text ? strlen(text) : 0,
+	return send_raw(conn, rc, rp->status, text, text ? strlen(text) : 0, NULL,
 			"application/json", rp->hdr_name, rp->hdr_value);
 }
 
@@ -259,7 +276,7 @@ static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req
 	if (fault_render(&rc->act, list_route(method, rc->m.id), &fr) < 0)
 		return true;
 	snprintf(retry, sizeof(retry), "%ld", rc->act.retry_after);
-	*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.content_type,
+	*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.stream, fr.content_type,
 			rc->act.retry_after >= 0 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, retry);
 	return true;
 }
@@ -409,23 +426,6 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 	return 0;
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode toe)
-{
-	struct sbxd *s = cls;
-
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *fd, *addr;
-
-		fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		conns_opened(s->conns, fd ? fd->connect_fd : -1, addr ? addr->client_addr : NULL,
-			     socket_context);
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		conns_closed(s->conns, socket_context);
-	}
-}
-
 /* Fits the connections into the descriptor limit, saying so when it is
  * too small for them. */
 static void fit_fd_limit(struct sbxd *s)
@@ -459,7 +459,7 @@ static int start_threads(struct sbxd *s, int fd, char **err)
 				  MHD_OPTION_THREAD_POOL_SIZE, s->threads,
 				  MHD_OPTION_CONNECTION_LIMIT, conns_hard_limit(s->max_connections),
 				  MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
-				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				  MHD_OPTION_NOTIFY_CONNECTION, conns_notify, s->conns,
 				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				  MHD_OPTION_END);
