@@ -403,20 +403,16 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
 			return rc;
 		}
-		rc = persist_load(s->reg, s->state_dir, util_now_ms(), &msg);
-		if (rc < 0) {
-			set_err(err, "state: %s", msg ? msg : strerror(-rc));
+		int kept = 0;
+
+		s->persist = persist_open(s->reg, s->state_dir, util_now_ms(), &s->log, &kept, &msg);
+		if (!s->persist) {
+			set_err(err, "state: %s", msg ? msg : "out of memory");
 			free(msg);
-			return rc;
+			return -EIO;
 		}
-		if (rc > 0)
-			slog_info(&s->log, "restored %d sandbox(es) from %s", rc, s->state_dir);
-		/* Rewrite at once: sandboxes that ended while down are gone. */
-		rc = persist_save(s->reg, s->state_dir);
-		if (rc < 0) {
-			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
-			return rc;
-		}
+		if (kept > 0)
+			slog_info(&s->log, "restored %d sandbox(es) from %s", kept, s->state_dir);
 	}
 	return 0;
 }
@@ -424,9 +420,7 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 static int start_threads(struct sbxd *s, int fd, char **err)
 {
 	s->life = lifecycle_start(s->reg, &s->log);
-	if (s->state_dir)
-		s->persist = persist_start(s->reg, s->state_dir, &s->log);
-	if (!s->life || (s->state_dir && !s->persist)) {
+	if (!s->life || (s->persist && persist_start(s->persist) < 0)) {
 		set_err(err, "cannot start threads");
 		return -EAGAIN;
 	}
@@ -514,17 +508,12 @@ void sbxd_stop(struct sbxd *s)
 {
 	if (!s)
 		return;
-	/* Order: no new requests, no more expiries, then the final save. */
+	/* Order: no new requests, no more expiries, then the database (every
+	 * change is already committed). */
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
 	lifecycle_stop(s->life);
-	persist_stop(s->persist);
-	if (s->state_dir && s->reg && s->mhd) {
-		int rc = persist_save(s->reg, s->state_dir);
-
-		if (rc < 0)
-			slog_error(&s->log, "saving state in %s: %s", s->state_dir, strerror(-rc));
-	}
+	persist_close(s->persist);
 	reg_free(s->reg);
 	stats_free(s->stats);
 	faults_free(s->faults);
