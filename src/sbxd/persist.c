@@ -80,9 +80,31 @@ static int fail(char **err, const char *path, const char *what, const char *msg)
 	return -EIO;
 }
 
+/* SQLite's message, with the system's when it has one ("disk I/O error"
+ * alone does not say the disk is read-only). */
+static const char *db_msg(sqlite3 *db, char *buf, size_t len)
+{
+	int sys = sqlite3_system_errno(db);
+
+	if (sys > 0)
+		snprintf(buf, len, "%s (%s)", sqlite3_errmsg(db), strerror(sys));
+	else
+		snprintf(buf, len, "%s", sqlite3_errmsg(db));
+	return buf;
+}
+
 static int db_fail(struct persist *p, char **err, const char *what)
 {
-	return fail(err, p->path, what, sqlite3_errmsg(p->db));
+	char buf[256];
+
+	return fail(err, p->path, what, db_msg(p->db, buf, sizeof(buf)));
+}
+
+static void log_fail(struct persist *p)
+{
+	char buf[256];
+
+	slog_error(p->log, "saving state in %s: %s", p->path, db_msg(p->db, buf, sizeof(buf)));
 }
 
 /* ---- one batch of changes ---------------------------------------------- */
@@ -140,7 +162,7 @@ static void commit_batch(struct persist *p, struct pending *batch)
 		int e = rc == SQLITE_OK ? 0 : sql_errno(p->db, rc);
 
 		if (rc != SQLITE_OK)
-			slog_error(p->log, "saving state in %s: %s", p->path, sqlite3_errmsg(p->db));
+			log_fail(p);
 		for (struct pending *q = batch; q; q = q->next)
 			q->rc = e;
 		return;
@@ -149,7 +171,7 @@ static void commit_batch(struct persist *p, struct pending *batch)
 		rc = commit_list(p, q, 1);
 		q->rc = rc == SQLITE_OK ? 0 : sql_errno(p->db, rc);
 		if (rc != SQLITE_OK)
-			slog_error(p->log, "saving state in %s: %s", p->path, sqlite3_errmsg(p->db));
+			log_fail(p);
 	}
 }
 
@@ -207,9 +229,13 @@ static int open_db(struct persist *p, char **err)
 
 	if (rc != SQLITE_OK)
 		return p->db ? db_fail(p, err, "cannot open") : fail(err, p->path, "", "cannot open");
+	/* SQLite falls back to read-only by itself; a journal cannot. */
+	if (sqlite3_db_readonly(p->db, "main") == 1)
+		return fail(err, p->path, "", "read-only: the file or its file system refuses writes");
 	sqlite3_busy_timeout(p->db, 2000);
 	/* Sandboxes hold envd tokens: owner only, as the WAL will be. */
-	if (chmod(p->path, 0600) < 0)
+	struct stat sb;
+	if (stat(p->path, &sb) == 0 && (sb.st_mode & 0777) != 0600 && chmod(p->path, 0600) < 0)
 		return fail(err, p->path, "cannot chmod", strerror(errno));
 	/* The first statements read the header: a corrupt file fails here. */
 	if (sqlite3_exec(p->db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=FULL",
@@ -379,7 +405,7 @@ static int load(struct persist *p, const char *dir, int64_t now_ms, int *kept, c
 {
 	json_t *doc = NULL;
 	char *msg = NULL;
-	int version, found = 0, rc;
+	int version = 0, found = 0, rc;
 
 	rc = open_db(p, err);
 	if (rc == 0)

@@ -8,12 +8,15 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,7 +26,8 @@
 #define ROUNDS 200
 #define SLACK_MS 1500           /* endAt vs the client's clock around the request */
 
-static char dir[64], state[96], ready[96], errfile[96];
+static char dir[64], state[128], ready[96], errfile[96], mnt[96];
+static pid_t child = -1;        /* the sbxd running, killed if a test fails */
 
 static void mk(void)
 {
@@ -32,19 +36,25 @@ static void mk(void)
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(ready, sizeof(ready), "%s/ready", dir);
 	snprintf(errfile, sizeof(errfile), "%s/stderr", dir);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
 }
 
 static void rm(void)
 {
 	char cmd[128];
 
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	umount2(mnt, MNT_DETACH);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
 }
 
 TestSuite(durable, .init = mk, .fini = rm, .timeout = 150);
 
-static pid_t spawn(struct tsrv *t)
+static pid_t spawn_only(void)
 {
 	const char *bin = getenv("SBXD_BIN");
 
@@ -56,11 +66,18 @@ static pid_t spawn(struct tsrv *t)
 		int fd = open(errfile, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		dup2(fd, 2);
-		setenv("SBXD_API_KEY", "k", 1);
+		setenv("SBXD_API_KEY", TEST_KEY, 1);
 		execl(bin, "sbxd", "--listen", "127.0.0.1:0", "--ready-file", ready,
 		      "--state-dir", state, "--log-level", "warn", (char *)NULL);
 		_exit(127);
 	}
+	return child = pid;
+}
+
+static pid_t spawn(struct tsrv *t)
+{
+	pid_t pid = spawn_only();
+
 	for (int i = 0; i < 2000; i++) {
 		char buf[32] = "";
 		FILE *f = fopen(ready, "r");
@@ -104,7 +121,7 @@ struct client {
 static int request(struct client *c, const char *method, const char *path, const char *body,
 		   long want, struct resp *r)
 {
-	http(c->t, method, path, "k", body, r);
+	http(c->t, method, path, TEST_KEY, body, r);
 	if (r->curl_code != 0)
 		return r->curl_code == CURLE_COULDNT_CONNECT ? -1 : -2;
 	if (r->status != want) {
@@ -272,7 +289,7 @@ static void drop_strays(const struct tsrv *t, json_t *list, struct client *cl)
 		if (mine)
 			continue;
 		snprintf(path, sizeof(path), "/sandboxes/%s", id);
-		http(t, "DELETE", path, "k", NULL, &r);
+		http(t, "DELETE", path, TEST_KEY, NULL, &r);
 		cr_assert_eq(r.status, 204);
 		resp_free(&r);
 	}
@@ -284,7 +301,7 @@ static void verify(const struct tsrv *t, struct client *cl, int round)
 	int unacked = 0;
 	size_t seen = 0;
 
-	http(t, "GET", "/v2/sandboxes?limit=100", "k", NULL, &r);
+	http(t, "GET", "/v2/sandboxes?limit=100", TEST_KEY, NULL, &r);
 	cr_assert_eq(r.status, 200, "round %d: %s", round, r.body);
 	json_t *list = resp_json(&r);
 	resp_free(&r);
@@ -323,6 +340,7 @@ Test(durable, kill9_after_acknowledged_changes)
 		usleep((useconds_t)(rand_r(&seed) % 40000));
 		kill(pid, SIGKILL);
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		child = -1;
 		for (int k = 0; k < CLIENTS; k++) {
 			pthread_join(th[k], NULL);
 			cr_assert_not(cl[k].failed, "round %d: %s", round, cl[k].why);
@@ -334,6 +352,7 @@ Test(durable, kill9_after_acknowledged_changes)
 	verify(&t, cl, ROUNDS);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+	child = -1;
 	/* The loop tested something: changes were acknowledged across kills. */
 	cr_expect_gt(acks, ROUNDS, "only %d acknowledged changes", acks);
 	FILE *f = fopen(errfile, "r");
@@ -342,4 +361,162 @@ Test(durable, kill9_after_acknowledged_changes)
 		cr_expect_fail("sbxd said: %s", line);
 	if (f)
 		fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* sbxd must refuse to start: exit 1, naming the database and the reason. */
+static void expect_start_error(const char *reason)
+{
+	char db[160];
+	int st;
+
+	unlink(errfile);
+	pid_t pid = spawn_only();
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	child = -1;
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	snprintf(db, sizeof(db), "%s/sbxd.db", state);
+	cr_expect(strstr(slurp(errfile), db) != NULL, "no path in: %s", slurp(errfile));
+	cr_expect(strstr(slurp(errfile), reason) != NULL, "no \"%s\" in: %s", reason,
+		  slurp(errfile));
+}
+
+Test(durable, corrupt_database_stops_the_start)
+{
+	char db[160];
+	FILE *f;
+
+	cr_assert_eq(mkdir(state, 0700), 0);
+	snprintf(db, sizeof(db), "%s/sbxd.db", state);
+	f = fopen(db, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < 300; i++)
+		fputs("no database here ", f);
+	fclose(f);
+	expect_start_error("file is not a database");
+}
+
+/* Mounts a tmpfs of `size` at mnt and points `state` into it; skips where
+ * mounting is not allowed. */
+static void mount_small(const char *size)
+{
+	char opts[32];
+
+	cr_assert_eq(mkdir(mnt, 0700), 0);
+	snprintf(opts, sizeof(opts), "size=%s", size);
+	if (mount("tmpfs", mnt, "tmpfs", 0, opts) < 0)
+		cr_skip_test("cannot mount a tmpfs (%s): not root?", strerror(errno));
+	snprintf(state, sizeof(state), "%s/state", mnt);
+}
+
+Test(durable, read_only_state_dir_stops_the_start)
+{
+	struct tsrv t;
+
+	mount_small("4m");
+	/* A database with a sandbox in it, then the mount made read-only. */
+	pid_t pid = spawn(&t);
+	char id[21];
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	child = -1;
+	cr_assert_eq(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0, "%s",
+		     strerror(errno));
+	expect_start_error("read-only");
+}
+
+static void fill(const char *path)
+{
+	static char block[65536];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert_geq(fd, 0);
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	while (write(fd, block, 512) > 0)
+		;
+	close(fd);
+}
+
+static long status_of(const struct tsrv *t, const char *method, const char *path,
+		      const char *body)
+{
+	struct resp r;
+
+	http(t, method, path, TEST_KEY, body, &r);
+	if (r.status == 503)
+		cr_expect(resp_is_error(&r), "503 without its JSON message: %s", r.body);
+	resp_free(&r);
+	return r.status;
+}
+
+static json_t *get(const struct tsrv *t, const char *path)
+{
+	struct resp r;
+
+	http(t, "GET", path, TEST_KEY, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *j = resp_json(&r);
+	resp_free(&r);
+	return j;
+}
+
+Test(durable, disk_full_is_503_and_changes_nothing)
+{
+	struct sbxd_config cfg = { .state_dir = state };
+	char id[21], path[64], filler[128], more[21];
+	struct tsrv t;
+
+	mount_small("1m");
+	cfg.state_dir = state;
+	tsrv_start(&t, &cfg);
+	create_sandbox(&t, "{\"templateID\":\"base\",\"timeout\":600}", id);
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	json_t *before = get(&t, path);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	fill(filler);
+
+	char sub[96];
+	cr_expect_eq(status_of(&t, "POST", "/sandboxes", "{\"templateID\":\"base\"}"), 503);
+	snprintf(sub, sizeof(sub), "%s/pause", path);
+	cr_expect_eq(status_of(&t, "POST", sub, NULL), 503);
+	snprintf(sub, sizeof(sub), "%s/timeout", path);
+	cr_expect_eq(status_of(&t, "POST", sub, "{\"timeout\":3000}"), 503);
+	cr_expect_eq(status_of(&t, "DELETE", path, NULL), 503);
+	/* Memory too: the same one sandbox, unchanged. */
+	json_t *now = get(&t, path), *list = get(&t, "/v2/sandboxes");
+	cr_expect(json_equal(before, now), "changed by a failed commit");
+	cr_expect_eq(json_array_size(list), 1);
+	json_decref(now);
+	json_decref(list);
+
+	/* Space again: changes work and a restart shows exactly them. */
+	cr_assert_eq(unlink(filler), 0);
+	snprintf(sub, sizeof(sub), "%s/pause", path);
+	cr_expect_eq(status_of(&t, "POST", sub, NULL), 204);
+	create_sandbox(&t, "{\"templateID\":\"base\"}", more);
+	tsrv_stop(&t);
+	tsrv_start(&t, &cfg);
+	list = get(&t, "/v2/sandboxes");
+	cr_expect_eq(json_array_size(list), 2);
+	now = get(&t, path);
+	cr_expect_str_eq(json_string_value(json_object_get(now, "state")), "paused");
+	json_decref(now);
+	json_decref(list);
+	json_decref(before);
+	tsrv_stop(&t);
 }
