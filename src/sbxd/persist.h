@@ -11,7 +11,7 @@
 #include "registry.h"
 
 #define PERSIST_DB_FILE "sbxd.db"
-#define PERSIST_OLD_FILE "sandboxes.json"        /* the format before 0.x */
+#define PERSIST_OLD_FILE "sandboxes.json"        /* older sbxd: a JSON snapshot */
 #define PERSIST_IMPORTED_FILE "sandboxes.json.imported"
 
 struct persist;
