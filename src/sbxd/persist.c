@@ -137,7 +137,8 @@ static int apply_change(struct persist *p, const struct reg_change *c)
 }
 
 /* Commits the changes of `list` (its first `max` entries) in one
- * transaction.  Returns an SQLite code. */
+ * transaction.  Returns 0 or -errno, logged (before the rollback resets
+ * SQLite's message). */
 static int commit_list(struct persist *p, const struct pending *list, size_t max)
 {
 	int rc = sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -147,9 +148,13 @@ static int commit_list(struct persist *p, const struct pending *list, size_t max
 			rc = apply_change(p, &list->c[i]);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK && !sqlite3_get_autocommit(p->db))
+	if (rc == SQLITE_OK)
+		return 0;
+	int e = sql_errno(p->db, rc);
+	log_fail(p);
+	if (!sqlite3_get_autocommit(p->db))
 		sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return e;
 }
 
 /* Commits a batch together; if that fails, each change alone, so one bad
@@ -158,21 +163,13 @@ static void commit_batch(struct persist *p, struct pending *batch)
 {
 	int rc = commit_list(p, batch, SIZE_MAX);
 
-	if (rc == SQLITE_OK || !batch->next) {
-		int e = rc == SQLITE_OK ? 0 : sql_errno(p->db, rc);
-
-		if (rc != SQLITE_OK)
-			log_fail(p);
+	if (rc == 0 || !batch->next) {
 		for (struct pending *q = batch; q; q = q->next)
-			q->rc = e;
+			q->rc = rc;
 		return;
 	}
-	for (struct pending *q = batch; q; q = q->next) {
-		rc = commit_list(p, q, 1);
-		q->rc = rc == SQLITE_OK ? 0 : sql_errno(p->db, rc);
-		if (rc != SQLITE_OK)
-			log_fail(p);
-	}
+	for (struct pending *q = batch; q; q = q->next)
+		q->rc = commit_list(p, q, 1);
 }
 
 /* The writer: every change queued during one commit goes into the next. */

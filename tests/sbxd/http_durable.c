@@ -2,7 +2,8 @@
  * and kill sandboxes concurrently while sbxd is killed with SIGKILL at a
  * random moment, 200 times; after each restart on the same --state-dir,
  * every acknowledged change is there, an acknowledged kill never comes back,
- * and a change in flight at the kill went one way or the other. */
+ * and a change in flight at the kill went one way or the other.  Also: a
+ * full disk and a dead one (503, nothing changed), and the errors at start. */
 #include "httputil.h"
 #include "util.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -515,6 +517,59 @@ Test(durable, disk_full_is_503_and_changes_nothing)
 	cr_expect_eq(json_array_size(list), 2);
 	now = get(&t, path);
 	cr_expect_str_eq(json_string_value(json_object_get(now, "state")), "paused");
+	json_decref(now);
+	json_decref(list);
+	json_decref(before);
+	tsrv_stop(&t);
+}
+
+/* ext4's shutdown ioctl (linux/ext4.h): every later write and sync fails
+ * with EIO, as on a disk that died. */
+#define EXT4_IOC_SHUTDOWN_ _IOR('X', 125, unsigned int)
+#define EXT4_GOING_FLAGS_NOLOGFLUSH_ 0x2
+
+Test(durable, io_error_is_503_and_changes_nothing)
+{
+	struct sbxd_config cfg = { .state_dir = state };
+	char cmd[512], id[21], path[64], sub[96];
+	struct tsrv t;
+
+	cr_assert_eq(mkdir(mnt, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "truncate -s 16M %s/img && mkfs.ext4 -q -F %s/img 2>/dev/null &&"
+		 " mount -o loop %s/img %s", dir, dir, dir, mnt);
+	if (system(cmd) != 0)
+		cr_skip_test("cannot mount an ext4 image on a loop device");
+	snprintf(state, sizeof(state), "%s/state", mnt);
+	cfg.state_dir = state;
+	tsrv_start(&t, &cfg);
+	create_sandbox(&t, "{\"templateID\":\"base\",\"timeout\":600}", id);
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	json_t *before = get(&t, path);
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY);
+	unsigned int how = EXT4_GOING_FLAGS_NOLOGFLUSH_;
+	cr_assert_eq(ioctl(fd, EXT4_IOC_SHUTDOWN_, &how), 0, "%s", strerror(errno));
+	close(fd);
+
+	cr_expect_eq(status_of(&t, "POST", "/sandboxes", "{\"templateID\":\"base\"}"), 503);
+	snprintf(sub, sizeof(sub), "%s/pause", path);
+	cr_expect_eq(status_of(&t, "POST", sub, NULL), 503);
+	cr_expect_eq(status_of(&t, "DELETE", path, NULL), 503);
+	json_t *now = get(&t, path), *list = get(&t, "/v2/sandboxes");
+	cr_expect(json_equal(before, now), "changed by a failed commit");
+	cr_expect_eq(json_array_size(list), 1);
+	json_decref(now);
+	json_decref(list);
+	tsrv_stop(&t);
+
+	/* Mounted again: exactly the one acknowledged sandbox. */
+	cr_assert_eq(umount2(mnt, 0), 0, "%s", strerror(errno));
+	snprintf(cmd, sizeof(cmd), "mount -o loop %s/img %s", dir, mnt);
+	cr_assert_eq(system(cmd), 0);
+	tsrv_start(&t, &cfg);
+	list = get(&t, "/v2/sandboxes");
+	cr_expect_eq(json_array_size(list), 1);
+	now = get(&t, path);
+	cr_expect(json_equal(before, now), "not the acknowledged state after remount");
 	json_decref(now);
 	json_decref(list);
 	json_decref(before);
