@@ -419,8 +419,10 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 
 static int start_threads(struct sbxd *s, int fd, char **err)
 {
-	s->life = lifecycle_start(s->reg, &s->log);
-	if (!s->life || (s->persist && persist_start(s->persist) < 0)) {
+	/* The journal first: no expiry may apply without being committed. */
+	if (!s->persist || persist_start(s->persist) == 0)
+		s->life = lifecycle_start(s->reg, &s->log);
+	if (!s->life) {
 		set_err(err, "cannot start threads");
 		return -EAGAIN;
 	}
