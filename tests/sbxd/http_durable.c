@@ -491,6 +491,7 @@ Test(durable, disk_full_is_503_and_changes_nothing)
 	json_t *before = get(&t, path);
 	snprintf(filler, sizeof(filler), "%s/filler", mnt);
 	fill(filler);
+	int logged = tsrv_complaints();
 
 	char sub[96];
 	cr_expect_eq(status_of(&t, "POST", "/sandboxes", "{\"templateID\":\"base\"}"), 503);
@@ -499,6 +500,7 @@ Test(durable, disk_full_is_503_and_changes_nothing)
 	snprintf(sub, sizeof(sub), "%s/timeout", path);
 	cr_expect_eq(status_of(&t, "POST", sub, "{\"timeout\":3000}"), 503);
 	cr_expect_eq(status_of(&t, "DELETE", path, NULL), 503);
+	cr_expect_eq(tsrv_complaints() - logged, 4, "not one error line per failed change");
 	/* Memory too: the same one sandbox, unchanged. */
 	json_t *now = get(&t, path), *list = get(&t, "/v2/sandboxes");
 	cr_expect(json_equal(before, now), "changed by a failed commit");
