@@ -66,7 +66,8 @@ uint16_t sbxd_port(const struct sbxd *s);
  * Returns 0 or -errno. */
 int sbxd_reload(struct sbxd *s, const char *new_api_key);
 
-/* Stops the threads, persists state if a state dir is set, frees everything. */
+/* Stops the threads, closes the state database (every change is already
+ * saved), frees everything. */
 void sbxd_stop(struct sbxd *s);
 
 #endif

@@ -408,20 +408,16 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
 			return rc;
 		}
-		rc = persist_load(s->reg, s->state_dir, util_now_ms(), &msg);
-		if (rc < 0) {
-			set_err(err, "state: %s", msg ? msg : strerror(-rc));
+		int kept = 0;
+
+		s->persist = persist_open(s->reg, s->state_dir, util_now_ms(), &s->log, &kept, &msg);
+		if (!s->persist) {
+			set_err(err, "state: %s", msg ? msg : "out of memory");
 			free(msg);
-			return rc;
+			return -EIO;
 		}
-		if (rc > 0)
-			slog_info(&s->log, "restored %d sandbox(es) from %s", rc, s->state_dir);
-		/* Rewrite at once: sandboxes that ended while down are gone. */
-		rc = persist_save(s->reg, s->state_dir);
-		if (rc < 0) {
-			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
-			return rc;
-		}
+		if (kept > 0)
+			slog_info(&s->log, "restored %d sandbox(es) from %s", kept, s->state_dir);
 	}
 	return 0;
 }
@@ -443,11 +439,11 @@ static int start_threads(struct sbxd *s, int fd, char **err)
 	struct conns_config cc = { s->max_connections, s->max_per_ip, s->request_timeout,
 				   s->idle_timeout };
 
-	s->life = lifecycle_start(s->reg, &s->log);
-	if (s->state_dir)
-		s->persist = persist_start(s->reg, s->state_dir, &s->log);
+	/* The journal first: no expiry may apply without being committed. */
+	if (!s->persist || persist_start(s->persist) == 0)
+		s->life = lifecycle_start(s->reg, &s->log);
 	s->conns = conns_new(&cc, s->stats);
-	if (!s->life || (s->state_dir && !s->persist) || !s->conns || conns_start(s->conns) < 0) {
+	if (!s->life || !s->conns || conns_start(s->conns) < 0) {
 		set_err(err, "cannot start threads");
 		return -EAGAIN;
 	}
@@ -572,8 +568,9 @@ void sbxd_stop(struct sbxd *s)
 {
 	if (!s)
 		return;
-	/* Order: no new requests, no more expiries, then the final save.
-	 * The daemon must hold no suspended connection when it stops. */
+	/* Order: no new requests, no more expiries, then the database (every
+	 * change is already committed).  The daemon must hold no suspended
+	 * connection when it stops. */
 	conns_drain(s->conns);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
@@ -582,13 +579,7 @@ void sbxd_stop(struct sbxd *s)
 		unlink(s->unix_path);
 	free(s->unix_path);
 	lifecycle_stop(s->life);
-	persist_stop(s->persist);
-	if (s->state_dir && s->reg && s->mhd) {
-		int rc = persist_save(s->reg, s->state_dir);
-
-		if (rc < 0)
-			slog_error(&s->log, "saving state in %s: %s", s->state_dir, strerror(-rc));
-	}
+	persist_close(s->persist);
 	reg_free(s->reg);
 	stats_free(s->stats);
 	faults_free(s->faults);
