@@ -43,51 +43,121 @@ static int dump(json_t *doc, struct fault_reply *out)
 	return 0;
 }
 
+size_t fault_stream_len(const struct fault_stream *fs)
+{
+	size_t body = fs->reps ? fs->reps * fs->unit_len + (fs->reps - 1) * fs->sep_len : 0;
+
+	return fs->head_len + body + fs->tail_len;
+}
+
+/* The piece of the stream at pos: a pointer into one of its strings and
+ * how many bytes of it follow. */
+static const char *stream_at(const struct fault_stream *fs, size_t pos, size_t *avail)
+{
+	size_t body = fault_stream_len(fs) - fs->head_len - fs->tail_len;
+
+	if (pos < fs->head_len) {
+		*avail = fs->head_len - pos;
+		return fs->head + pos;
+	}
+	pos -= fs->head_len;
+	if (pos < body) {
+		size_t off = pos % (fs->unit_len + fs->sep_len);
+
+		if (off < fs->unit_len) {
+			*avail = fs->unit_len - off;
+			return fs->unit + off;
+		}
+		*avail = fs->sep_len - (off - fs->unit_len);
+		return fs->sep + (off - fs->unit_len);
+	}
+	pos -= body;
+	*avail = pos < fs->tail_len ? fs->tail_len - pos : 0;
+	return fs->tail + (pos < fs->tail_len ? pos : 0);
+}
+
+size_t fault_stream_read(const struct fault_stream *fs, size_t pos, char *buf, size_t max)
+{
+	size_t done = 0, avail;
+
+	while (done < max) {
+		const char *p = stream_at(fs, pos + done, &avail);
+
+		if (avail == 0)
+			break;
+		if (avail > max - done)
+			avail = max - done;
+		memcpy(buf + done, p, avail);
+		done += avail;
+	}
+	return done;
+}
+
+void fault_stream_free(struct fault_stream *fs)
+{
+	if (!fs)
+		return;
+	free(fs->head);
+	free(fs->unit);
+	free(fs->sep);
+	free(fs->tail);
+	free(fs);
+}
+
+/* A stream of the given parts (copied; unit non-empty).  NULL on ENOMEM. */
+static struct fault_stream *stream_new(const char *head, const char *unit, size_t unit_len,
+				       const char *sep, size_t reps, const char *tail)
+{
+	struct fault_stream *fs = calloc(1, sizeof(*fs));
+
+	if (!fs)
+		return NULL;
+	fs->head = strdup(head);
+	fs->unit = strndup(unit, unit_len);
+	fs->sep = strdup(sep);
+	fs->tail = strdup(tail);
+	if (!fs->head || !fs->unit || !fs->sep || !fs->tail) {
+		fault_stream_free(fs);
+		return NULL;
+	}
+	fs->head_len = strlen(head);
+	fs->unit_len = unit_len;
+	fs->sep_len = strlen(sep);
+	fs->tail_len = strlen(tail);
+	fs->reps = reps;
+	return fs;
+}
+
 static int render_oversize(bool list, struct fault_reply *out)
 {
-	/* Valid JSON, just too big: a client must cap what it reads. */
+	/* Valid JSON, just too big: a client must cap what it reads.  Made
+	 * as it is sent, so many at once cost no 5 MiB each. */
 	if (list) {
-		json_t *arr = json_array();
-		char *one;
-		size_t one_len;
+		json_t *item = fake_item(0);
+		char *one = item ? json_dumps(item, JSON_COMPACT) : NULL;
 
-		json_array_append_new(arr, fake_item(0));
-		one = json_dumps(arr, JSON_COMPACT);
-		json_decref(arr);
+		json_decref(item);
 		if (!one)
 			return -ENOMEM;
-		one_len = strlen(one) - 2;      /* the item without [ ] */
-		size_t n = OVERSIZE_BYTES / (one_len + 1) + 1;
-		out->data = malloc(n * (one_len + 1) + 2);
-		if (!out->data) {
-			free(one);
-			return -ENOMEM;
-		}
-		char *w = out->data;
-		*w++ = '[';
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				*w++ = ',';
-			memcpy(w, one + 1, one_len);
-			w += one_len;
-		}
-		*w++ = ']';
-		out->len = (size_t)(w - out->data);
+		size_t n = OVERSIZE_BYTES / (strlen(one) + 1) + 1;
+		out->stream = stream_new("[", one, strlen(one), ",", n, "]");
 		free(one);
-		return 0;
+		return out->stream ? 0 : -ENOMEM;
 	}
 	static const char head[] = "{\"sandboxID\":\"fault000000000000000\","
 		"\"templateID\":\"base\",\"clientID\":\"00000000\","
 		"\"envdVersion\":\"0.2.0\",\"metadata\":{\"pad\":\"";
 	static const char tail[] = "\"}}";
-	out->len = OVERSIZE_BYTES;
-	out->data = malloc(out->len);
-	if (!out->data)
-		return -ENOMEM;
-	memcpy(out->data, head, sizeof(head) - 1);
-	memset(out->data + sizeof(head) - 1, 'x', out->len - (sizeof(head) - 1) - (sizeof(tail) - 1));
-	memcpy(out->data + out->len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
-	return 0;
+	char pad[1024];
+	size_t reps = (OVERSIZE_BYTES - (sizeof(head) - 1) - (sizeof(tail) - 1)) / sizeof(pad);
+	char start[sizeof(head) + sizeof(pad)];
+	size_t rest = OVERSIZE_BYTES - (sizeof(head) - 1) - (sizeof(tail) - 1) - reps * sizeof(pad);
+
+	/* head and the padding's odd remainder, then whole blocks of x. */
+	memset(pad, 'x', sizeof(pad));
+	snprintf(start, sizeof(start), "%s%.*s", head, (int)rest, pad);
+	out->stream = stream_new(start, pad, sizeof(pad), "", reps, tail);
+	return out->stream ? 0 : -ENOMEM;
 }
 
 /* The same 100 sandboxes on every page, each page naming a next one

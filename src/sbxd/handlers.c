@@ -54,6 +54,10 @@ static void reply_reg_error(struct reply *rp, int rc, const char *id)
 	case -ENOMEM:
 		reply_error(rp, 500, "out of memory");
 		break;
+	case -ENOSPC: case -EDQUOT: case -EROFS: case -EIO: case -ETIMEDOUT:
+		/* The journal could not commit: nothing changed. */
+		reply_error(rp, 503, "state not saved, nothing changed: %s", strerror(-rc));
+		break;
 	default:
 		reply_error(rp, 500, "internal error: %s", strerror(-rc));
 	}

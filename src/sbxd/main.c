@@ -22,6 +22,8 @@
 struct opts {
 	char host[256];
 	unsigned port;
+	const char *unix_path;          /* --listen unix:PATH */
+	unsigned threads, max_conns, max_per_ip, request_timeout, idle_timeout;
 	bool allow_remote;
 	const char *ready_file;
 	const char *key_file;
@@ -39,6 +41,7 @@ static void usage(FILE *out)
 		"Serve the E2B/Novita sandbox REST API locally.\n\n"
 		"  --listen HOST:PORT      address to listen on (default 127.0.0.1:49982;\n"
 		"                          port 0 picks a free port)\n"
+		"  --listen unix:PATH      listen on a Unix domain socket instead\n"
 		"  --allow-remote          permit a non-loopback listen address\n"
 		"  --ready-file FILE       write the bound port there once listening\n"
 		"  --api-key-file FILE     read the API key from FILE (wins over SBXD_API_KEY)\n"
@@ -47,6 +50,12 @@ static void usage(FILE *out)
 		"  --max-sandboxes N       sandbox limit (default 1000)\n"
 		"  --max-timeout SECS      largest accepted timeout (default 86400)\n"
 		"  --default-timeout SECS  timeout when a create gives none (default 300)\n"
+		"  --threads N             worker threads (default 8)\n"
+		"  --max-connections N     connections served at once; more get 503\n"
+		"                          (default 4096)\n"
+		"  --max-connections-per-ip N  the same per remote address (default 256)\n"
+		"  --request-timeout SECS  time to send a whole request (default 10)\n"
+		"  --idle-timeout SECS     time a kept-alive connection may idle (default 60)\n"
 		"  --faults                enable the /sbxd/faults fault-injection API\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --help                  show this help\n"
@@ -67,12 +76,20 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
-/* HOST:PORT, [V6]:PORT or :PORT. */
+/* HOST:PORT, [V6]:PORT, :PORT or unix:PATH. */
 static int parse_listen(const char *s, struct opts *o)
 {
 	const char *colon = strrchr(s, ':');
 	size_t hl;
 
+	if (strncmp(s, "unix:", 5) == 0) {
+		/* sun_path holds 108 bytes with the NUL. */
+		if (s[5] == '\0' || strlen(s + 5) > 107)
+			return -1;
+		o->unix_path = s + 5;
+		return 0;
+	}
+	o->unix_path = NULL;
 	if (!colon || parse_uint(colon + 1, 0, 65535, &o->port) < 0)
 		return -1;
 	hl = (size_t)(colon - s);
@@ -106,7 +123,8 @@ static int parse_level(const char *s, enum sbxd_log_level *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_LISTEN = 256, O_REMOTE, O_READY, O_KEYFILE, O_STATE, O_TPL, O_MAXSBX,
-	       O_MAXTO, O_DEFTO, O_FAULTS, O_LEVEL, O_HELP, O_VERSION };
+	       O_MAXTO, O_DEFTO, O_FAULTS, O_LEVEL, O_HELP, O_VERSION, O_THREADS, O_MAXCONN,
+	       O_PERIP, O_REQTO, O_IDLETO };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "allow-remote", no_argument, NULL, O_REMOTE },
@@ -121,6 +139,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "log-level", required_argument, NULL, O_LEVEL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "max-connections", required_argument, NULL, O_MAXCONN },
+		{ "max-connections-per-ip", required_argument, NULL, O_PERIP },
+		{ "request-timeout", required_argument, NULL, O_REQTO },
+		{ "idle-timeout", required_argument, NULL, O_IDLETO },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -142,6 +165,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_LEVEL: bad = parse_level(optarg, &o->level); break;
 		case O_HELP: usage(stdout); exit(0);
 		case O_VERSION: printf("sbxd %s\n", SBXFS_VERSION); exit(0);
+		case O_THREADS: bad = parse_uint(optarg, 1, 256, &o->threads); break;
+		case O_MAXCONN: bad = parse_uint(optarg, 1, 1000000, &o->max_conns); break;
+		case O_PERIP: bad = parse_uint(optarg, 1, 1000000, &o->max_per_ip); break;
+		case O_REQTO: bad = parse_uint(optarg, 1, 3600, &o->request_timeout); break;
+		case O_IDLETO: bad = parse_uint(optarg, 1, 86400, &o->idle_timeout); break;
 		default: usage(stderr); return -1;
 		}
 		if (bad) {
@@ -196,9 +224,9 @@ static int get_key(const struct opts *o, char **key)
 	return 0;
 }
 
-/* Writes "PORT\n" to a temp file and renames it over `path`, so a reader
- * never sees a partial number. */
-static int write_ready(const char *path, unsigned port)
+/* Writes "PORT\n" (or the Unix socket's path) to a temp file and renames it
+ * over `path`, so a reader never sees a partial line. */
+static int write_ready(const char *path, const char *unix_path, unsigned port)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -208,7 +236,10 @@ static int write_ready(const char *path, unsigned port)
 	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
-	fprintf(f, "%u\n", port);
+	if (unix_path)
+		fprintf(f, "%s\n", unix_path);
+	else
+		fprintf(f, "%u\n", port);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		fclose(f);
 		unlink(tmp);
@@ -253,7 +284,10 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 		.allow_remote = o->allow_remote, .api_key = key, .state_dir = o->state_dir,
 		.templates_file = o->templates, .max_sandboxes = o->max_sandboxes,
 		.max_timeout = o->max_timeout, .default_timeout = o->default_timeout,
-		.faults = o->faults, .log_level = o->level,
+		.faults = o->faults, .log_level = o->level, .unix_path = o->unix_path,
+		.threads = o->threads, .max_connections = o->max_conns,
+		.max_per_ip = o->max_per_ip, .request_timeout = o->request_timeout,
+		.idle_timeout = o->idle_timeout,
 	};
 	char *err = NULL;
 	struct sbxd *s = sbxd_start(&cfg, &err);
@@ -264,7 +298,7 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 		free(err);
 		return 1;
 	}
-	if (o->ready_file && (rc = write_ready(o->ready_file, sbxd_port(s))) < 0) {
+	if (o->ready_file && (rc = write_ready(o->ready_file, o->unix_path, sbxd_port(s))) < 0) {
 		fprintf(stderr, "sbxd: %s: %s\n", o->ready_file, strerror(-rc));
 		sbxd_stop(s);
 		return 1;

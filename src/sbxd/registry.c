@@ -7,6 +7,11 @@
  *  - `timers`: a binary min-heap of (end, seq, generation).  Changing a
  *    sandbox's end pushes a new entry and bumps its generation; stale entries
  *    are skipped when they surface, and the heap is rebuilt when they pile up.
+ *
+ * With a journal, a change is prepared under the lock (the record as it will
+ * be, on a shallow copy), committed with the lock dropped and the record
+ * marked busy (other changes of it wait on `settled`, expiry skips it), then
+ * applied under the lock again.  Readers see the committed state only.
  */
 #include "registry.h"
 
@@ -17,8 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_LISTENERS 4
+#define SETTLE_TIMEOUT_S 30     /* longest wait for another change's commit */
+#define EXPIRE_BATCH 64         /* expiries committed in one transaction */
 
 struct timer {
 	int64_t end_ms;
@@ -44,6 +52,11 @@ struct reg {
 
 	struct { reg_change_fn fn; void *ctx; } listeners[MAX_LISTENERS];
 	int nlisteners;
+
+	pthread_cond_t settled;     /* broadcast when records stop being busy */
+	size_t ncreating;           /* creates being committed: count toward max */
+	reg_commit_fn commit;       /* NULL: no journal */
+	void *commit_ctx;
 };
 
 /* ---- id hash ---------------------------------------------------------- */
@@ -263,6 +276,7 @@ struct reg *reg_new(unsigned max_sandboxes)
 		return NULL;
 	}
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->settled, NULL);
 	return r;
 }
 
@@ -275,6 +289,7 @@ void reg_free(struct reg *r)
 	free(r->by_seq);
 	free(r->buckets);
 	free(r->timers);
+	pthread_cond_destroy(&r->settled);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -320,6 +335,92 @@ static void unlink_sandbox(struct reg *r, struct sandbox *sb)
 	model_sandbox_free(sb);
 }
 
+/* ---- journal ---------------------------------------------------------- */
+
+void reg_set_journal(struct reg *r, reg_commit_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&r->lock);
+	r->commit = fn;
+	r->commit_ctx = ctx;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The change that turns `sb` into `next` (NULL: deletes it); c->record is
+ * the caller's to free. */
+static int make_change(const struct sandbox *sb, const struct sandbox *next,
+		       struct reg_change *c)
+{
+	c->seq = sb->seq;
+	c->id = sb->id;
+	c->record = NULL;
+	if (!next)
+		return 0;
+	json_t *o = model_sandbox_json(next, SBX_VIEW_STORED);
+	c->record = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return c->record ? 0 : -ENOMEM;
+}
+
+/* Commits the changes `c` of records `sbs` through the journal; lock held,
+ * dropped meanwhile.  Busy records cannot be changed or freed by others.  A
+ * failed commit re-arms their timers, as expiry may have popped them. */
+static int journal(struct reg *r, struct sandbox **sbs, const struct reg_change *c, size_t n)
+{
+	int rc;
+
+	if (!r->commit || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		sbs[i]->busy = true;
+	pthread_mutex_unlock(&r->lock);
+	rc = r->commit(r->commit_ctx, c, n);
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < n; i++) {
+		sbs[i]->busy = false;
+		if (rc < 0 && !sbs[i]->paused && hash_find(r, sbs[i]->id) == sbs[i])
+			timer_arm(r, sbs[i]);
+	}
+	pthread_cond_broadcast(&r->settled);
+	return rc;
+}
+
+/* Commits `sb` becoming `next` (NULL: its deletion); lock held. */
+static int commit_one(struct reg *r, struct sandbox *sb, const struct sandbox *next)
+{
+	struct reg_change c;
+	int rc;
+
+	if (!r->commit)
+		return 0;
+	rc = make_change(sb, next, &c);
+	if (rc == 0)
+		rc = journal(r, &sb, &c, 1);
+	free(c.record);
+	return rc;
+}
+
+/* The record of `id` once no change of it is in flight; lock held (dropped
+ * while waiting).  0, -ENOENT, or -ETIMEDOUT. */
+static int settle(struct reg *r, const char *id, struct sandbox **out)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += SETTLE_TIMEOUT_S;
+	for (;;) {
+		struct sandbox *sb = hash_find(r, id);
+
+		if (!sb)
+			return -ENOENT;
+		if (!sb->busy) {
+			*out = sb;
+			return 0;
+		}
+		if (pthread_cond_timedwait(&r->settled, &r->lock, &dl) == ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
+
 /* ---- operations ------------------------------------------------------- */
 
 int reg_create(struct reg *r, const struct sandbox_spec *spec, int64_t now_ms,
@@ -339,7 +440,7 @@ int reg_create(struct reg *r, const struct sandbox_spec *spec, int64_t now_ms,
 	sb->end_ms = now_ms + (int64_t)spec->timeout_s * 1000;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->max && r->n >= r->max) {
+	if (r->max && r->n + r->ncreating >= r->max) {
 		rc = -EAGAIN;
 		goto out;
 	}
@@ -351,6 +452,11 @@ int reg_create(struct reg *r, const struct sandbox_spec *spec, int64_t now_ms,
 		}
 	} while (hash_find(r, sb->id));
 	sb->seq = r->next_seq++;
+	r->ncreating++;
+	rc = commit_one(r, sb, sb);
+	r->ncreating--;
+	if (rc < 0)
+		goto out;
 	rc = link_sandbox(r, sb);
 	if (rc < 0)
 		goto out;
@@ -379,50 +485,60 @@ int reg_get(struct reg *r, const char *id, enum sbx_view view, json_t **out)
 
 int reg_kill(struct reg *r, const char *id)
 {
-	int rc = -ENOENT;
+	struct sandbox *sb;
 
 	pthread_mutex_lock(&r->lock);
-	struct sandbox *sb = hash_find(r, id);
-	if (sb) {
+	int rc = settle(r, id, &sb);
+	if (rc == 0)
+		rc = commit_one(r, sb, NULL);
+	if (rc == 0) {
 		unlink_sandbox(r, sb);
 		notify(r);
-		rc = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
 
-/* Sets the end of a sandbox and re-arms its timer; lock held. */
-static int set_end(struct reg *r, struct sandbox *sb, int64_t end_ms)
+/* Commits, then applies, a new end and state of a sandbox and re-arms its
+ * timer; lock held. */
+static int set_end(struct reg *r, struct sandbox *sb, int64_t end_ms, bool paused)
 {
+	struct sandbox next = *sb;  /* shallow: borrows sb's strings */
+
+	next.end_ms = end_ms;
+	next.paused = paused;
+	int rc = commit_one(r, sb, &next);
+	if (rc < 0)
+		return rc;
 	sb->end_ms = end_ms;
-	int rc = timer_arm(r, sb);
+	sb->paused = paused;
+	rc = timer_arm(r, sb);
 	notify(r);
 	return rc;
 }
 
 int reg_set_timeout(struct reg *r, const char *id, unsigned timeout_s, int64_t now_ms)
 {
-	int rc = -ENOENT;
+	struct sandbox *sb;
 
 	pthread_mutex_lock(&r->lock);
-	struct sandbox *sb = hash_find(r, id);
-	if (sb)
-		rc = set_end(r, sb, now_ms + (int64_t)timeout_s * 1000);
+	int rc = settle(r, id, &sb);
+	if (rc == 0)
+		rc = set_end(r, sb, now_ms + (int64_t)timeout_s * 1000, sb->paused);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
 
 int reg_refresh(struct reg *r, const char *id, unsigned duration_s, int64_t now_ms)
 {
-	int rc = -ENOENT;
+	struct sandbox *sb;
 
 	pthread_mutex_lock(&r->lock);
-	struct sandbox *sb = hash_find(r, id);
-	if (sb) {
+	int rc = settle(r, id, &sb);
+	if (rc == 0) {
 		int64_t end = now_ms + (int64_t)duration_s * 1000;
 
-		rc = (!sb->paused && end > sb->end_ms) ? set_end(r, sb, end) : 0;
+		rc = (!sb->paused && end > sb->end_ms) ? set_end(r, sb, end, false) : 0;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -430,17 +546,22 @@ int reg_refresh(struct reg *r, const char *id, unsigned duration_s, int64_t now_
 
 int reg_pause(struct reg *r, const char *id)
 {
-	int rc = -ENOENT;
+	struct sandbox *sb;
 
 	pthread_mutex_lock(&r->lock);
-	struct sandbox *sb = hash_find(r, id);
-	if (sb && sb->paused) {
+	int rc = settle(r, id, &sb);
+	if (rc == 0 && sb->paused) {
 		rc = -EBUSY;
-	} else if (sb) {
-		sb->paused = true;
-		sb->timer_gen++;    /* disarms the pending timer entry */
-		notify(r);
-		rc = 0;
+	} else if (rc == 0) {
+		struct sandbox next = *sb;
+
+		next.paused = true;
+		rc = commit_one(r, sb, &next);
+		if (rc == 0) {
+			sb->paused = true;
+			sb->timer_gen++;    /* disarms the pending timer entry */
+			notify(r);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -449,22 +570,17 @@ int reg_pause(struct reg *r, const char *id)
 int reg_connect(struct reg *r, const char *id, unsigned timeout_s, int64_t now_ms,
 		json_t **out, int *resumed)
 {
-	int rc = -ENOENT;
+	struct sandbox *sb;
 
 	pthread_mutex_lock(&r->lock);
-	struct sandbox *sb = hash_find(r, id);
-	if (sb) {
+	int rc = settle(r, id, &sb);
+	if (rc == 0) {
 		int64_t end = now_ms + (int64_t)timeout_s * 1000;
 
 		*resumed = sb->paused;
-		rc = 0;
-		if (sb->paused) {
-			sb->paused = false;
-			rc = set_end(r, sb, end);
-		} else if (end > sb->end_ms) {
-			/* Running sandboxes only ever get their end extended. */
-			rc = set_end(r, sb, end);
-		}
+		/* Running sandboxes only ever get their end extended. */
+		if (sb->paused || end > sb->end_ms)
+			rc = set_end(r, sb, end, false);
 		if (rc == 0) {
 			*out = model_sandbox_json(sb, SBX_VIEW_SANDBOX);
 			rc = *out ? 0 : -ENOMEM;
@@ -477,15 +593,14 @@ int reg_connect(struct reg *r, const char *id, unsigned timeout_s, int64_t now_m
 int reg_resume(struct reg *r, const char *id, unsigned timeout_s, int64_t now_ms,
 	       json_t **out)
 {
-	int rc = -ENOENT;
+	struct sandbox *sb;
 
 	pthread_mutex_lock(&r->lock);
-	struct sandbox *sb = hash_find(r, id);
-	if (sb && !sb->paused) {
+	int rc = settle(r, id, &sb);
+	if (rc == 0 && !sb->paused) {
 		rc = -EBUSY;
-	} else if (sb) {
-		sb->paused = false;
-		rc = set_end(r, sb, now_ms + (int64_t)timeout_s * 1000);
+	} else if (rc == 0) {
+		rc = set_end(r, sb, now_ms + (int64_t)timeout_s * 1000, false);
 		if (rc == 0) {
 			*out = model_sandbox_json(sb, SBX_VIEW_SANDBOX);
 			rc = *out ? 0 : -ENOMEM;
@@ -578,13 +693,16 @@ static void expire(struct reg *r, struct sandbox *sb)
 	}
 }
 
-size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms)
+/* Pops up to EXPIRE_BATCH due timers into due[] and their changes into
+ * c[]; lock held.  Busy records are skipped (their change re-arms them or
+ * ends them) but set *retry.  Returns how many. */
+static size_t collect_due(struct reg *r, int64_t now_ms, int64_t *next_ms,
+			  struct sandbox **due, struct reg_change *c, int *retry)
 {
-	size_t expired = 0;
+	size_t n = 0;
 
-	pthread_mutex_lock(&r->lock);
 	*next_ms = INT64_MAX;
-	while (r->ntimers > 0) {
+	while (r->ntimers > 0 && n < EXPIRE_BATCH) {
 		struct timer top = r->timers[0];
 		struct sandbox *sb;
 
@@ -597,13 +715,51 @@ size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms)
 			break;
 		}
 		heap_pop(r);
-		expire(r, sb);
-		expired++;
+		if (sb->busy) {
+			*retry = 1;
+			continue;
+		}
+		struct sandbox next = *sb;
+
+		next.paused = true;
+		if (r->commit && make_change(sb, sb->auto_pause ? &next : NULL, &c[n]) < 0) {
+			timer_arm(r, sb);
+			*retry = 1;
+			break;
+		}
+		due[n++] = sb;
 	}
-	if (expired)
+	if (n == EXPIRE_BATCH)
+		*next_ms = now_ms;          /* more may be due */
+	return n;
+}
+
+size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms)
+{
+	struct sandbox *due[EXPIRE_BATCH];
+	struct reg_change c[EXPIRE_BATCH];
+	int retry = 0;
+
+	pthread_mutex_lock(&r->lock);
+	size_t n = collect_due(r, now_ms, next_ms, due, c, &retry);
+	/* All the expiries of one pass are one transaction. */
+	int rc = journal(r, due, c, n);
+	for (size_t i = 0; i < n; i++) {
+		if (r->commit)
+			free(c[i].record);
+		if (rc == 0)
+			expire(r, due[i]);
+	}
+	if (rc < 0 || retry) {
+		int64_t again = now_ms + (rc < 0 ? 1000 : 100);
+
+		if (again < *next_ms)
+			*next_ms = again;
+	}
+	if (n && rc == 0)
 		notify(r);
 	pthread_mutex_unlock(&r->lock);
-	return expired;
+	return rc == 0 ? n : 0;
 }
 
 json_t *reg_dump(struct reg *r)

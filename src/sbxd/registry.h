@@ -17,6 +17,18 @@ struct reg;
  * into the registry: listeners only signal their own threads. */
 typedef void (*reg_change_fn)(void *ctx);
 
+/* One change of a sandbox's durable state, handed to the journal. */
+struct reg_change {
+	uint64_t seq;               /* the sandbox's key */
+	const char *id;             /* borrowed */
+	char *record;               /* its stored form as JSON text; NULL: gone */
+};
+
+/* Commits `n` changes durably, as one transaction, blocking until done;
+ * called without the registry lock from any thread.  0 or -errno, and on
+ * failure none of them is stored. */
+typedef int (*reg_commit_fn)(void *ctx, const struct reg_change *c, size_t n);
+
 enum { REG_RUNNING = 1, REG_PAUSED = 2 };
 
 struct reg_filter {
@@ -35,6 +47,14 @@ void reg_free(struct reg *r);
 
 /* Registers a change listener (at most 4); call before threads start. */
 int reg_add_listener(struct reg *r, reg_change_fn fn, void *ctx);
+
+/* Sets the journal; NULL: none, changes apply at once.  With one, every
+ * change below commits first and applies to memory only once committed, so
+ * a reader never sees an uncommitted change and a failed commit (the
+ * journal's -errno, e.g. -ENOSPC, -EROFS, -EIO) changes nothing.  Changes
+ * of one sandbox wait for each other (-ETIMEDOUT after 30 s).  Call before
+ * threads start or once they stopped. */
+void reg_set_journal(struct reg *r, reg_commit_fn fn, void *ctx);
 
 /* Creates a running sandbox ending at now + spec->timeout_s; *out gets its
  * Sandbox view (caller owns).  -EAGAIN at the sandbox limit, -ENOMEM. */
@@ -73,8 +93,9 @@ int reg_list(struct reg *r, const struct reg_filter *f, json_t **out, uint64_t *
 size_t reg_count(struct reg *r);
 
 /* Expires running sandboxes whose end is <= now: removed, or paused when
- * autoPause.  Sets *next_ms to the earliest remaining end (INT64_MAX: none).
- * Returns how many expired. */
+ * autoPause.  Sets *next_ms to the earliest remaining end (INT64_MAX: none),
+ * or to a retry a second away when the journal failed.  Returns how many
+ * expired. */
 size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms);
 
 /* The whole registry in its stored form (caller owns). */

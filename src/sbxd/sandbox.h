@@ -27,6 +27,7 @@ struct sandbox {
 	json_t *env_vars;            /* object string -> string, owned */
 	uint64_t seq;                /* creation order; never reused */
 	uint64_t timer_gen;          /* bumped whenever end_ms changes */
+	bool busy;                   /* a change of it is being committed */
 	struct sandbox *hash_next;   /* registry.c's id-index chain */
 };
 

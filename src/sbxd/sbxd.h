@@ -28,6 +28,17 @@ struct sbxd_config {
 	 * sbxd_start. */
 	int listen_fd;
 	bool allow_remote;          /* permit a non-loopback host */
+	/* Listen on a Unix domain socket at this path instead of TCP (host
+	 * and port ignored); made mode 0600, removed by sbxd_stop.  A
+	 * listen_fd may also be an AF_UNIX socket; its path is the caller's. */
+	const char *unix_path;
+
+	/* Serving (0: the default in parentheses; see sbxd(8)). */
+	unsigned threads;           /* worker threads (8) */
+	unsigned max_connections;   /* served at once; more get a 503 (4096) */
+	unsigned max_per_ip;        /* per non-loopback peer (256) */
+	unsigned request_timeout;   /* seconds to receive a request (10) */
+	unsigned idle_timeout;      /* seconds a kept-alive connection may idle (60) */
 
 	const char *api_key;        /* required; borrowed for the call only */
 	const char *state_dir;      /* NULL: in-memory registry */
@@ -43,18 +54,20 @@ struct sbxd_config {
 	enum sbxd_log_level log_level;
 };
 
-/* Starts serving (threads included).  On failure returns NULL and, if err is
+/* Starts serving (threads included).  Raises the soft RLIMIT_NOFILE, up to
+ * the hard one, to fit max_connections.  On failure returns NULL and, if err is
  * not NULL, sets *err to a malloc'd message the caller frees. */
 struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err);
 
-/* The TCP port actually bound. */
+/* The TCP port actually bound; 0 on a Unix socket. */
 uint16_t sbxd_port(const struct sbxd *s);
 
 /* Re-reads the templates file and (if given) the key; used on SIGHUP.
  * Returns 0 or -errno. */
 int sbxd_reload(struct sbxd *s, const char *new_api_key);
 
-/* Stops the threads, persists state if a state dir is set, frees everything. */
+/* Stops the threads, closes the state database (every change is already
+ * saved), frees everything. */
 void sbxd_stop(struct sbxd *s);
 
 #endif

@@ -1,22 +1,22 @@
 /* HTTP plumbing and the library entry points (sbxd.h).
  *
- * libmicrohttpd runs one thread per connection, so requests held up by
- * injected latency never serialize others.  Each request is handled in
- * three steps: on its first callback it is routed, counted and has its
- * fault decided; the body is then collected (capped at 1 MiB); on the last
- * callback it is answered. */
+ * libmicrohttpd runs a small pool of epoll worker threads: a connection
+ * costs memory, not a thread, and a reply delayed by injected latency
+ * suspends its connection until conns.c's timer resumes it.  Each request
+ * is handled in three steps: on its first callback it is routed, counted
+ * and has its fault decided; the body is then collected (capped at 1 MiB);
+ * on the last callback it is answered. */
 #include "sbxd.h"
 
 #include "faultbody.h"
+#include "conns.h"
 #include "handlers.h"
+#include "listen.h"
 #include "server.h"
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +29,12 @@
 
 struct req_ctx {
 	double t0;
+	struct conn *conn;      /* conns.c's state; NULL if it had no memory */
+	bool begun;             /* first callback done */
+	bool delayed;           /* latency served: answer now */
+	bool refuse;            /* over a connection limit: 503 */
+	bool served;            /* its handler ran */
+	char *url;              /* while delayed: the request's URL, malloc'd */
 	struct route_match m;
 	bool internal;
 	bool faulted;
@@ -57,23 +63,40 @@ static void set_err(char **err, const char *fmt, ...)
 
 /* ---- responses -------------------------------------------------------- */
 
-/* Queues a response; takes ownership of `data` (malloc'd or NULL). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	size_t n = fault_stream_read(cls, (size_t)pos, buf, max);
+
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+	fault_stream_free(cls);
+}
+
+/* Queues a response; takes ownership of `data` (malloc'd or NULL) or, if
+ * not NULL, of `fs`, a body made as it is sent. */
 static enum MHD_Result send_raw(struct MHD_Connection *conn, struct req_ctx *rc, int status,
-				char *data, size_t len, const char *ctype,
+				char *data, size_t len, struct fault_stream *fs, const char *ctype,
 				const char *hdr_name, const char *hdr_value)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (data)
+	if (fs)
+		resp = MHD_create_response_from_callback(fault_stream_len(fs), 64 * 1024,
+							 stream_read, fs, stream_free);
+	else if (data)
 		resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	else
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(data);
+		fault_stream_free(fs);
 		return MHD_NO;
 	}
-	if (data && ctype)
+	if ((data || fs) && ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (hdr_name)
 		MHD_add_response_header(resp, hdr_name, hdr_value);
@@ -95,7 +118,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *r
 		if (!text)
 			return MHD_NO;
 	}
-	return send_raw(conn, rc, rp->status, text, text ? strlen(text) : 0,
+	return send_raw(conn, rc, rp->status, text, text ? strlen(text) : 0, NULL,
 			"application/json", rp->hdr_name, rp->hdr_value);
 }
 
@@ -110,22 +133,65 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *r
 
 /* ---- request steps ---------------------------------------------------- */
 
-static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
-				  const char *url, const char *method, void **con_cls)
+/* The request line is in: the request's context starts here (it becomes
+ * the request's *con_cls), and with it the deadline for the rest. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct sbxd *s = cls;
 	struct req_ctx *rc = calloc(1, sizeof(*rc));
+	const union MHD_ConnectionInfo *ci;
+
+	(void)uri;
+	if (!rc)
+		return NULL;
+	rc->t0 = util_mono_ms();
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	rc->conn = ci ? ci->socket_context : NULL;
+	rc->refuse = !conns_request_begun(s->conns, rc->conn);
+	return rc;
+}
+
+static enum MHD_Result send_overloaded(struct MHD_Connection *conn, struct req_ctx *rc)
+{
+	struct reply rp = { 0 };
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *text;
+
+	reply_error(&rp, 503, "server busy: too many connections; retry later");
+	text = rp.json ? json_dumps(rp.json, JSON_COMPACT) : NULL;
+	json_decref(rp.json);
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	/* Frees the connection for someone else once the reply is out. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	rc->status = 503;
+	ret = MHD_queue_response(conn, 503, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
+				  const char *url, const char *method, struct req_ctx *rc)
+{
 	char key[128];
 
-	if (!rc)
-		return MHD_NO;
-	*con_cls = rc;
-	rc->t0 = util_mono_ms();
+	rc->begun = true;
 	snprintf(rc->method, sizeof(rc->method), "%s", method);
 	snprintf(rc->path, sizeof(rc->path), "%s", url);
 	/* The path is already %-decoded: keep forged newlines out of the log. */
 	for (char *p = rc->path; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+	if (rc->refuse)
+		return send_overloaded(conn, rc);
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);
 	if (!rc->internal) {
@@ -185,16 +251,23 @@ static bool list_route(const char *method, enum route_id id)
 }
 
 /* Applies the request's fault.  Returns false when the request should
- * then be served normally (latency only), else true with *ret set. */
-static bool answer_fault(struct MHD_Connection *conn, struct req_ctx *rc,
-			 const char *method, enum MHD_Result *ret)
+ * then be served normally (latency only), else true with *ret set.  The
+ * latency suspends the connection (MHD_YES) and this runs again when the
+ * timer resumes it; no thread waits. */
+static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req_ctx *rc,
+			 const char *url, const char *method, enum MHD_Result *ret)
 {
 	struct fault_reply fr;
 	char retry[32];
 
-	/* Sleeping holds no lock: only this connection's thread waits. */
-	if (rc->act.latency_ms)
-		util_sleep_ms(rc->act.latency_ms);
+	if (rc->act.latency_ms && !rc->delayed) {
+		rc->delayed = true;
+		*ret = MHD_YES;
+		/* The URL, for on_completed should the client give up first. */
+		if ((rc->url = strdup(url)) && conns_delay(s->conns, conn, rc->act.latency_ms))
+			return true;
+		/* Draining at shutdown: answer at once. */
+	}
 	if (!rc->act.status && rc->act.body == FAULT_BODY_NONE)
 		return false;
 	*ret = MHD_NO;          /* MHD_NO closes the connection unanswered */
@@ -204,13 +277,31 @@ static bool answer_fault(struct MHD_Connection *conn, struct req_ctx *rc,
 		return true;
 	snprintf(retry, sizeof(retry), "%ld", rc->act.retry_after);
 	if (fr.hdr_name)
-		*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.content_type,
+		*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.stream, fr.content_type,
 				fr.hdr_name, fr.hdr_value);
 	else
-		*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.content_type,
+		*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.stream, fr.content_type,
 				rc->act.retry_after >= 0 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL,
 				retry);
 	return true;
+}
+
+/* Authenticates and runs the handler, filling *rp. */
+static void serve(struct sbxd *s, struct MHD_Connection *conn, struct req_ctx *rc,
+		  const char *url, const char *method, struct reply *rp)
+{
+	rc->served = true;
+	if (rc->m.id != RT_HEALTH) {
+		const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key");
+
+		if (!auth_check(s->auth, key)) {
+			reply_error(rp, 401, "%s", key ? "invalid API key"
+							: "missing X-API-Key header");
+			return;
+		}
+	}
+	struct request rq = { method, url, conn, rc->body ? rc->body : "", rc->len, &rc->m };
+	handlers_dispatch(s, &rq, rp);
 }
 
 static enum MHD_Result last_call(struct sbxd *s, struct MHD_Connection *conn,
@@ -219,19 +310,12 @@ static enum MHD_Result last_call(struct sbxd *s, struct MHD_Connection *conn,
 	if (rc->too_big)
 		return send_error(conn, rc, 413, "request body exceeds 1 MiB");
 	enum MHD_Result ret;
-
-	if (rc->faulted && answer_fault(conn, rc, method, &ret))
-		return ret;
-	if (rc->m.id != RT_HEALTH) {
-		const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key");
-
-		if (!auth_check(s->auth, key))
-			return send_error(conn, rc, 401, key ? "invalid API key"
-							     : "missing X-API-Key header");
-	}
-	struct request rq = { method, url, conn, rc->body ? rc->body : "", rc->len, &rc->m };
 	struct reply rp = { 0 };
-	handlers_dispatch(s, &rq, &rp);
+
+	conns_request_read(s->conns, rc->conn);
+	if (rc->faulted && answer_fault(s, conn, rc, url, method, &ret))
+		return ret;
+	serve(s, conn, rc, url, method, &rp);
 	return send_reply(conn, rc, &rp);
 }
 
@@ -244,8 +328,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct req_ctx *rc = *con_cls;
 
 	(void)version;
-	if (!rc)
-		return first_call(s, conn, url, method, con_cls);
+	if (!rc)                /* no memory for it in on_uri */
+		return MHD_NO;
+	if (!rc->begun)
+		return first_call(s, conn, url, method, rc);
 	if (rc->status)         /* answered early (413) */
 		return MHD_YES;
 	if (*upload_data_size) {
@@ -262,10 +348,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct sbxd *s = cls;
 	struct req_ctx *rc = *con_cls;
 
-	(void)conn;
-	(void)toe;
 	if (!rc)
 		return;
+	conns_request_done(s->conns, rc->conn);
+	/* A client that gave up while its reply was delayed still gets the
+	 * work done, as from any slow server (and as when the delay slept
+	 * in a thread): tests of client timeouts rely on it. */
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rc->url && !rc->served &&
+	    !rc->act.status && rc->act.body == FAULT_BODY_NONE) {
+		struct reply rp = { 0 };
+
+		serve(s, conn, rc, rc->url, rc->method, &rp);
+		json_decref(rp.json);
+	}
 	/* The path only: query strings can be long, and never hold the key. */
 	if (rc->status)
 		slog_info(&s->log, "%s %s %d %.1f ms", rc->method, rc->path, rc->status,
@@ -273,6 +368,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	else
 		slog_info(&s->log, "%s %s dropped %.1f ms", rc->method, rc->path,
 			  util_mono_ms() - rc->t0);
+	free(rc->url);
 	free(rc->body);
 	free(rc);
 	*con_cls = NULL;
@@ -286,97 +382,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	slog_debug(&s->log, "httpd: %s", msg);
-}
-
-/* ---- listening socket ------------------------------------------------- */
-
-static bool is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
-/* Binds host:port with SO_REUSEADDR (so a restarted server gets its port
- * back at once) and listens.  Returns the fd or -errno with *err set. */
-static int bind_listen(const char *host, uint16_t port, bool allow_remote, char **err)
-{
-	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-				  .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	char portstr[8];
-	int fd = -1, e = 0;
-
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	int gai = getaddrinfo(host, portstr, &hints, &res);
-	if (gai != 0) {
-		set_err(err, "cannot resolve %s: %s", host, gai_strerror(gai));
-		return -EINVAL;
-	}
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		if (!allow_remote && !is_loopback(ai->ai_addr)) {
-			set_err(err, "refusing to listen on non-loopback address %s "
-				"(use --allow-remote)", host);
-			freeaddrinfo(res);
-			return -EPERM;
-		}
-	}
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int one = 1;
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-			break;
-		e = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		set_err(err, "cannot listen on %s:%u: %s", host, port, strerror(e));
-		return -e;
-	}
-	return fd;
-}
-
-/* The bound port, and the address as a URL host ("[::1]" for IPv6). */
-static uint16_t bound_addr(int fd, char *host, size_t hostlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char buf[INET6_ADDRSTRLEN] = "?";
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return 0;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-		snprintf(host, hostlen, "%s", buf);
-		return ntohs(in->sin_port);
-	}
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-		snprintf(host, hostlen, "[%s]", buf);
-		return ntohs(in6->sin6_port);
-	}
-	return 0;
 }
 
 /* ---- library entry points --------------------------------------------- */
@@ -408,41 +413,56 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
 			return rc;
 		}
-		rc = persist_load(s->reg, s->state_dir, util_now_ms(), &msg);
-		if (rc < 0) {
-			set_err(err, "state: %s", msg ? msg : strerror(-rc));
+		int kept = 0;
+
+		s->persist = persist_open(s->reg, s->state_dir, util_now_ms(), &s->log, &kept, &msg);
+		if (!s->persist) {
+			set_err(err, "state: %s", msg ? msg : "out of memory");
 			free(msg);
-			return rc;
+			return -EIO;
 		}
-		if (rc > 0)
-			slog_info(&s->log, "restored %d sandbox(es) from %s", rc, s->state_dir);
-		/* Rewrite at once: sandboxes that ended while down are gone. */
-		rc = persist_save(s->reg, s->state_dir);
-		if (rc < 0) {
-			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
-			return rc;
-		}
+		if (kept > 0)
+			slog_info(&s->log, "restored %d sandbox(es) from %s", kept, s->state_dir);
 	}
 	return 0;
 }
 
+/* Fits the connections into the descriptor limit, saying so when it is
+ * too small for them. */
+static void fit_fd_limit(struct sbxd *s)
+{
+	unsigned fit = conns_fit_fd_limit(s->max_connections);
+
+	if (fit < s->max_connections) {
+		slog_warn(&s->log, "the descriptor limit allows only %u connections", fit);
+		s->max_connections = fit;
+	}
+}
+
 static int start_threads(struct sbxd *s, int fd, char **err)
 {
-	s->life = lifecycle_start(s->reg, &s->log);
-	if (s->state_dir)
-		s->persist = persist_start(s->reg, s->state_dir, &s->log);
-	if (!s->life || (s->state_dir && !s->persist)) {
+	struct conns_config cc = { s->max_connections, s->max_per_ip, s->request_timeout,
+				   s->idle_timeout };
+
+	/* The journal first: no expiry may apply without being committed. */
+	if (!s->persist || persist_start(s->persist) == 0)
+		s->life = lifecycle_start(s->reg, &s->log);
+	s->conns = conns_new(&cc, s->stats);
+	if (!s->life || !s->conns || conns_start(s->conns) < 0) {
 		set_err(err, "cannot start threads");
 		return -EAGAIN;
 	}
-	s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-				  MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+	s->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 				  MHD_USE_ERROR_LOG,
 				  0, NULL, NULL, on_request, s,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+				  MHD_OPTION_CONNECTION_LIMIT, conns_hard_limit(s->max_connections),
+				  MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
+				  MHD_OPTION_NOTIFY_CONNECTION, conns_notify, s->conns,
+				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 				  MHD_OPTION_END);
 	if (!s->mhd) {
 		set_err(err, "cannot start the HTTP server");
@@ -451,12 +471,49 @@ static int start_threads(struct sbxd *s, int fd, char **err)
 	return 0;
 }
 
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+static void set_limits(struct sbxd *s, const struct sbxd_config *cfg)
+{
+	s->max_sandboxes = or_default(cfg->max_sandboxes, 1000);
+	s->max_timeout = or_default(cfg->max_timeout, 86400);
+	s->default_timeout = or_default(cfg->default_timeout, 300);
+	if (s->default_timeout > s->max_timeout)
+		s->default_timeout = s->max_timeout;
+	s->threads = or_default(cfg->threads, 8);
+	s->max_connections = or_default(cfg->max_connections, 4096);
+	s->max_per_ip = or_default(cfg->max_per_ip, 256);
+	s->request_timeout = or_default(cfg->request_timeout, 10);
+	s->idle_timeout = or_default(cfg->idle_timeout, 60);
+}
+
+static int open_listener(struct sbxd *s, const struct sbxd_config *cfg, char **err)
+{
+	if (cfg->listen_fd >= 0)
+		return cfg->listen_fd;
+	if (cfg->unix_path) {
+		int fd = listen_unix(cfg->unix_path, 1024, err);
+
+		if (fd >= 0 && !(s->unix_path = strdup(cfg->unix_path))) {
+			unlink(cfg->unix_path);
+			close(fd);
+			set_err(err, "out of memory");
+			return -ENOMEM;
+		}
+		return fd;
+	}
+	return listen_tcp(cfg->host ? cfg->host : "127.0.0.1", cfg->port, cfg->allow_remote,
+			  1024, err);
+}
+
 struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 {
 	struct sbxd *s = calloc(1, sizeof(*s));
-	const char *host = cfg->host ? cfg->host : "127.0.0.1";
 	int fd = cfg->listen_fd;
-	char addr[INET6_ADDRSTRLEN + 2];
+	char addr[200];
 
 	if (err)
 		*err = NULL;
@@ -465,11 +522,7 @@ struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 		return NULL;
 	}
 	s->log = (struct slog){ cfg->log, cfg->log_ctx, cfg->log_level };
-	s->max_sandboxes = cfg->max_sandboxes ? cfg->max_sandboxes : 1000;
-	s->max_timeout = cfg->max_timeout ? cfg->max_timeout : 86400;
-	s->default_timeout = cfg->default_timeout ? cfg->default_timeout : 300;
-	if (s->default_timeout > s->max_timeout)
-		s->default_timeout = s->max_timeout;
+	set_limits(s, cfg);
 	s->templates_file = cfg->templates_file ? strdup(cfg->templates_file) : NULL;
 	s->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
 	if (!cfg->api_key || !*cfg->api_key) {
@@ -478,12 +531,13 @@ struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 	}
 	if (load_parts(s, cfg, err) < 0)
 		goto fail;
-	if (fd < 0 && (fd = bind_listen(host, cfg->port, cfg->allow_remote, err)) < 0)
+	if ((fd = open_listener(s, cfg, err)) < 0)
 		goto fail;
-	s->port = bound_addr(fd, addr, sizeof(addr));
+	fit_fd_limit(s);
+	s->port = listen_describe(fd, addr, sizeof(addr));
 	if (start_threads(s, fd, err) < 0)
 		goto fail;
-	slog_info(&s->log, "sbxd listening on http://%s:%u", addr, s->port);
+	slog_info(&s->log, "sbxd listening on %s", addr);
 	return s;
 fail:
 	/* The socket is ours from the call on (a caller's listen_fd too):
@@ -519,17 +573,18 @@ void sbxd_stop(struct sbxd *s)
 {
 	if (!s)
 		return;
-	/* Order: no new requests, no more expiries, then the final save. */
+	/* Order: no new requests, no more expiries, then the database (every
+	 * change is already committed).  The daemon must hold no suspended
+	 * connection when it stops. */
+	conns_drain(s->conns);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	conns_free(s->conns);
+	if (s->unix_path)
+		unlink(s->unix_path);
+	free(s->unix_path);
 	lifecycle_stop(s->life);
-	persist_stop(s->persist);
-	if (s->state_dir && s->reg && s->mhd) {
-		int rc = persist_save(s->reg, s->state_dir);
-
-		if (rc < 0)
-			slog_error(&s->log, "saving state in %s: %s", s->state_dir, strerror(-rc));
-	}
+	persist_close(s->persist);
 	reg_free(s->reg);
 	stats_free(s->stats);
 	faults_free(s->faults);

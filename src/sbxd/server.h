@@ -4,6 +4,7 @@
 #define SBXD_SERVER_H
 
 #include "auth.h"
+#include "conns.h"
 #include "faults.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -23,6 +24,9 @@ struct sbxd {
 	unsigned max_sandboxes;
 	unsigned max_timeout;
 	unsigned default_timeout;
+	unsigned threads, max_connections, max_per_ip;
+	unsigned request_timeout, idle_timeout;         /* seconds */
+	char *unix_path;        /* the socket we made and remove; or NULL */
 	char *templates_file;   /* NULL: built-in only */
 	char *state_dir;        /* NULL: memory only */
 
@@ -34,6 +38,7 @@ struct sbxd {
 	struct faults *faults;  /* NULL unless --faults */
 	struct lifecycle *life;
 	struct persist *persist;
+	struct conns *conns;
 };
 
 #endif

@@ -6,10 +6,11 @@
 #include <string.h>
 
 struct stats {
-	/* Guards `total` and `routes`; counts must be exact, so increments
-	 * are never racy. */
+	/* Guards every field; counts must be exact, so increments are never
+	 * racy. */
 	pthread_mutex_t lock;
 	json_int_t total;
+	json_int_t open, accepted, refused, timed_out;
 	json_t *routes;         /* object key -> integer */
 };
 
@@ -51,6 +52,18 @@ void stats_count(struct stats *s, const char *key)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void stats_conn(struct stats *s, enum stats_conn_event ev)
+{
+	pthread_mutex_lock(&s->lock);
+	switch (ev) {
+	case STATS_CONN_OPENED: s->open++; s->accepted++; break;
+	case STATS_CONN_CLOSED: s->open--; break;
+	case STATS_CONN_REFUSED: s->refused++; break;
+	case STATS_CONN_TIMED_OUT: s->timed_out++; break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void stats_reset(struct stats *s)
 {
 	const char *k;
@@ -60,13 +73,17 @@ void stats_reset(struct stats *s)
 	json_object_foreach(s->routes, k, v)
 		json_integer_set(v, 0);
 	s->total = 0;
+	s->accepted = s->refused = s->timed_out = 0;
 	pthread_mutex_unlock(&s->lock);
 }
 
 json_t *stats_json(struct stats *s)
 {
 	pthread_mutex_lock(&s->lock);
-	json_t *o = json_pack("{s:I, s:O}", "requests", s->total, "routes", s->routes);
+	json_t *o = json_pack("{s:I, s:O, s:{s:I, s:I, s:I, s:I}}", "requests", s->total,
+			      "routes", s->routes, "connections", "open", s->open,
+			      "accepted", s->accepted, "refused", s->refused,
+			      "timed_out", s->timed_out);
 	json_t *copy = json_deep_copy(o);
 	json_decref(o);
 	pthread_mutex_unlock(&s->lock);

@@ -34,6 +34,41 @@ struct http_pool {
 	unsigned n_idle, max_idle;
 };
 
+/* Guards unix_prefix and unix_path, set once at start-up by main but read
+ * by every request thread. */
+static pthread_mutex_t unix_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *unix_prefix, *unix_path;
+
+int http_set_unix_socket(const char *url_prefix, const char *path)
+{
+	char *pre = url_prefix && path ? strdup(url_prefix) : NULL;
+	char *p = url_prefix && path ? strdup(path) : NULL;
+
+	if (url_prefix && path && (!pre || !p)) {
+		free(pre);
+		free(p);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&unix_lock);
+	free(unix_prefix);
+	free(unix_path);
+	unix_prefix = pre;
+	unix_path = p;
+	pthread_mutex_unlock(&unix_lock);
+	return 0;
+}
+
+static void set_unix_socket(CURL *h, const char *url)
+{
+	pthread_mutex_lock(&unix_lock);
+	size_t n = unix_prefix ? strlen(unix_prefix) : 0;
+
+	/* The prefix is a whole origin: http://localhost, not ...host.evil. */
+	if (unix_prefix && strncmp(url, unix_prefix, n) == 0 && strchr("/?", url[n]))
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, unix_path);  /* copied */
+	pthread_mutex_unlock(&unix_lock);
+}
+
 static void handle_cleanup(struct handle *h)
 {
 	if (h->multi)
@@ -199,6 +234,7 @@ static bool stop_asked(const struct http_request *rq)
 static void set_options(CURL *h, const struct http_request *rq, struct http_response *rs)
 {
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	set_unix_socket(h, rq->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -44,6 +44,11 @@ struct http_response {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Sends every request whose URL starts with `url_prefix` over the Unix
+ * domain socket at `path` instead of TCP (the embedded sbxd's); NULL
+ * arguments undo it.  Both are copied.  Returns 0 or -ENOMEM. */
+int http_set_unix_socket(const char *url_prefix, const char *path);
+
 /* Keeps at most max_idle handles (and their connections) between calls.
  * Returns NULL on allocation failure. */
 struct http_pool *http_pool_new(unsigned max_idle);

@@ -6,10 +6,8 @@
  * "Ready" is when FUSE's init ran: the background parent exits 0 only then
  * (so mount(8) returns once the mount answers) and $NOTIFY_SOCKET gets
  * READY=1 (systemd Type=notify). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +34,7 @@
 #include "cache.h"
 #include "config.h"
 #include "fs.h"
+#include "http.h"
 #include "log.h"
 #include "options.h"
 #include "sbxd.h"
@@ -47,6 +47,9 @@ struct sbxfs_main {
 	struct sbxfs fs;
 	struct sbxd *sbxd;          /* embedded server, or NULL */
 	int listen_fd;              /* embedded server's socket until started */
+	char *sock_dir;             /* its private 0700 directory, or NULL */
+	char *sock_path;            /* the socket in it; both malloc'd */
+	char *shown_url;            /* "unix:PATH", for messages and the status */
 	pthread_t hup_thread;
 	bool hup_started;
 	atomic_bool stopping;
@@ -94,29 +97,69 @@ static int fetch_list(void *ctx, struct sbx ***items, size_t *n, struct api_erro
 	return api_list(ctx, items, n, err);
 }
 
-/* Binds and listens on 127.0.0.1 with a kernel-chosen port, before the
- * fork; the embedded sbxd serves it once the daemon runs. */
-static int listen_local(uint16_t *port)
+/* Where the private directory goes: $XDG_RUNTIME_DIR when it is ours and
+ * closed to others (as pam_systemd makes it), else /tmp. */
+static const char *runtime_base(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t salen = sizeof(sa);
-	int one = 1;
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+
+	if (x && x[0] == '/' && strlen(x) < 64 && stat(x, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid() && (st.st_mode & 077) == 0)
+		return x;
+	return "/tmp";
+}
+
+/* Makes a fresh 0700 directory of the mounting user and listens on a Unix
+ * socket in it, before the fork; the embedded sbxd serves it once the
+ * daemon runs.  Nobody else can reach a socket in a directory they cannot
+ * search, so the private server is private.  Returns the fd or -errno. */
+static int listen_private(struct sbxfs_main *m)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (asprintf(&m->sock_dir, "%s/sbxfs-XXXXXX", runtime_base()) < 0) {
+		m->sock_dir = NULL;
+		return -ENOMEM;
+	}
+	if (mkdtemp(m->sock_dir) == NULL) {     /* mode 0700 */
+		int err = -errno;
+
+		free(m->sock_dir);
+		m->sock_dir = NULL;
+		return err;
+	}
+	if (asprintf(&m->sock_path, "%s/sbxd.sock", m->sock_dir) < 0) {
+		m->sock_path = NULL;
+		return -ENOMEM;
+	}
+	if (strlen(m->sock_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, m->sock_path, strlen(m->sock_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &salen) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
 		int err = -errno;
 
 		close(fd);
 		return err;
 	}
-	*port = ntohs(sa.sin_port);
 	return fd;
+}
+
+/* Removes the private directory and its socket (at unmount, or when the
+ * set-up failed half-way). */
+static void remove_private(struct sbxfs_main *m)
+{
+	if (m->sock_path)
+		unlink(m->sock_path);
+	if (m->sock_dir)
+		rmdir(m->sock_dir);
+	free(m->sock_path);
+	free(m->sock_dir);
+	m->sock_path = m->sock_dir = NULL;
 }
 
 /* A fresh random key for the embedded server, as hex. */
@@ -146,24 +189,31 @@ static char *random_key(void)
 
 static int setup_embedded(struct sbxfs_main *m)
 {
-	uint16_t port = 0;
-
-	m->listen_fd = listen_local(&port);
+	m->listen_fd = listen_private(m);
 	if (m->listen_fd < 0) {
-		fprintf(stderr, "sbxfs: cannot listen on 127.0.0.1 for the local sbxd: %s\n",
-			strerror(-m->listen_fd));
+		fprintf(stderr, "sbxfs: cannot make a Unix socket in %s for the local sbxd: %s\n",
+			m->sock_dir ? m->sock_dir : runtime_base(), strerror(-m->listen_fd));
 		return -1;
 	}
 	m->backend.key = random_key();
-	if (m->backend.key == NULL ||
-	    asprintf(&m->backend.url, "http://127.0.0.1:%u", port) < 0) {
-		m->backend.url = NULL;
+	/* The URL names no port: every request to it goes over the socket. */
+	m->backend.url = strdup("http://localhost");
+	if (asprintf(&m->shown_url, "unix:%s", m->sock_path) < 0)
+		m->shown_url = NULL;
+	if (m->backend.key == NULL || m->backend.url == NULL || m->shown_url == NULL ||
+	    http_set_unix_socket(m->backend.url, m->sock_path) < 0) {
 		fprintf(stderr, "sbxfs: cannot set up the local sbxd\n");
 		return -1;
 	}
 	fprintf(stderr, "sbxfs: no backend configured; serving sandboxes from a private "
-		"local sbxd at %s\n", m->backend.url);
+		"local sbxd on %s\n", m->shown_url);
 	return 0;
+}
+
+/* The backend as people should see it: the socket for the embedded one. */
+static const char *shown_url(const struct sbxfs_main *m)
+{
+	return m->shown_url ? m->shown_url : m->backend.url;
 }
 
 static void sbxd_log(void *ctx, enum sbxd_log_level level, const char *msg)
@@ -200,10 +250,10 @@ static int start_embedded(struct sbxfs_main *m)
 	}
 	/* Same check as for a remote backend, now that the server runs. */
 	if (api_probe(m->fs.api, &e) < 0) {
-		log_error("the local sbxd at %s does not answer: %s", m->backend.url, e.message);
+		log_error("the local sbxd on %s does not answer: %s", shown_url(m), e.message);
 		return -1;
 	}
-	log_info("local sbxd serving at %s", m->backend.url);
+	log_info("local sbxd serving on %s", shown_url(m));
 	return 0;
 }
 
@@ -331,7 +381,7 @@ static int setup_client(struct sbxfs_main *m)
 	m->fs.timeout = m->opts.timeout;
 	m->fs.cache_ttl = m->opts.cache_ttl;
 	m->fs.stale_ttl = m->opts.stale_ttl;
-	m->fs.backend_url = m->backend.url;
+	m->fs.backend_url = shown_url(m);
 	m->fs.provider = backend_provider_name(m->backend.provider);
 	m->fs.embedded = m->backend.embedded;
 	m->fs.uid = getuid();
@@ -392,7 +442,7 @@ static void announce_ready(struct sbxfs_main *m)
 	char state[1200];
 
 	snprintf(state, sizeof(state), "READY=1\nMAINPID=%ld\nSTATUS=%s mounted on %s",
-		 (long)getpid(), m->backend.url ? m->backend.url : "?", m->cl.mountpoint);
+		 (long)getpid(), shown_url(m) ? shown_url(m) : "?", m->cl.mountpoint);
 	notify(m, state);
 	if (m->ready_fd >= 0) {
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -499,7 +549,7 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 		goto out_unmount;
 	if (pthread_create(&m->hup_thread, NULL, hup_main, m) == 0)
 		m->hup_started = true;
-	log_info("mounted %s (provider=%s) on %s", m->backend.url,
+	log_info("mounted %s (provider=%s) on %s", shown_url(m),
 		 backend_provider_name(m->backend.provider), m->cl.mountpoint);
 	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
 	/* The loop returns the signal that ended it: a requested unmount. */
@@ -525,6 +575,9 @@ static void teardown(struct sbxfs_main *m)
 		sbxd_stop(m->sbxd);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
+	remove_private(m);
+	http_set_unix_socket(NULL, NULL);
+	free(m->shown_url);
 	if (m->ready_fd >= 0)
 		close(m->ready_fd);     /* the parent exits with our status */
 	free(m->notify_socket);

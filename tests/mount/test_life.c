@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -452,25 +453,69 @@ static bool alive(pid_t pid)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
-static bool port_open(unsigned port)
+static bool unix_open(const char *path)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	bool ok;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path));
 	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
 	return ok;
 }
 
+/* The inodes of pid's sockets that /proc/net/FILE lists as listening. */
+static int tcp_listeners(pid_t pid, const char *file)
+{
+	char path[64], line[512], target[64];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/net/%s", file);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;       /* no IPv6 here */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned st;
+		unsigned long inode;
+
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %*s %*s %lu", &st, &inode) != 2 ||
+		    st != 0x0A)     /* TCP_LISTEN */
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		DIR *d = opendir(path);
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			ssize_t n;
+
+			n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			char want[40];
+			snprintf(want, sizeof(want), "socket:[%lu]", inode);
+			found += strcmp(target, want) == 0;
+		}
+		if (d)
+			closedir(d);
+	}
+	fclose(f);
+	return found;
+}
+
+/* The embedded sbxd is private: a Unix socket in a 0700 directory of the
+ * mounting user, and no TCP port at all. */
 Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardown_tmp,
      .timeout = 60)
 {
-	char mnt[128], asan[256], *err, *p, *text;
+	char mnt[128], asan[256], sock[200], dir[200], *err, *p, *text;
 	const char *argv[] = { "sbxfs", mnt, NULL };
 	const char *env[] = { asan, NULL };
-	unsigned port = 0;
+	struct stat st;
 	pid_t daemon;
 	int status;
 
@@ -482,13 +527,22 @@ Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardow
 		 getenv("ASAN_OPTIONS") ? ":" : "", tmpdir);
 	status = run_sbxfs(argv, env, &err, tmpdir);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, err);
-	p = strstr(err, "serving sandboxes from a private local sbxd at http://127.0.0.1:");
+	p = strstr(err, "serving sandboxes from a private local sbxd on unix:/tmp/sbxfs-");
 	cr_assert_not_null(p, "%s", err);
-	port = (unsigned)atoi(strrchr(p, ':') + 1);
+	p = strchr(p, '/');
+	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(p, "\n"), p);
 	free(err);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(sock, '/') - sock), sock);
 	cr_assert(is_mounted(mnt));
 	daemon = find_daemon(mnt);
 	cr_expect_gt(daemon, 0, "no sbxfs process for %s", mnt);
+
+	cr_assert_eq(stat(dir, &st), 0, "%s: %s", dir, strerror(errno));
+	cr_expect_eq(st.st_mode & 07777, 0700, "%s has mode %o", dir, st.st_mode & 07777);
+	cr_expect_eq(st.st_uid, getuid());
+	cr_expect(unix_open(sock), "nothing listens on %s", sock);
+	cr_expect_eq(tcp_listeners(daemon, "tcp"), 0, "sbxfs listens on TCP");
+	cr_expect_eq(tcp_listeners(daemon, "tcp6"), 0, "sbxfs listens on TCP over IPv6");
 
 	snprintf(asan, sizeof(asan), "%s/m/hello", tmpdir);
 	cr_expect_eq(mkdir(asan, 0755), 0, "mkdir: %s", strerror(errno));
@@ -500,15 +554,16 @@ Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardow
 	text = slurp(asan, NULL);
 	cr_expect(text && strstr(text, "embedded=yes\n"), "%s", text);
 	cr_expect(text && strstr(text, "provider=embedded\n"), "%s", text);
+	snprintf(asan, sizeof(asan), "backend=unix:%s\n", sock);
+	cr_expect(text && strstr(text, asan), "%s", text);
 	free(text);
-	cr_expect(port_open(port));
 
 	snprintf(asan, sizeof(asan), "fusermount3 -u '%s'", mnt);
 	cr_assert_eq(system(asan), 0);
 	for (int i = 0; i < 500 && daemon > 0 && alive(daemon); i++)
 		usleep(10 * 1000);
 	cr_expect(daemon <= 0 || !alive(daemon), "sbxfs still runs after the unmount");
-	cr_expect_not(port_open(port), "the local sbxd's port is still open");
+	cr_expect_neq(stat(dir, &st), 0, "%s outlived the mount", dir);
 	cr_expect_not(is_mounted(mnt));
 	snprintf(asan, sizeof(asan), "ls %s/asan* >/dev/null 2>&1", tmpdir);
 	cr_expect_neq(system(asan), 0, "the daemon wrote a sanitizer report");
@@ -517,6 +572,37 @@ Test(startup, embedded_default_in_background, .init = setup_tmp, .fini = teardow
 		if (system(asan) != 0)
 			cr_log_warn("cannot show the report");
 	}
+}
+
+/* A private $XDG_RUNTIME_DIR is used; one open to others is not. */
+Test(startup, embedded_socket_in_runtime_dir, .init = setup_tmp, .fini = teardown_tmp,
+     .timeout = 60)
+{
+	char mnt[128], run[160], env0[200], want[200], *err;
+	const char *argv[] = { "sbxfs", mnt, NULL };
+	const char *env[] = { env0, NULL };
+
+	snprintf(mnt, sizeof(mnt), "%s/m", tmpdir);
+	snprintf(run, sizeof(run), "%s/run", tmpdir);
+	mkdir(mnt, 0755);
+	mkdir(run, 0700);
+	snprintf(env0, sizeof(env0), "XDG_RUNTIME_DIR=%s", run);
+	int status = run_sbxfs(argv, env, &err, tmpdir);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, err);
+	snprintf(want, sizeof(want), "local sbxd on unix:%s/sbxfs-", run);
+	cr_expect(strstr(err, want), "%s", err);
+	free(err);
+	snprintf(want, sizeof(want), "fusermount3 -u '%s'", mnt);
+	cr_assert_eq(system(want), 0);
+	for (int i = 0; i < 500 && is_mounted(mnt); i++)
+		usleep(10 * 1000);
+
+	chmod(run, 0755);
+	status = run_sbxfs(argv, env, &err, tmpdir);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, err);
+	cr_expect(strstr(err, "local sbxd on unix:/tmp/sbxfs-"), "%s", err);
+	free(err);
+	cr_assert_eq(system(want), 0);
 }
 
 /* ---- allow_other brings default_permissions ---- */

@@ -203,7 +203,17 @@ Test(binary, rejects_bad_options)
 	const char *a1[] = { "--listen", "nonsense", NULL };
 	const char *a2[] = { "--max-sandboxes", "-3", NULL };
 	const char *a3[] = { "--log-level", "loud", NULL };
+	const char *bad[][3] = {
+		{ "--threads", "0", NULL }, { "--max-connections", "0", NULL },
+		{ "--max-connections-per-ip", "x", NULL }, { "--request-timeout", "0", NULL },
+		{ "--idle-timeout", "-1", NULL }, { "--listen", "unix:", NULL },
+	};
 
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		spawn(&p, "k", bad[i]);
+		cr_expect_eq(wait_exit(&p), 2, "%s %s", bad[i][0], bad[i][1]);
+		cr_expect(strstr(slurp(p.errfile), "invalid value for"), "%s", slurp(p.errfile));
+	}
 	spawn(&p, "k", a1);
 	cr_expect_neq(wait_exit(&p), 0);
 	spawn(&p, "k", a2);
@@ -239,6 +249,40 @@ Test(binary, generated_key_file)
 	cr_expect_null(strstr(err, key), "the key itself was printed");
 	cr_expect_not_null(strstr(err, "sbxd listening on http://127.0.0.1:"), "%s", err);
 	cr_expect_not_null(strstr(err, "GET /v2/sandboxes 200"), "no request log: %s", err);
+}
+
+/* --listen unix:PATH: the ready file names the socket, which answers
+ * (through curl) and goes away at the stop. */
+Test(binary, listen_on_unix_socket)
+{
+	struct proc p;
+	char ready[128], sock[128], cmd[512];
+	struct stat st;
+
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	snprintf(sock, sizeof(sock), "%s/sbxd.sock", dir);
+	char listen[160];
+	snprintf(listen, sizeof(listen), "unix:%s", sock);
+	const char *args[] = { "--listen", listen, "--ready-file", ready, "--threads", "2",
+			       "--max-connections", "100", "--request-timeout", "5",
+			       "--idle-timeout", "30", NULL };
+	spawn(&p, "k", args);
+	for (int i = 0; i < 200 && !strchr(slurp(ready), '\n'); i++)
+		usleep(20000);
+	snprintf(cmd, sizeof(cmd), "%s\n", sock);
+	cr_assert_str_eq(slurp(ready), cmd);
+	cr_assert_eq(stat(sock, &st), 0);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 0777, 0600);
+	snprintf(cmd, sizeof(cmd), "curl -sf --unix-socket %s -H 'X-API-Key: k' "
+		 "http://localhost/v2/sandboxes >%s/out", sock, dir);
+	cr_expect_eq(system(cmd), 0, "%s", cmd);
+	snprintf(cmd, sizeof(cmd), "%s/out", dir);
+	cr_expect_str_eq(slurp(cmd), "[]");
+	kill(p.pid, SIGTERM);
+	cr_expect_eq(wait_exit(&p), 0);
+	cr_expect(strstr(slurp(p.errfile), "sbxd listening on unix:"), "%s", slurp(p.errfile));
+	cr_expect_neq(stat(sock, &st), 0, "the socket outlived sbxd");
 }
 
 Test(binary, key_file_wins_and_sighup_rereads_it)

@@ -1,4 +1,5 @@
 /* Routing, fault configuration, template files and the small helpers. */
+#include "faultbody.h"
 #include "faults.h"
 #include "router.h"
 #include "templates.h"
@@ -161,4 +162,35 @@ Test(util, helpers)
 	cr_expect_lt(util_url_decode(buf), 0);
 	cr_assert_eq(util_random_alnum(buf, 20), 0);
 	cr_expect_eq(strlen(buf), 20);
+}
+
+/* The oversize body is made as it is sent: read in any chunk size it is
+ * the same document, of the size promised. */
+Test(faultbody, oversize_stream_reads_alike_in_any_chunks)
+{
+	struct fault_action act = { .body = FAULT_BODY_OVERSIZE, .retry_after = -1 };
+
+	for (int list = 0; list < 2; list++) {
+		struct fault_reply fr;
+
+		cr_assert_eq(fault_render(&act, list, &fr), 0);
+		cr_assert_not_null(fr.stream);
+		size_t len = fault_stream_len(fr.stream), got = 0, n;
+		char *a = malloc(len + 1), *b = malloc(len + 1);
+
+		cr_expect_geq(len, 5u << 20);
+		cr_assert_eq(fault_stream_read(fr.stream, 0, a, len + 100), len);
+		a[len] = '\0';
+		for (size_t chunk = 1; (n = fault_stream_read(fr.stream, got, b + got, chunk)) > 0;
+		     chunk = chunk * 7 % 65521 + 1)
+			got += n;
+		cr_expect_eq(got, len);
+		cr_expect_eq(memcmp(a, b, len), 0);
+		json_t *j = json_loads(a, 0, NULL);
+		cr_expect(list ? json_is_array(j) : json_is_object(j), "%.80s", a);
+		json_decref(j);
+		free(a);
+		free(b);
+		fault_stream_free(fr.stream);
+	}
 }

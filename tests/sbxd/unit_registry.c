@@ -1,5 +1,6 @@
 /* The registry: create, find, list pages, kill, pause/resume/connect,
- * expiry driven by an explicit clock, and the sandbox limit. */
+ * expiry driven by an explicit clock, the sandbox limit, and a journal whose
+ * failed commits must change nothing. */
 #include "registry.h"
 
 #include <criterion/criterion.h>
@@ -265,5 +266,74 @@ Test(registry, many_timer_changes_stay_bounded)
 	cr_expect_eq(reg_expire_due(r, T0 + 2999, &next), 0);
 	cr_expect_eq(next, T0 + 3000);
 	cr_expect_eq(reg_expire_due(r, T0 + 3000, &next), 1);
+	reg_free(r);
+}
+
+/* A journal that refuses while `fail` is set and counts what it stored. */
+struct jr { int fail, commits, changes; };
+
+static int jr_commit(void *ctx, const struct reg_change *c, size_t n)
+{
+	struct jr *j = ctx;
+
+	(void)c;
+	if (j->fail)
+		return -ENOSPC;
+	j->commits++;
+	j->changes += (int)n;
+	return 0;
+}
+
+static json_t *view(struct reg *r, const char *id)
+{
+	json_t *o = NULL;
+
+	return reg_get(r, id, SBX_VIEW_STORED, &o) == 0 ? o : NULL;
+}
+
+Test(registry, failed_journal_changes_nothing)
+{
+	struct reg *r = reg_new(0);
+	struct jr j = { 0 };
+	char run[21], paused[21], dies[21];
+	json_t *out = NULL;
+	int64_t next;
+	int resumed;
+
+	reg_set_journal(r, jr_commit, &j);
+	make(r, 600, false, NULL, T0, run);
+	make(r, 600, false, NULL, T0, paused);
+	make(r, 5, false, NULL, T0, dies);
+	cr_assert_eq(reg_pause(r, paused), 0);
+	cr_expect_eq(j.changes, 4);
+	json_t *a = view(r, run), *b = view(r, paused), *c = view(r, dies);
+
+	j.fail = 1;
+	struct sandbox_spec sp = spec(60, false, NULL);
+	cr_expect_eq(reg_create(r, &sp, T0, &out), -ENOSPC);
+	cr_expect_eq(reg_set_timeout(r, run, 30, T0), -ENOSPC);
+	cr_expect_eq(reg_refresh(r, run, 3000, T0), -ENOSPC);
+	cr_expect_eq(reg_pause(r, run), -ENOSPC);
+	cr_expect_eq(reg_kill(r, run), -ENOSPC);
+	cr_expect_eq(reg_resume(r, paused, 60, T0, &out), -ENOSPC);
+	cr_expect_eq(reg_connect(r, paused, 60, T0, &out, &resumed), -ENOSPC);
+	/* An expiry that cannot be saved does not happen, and is retried. */
+	cr_expect_eq(reg_expire_due(r, T0 + 10000, &next), 0);
+	cr_expect_eq(next, T0 + 10000 + 1000);
+	cr_expect_eq(reg_count(r), 3);
+	json_t *a2 = view(r, run), *b2 = view(r, paused), *c2 = view(r, dies);
+	cr_expect(json_equal(a, a2) && json_equal(b, b2) && json_equal(c, c2),
+		  "a failed commit changed memory");
+
+	j.fail = 0;
+	cr_expect_eq(reg_expire_due(r, T0 + 11000, &next), 1);
+	cr_expect_eq(reg_count(r), 2);
+	cr_expect_eq(j.changes, 5);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(a2);
+	json_decref(b2);
+	json_decref(c2);
 	reg_free(r);
 }
