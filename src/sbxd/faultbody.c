@@ -160,6 +160,23 @@ static int render_oversize(bool list, struct fault_reply *out)
 	return out->stream ? 0 : -ENOMEM;
 }
 
+/* The same 100 sandboxes on every page, each page naming a next one
+ * that was never seen before. */
+static int render_endless(bool list, struct fault_reply *out)
+{
+	static unsigned long pages;   /* atomic: numbers the tokens */
+	json_t *doc = json_array();
+
+	if (!list)
+		return dump(fake_item(0), out);
+	for (unsigned i = 0; doc && i < 100; i++)
+		json_array_append_new(doc, fake_item(i));
+	out->hdr_name = "X-Next-Token";
+	snprintf(out->hdr_value, sizeof(out->hdr_value), "endless%lu",
+		 __atomic_add_fetch(&pages, 1, __ATOMIC_RELAXED));
+	return dump(doc, out);
+}
+
 int fault_render(const struct fault_action *act, bool list, struct fault_reply *out)
 {
 	static const char html[] = "<html><head><title>502 Bad Gateway</title></head>"
@@ -198,6 +215,8 @@ int fault_render(const struct fault_action *act, bool list, struct fault_reply *
 		return dump(doc, out);
 	case FAULT_BODY_OVERSIZE:
 		return render_oversize(list, out);
+	case FAULT_BODY_ENDLESS:
+		return render_endless(list, out);
 	default:
 		return dump(json_pack("{s:i, s:s}", "code", out->status,
 				      "message", "injected fault"), out);

@@ -22,6 +22,8 @@ struct fault_reply {
 	size_t len;
 	struct fault_stream *stream;    /* instead of data; fault_stream_free */
 	const char *content_type;
+	const char *hdr_name;   /* an extra header, or NULL */
+	char hdr_value[64];
 };
 
 /* The stream's total length. */

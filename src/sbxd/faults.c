@@ -16,6 +16,7 @@ static const char *const body_names[] = {
 	[FAULT_BODY_WRONGTYPE] = "wrongtype",
 	[FAULT_BODY_OVERSIZE] = "oversize",
 	[FAULT_BODY_DROP] = "drop",
+	[FAULT_BODY_ENDLESS] = "endless",
 };
 
 struct faults {
@@ -77,7 +78,7 @@ static int parse_body_kind(const json_t *v, enum fault_body *out, char *err, siz
 			return 0;
 		}
 	return bad(err, errlen, "%s must be one of truncated, nonjson, wrongtype, "
-		   "oversize, drop", "body");
+		   "oversize, drop, endless", "body");
 }
 
 /* Fills a new configuration from `o`; on error nothing is applied. */

@@ -16,6 +16,8 @@ enum fault_body {
 	FAULT_BODY_WRONGTYPE,   /* 200 JSON with the wrong field types */
 	FAULT_BODY_OVERSIZE,    /* 200 JSON of 5 MiB */
 	FAULT_BODY_DROP,        /* close the connection, no response */
+	FAULT_BODY_ENDLESS,     /* 200, the same page of a listing, and always
+	                         * a new X-Next-Token (a pagination bug) */
 };
 
 /* What to do to one request, decided once when it arrives. */

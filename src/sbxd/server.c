@@ -276,8 +276,13 @@ static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req
 	if (fault_render(&rc->act, list_route(method, rc->m.id), &fr) < 0)
 		return true;
 	snprintf(retry, sizeof(retry), "%ld", rc->act.retry_after);
-	*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.stream, fr.content_type,
-			rc->act.retry_after >= 0 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, retry);
+	if (fr.hdr_name)
+		*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.stream, fr.content_type,
+				fr.hdr_name, fr.hdr_value);
+	else
+		*ret = send_raw(conn, rc, fr.status, fr.data, fr.len, fr.stream, fr.content_type,
+				rc->act.retry_after >= 0 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL,
+				retry);
 	return true;
 }
 

@@ -39,8 +39,10 @@
 struct api {
 	char *url;                /* without trailing slashes */
 	char *cafile;
-	long connect_timeout_ms, request_timeout_ms, deadline_ms;
+	long connect_timeout_ms, request_timeout_ms, deadline_ms, list_deadline_ms;
 	unsigned max_retries;
+	size_t max_sandboxes;
+	bool (*interrupted)(void);    /* set before threads start */
 	struct http_pool *pool;
 	pthread_mutex_t lock;     /* guards key_header and stats */
 	char *key_header;         /* "X-API-Key: ..." */
@@ -69,11 +71,21 @@ static bool cancelled(const int *cancel)
 	return cancel && __atomic_load_n(cancel, __ATOMIC_ACQUIRE);
 }
 
-/* Sleeps ms, in slices short enough to notice a cancel within 50 ms. */
-static void sleep_ms(long ms, const int *cancel)
+/* Why the caller should stop now: -ECANCELED, -EINTR, or 0. */
+static int stop_reason(const struct api *a, const struct call *c)
 {
-	while (ms > 0 && !cancelled(cancel)) {
-		long slice = cancel && ms > 50 ? 50 : ms;
+	if (cancelled(c->cancel))
+		return -ECANCELED;
+	if (a->interrupted && a->interrupted())
+		return -EINTR;
+	return 0;
+}
+
+/* Sleeps ms, in slices short enough to notice a stop within 50 ms. */
+static void sleep_ms(const struct api *a, long ms, const struct call *c)
+{
+	while (ms > 0 && !stop_reason(a, c)) {
+		long slice = ms > 50 ? 50 : ms;
 		struct timespec ts = { slice / 1000, (slice % 1000) * 1000000L };
 
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -161,6 +173,8 @@ struct api *api_new(const struct api_config *cfg, char **errmsg)
 	a->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 15000;
 	a->deadline_ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : 30000;
 	a->max_retries = cfg->max_retries ? cfg->max_retries : 4;
+	a->list_deadline_ms = cfg->list_deadline_ms > 0 ? cfg->list_deadline_ms : 4 * a->deadline_ms;
+	a->max_sandboxes = cfg->max_sandboxes ? cfg->max_sandboxes : 100000;
 	a->stats.reachable = true;   /* until shown otherwise */
 	return a;
 }
@@ -205,6 +219,26 @@ int api_set_key(struct api *a, const char *key)
 	explicit_bzero(old, strlen(old));
 	free(old);
 	return 0;
+}
+
+void api_set_interrupt(struct api *a, bool (*interrupted)(void))
+{
+	a->interrupted = interrupted;
+}
+
+long api_list_deadline_ms(const struct api *a)
+{
+	return a->list_deadline_ms;
+}
+
+size_t api_max_sandboxes(const struct api *a)
+{
+	return a->max_sandboxes;
+}
+
+long api_now_ms(void)
+{
+	return now_ms();
 }
 
 const char *api_url(const struct api *a)
@@ -357,6 +391,25 @@ static void free_headers(struct curl_slist *h)
 
 /* What one attempt's outcome means: 0 (done), or -errno with the reason
  * in msg and whether the policy allows another attempt. */
+/* Was a 2xx JSON body cut short?  One cut by a proxy (its Content-Length
+ * matching the cut) starts a document and ends inside it; that is worth
+ * another attempt of a GET.  Anything else (whole, or not JSON at all) is
+ * for the parse to judge: this only looks at the first and last byte. */
+static bool json_cut_short(const struct http_response *rs)
+{
+	const char *b = rs->body;
+	size_t i = 0, n = rs->len;
+
+	if (!b || n == 0)
+		return false;
+	while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+		i++;
+	while (n > i && (b[n - 1] == ' ' || b[n - 1] == '\t' || b[n - 1] == '\r' ||
+			 b[n - 1] == '\n'))
+		n--;
+	return n > i && ((b[i] == '{' && b[n - 1] != '}') || (b[i] == '[' && b[n - 1] != ']'));
+}
+
 static int judge_attempt(const struct call *c, const struct http_response *rs,
 			 unsigned attempt, char *msg, size_t msglen, bool *retry)
 {
@@ -371,8 +424,13 @@ static int judge_attempt(const struct call *c, const struct http_response *rs,
 		*retry = !rs->too_large && transport_retryable(rc, rs->curl_code);
 		return rs->too_large ? -EIO : errmap_transfer(rs->curl_code, rs->os_errno);
 	}
-	if (status >= 200 && status < 300)
-		return 0;
+	if (status >= 200 && status < 300) {
+		if (strcmp(c->method, "GET") != 0 || !json_cut_short(rs))
+			return 0;
+		snprintf(msg, msglen, "bad reply: the JSON body ends early");
+		*retry = true;
+		return -EIO;
+	}
 	if (c->op == API_OP_KILL && status == 404 && attempt > 0)
 		return 0;   /* an earlier attempt killed it */
 	server_message(rs, msg, msglen);
@@ -397,10 +455,11 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 		 * must not be repeated gets a connection of its own. */
 		.fresh_connection = rc != RETRY_IDEMPOTENT,
 		.cancel = c->cancel,
+		.interrupted = a->interrupted,
 	};
 	struct curl_slist *headers;
 	char *url = NULL;
-	int r = 0, status = 0;
+	int r = 0, status = 0, stop;
 
 	memset(rs, 0, sizeof(*rs));
 	msg[0] = '\0';
@@ -413,6 +472,8 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 	}
 	rq.url = url;
 	rq.headers = headers;
+	if (c->deadline_at && c->deadline_at < deadline_at)
+		deadline_at = c->deadline_at;
 	for (unsigned attempt = 0;; attempt++) {
 		long remaining = deadline_at - now_ms(), delay;
 		bool retry;
@@ -424,9 +485,9 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 			}
 			break;
 		}
-		if (cancelled(c->cancel)) {   /* during the backoff */
-			r = -ECANCELED;
-			snprintf(msg, msglen, "cancelled");
+		if ((stop = stop_reason(a, c)) < 0) {   /* during the backoff */
+			r = stop;
+			snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
 			break;
 		}
 		http_response_clear(rs);
@@ -437,9 +498,9 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 			break;
 		}
 		count_attempt(a, c, rs);
-		if (cancelled(c->cancel)) {
-			r = -ECANCELED;
-			snprintf(msg, msglen, "cancelled");
+		if (rs->curl_code == CURLE_ABORTED_BY_CALLBACK && (stop = stop_reason(a, c)) < 0) {
+			r = stop;
+			snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
 			break;
 		}
 		status = (int)rs->status;
@@ -452,7 +513,7 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 		pthread_mutex_lock(&a->lock);
 		a->stats.retries++;
 		pthread_mutex_unlock(&a->lock);
-		sleep_ms(delay, c->cancel);
+		sleep_ms(a, delay, c);
 	}
 out:
 	free_headers(headers);
@@ -542,7 +603,7 @@ static int bad_args(struct api_error *err, const char *what)
 
 int api_probe(struct api *a, struct api_error *err)
 {
-	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL, NULL };
+	const struct call c = { API_OP_PROBE, "GET", "/v2/sandboxes?limit=1", NULL, NULL, 0 };
 	struct http_response rs;
 	struct sbx **items;
 	size_t n;
@@ -561,7 +622,7 @@ int api_probe(struct api *a, struct api_error *err)
 
 int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *err)
 {
-	struct call c = { API_OP_GET, "GET", NULL, NULL, NULL };
+	struct call c = { API_OP_GET, "GET", NULL, NULL, NULL, 0 };
 	struct http_response rs;
 	char why[200];
 	char *path;
@@ -587,7 +648,7 @@ int api_get(struct api *a, const char *id, struct sbx **out, struct api_error *e
 int api_create(struct api *a, const char *template_id, unsigned long timeout,
 	       const char *name, struct sbx **out, struct api_error *err)
 {
-	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL, NULL };
+	struct call c = { API_OP_CREATE, "POST", "/sandboxes", NULL, NULL, 0 };
 	struct sbx_meta meta = { SBX_NAME_KEY, name };
 	struct http_response rs;
 	json_t *req;
@@ -626,7 +687,7 @@ int api_create(struct api *a, const char *template_id, unsigned long timeout,
 static int simple_call(struct api *a, enum api_op op, const char *method, const char *id,
 		       const char *suffix, const char *body, struct api_error *err)
 {
-	struct call c = { op, method, NULL, body, NULL };
+	struct call c = { op, method, NULL, body, NULL, 0 };
 	struct http_response rs;
 	char *path;
 	int r;

@@ -43,6 +43,8 @@ struct api_config {
 	long request_timeout_ms;  /* per attempt; 0: 15000 */
 	long deadline_ms;         /* all attempts incl. backoff; 0: 30000 */
 	unsigned max_retries;     /* 0: 4 */
+	long list_deadline_ms;    /* a whole listing, all pages; 0: 4 x deadline_ms */
+	size_t max_sandboxes;     /* entries a listing may hold; 0: 100000 */
 };
 
 /* What went wrong, for logs and the status file; never changes the errno. */
@@ -77,6 +79,12 @@ int api_errno_for_curl(int curl_code);
 struct api *api_new(const struct api_config *cfg, char **errmsg);
 void api_free(struct api *a);
 
+/* interrupted (may be NULL) is polled on the calling thread every 50 ms
+ * during a call's transfers and backoffs; when it says true the call ends
+ * with -EINTR (a create may have reached the server by then).  Set it
+ * before threads start. */
+void api_set_interrupt(struct api *a, bool (*interrupted)(void));
+
 /* Replaces the key (SIGHUP rotation).  0 or -ENOMEM. */
 int api_set_key(struct api *a, const char *key);
 
@@ -93,6 +101,10 @@ int api_probe(struct api *a, struct api_error *err);
  * listing exactly as if the pages had been fetched one by one (the first
  * failing page's errno and *err; at most one page past it requested, and
  * that request cancelled within about a second rather than waited for).
+ * The whole listing ends within list_deadline_ms and holds at most
+ * max_sandboxes entries; past either it fails with -EIO and the reason.
+ * A sandbox listed again on a later page replaces its earlier entry at
+ * once, so a backend that repeats its pages costs no memory.
  * When no thread can be started the pages are fetched in turn.  Caller
  * owns *items (sbx_array_free). */
 int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err);

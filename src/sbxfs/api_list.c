@@ -17,7 +17,13 @@
  * many pages) only once every page before it has parsed.  The errno, *err,
  * the stats' last error and the log are those of the first page that went
  * wrong; a page fetched past it leaves no trace but its request.  Should
- * pthread_create fail, the caller fetches the pages itself. */
+ * pthread_create fail, the caller fetches the pages itself.
+ *
+ * Bounds: the whole listing has one deadline (each page's attempts end by
+ * it too) and a cap on its entries.  A backend that keeps sending
+ * X-Next-Token ends at one of them; as a sandbox listed twice replaces its
+ * first entry at once (an index by ID), one that repeats its pages holds
+ * no more memory than its distinct sandboxes. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -34,7 +40,7 @@
 #define LIST_MAX_PAGES 10000
 
 /* Only the part before '?' is logged, so this names every page. */
-static const struct call list_call = { API_OP_LIST, "GET", LIST_PATH, NULL, NULL };
+static const struct call list_call = { API_OP_LIST, "GET", LIST_PATH, NULL, NULL, 0 };
 
 /* One page as fetched: its reply, or why it cannot be used. */
 struct page {
@@ -48,6 +54,7 @@ struct page {
 
 struct lister {
 	struct api *a;
+	long deadline_at;         /* monotonic ms the listing must end by */
 	/* The fetching side: the caller's, except while the fetcher thread
 	 * runs (pthread_create and pthread_join hand it over). */
 	char *token;              /* for the next page; NULL for the first */
@@ -65,9 +72,14 @@ struct lister {
 	int cancel;               /* atomic: also ends the request in flight */
 };
 
+/* The sandboxes so far, with an open-addressing index by ID (slot values
+ * are positions + 1; 0 is free) kept at most half full. */
 struct vec {
 	struct sbx **v;
 	size_t n, cap;
+	size_t *slots;
+	size_t nslots;            /* a power of two */
+	size_t max;               /* entries allowed */
 };
 
 static void page_fail(struct page *pg, int r, int status, bool record, const char *msg)
@@ -76,6 +88,15 @@ static void page_fail(struct page *pg, int r, int status, bool record, const cha
 	pg->status = status;
 	pg->record = record;
 	snprintf(pg->msg, sizeof(pg->msg), "%s", msg);
+}
+
+static void past_deadline(struct lister *l, struct page *pg, int status)
+{
+	char msg[sizeof(pg->msg)];
+
+	snprintf(msg, sizeof(msg), "listing not complete within list_deadline (%ld s) at page %u",
+		 api_list_deadline_ms(l->a) / 1000, l->index + 1);
+	page_fail(pg, -EIO, status, true, msg);
 }
 
 /* Fetches page l->index with l->token into *pg and moves l on to the next
@@ -87,6 +108,7 @@ static void fetch_next(struct lister *l, struct page *pg)
 	struct call c = list_call;
 
 	c.cancel = &l->cancel;
+	c.deadline_at = l->deadline_at;
 	memset(pg, 0, sizeof(*pg));
 	if ((tok && !(etok = api_url_escape(tok))) ||
 	    asprintf(&path, "%s%s%s", LIST_PATH, etok ? "&nextToken=" : "", etok ? etok : "") < 0) {
@@ -94,10 +116,14 @@ static void fetch_next(struct lister *l, struct page *pg)
 		page_fail(pg, -ENOMEM, 0, false, "out of memory");
 	} else if (l->index >= LIST_MAX_PAGES) {
 		page_fail(pg, -EIO, 0, true, "too many pages in the listing");
+	} else if (api_now_ms() >= l->deadline_at) {
+		past_deadline(l, pg, 0);
 	} else {
 		c.path = path;
 		pg->r = api_call_attempts(l->a, &c, &pg->rs, &pg->status, pg->msg, sizeof(pg->msg));
 		pg->record = pg->r != 0;
+		if (pg->r == -ETIMEDOUT && api_now_ms() >= l->deadline_at)
+			past_deadline(l, pg, pg->status);
 		if (!pg->r && pg->rs.bad_header) {
 			page_fail(pg, -EIO, (int)pg->rs.status, true, "bad reply: X-Next-Token too long");
 			http_response_clear(&pg->rs);
@@ -206,15 +232,33 @@ static void lister_finish(struct lister *l)
 	free(l->token);
 }
 
-static int append_items(struct vec *all, struct sbx **page, size_t np)
+static size_t id_hash(const char *id)
 {
-	if (np == 0)
-		return 0;
-	if (all->n + np > all->cap) {
+	size_t h = 1469598103934665603ULL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot of id in the index: its entry's, or the free one to take. */
+static size_t *id_slot(struct vec *all, const char *id)
+{
+	size_t mask = all->nslots - 1, i = id_hash(id) & mask;
+
+	while (all->slots[i] && strcmp(all->v[all->slots[i] - 1]->id, id) != 0)
+		i = (i + 1) & mask;
+	return &all->slots[i];
+}
+
+/* Makes room for n more entries in v and the index. */
+static int vec_reserve(struct vec *all, size_t n)
+{
+	if (all->n + n > all->cap) {
 		size_t ncap = all->cap ? all->cap : 128;
 		struct sbx **grown;
 
-		while (ncap < all->n + np)
+		while (ncap < all->n + n)
 			ncap *= 2;
 		grown = realloc(all->v, ncap * sizeof(*grown));
 		if (!grown)
@@ -222,8 +266,44 @@ static int append_items(struct vec *all, struct sbx **page, size_t np)
 		all->v = grown;
 		all->cap = ncap;
 	}
-	memcpy(all->v + all->n, page, np * sizeof(*page));
-	all->n += np;
+	if (2 * (all->n + n) > all->nslots) {
+		size_t ns = all->nslots ? all->nslots : 256;
+		size_t *old = all->slots, oldn = all->nslots;
+
+		while (2 * (all->n + n) > ns)
+			ns *= 2;
+		if (!(all->slots = calloc(ns, sizeof(*all->slots)))) {
+			all->slots = old;
+			return -ENOMEM;
+		}
+		all->nslots = ns;
+		for (size_t i = 0; i < oldn; i++)
+			if (old[i])
+				*id_slot(all, all->v[old[i] - 1]->id) = old[i];
+		free(old);
+	}
+	return 0;
+}
+
+/* Appends page[0..np), taking its references; a sandbox already listed
+ * replaces its entry (the later listing wins, as in the cache). */
+static int append_items(struct vec *all, struct sbx **page, size_t np)
+{
+	if (np == 0)
+		return 0;
+	if (vec_reserve(all, np) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < np; i++) {
+		size_t *slot = id_slot(all, page[i]->id);
+
+		if (*slot) {
+			sbx_unref(all->v[*slot - 1]);
+			all->v[*slot - 1] = page[i];
+		} else {
+			all->v[all->n++] = page[i];
+			*slot = all->n;
+		}
+	}
 	return 0;
 }
 
@@ -253,10 +333,16 @@ static int take_page(struct api *a, const struct page *pg, struct vec *all,
 	if (r)
 		return bad_page(a, pg, err, r, why);
 	if (append_items(all, items, n) < 0) {
+		/* the index was not grown, or everything was taken: either
+		 * way nothing of items is in all */
 		sbx_array_free(items, n);
 		return -ENOMEM;
 	}
 	free(items);
+	if (all->n > all->max) {
+		snprintf(why, sizeof(why), "more than max_sandboxes (%zu) sandboxes", all->max);
+		return bad_page(a, pg, err, -EIO, why);
+	}
 	if (pg->repeats)
 		return bad_page(a, pg, err, -EIO, "X-Next-Token repeats");
 	return 0;
@@ -264,8 +350,9 @@ static int take_page(struct api *a, const struct page *pg, struct vec *all,
 
 int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *err)
 {
-	struct lister l = { .a = a, .more = true };
-	struct vec all = { 0 };
+	struct lister l = { .a = a, .more = true,
+			    .deadline_at = api_now_ms() + api_list_deadline_ms(a) };
+	struct vec all = { .max = api_max_sandboxes(a) };
 	struct page pg;
 	int r;
 
@@ -283,6 +370,7 @@ int api_list(struct api *a, struct sbx ***items, size_t *n, struct api_error *er
 			break;
 	}
 	lister_finish(&l);
+	free(all.slots);
 	if (r) {
 		if (r == -ENOMEM && err) {
 			memset(err, 0, sizeof(*err));

@@ -15,6 +15,8 @@ struct call {
 	const char *body;         /* NULL: none */
 	const int *cancel;        /* NULL, or: set, it ends the call soon with
 	                           * -ECANCELED (see http_request) */
+	long deadline_at;         /* monotonic ms the call must end by, when
+	                           * sooner than its own deadline; 0: none */
 };
 
 /* Performs c with the retry policy and records nothing of a failure, so
@@ -30,5 +32,9 @@ int api_call_failed(struct api *a, const struct call *c, struct api_error *err,
 /* s with everything but RFC 3986 unreserved characters %-escaped;
  * malloc'd (caller frees), NULL on allocation failure. */
 char *api_url_escape(const char *s);
+/* The listing's bounds (api_config's, defaults applied). */
+long api_list_deadline_ms(const struct api *a);
+size_t api_max_sandboxes(const struct api *a);
+long api_now_ms(void);
 
 #endif

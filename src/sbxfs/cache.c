@@ -1,22 +1,22 @@
-/* The sandbox listing cache.
- *
- * A listing is one immutable block: the header, the entries sorted by
- * directory name, and an index of entry numbers sorted by sandbox ID, so a
- * lookup either way is a binary search and a reader needs no lock.  The
- * sandboxes themselves are reference counted and shared between listings.
- *
- * Directory names: metadata SBX_NAME_KEY when it is a valid name, else the
- * sandbox ID.  A name equal to any sandbox's ID is not honoured (that
- * sandbox shows under its ID), so a lookup by ID always works.  When
- * several sandboxes claim one name, the earliest started_at keeps it (tie:
- * the smaller ID) and the others show under their IDs.
+/* The sandbox listing cache (listing.c builds the snapshots).
  *
  * Own changes are applied to the current listing at once (a new listing
  * sharing the sandboxes) and kept in a log stamped with a generation.  A
  * refresh remembers the generation it started at and re-applies the later
  * changes to what it fetched, so a reply that raced a kill cannot bring
  * the sandbox back.  Changes at or before the start generation of the last
- * installed refresh are pruned: that refresh already saw their effect. */
+ * installed refresh are pruned: that refresh already saw their effect.
+ *
+ * Refreshes run on one refresher thread of the cache's own, started at the
+ * first need, never on a caller's: a caller that must wait (no listing, or
+ * one older than the stale limit) waits on a condition in short slices, so
+ * it can give up when its FUSE request is interrupted or its wait bound
+ * passes while the refresh goes on for the others.  A listing between the
+ * TTL and the stale limit is served at once and one refresh runs behind
+ * it, but not sooner than a TTL after the last refresh ended (so listings
+ * that take longer than the TTL do not run back to back).  After a failed
+ * refresh the next background one waits a TTL (at least a second), so a
+ * dead backend is not asked for a listing on every lookup. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,33 +25,34 @@
 #include <time.h>
 
 #include "cache.h"
+#include "cache_priv.h"
 
-struct sbx_listing {
-	int refs;                    /* atomic */
-	size_t n;
-	struct sbx_dirent *ents;     /* sorted by name */
-	size_t *by_id;               /* entry numbers sorted by sandbox ID */
-};
-
-struct change {
-	uint64_t gen;
-	char *id;
-	struct sbx *sbx;             /* NULL: removed */
-};
+#define WAIT_SLICE_MS 50        /* how soon a waiter notices an interrupt */
 
 struct sbx_cache {
 	sbx_fetch_fn fetch;
 	void *ctx;
-	unsigned ttl_ms;
+	/* Set before the first cache_get and constant after. */
+	unsigned ttl_ms, stale_ms, wait_ms;
+	bool (*interrupted)(void);
+	cache_refresh_fn on_refresh;
+	void *on_refresh_ctx;
 
 	pthread_mutex_t lock;        /* guards everything below */
 	pthread_cond_t done;         /* a refresh finished */
+	pthread_cond_t kick;         /* the refresher has work, or must stop */
+	pthread_t refresher;
+	bool refresher_started, stopping;
 	struct sbx_listing *cur;     /* NULL: nothing cached */
 	long fetched_at;             /* monotonic ms when cur's fetch began */
-	bool refreshing;
+	bool refreshing;             /* asked of, or running on, the refresher */
+	long refresh_started;        /* monotonic ms */
 	uint64_t refresh_seq;        /* refreshes finished */
 	int refresh_result;          /* of the last finished refresh */
 	struct api_error refresh_err;
+	long failed_at;              /* monotonic start of the last failed one */
+	long finished_at;            /* monotonic end of the last refresh */
+	time_t failing_since;        /* wall clock of the first failure in a row */
 	uint64_t gen;                /* own changes recorded */
 	uint64_t invalidations;
 	struct change *changes;      /* ordered by gen */
@@ -67,175 +68,6 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* ---- listings ----------------------------------------------------------- */
-
-void listing_put(struct sbx_listing *l)
-{
-	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		sbx_unref(l->ents[i].sbx);
-	free(l);
-}
-
-static struct sbx_listing *listing_get(struct sbx_listing *l)
-{
-	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
-	return l;
-}
-
-size_t listing_count(const struct sbx_listing *l)
-{
-	return l ? l->n : 0;
-}
-
-const struct sbx_dirent *listing_at(const struct sbx_listing *l, size_t i)
-{
-	return l && i < l->n ? &l->ents[i] : NULL;
-}
-
-static struct sbx_dirent *find_by_name(const struct sbx_listing *l, const char *name)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, l->ents[mid].name);
-
-		if (c == 0)
-			return &l->ents[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-static struct sbx_dirent *find_by_id(const struct sbx_listing *l, const char *id)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct sbx_dirent *e = &l->ents[l->by_id[mid]];
-		int c = strcmp(id, e->sbx->id);
-
-		if (c == 0)
-			return e;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-struct sbx *listing_find(const struct sbx_listing *l, const char *name_or_id)
-{
-	struct sbx_dirent *e;
-
-	if (!l || !name_or_id)
-		return NULL;
-	e = find_by_name(l, name_or_id);
-	if (!e)
-		e = find_by_id(l, name_or_id);
-	return e ? e->sbx : NULL;
-}
-
-const char *listing_name_of(const struct sbx_listing *l, const struct sbx *s)
-{
-	struct sbx_dirent *e;
-
-	if (!l || !s)
-		return NULL;
-	e = find_by_id(l, s->id);
-	return e ? e->name : NULL;
-}
-
-/* Is id in v[0..n), sorted by ID? */
-static bool sorted_has_id(struct sbx **v, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(id, v[mid]->id);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return false;
-}
-
-/* Claimants of a name sort by name, then earliest start, then ID; plain
- * entries (name == ID) sort among them by name only, IDs being unique. */
-static int cmp_claim(const void *a, const void *b)
-{
-	const struct sbx_dirent *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-
-	if (c)
-		return c;
-	if (x->sbx->started_at != y->sbx->started_at)
-		return x->sbx->started_at < y->sbx->started_at ? -1 : 1;
-	return strcmp(x->sbx->id, y->sbx->id);
-}
-
-static int cmp_index_id(const void *a, const void *b, void *ctx)
-{
-	const struct sbx_dirent *ents = ctx;
-
-	return strcmp(ents[*(const size_t *)a].sbx->id, ents[*(const size_t *)b].sbx->id);
-}
-
-/* A listing of v[0..n), which must be sorted by ID without duplicates.
- * Takes its own references; NULL on allocation failure. */
-static struct sbx_listing *listing_build(struct sbx **v, size_t n)
-{
-	struct sbx_listing *l;
-	bool again;
-
-	l = malloc(sizeof(*l) + n * (sizeof(struct sbx_dirent) + sizeof(size_t)));
-	if (!l)
-		return NULL;
-	l->refs = 1;
-	l->n = n;
-	l->ents = (struct sbx_dirent *)(l + 1);
-	l->by_id = (size_t *)(l->ents + n);
-	for (size_t i = 0; i < n; i++) {
-		const char *want = sbx_meta_get(v[i], SBX_NAME_KEY);
-
-		if (!want || !sbx_name_valid(want) || sorted_has_id(v, n, want))
-			want = v[i]->id;
-		l->ents[i].name = want;
-		l->ents[i].sbx = sbx_ref(v[i]);
-	}
-	/* Losers of a name fall back to their IDs; an ID never equals a
-	 * name that survived the check above, so one pass settles it. */
-	do {
-		again = false;
-		qsort(l->ents, n, sizeof(*l->ents), cmp_claim);
-		for (size_t i = 1; i < n; i++) {
-			if (strcmp(l->ents[i].name, l->ents[i - 1].name) == 0 &&
-			    l->ents[i].name != l->ents[i].sbx->id) {
-				l->ents[i].name = l->ents[i].sbx->id;
-				again = true;
-			}
-		}
-	} while (again);
-	for (size_t i = 0; i < n; i++)
-		l->by_id[i] = i;
-	qsort_r(l->by_id, n, sizeof(*l->by_id), cmp_index_id, l->ents);
-	return l;
-}
-
-/* ---- the cache --------------------------------------------------------------- */
-
 struct sbx_cache *cache_new(sbx_fetch_fn fetch, void *ctx, unsigned ttl_ms)
 {
 	struct sbx_cache *c;
@@ -250,7 +82,22 @@ struct sbx_cache *cache_new(sbx_fetch_fn fetch, void *ctx, unsigned ttl_ms)
 	c->ttl_ms = ttl_ms;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->done, NULL);
+	pthread_cond_init(&c->kick, NULL);
 	return c;
+}
+
+void cache_set_listener(struct sbx_cache *c, cache_refresh_fn fn, void *ctx)
+{
+	c->on_refresh = fn;
+	c->on_refresh_ctx = ctx;
+}
+
+void cache_set_limits(struct sbx_cache *c, unsigned stale_ms, unsigned wait_ms,
+		      bool (*interrupted)(void))
+{
+	c->stale_ms = stale_ms;
+	c->wait_ms = wait_ms;
+	c->interrupted = interrupted;
 }
 
 static void change_clear(struct change *ch)
@@ -263,67 +110,22 @@ void cache_free(struct sbx_cache *c)
 {
 	if (!c)
 		return;
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	pthread_cond_signal(&c->kick);
+	pthread_mutex_unlock(&c->lock);
+	if (c->refresher_started)
+		pthread_join(c->refresher, NULL);
 	listing_put(c->cur);
 	for (size_t i = 0; i < c->n_changes; i++)
 		change_clear(&c->changes[i]);
 	free(c->changes);
+	pthread_cond_destroy(&c->kick);
 	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-static int cmp_change(const void *a, const void *b)
-{
-	const struct change *x = a, *y = b;
-	int c = strcmp(x->id, y->id);
-
-	if (c)
-		return c;
-	return x->gen < y->gen ? -1 : x->gen > y->gen;
-}
-
-/* The sandboxes of items (sorted by ID, deduplicated) with the changes in
- * ch[0..nch) applied, the newest per ID deciding.  The change entries are
- * borrowed.  Returns a new listing or NULL. */
-static struct sbx_listing *apply_and_build(struct sbx **items, size_t n,
-					   const struct change *ch, size_t nch)
-{
-	struct sbx **v = malloc((n + nch + 1) * sizeof(*v));
-	struct change *fin = malloc((nch + 1) * sizeof(*fin));
-	struct sbx_listing *l = NULL;
-	size_t m = 0, nf = 0, i = 0, k = 0;
-
-	if (!v || !fin)
-		goto out;
-	/* the last change per ID, sorted by ID */
-	if (nch)
-		memcpy(fin, ch, nch * sizeof(*fin));
-	qsort(fin, nch, sizeof(*fin), cmp_change);
-	for (size_t j = 0; j < nch; j++) {
-		if (nf > 0 && strcmp(fin[nf - 1].id, fin[j].id) == 0)
-			fin[nf - 1] = fin[j];
-		else
-			fin[nf++] = fin[j];
-	}
-	/* merge two ID-sorted sequences */
-	while (i < n || k < nf) {
-		int c = i == n ? 1 : k == nf ? -1 : strcmp(items[i]->id, fin[k].id);
-
-		if (c < 0) {
-			v[m++] = items[i++];
-		} else {
-			if (fin[k].sbx)
-				v[m++] = fin[k].sbx;
-			k++;
-			i += c == 0;
-		}
-	}
-	l = listing_build(v, m);
-out:
-	free(fin);
-	free(v);
-	return l;
-}
 
 /* The changes after gen (the log is ordered by gen). */
 static const struct change *changes_after(const struct sbx_cache *c, uint64_t gen, size_t *n)
@@ -336,44 +138,6 @@ static const struct change *changes_after(const struct sbx_cache *c, uint64_t ge
 	return c->changes + k;
 }
 
-struct tagged {
-	struct sbx *sbx;
-	size_t pos;
-};
-
-static int cmp_tagged(const void *a, const void *b)
-{
-	const struct tagged *x = a, *y = b;
-	int c = strcmp(x->sbx->id, y->sbx->id);
-
-	if (c)
-		return c;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Sorts fetched items by ID and drops duplicate IDs (the later one in the
- * listing wins).  Returns the new count, or -ENOMEM leaving items as is. */
-static long dedupe(struct sbx **items, size_t n)
-{
-	struct tagged *t = malloc((n + 1) * sizeof(*t));
-	size_t m = 0;
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		t[i] = (struct tagged){ items[i], i };
-	qsort(t, n, sizeof(*t), cmp_tagged);
-	for (size_t i = 0; i < n; i++) {
-		if (m > 0 && strcmp(items[m - 1]->id, t[i].sbx->id) == 0) {
-			sbx_unref(items[m - 1]);
-			items[m - 1] = t[i].sbx;
-		} else {
-			items[m++] = t[i].sbx;
-		}
-	}
-	free(t);
-	return (long)m;
-}
 
 static void prune_changes(struct sbx_cache *c, uint64_t upto)
 {
@@ -387,6 +151,60 @@ static void prune_changes(struct sbx_cache *c, uint64_t upto)
 	c->n_changes -= k;
 }
 
+/* Stores a refresh's outcome for its waiters and installs l (the
+ * listing built, NULL on failure); lock held.  Returns the listing l
+ * replaced (the caller drops it), NULL if none. */
+static struct sbx_listing *finish_refresh(struct sbx_cache *c, int r, struct api_error *err,
+					  struct sbx_listing *l, long started, uint64_t start_gen,
+					  uint64_t start_inval)
+{
+	struct sbx_listing *old = NULL;
+
+	if (r == 0) {
+		old = c->cur;
+		c->cur = l;
+		/* A refresh that an invalidation overtook is served to its
+		 * waiters but counts as stale. */
+		c->fetched_at = start_inval == c->invalidations ? started : started - (long)c->ttl_ms - 1;
+		prune_changes(c, start_gen);
+		c->stats.refreshes++;
+		c->failing_since = 0;
+	} else {
+		c->stats.refresh_errors++;
+		if (!err->err)
+			err->err = r;
+		err->when = err->when ? err->when : time(NULL);
+		c->failed_at = started;
+		if (!c->failing_since)
+			c->failing_since = err->when;
+	}
+	c->refresh_result = r;
+	c->refresh_err = *err;
+	c->refreshing = false;
+	c->finished_at = now_ms();
+	c->refresh_seq++;
+	pthread_cond_broadcast(&c->done);
+	return old;
+}
+
+/* Tells the listener what a refresh changed, outside the lock; lock held
+ * on entry and exit.  Takes old. */
+static void tell_listener(struct sbx_cache *c, struct sbx_listing *old)
+{
+	struct sbx_listing *now;
+
+	if (!c->on_refresh || !old || !c->cur) {
+		listing_put(old);
+		return;
+	}
+	now = listing_get(c->cur);
+	pthread_mutex_unlock(&c->lock);
+	c->on_refresh(c->on_refresh_ctx, old, now);
+	listing_put(now);
+	listing_put(old);
+	pthread_mutex_lock(&c->lock);
+}
+
 /* Called with the lock held and c->refreshing set by the caller; returns
  * with the lock held and the result stored for waiters. */
 static int refresh_locked(struct sbx_cache *c)
@@ -394,7 +212,7 @@ static int refresh_locked(struct sbx_cache *c)
 	uint64_t start_gen = c->gen, start_inval = c->invalidations;
 	long started = now_ms();
 	struct api_error err = { 0 };
-	struct sbx_listing *l = NULL, *old = NULL;
+	struct sbx_listing *l = NULL;
 	struct sbx **items = NULL;
 	size_t n = 0;
 	int r;
@@ -402,7 +220,7 @@ static int refresh_locked(struct sbx_cache *c)
 	pthread_mutex_unlock(&c->lock);
 	r = c->fetch(c->ctx, &items, &n, &err);
 	if (r == 0) {
-		long m = dedupe(items, n);
+		long m = listing_dedupe(items, n);
 
 		if (m < 0)
 			r = -ENOMEM;
@@ -437,32 +255,45 @@ static int refresh_locked(struct sbx_cache *c)
 			snprintf(err.message, sizeof(err.message), "out of memory");
 		}
 	}
-	if (r == 0) {
-		old = c->cur;
-		c->cur = l;
-		/* A refresh that an invalidation overtook is served to its
-		 * waiters but counts as stale. */
-		c->fetched_at = start_inval == c->invalidations ? started : started - (long)c->ttl_ms - 1;
-		prune_changes(c, start_gen);
-		c->stats.refreshes++;
-	} else {
-		if (r > 0)
-			r = -EIO;
-		c->stats.refresh_errors++;
-		if (!err.err)
-			err.err = r;
-		err.when = err.when ? err.when : time(NULL);
-	}
-	c->refresh_result = r;
-	c->refresh_err = err;
-	c->refreshing = false;
-	c->refresh_seq++;
-	pthread_cond_broadcast(&c->done);
-	/* Freeing can be slow: not worth another unlock, the lists are small
-	 * compared to a fetch. */
-	listing_put(old);
+	if (r > 0)
+		r = -EIO;
+	tell_listener(c, finish_refresh(c, r, &err, l, started, start_gen, start_inval));
 	sbx_array_free(items, n);
 	return r;
+}
+
+/* The refresher thread: runs one refresh per kick until the cache stops. */
+static void *refresher_main(void *arg)
+{
+	struct sbx_cache *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->refreshing && !c->stopping)
+			pthread_cond_wait(&c->kick, &c->lock);
+		if (c->stopping)
+			break;
+		refresh_locked(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Asks for a refresh unless one runs; lock held.  Without a refresher
+ * thread (none could be started) the caller refreshes itself. */
+static void start_refresh(struct sbx_cache *c)
+{
+	if (c->refreshing)
+		return;
+	c->refreshing = true;
+	c->refresh_started = now_ms();
+	if (!c->refresher_started &&
+	    pthread_create(&c->refresher, NULL, refresher_main, c) == 0)
+		c->refresher_started = true;
+	if (c->refresher_started)
+		pthread_cond_signal(&c->kick);
+	else
+		refresh_locked(c);
 }
 
 static bool fresh(const struct sbx_cache *c, long now)
@@ -470,42 +301,106 @@ static bool fresh(const struct sbx_cache *c, long now)
 	return c->cur && now - c->fetched_at < (long)c->ttl_ms;
 }
 
+/* May cur be served while a refresh runs behind it?  Never with a TTL of
+ * 0, which asks for a listing on every call. */
+static bool servable(const struct sbx_cache *c, long now)
+{
+	return c->cur && c->ttl_ms > 0 && c->stale_ms > c->ttl_ms &&
+	       now - c->fetched_at < (long)c->stale_ms;
+}
+
+/* Whether to start a refresh behind a stale listing; lock held.  Not
+ * sooner than a TTL after the last one ended, so listings slower than the
+ * TTL do not run back to back, and not sooner than a TTL (at least a
+ * second) after one failed. */
+static bool may_refresh_behind(const struct sbx_cache *c, long now)
+{
+	long pause = c->ttl_ms > 1000 ? (long)c->ttl_ms : 1000;
+
+	if (c->refreshing || now - c->finished_at < (long)c->ttl_ms)
+		return false;
+	return c->refresh_result == 0 || now - c->failed_at >= pause;
+}
+
+/* Waits for the refresh running now to finish; lock held.  0 when it did,
+ * -EINTR when the caller's request was interrupted, -ETIMEDOUT when the
+ * wait bound (from start, monotonic ms) passed first. */
+static int wait_refresh(struct sbx_cache *c, long start)
+{
+	uint64_t seq = c->refresh_seq;
+
+	while (c->refreshing && c->refresh_seq == seq) {
+		long now = now_ms(), slice = WAIT_SLICE_MS;
+		struct timespec ts;
+
+		if (c->interrupted && c->interrupted())
+			return -EINTR;
+		if (c->wait_ms && now - start >= (long)c->wait_ms)
+			return -ETIMEDOUT;
+		if (c->wait_ms && start + (long)c->wait_ms - now < slice)
+			slice = start + (long)c->wait_ms - now;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += slice * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->done, &c->lock, &ts);
+	}
+	return 0;
+}
+
+static void wait_failed(struct api_error *err, int r, unsigned wait_ms)
+{
+	if (!err)
+		return;
+	memset(err, 0, sizeof(*err));
+	err->err = r;
+	err->when = time(NULL);
+	if (r == -EINTR)
+		snprintf(err->message, sizeof(err->message), "interrupted while the listing loads");
+	else
+		snprintf(err->message, sizeof(err->message),
+			 "listing not loaded within %u ms; it goes on loading", wait_ms);
+}
+
 int cache_get(struct sbx_cache *c, struct sbx_listing **out, struct api_error *err)
 {
+	long start = now_ms();
 	int r = 0;
 
 	*out = NULL;
 	pthread_mutex_lock(&c->lock);
-	if (fresh(c, now_ms())) {
+	if (fresh(c, start)) {
 		c->stats.hits++;
-		*out = listing_get(c->cur);
-		pthread_mutex_unlock(&c->lock);
-		return 0;
+		goto serve;
+	}
+	if (servable(c, start)) {
+		c->stats.stale_hits++;
+		if (may_refresh_behind(c, start))
+			start_refresh(c);
+		goto serve;
 	}
 	c->stats.misses++;
 	for (;;) {
-		if (c->refreshing) {
-			uint64_t seq = c->refresh_seq;
-
-			while (c->refreshing && c->refresh_seq == seq)
-				pthread_cond_wait(&c->done, &c->lock);
-			r = c->refresh_result;
-			if (r && err)
-				*err = c->refresh_err;
-		} else if (!fresh(c, now_ms())) {
-			c->refreshing = true;
-			r = refresh_locked(c);
-			if (r && err)
-				*err = c->refresh_err;
+		start_refresh(c);
+		if ((r = wait_refresh(c, start)) < 0) {
+			wait_failed(err, r, c->wait_ms);
+			break;
 		}
+		r = c->refresh_result;
+		if (r && err)
+			*err = c->refresh_err;
 		if (r || c->cur)
 			break;
 		/* invalidated right after the refresh we waited for */
 	}
-	if (!r)
-		*out = listing_get(c->cur);
+	if (r) {
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+serve:
+	*out = listing_get(c->cur);
 	pthread_mutex_unlock(&c->lock);
-	return r;
+	return 0;
 }
 
 static int record_change(struct sbx_cache *c, const char *id, struct sbx *s)
@@ -611,5 +506,11 @@ void cache_get_stats(struct sbx_cache *c, struct cache_stats *out)
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
 	out->entries = c->cur ? c->cur->n : 0;
+	out->age_ms = c->cur ? now_ms() - c->fetched_at : -1;
+	out->refreshing = c->refreshing;
+	out->refresh_ms = c->refreshing ? now_ms() - c->refresh_started : 0;
+	out->failing_since = c->failing_since;
+	if (c->failing_since)
+		out->last_refresh_error = c->refresh_err;
 	pthread_mutex_unlock(&c->lock);
 }

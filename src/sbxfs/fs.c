@@ -37,6 +37,11 @@ struct sbxfs *get_fs(void)
 	return fuse_get_context()->private_data;
 }
 
+bool fs_interrupted(void)
+{
+	return fuse_interrupted() != 0;
+}
+
 char *fs_render_status(struct sbxfs *fs, size_t *len)
 {
 	struct status_info si = {
@@ -45,6 +50,7 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 		.provider = fs->provider,
 		.embedded = fs->embedded,
 		.cache_ttl = fs->cache_ttl,
+		.stale_ttl = fs->stale_ttl,
 	};
 
 	api_get_stats(fs->api, &si.api);
@@ -495,10 +501,15 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct sbxfs *fs = get_fs();
 
-	/* The kernel may cache what the listing cache would answer anyway;
-	 * negative entries are not cached so a sandbox created by another
-	 * client shows up as soon as the listing does. */
-	cfg->entry_timeout = fs->cache_ttl;
+	/* The kernel keeps entries long and is told when a refresh finds one
+	 * gone (kinval.h): a lookup of a known sandbox then never waits for
+	 * the root's lock, which a mkdir or rmdir holds for its request.
+	 * Attributes last cache_ttl; negative entries are not cached, so a
+	 * sandbox created by another client shows up as soon as the listing
+	 * does.  The high-level API resolves every request by path, so an
+	 * entry kept for a name whose sandbox changed still reaches the
+	 * right one (or ENOENT). */
+	cfg->entry_timeout = fs->cache_ttl ? SBXFS_ENTRY_TIMEOUT : 0;
 	cfg->attr_timeout = fs->cache_ttl;
 	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
@@ -517,11 +528,22 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
 		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+	if (fs->kinval && kinval_start(fs->kinval, fuse_get_context()->fuse) < 0)
+		log_warn("no invalidation thread: the kernel keeps entries of sandboxes "
+			 "gone elsewhere until they are looked up");
 	return fs;
+}
+
+static void sbxfs_destroy(void *private_data)
+{
+	struct sbxfs *fs = private_data;
+
+	kinval_stop(fs->kinval);
 }
 
 const struct fuse_operations sbxfs_ops = {
 	.init = sbxfs_init,
+	.destroy = sbxfs_destroy,
 	.getattr = sbxfs_getattr,
 	.access = sbxfs_access,
 	.opendir = sbxfs_opendir,

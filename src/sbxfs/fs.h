@@ -12,6 +12,8 @@
 
 #include "api.h"
 #include "cache.h"
+#include "idset.h"
+#include "kinval.h"
 #include "kcache.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
@@ -21,9 +23,13 @@ struct sbxfs {
 	struct api *api;
 	struct sbx_cache *cache;
 	struct kcache *kcache;      /* what the kernel's page cache holds */
+	struct kinval *kinval;      /* entries the kernel is told to forget */
+	struct idset *state_unsure; /* sandboxes whose last state write may or
+	                             * may not have happened */
 	const char *template_id;    /* for mkdir MOUNT/NAME */
 	unsigned long timeout;      /* seconds, for create and resume */
 	unsigned cache_ttl;         /* seconds */
+	unsigned stale_ttl;         /* seconds */
 	const char *backend_url;
 	const char *provider;       /* "novita", "e2b", "custom", "embedded" */
 	bool embedded;
@@ -31,6 +37,14 @@ struct sbxfs {
 	gid_t gid;
 	time_t mount_time;
 };
+
+/* How long the kernel keeps entries when cache_ttl is not 0 (a refresh
+ * that finds an entry gone or changed tells it at once; see kinval.h). */
+#define SBXFS_ENTRY_TIMEOUT 3600.0
+
+/* Has the kernel interrupted the FUSE request this thread serves (a signal
+ * to the caller)?  False on a thread that serves none. */
+bool fs_interrupted(void);
 
 /* Renders .sbxfs/status now; malloc'd, caller frees.  NULL on ENOMEM. */
 char *fs_render_status(struct sbxfs *fs, size_t *len);

@@ -13,11 +13,52 @@
 #include "path.h"
 #include "values.h"
 
+/* A pause or resume that timed out, was cut off or got a 5xx may have
+ * happened on the server (those are not retried, see api.h). */
+static bool state_write_may_have_happened(int err)
+{
+	return err == -ETIMEDOUT || err == -EIO || err == -EINTR;
+}
+
+/* Records that s's state is not known: state reads "unknown" until the
+ * next listing, and the next state write asks the server first (a listing
+ * may show the old state before the server acts on the request that
+ * failed), so it is never taken for a no-op on the cache's word. */
+static void forget_state(struct sbxfs *fs, const struct sbx *s)
+{
+	struct sbx *next = sbx_with(s, SBX_STATE_UNKNOWN, s->end_at);
+
+	idset_add(fs->state_unsure, s->id);
+	if (next) {
+		cache_put_sbx(fs->cache, next);
+		sbx_unref(next);
+	} else {
+		cache_invalidate(fs->cache);
+	}
+}
+
+/* The server's view of s's state, after a write whose outcome was in
+ * doubt: one GET, the cache updated.  0 or -errno (ENOENT: gone). */
+static int learn_state(struct sbxfs *fs, const struct sbx *s, enum sbx_state *out)
+{
+	struct sbx *fresh = NULL;
+	int err = api_get(fs->api, s->id, &fresh, NULL);
+
+	if (err == -ENOENT)
+		cache_remove(fs->cache, s->id);
+	if (err < 0)
+		return err;
+	*out = fresh->state;
+	cache_put_sbx(fs->cache, fresh);
+	sbx_unref(fresh);
+	return 0;
+}
+
 /* Applies a write to state or timeout of sandbox s.  0 or -errno. */
 static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		       const char *buf, size_t size)
 {
-	enum sbx_state want;
+	enum sbx_state want, cur = s->state;
 	unsigned long secs;
 	struct sbx *next;
 	const char *what;
@@ -32,7 +73,9 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 	} else {
 		if (sbx_parse_state(buf, size, &want) < 0)
 			return -EINVAL;
-		if (want == s->state)
+		if (idset_take(fs->state_unsure, s->id) && (err = learn_state(fs, s, &cur)) < 0)
+			return err;
+		if (want == cur)
 			return 0;
 		if (want == SBX_STATE_PAUSED) {
 			what = "pause";
@@ -51,6 +94,8 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 			cache_remove(fs->cache, s->id);
 		else if (err == -EBUSY)
 			cache_invalidate(fs->cache);
+		else if (file == SBX_FILE_STATE && state_write_may_have_happened(err))
+			forget_state(fs, s);
 		return err;
 	}
 	log_info("%s %s", what, s->id);
@@ -64,9 +109,12 @@ static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 }
 
 /* Listings hand the kernel every sandbox directory's attributes
- * (READDIRPLUS), which it keeps for cache_ttl.  A refresh promises that the
- * next operation asks the backend, so those go too.  Takes l. */
-static void drop_kernel_attrs(struct sbx_listing *l)
+ * (READDIRPLUS), which it keeps for cache_ttl, and entries, which it keeps
+ * longer.  A refresh promises that the next operation asks the backend, so
+ * those go too: the attributes at once, the entries (under the name and
+ * the ID) through the invalidation thread, as this write may wait behind a
+ * mkdir holding the root's lock otherwise.  Takes l. */
+static void drop_kernel_attrs(struct sbxfs *fs, struct sbx_listing *l)
 {
 	struct fuse *f = fuse_get_context()->fuse;
 	char path[PATH_MAX];
@@ -75,6 +123,9 @@ static void drop_kernel_attrs(struct sbx_listing *l)
 		const struct sbx_dirent *d = listing_at(l, i);
 		const char *tpl[] = { d->sbx->template_id, d->sbx->alias };
 
+		kinval_root_entry(fs->kinval, d->name);
+		if (strcmp(d->name, d->sbx->id) != 0)
+			kinval_root_entry(fs->kinval, d->sbx->id);
 		/* -ENOENT: the kernel holds nothing of it, nothing to drop. */
 		snprintf(path, sizeof(path), "/%s", d->name);
 		fuse_invalidate_path(f, path);
@@ -109,7 +160,7 @@ int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (n.kind == PATH_CTL_REFRESH) {
 		log_debug("refresh: dropping the caches");
-		drop_kernel_attrs(cache_take(fs->cache));
+		drop_kernel_attrs(fs, cache_take(fs->cache));
 		return (int)size;
 	}
 	if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)

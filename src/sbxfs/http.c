@@ -2,7 +2,13 @@
  *
  * The pool is a stack of idle handles under a mutex: a thread pops one (or
  * makes one), performs its transfer without any lock, and pushes it back,
- * so the handle's live connection is kept alive for the next caller. */
+ * so the handle's live connection is kept alive for the next caller.
+ *
+ * Each handle is driven through a multi handle of its own (which holds its
+ * connection cache, so keep-alive works as with curl_easy_perform), polled
+ * in slices of 50 ms: a cancel or an interrupt of the caller's request is
+ * noticed that soon even while the server sends nothing, where libcurl's
+ * progress callback would come only about once a second. */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -15,9 +21,16 @@
 #include "config.h"
 #include "http.h"
 
+#define POLL_SLICE_MS 50
+
+struct handle {
+	CURL *easy;
+	CURLM *multi;
+};
+
 struct http_pool {
 	pthread_mutex_t lock;   /* guards idle and n_idle */
-	CURL **idle;
+	struct handle *idle;
 	unsigned n_idle, max_idle;
 };
 
@@ -56,6 +69,14 @@ static void set_unix_socket(CURL *h, const char *url)
 	pthread_mutex_unlock(&unix_lock);
 }
 
+static void handle_cleanup(struct handle *h)
+{
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	if (h->easy)
+		curl_easy_cleanup(h->easy);
+}
+
 struct http_pool *http_pool_new(unsigned max_idle)
 {
 	struct http_pool *p = calloc(1, sizeof(*p));
@@ -77,37 +98,47 @@ void http_pool_free(struct http_pool *p)
 	if (!p)
 		return;
 	for (unsigned i = 0; i < p->n_idle; i++)
-		curl_easy_cleanup(p->idle[i]);
+		handle_cleanup(&p->idle[i]);
 	pthread_mutex_destroy(&p->lock);
 	free(p->idle);
 	free(p);
 }
 
-static CURL *pool_borrow(struct http_pool *p)
+static int pool_borrow(struct http_pool *p, struct handle *h)
 {
-	CURL *h = NULL;
+	bool found = false;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->n_idle > 0)
-		h = p->idle[--p->n_idle];
-	pthread_mutex_unlock(&p->lock);
-	if (h)
-		curl_easy_reset(h);   /* keeps the connection and DNS caches */
-	else
-		h = curl_easy_init();
-	return h;
-}
-
-static void pool_return(struct http_pool *p, CURL *h)
-{
-	pthread_mutex_lock(&p->lock);
-	if (p->n_idle < p->max_idle) {
-		p->idle[p->n_idle++] = h;
-		h = NULL;
+	if (p->n_idle > 0) {
+		*h = p->idle[--p->n_idle];
+		found = true;
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (h)
-		curl_easy_cleanup(h);
+	if (found) {
+		curl_easy_reset(h->easy);   /* keeps the connection and DNS caches */
+		return 0;
+	}
+	h->easy = curl_easy_init();
+	h->multi = curl_multi_init();
+	if (!h->easy || !h->multi) {
+		handle_cleanup(h);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void pool_return(struct http_pool *p, struct handle *h)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n_idle < p->max_idle) {
+		p->idle[p->n_idle++] = *h;
+		kept = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!kept)
+		handle_cleanup(h);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -194,16 +225,10 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* libcurl calls this at least about once a second, even while a transfer
- * stalls: a nonzero return ends it. */
-static int on_progress(void *cancel, curl_off_t dltotal, curl_off_t dlnow,
-		       curl_off_t ultotal, curl_off_t ulnow)
+static bool stop_asked(const struct http_request *rq)
 {
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return __atomic_load_n((const int *)cancel, __ATOMIC_ACQUIRE) != 0;
+	return (rq->cancel && __atomic_load_n(rq->cancel, __ATOMIC_ACQUIRE)) ||
+	       (rq->interrupted && rq->interrupted());
 }
 
 static void set_options(CURL *h, const struct http_request *rq, struct http_response *rs)
@@ -234,11 +259,6 @@ static void set_options(CURL *h, const struct http_request *rq, struct http_resp
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
-	if (rq->cancel) {
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	}
 	if (strcmp(rq->method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -254,22 +274,54 @@ static void set_options(CURL *h, const struct http_request *rq, struct http_resp
 	}
 }
 
+/* Runs the transfer on h's multi handle until it ends or the caller asks
+ * to stop; returns its CURLcode. */
+static int drive(struct handle *h, const struct http_request *rq)
+{
+	int code = CURLE_OK, running = 1;
+	CURLMsg *msg;
+	int left;
+
+	if (curl_multi_add_handle(h->multi, h->easy) != CURLM_OK)
+		return CURLE_OUT_OF_MEMORY;
+	for (;;) {
+		if (curl_multi_perform(h->multi, &running) != CURLM_OK) {
+			code = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		if (!running)
+			break;
+		if (stop_asked(rq)) {
+			code = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_poll(h->multi, NULL, 0, POLL_SLICE_MS, NULL) != CURLM_OK) {
+			code = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+	}
+	while (!running && (msg = curl_multi_info_read(h->multi, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->easy)
+			code = (int)msg->data.result;
+	curl_multi_remove_handle(h->multi, h->easy);
+	return code;
+}
+
 int http_perform(struct http_pool *p, const struct http_request *rq, struct http_response *rs)
 {
 	long start = now_ms(), os_errno = 0;
-	CURL *h;
+	struct handle h;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->retry_after = -1;
-	h = pool_borrow(p);
-	if (!h)
+	if (pool_borrow(p, &h) < 0)
 		return -ENOMEM;
-	set_options(h, rq, rs);
-	rs->curl_code = (int)curl_easy_perform(h);
+	set_options(h.easy, rq, rs);
+	rs->curl_code = drive(&h, rq);
 	if (rs->curl_code == CURLE_OK) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+		curl_easy_getinfo(h.easy, CURLINFO_RESPONSE_CODE, &rs->status);
 	} else {
-		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+		curl_easy_getinfo(h.easy, CURLINFO_OS_ERRNO, &os_errno);
 		rs->os_errno = (int)os_errno;
 		rs->status = 0;
 		if (!rs->errbuf[0])
@@ -277,9 +329,9 @@ int http_perform(struct http_pool *p, const struct http_request *rq, struct http
 				 curl_easy_strerror((CURLcode)rs->curl_code));
 	}
 	/* Nothing of this request may leak into the next user of h. */
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	pool_return(p, h);
+	curl_easy_setopt(h.easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h.easy, CURLOPT_HTTPHEADER, NULL);
+	pool_return(p, &h);
 	rs->elapsed_ms = now_ms() - start;
 	return 0;
 }

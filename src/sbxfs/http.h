@@ -24,8 +24,10 @@ struct http_request {
 	long timeout_ms;           /* the whole attempt */
 	bool fresh_connection;     /* no reused connection (so no silent resend) */
 	const int *cancel;         /* NULL, or: the transfer ends (CURLE_ABORTED_BY_
-	                            * CALLBACK) within about a second of *cancel
-	                            * turning non-zero; read atomically */
+	                            * CALLBACK) within 50 ms of *cancel turning
+	                            * non-zero; read atomically */
+	bool (*interrupted)(void); /* NULL, or: polled on the calling thread every
+	                            * 50 ms; true ends the transfer the same way */
 };
 
 struct http_response {

@@ -79,6 +79,9 @@ static void usage(const char *progname)
 	       "    -o connect_timeout=SECONDS   (5)\n"
 	       "    -o request_timeout=SECONDS   per attempt (15)\n"
 	       "    -o retry_deadline=SECONDS    all attempts (2 x request_timeout)\n"
+	       "    -o stale_ttl=SECONDS     serve an older listing while refreshing, 0 = never (30)\n"
+	       "    -o list_deadline=SECONDS     a whole listing (4 x retry_deadline)\n"
+	       "    -o max_sandboxes=N       entries a listing may hold (100000)\n"
 	       "    -o cafile=PATH           CA certificates for https\n"
 	       "    -o log=stderr|syslog|FILE    (stderr with -f, else syslog)\n"
 	       "    -o log_level=error|warn|info|debug   (info; debug with -d)\n"
@@ -339,6 +342,8 @@ static int setup_client(struct sbxfs_main *m)
 		.connect_timeout_ms = 1000L * m->opts.connect_timeout,
 		.request_timeout_ms = 1000L * m->opts.request_timeout,
 		.deadline_ms = 1000L * m->opts.retry_deadline,
+		.list_deadline_ms = 1000L * m->opts.list_deadline,
+		.max_sandboxes = m->opts.max_sandboxes,
 	};
 	struct api_error e = { 0 };
 	char *msg = NULL;
@@ -357,15 +362,25 @@ static int setup_client(struct sbxfs_main *m)
 			return -1;
 		}
 	}
+	api_set_interrupt(m->fs.api, fs_interrupted);
 	m->fs.cache = cache_new(fetch_list, m->fs.api, 1000U * m->opts.cache_ttl);
+	if (m->fs.cache)
+		cache_set_limits(m->fs.cache, 1000U * m->opts.stale_ttl,
+				 1000U * m->opts.retry_deadline, fs_interrupted);
 	m->fs.kcache = kcache_new(0);
-	if (m->fs.cache == NULL || m->fs.kcache == NULL) {
+	m->fs.kinval = kinval_new();
+	m->fs.state_unsure = idset_new(1024);
+	if (m->fs.cache)
+		cache_set_listener(m->fs.cache, kinval_on_refresh, m->fs.kinval);
+	if (m->fs.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
+	    m->fs.state_unsure == NULL) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
 	m->fs.template_id = m->opts.template_id;
 	m->fs.timeout = m->opts.timeout;
 	m->fs.cache_ttl = m->opts.cache_ttl;
+	m->fs.stale_ttl = m->opts.stale_ttl;
 	m->fs.backend_url = shown_url(m);
 	m->fs.provider = backend_provider_name(m->backend.provider);
 	m->fs.embedded = m->backend.embedded;
@@ -569,6 +584,8 @@ static void teardown(struct sbxfs_main *m)
 	if (m->fs.cache)
 		cache_free(m->fs.cache);
 	kcache_free(m->fs.kcache);
+	kinval_free(m->fs.kinval);
+	idset_free(m->fs.state_unsure);
 	if (m->fs.api)
 		api_free(m->fs.api);
 	backend_clear(&m->backend);

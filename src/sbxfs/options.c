@@ -23,6 +23,9 @@ static const struct fuse_opt sbxfs_spec[] = {
 	SBXFS_OPT("connect_timeout=%s", connect_timeout_str),
 	SBXFS_OPT("request_timeout=%s", request_timeout_str),
 	SBXFS_OPT("retry_deadline=%s", retry_deadline_str),
+	SBXFS_OPT("stale_ttl=%s", stale_ttl_str),
+	SBXFS_OPT("list_deadline=%s", list_deadline_str),
+	SBXFS_OPT("max_sandboxes=%s", max_sandboxes_str),
 	SBXFS_OPT("cafile=%s", cafile),
 	SBXFS_OPT("log=%s", log_target),
 	SBXFS_OPT("log_level=%s", log_level_str),
@@ -161,12 +164,14 @@ struct seconds_opt {
 
 static int check_values(struct sbxfs_opts *o, FILE *err)
 {
-	unsigned deadline = 0;
+	unsigned deadline = 0, list_deadline = 0, max_sbx = 0;
 	const struct seconds_opt secs[] = {
 		{ "cache_ttl", o->cache_ttl_str, 0, 86400, &o->cache_ttl },
 		{ "connect_timeout", o->connect_timeout_str, 1, 3600, &o->connect_timeout },
 		{ "request_timeout", o->request_timeout_str, 1, 3600, &o->request_timeout },
 		{ "retry_deadline", o->retry_deadline_str, 1, 7200, &deadline },
+		{ "stale_ttl", o->stale_ttl_str, 0, 86400, &o->stale_ttl },
+		{ "list_deadline", o->list_deadline_str, 1, 86400, &list_deadline },
 	};
 
 	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
@@ -178,6 +183,15 @@ static int check_values(struct sbxfs_opts *o, FILE *err)
 		}
 	}
 	o->retry_deadline = deadline ? deadline : 2 * o->request_timeout;
+	o->list_deadline = list_deadline ? list_deadline : 4 * o->retry_deadline;
+	if (o->max_sandboxes_str) {
+		if (parse_seconds(o->max_sandboxes_str, 1, 10000000, &max_sbx) < 0) {
+			fprintf(err, "sbxfs: bad max_sandboxes '%s': expected a whole number "
+				"from 1 to 10000000\n", o->max_sandboxes_str);
+			return -1;
+		}
+		o->max_sandboxes = max_sbx;
+	}
 	if (o->timeout_str &&
 	    sbx_parse_timeout(o->timeout_str, strlen(o->timeout_str), &o->timeout) < 0) {
 		fprintf(err, "sbxfs: bad timeout '%s': expected seconds (or 10m, 2h)\n",
@@ -270,6 +284,8 @@ int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
 	o->err = err;
 	o->timeout = SBXFS_DEFAULT_TIMEOUT;
 	o->cache_ttl = SBXFS_DEFAULT_CACHE_TTL;
+	o->stale_ttl = SBXFS_DEFAULT_STALE_TTL;
+	o->max_sandboxes = SBXFS_DEFAULT_MAX_SANDBOXES;
 	o->connect_timeout = SBXFS_DEFAULT_CONNECT_TIMEOUT;
 	o->request_timeout = SBXFS_DEFAULT_REQUEST_TIMEOUT;
 	o->log_level = LOG_LVL_INFO;
@@ -302,7 +318,8 @@ void opts_free(struct sbxfs_opts *o)
 	char **strs[] = {
 		&o->api_url, &o->api_key_file, &o->provider, &o->template_name, &o->timeout_str,
 		&o->cache_ttl_str, &o->connect_timeout_str, &o->request_timeout_str,
-		&o->retry_deadline_str, &o->cafile, &o->log_target, &o->log_level_str,
+		&o->retry_deadline_str, &o->stale_ttl_str, &o->list_deadline_str,
+		&o->max_sandboxes_str, &o->cafile, &o->log_target, &o->log_level_str,
 		&o->source, &o->nonopt[0], &o->nonopt[1],
 	};
 

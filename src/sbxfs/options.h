@@ -14,6 +14,8 @@
 #define SBXFS_DEFAULT_CACHE_TTL 2U
 #define SBXFS_DEFAULT_CONNECT_TIMEOUT 5U
 #define SBXFS_DEFAULT_REQUEST_TIMEOUT 15U
+#define SBXFS_DEFAULT_STALE_TTL 30U
+#define SBXFS_DEFAULT_MAX_SANDBOXES 100000UL
 
 struct sbxfs_opts {
 	/* As given with -o (malloc'd by fuse_opt_parse, NULL when absent). */
@@ -26,6 +28,9 @@ struct sbxfs_opts {
 	char *connect_timeout_str;
 	char *request_timeout_str;
 	char *retry_deadline_str;
+	char *stale_ttl_str;
+	char *list_deadline_str;
+	char *max_sandboxes_str;
 	char *cafile;
 	char *log_target;
 	char *log_level_str;
@@ -48,6 +53,9 @@ struct sbxfs_opts {
 	unsigned connect_timeout;   /* seconds */
 	unsigned request_timeout;   /* seconds per attempt */
 	unsigned retry_deadline;    /* seconds for all attempts */
+	unsigned stale_ttl;         /* seconds a listing is served behind a refresh */
+	unsigned list_deadline;     /* seconds for a whole listing, all pages */
+	unsigned long max_sandboxes;   /* entries a listing may hold */
 	enum log_level log_level;
 	bool log_level_set;
 

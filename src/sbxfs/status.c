@@ -42,8 +42,38 @@ static void build_line(char *buf, size_t size)
 		 fuse_pkgversion(), cv && cv->version ? cv->version : "?", JANSSON_VERSION);
 }
 
+/* The listing's lines: its age, the refresh running behind it and the
+ * failure of the last ones, with since when. */
+static void listing_lines(const struct status_info *si, char *buf, size_t size)
+{
+	const struct cache_stats *c = &si->cache;
+	char age[32], refresh[48] = "idle", failing[600] = "none", since[SBX_TIME_LEN];
+
+	if (c->age_ms >= 0)
+		snprintf(age, sizeof(age), "%ld", c->age_ms);
+	else
+		snprintf(age, sizeof(age), "none");
+	if (c->refreshing)
+		snprintf(refresh, sizeof(refresh), "running for %ld ms", c->refresh_ms);
+	if (c->failing_since) {
+		char detail[512];
+
+		status_format_error(&c->last_refresh_error, detail, sizeof(detail));
+		snprintf(failing, sizeof(failing), "since %s: %s",
+			 sbx_format_time(c->failing_since, since), detail);
+	}
+	snprintf(buf, size,
+		 "stale_ttl=%u\n"
+		 "cache_stale_hits=%llu\n"
+		 "listing_age_ms=%s\n"
+		 "listing_refresh=%s\n"
+		 "listing_refresh_failing=%s\n",
+		 si->stale_ttl, (unsigned long long)c->stale_hits, age, refresh, failing);
+}
+
 char *status_render(const struct status_info *si, size_t *len)
 {
+	char listing[1024];
 	char build[256];
 	char backend[1024];
 	char last[512];
@@ -53,6 +83,7 @@ char *status_render(const struct status_info *si, size_t *len)
 	scrub_text(backend, sizeof(backend), si->backend, si->backend ? strlen(si->backend) : 0);
 	status_format_error(&si->api.last_error, last, sizeof(last));
 	build_line(build, sizeof(build));
+	listing_lines(si, listing, sizeof(listing));
 	n = asprintf(&text,
 		     "version=%s\n"
 		     "build=%s\n"
@@ -68,7 +99,8 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "cache_misses=%llu\n"
 		     "cache_refreshes=%llu\n"
 		     "sandboxes=%zu\n"
-		     "cache_ttl=%u\n",
+		     "cache_ttl=%u\n"
+		     "%s",
 		     si->version, build, si->provider ? si->provider : "custom", backend,
 		     si->api.reachable ? "yes" : "no",
 		     si->embedded ? "yes" : "no", last,
@@ -78,7 +110,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     (unsigned long long)si->cache.hits,
 		     (unsigned long long)si->cache.misses,
 		     (unsigned long long)si->cache.refreshes,
-		     si->cache.entries, si->cache_ttl);
+		     si->cache.entries, si->cache_ttl, listing);
 	if (n < 0)
 		return NULL;
 	*len = (size_t)n;

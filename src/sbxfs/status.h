@@ -16,6 +16,7 @@ struct status_info {
 	const char *provider;     /* backend.h's name; NULL reads "custom" */
 	bool embedded;
 	unsigned cache_ttl;       /* seconds */
+	unsigned stale_ttl;       /* seconds */
 	struct api_stats api;
 	struct cache_stats cache;
 };

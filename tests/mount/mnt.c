@@ -142,7 +142,7 @@ void mnt_backend_start(void)
 		.api_key = M.key,
 		.templates_file = M.tplfile,
 		.faults = true,
-		.max_sandboxes = 2000,
+		.max_sandboxes = M.opts.sbxd_max_sandboxes ? M.opts.sbxd_max_sandboxes : 2000,
 		.log_level = SBXD_LOG_ERROR,
 	};
 	char *err = NULL;

@@ -14,6 +14,7 @@ struct mnt_opts {
 	const char *extra;          /* more -o options, or NULL */
 	const char *log_level;      /* NULL: error (and the log must stay empty) */
 	bool allow_log;             /* the log may have lines (no sanitizer reports) */
+	unsigned sbxd_max_sandboxes;   /* sbxd's limit; 0: 2000 */
 };
 
 struct mnt {

@@ -73,7 +73,16 @@ static void setup_short(void)
 {
 	mnt_start(&(struct mnt_opts){
 		.cache_ttl = 1,
-		.extra = "connect_timeout=1,request_timeout=2,retry_deadline=3",
+		.extra = "connect_timeout=1,request_timeout=2,retry_deadline=3,stale_ttl=0",
+		.allow_log = true,
+	});
+}
+
+static void setup_short_stale(void)
+{
+	mnt_start(&(struct mnt_opts){
+		.cache_ttl = 1,
+		.extra = "connect_timeout=1,request_timeout=2,retry_deadline=3,stale_ttl=6",
 		.allow_log = true,
 	});
 }
@@ -105,6 +114,46 @@ Test(life, backend_stopped_and_restarted, .init = setup_short, .fini = teardown,
 	cr_expect_eq(mkdir(P("again"), 0755), 0, "after restart: %s", strerror(errno));
 	cr_expect_eq(stat(P("again/state"), &st), 0);
 	cr_expect_eq(rest_count(), 1);
+}
+
+/* Within stale_ttl a dead backend costs reads nothing: they are served from
+ * the last listing while the refreshes behind it fail, and status says so.
+ * Past it they fail as with stale_ttl=0. */
+Test(life, backend_stopped_reads_served_stale, .init = setup_short_stale, .fini = teardown,
+     .timeout = 60)
+{
+	struct stat st;
+	double t;
+	char *text;
+
+	free(rest_create("base", "alpha", NULL));
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	cr_assert_eq(stat(P("alpha"), &st), 0);
+	mnt_backend_stop();
+	sleep(2);
+	for (int i = 0; i < 10; i++) {
+		t = now_s();
+		cr_expect_eq(stat(P("alpha/info"), &st), 0, "stale read: %s", strerror(errno));
+		cr_expect_lt(now_s() - t, 0.5, "a stale read took %.2f s", now_s() - t);
+		usleep(100 * 1000);
+	}
+	/* the refresh behind those reads retries until retry_deadline (3 s) */
+	for (int i = 0; i < 50; i++) {
+		text = slurp(P(".sbxfs/status"), NULL);
+		cr_assert_not_null(text);
+		if (strstr(text, "listing_refresh_failing=since "))
+			break;
+		free(text);
+		text = NULL;
+		usleep(100 * 1000);
+	}
+	cr_assert_not_null(text, "no failing refresh in status after 5 s");
+	cr_expect(strstr(text, "ECONNREFUSED"), "%s", text);
+	free(text);
+	cr_expect_neq(mkdir(P("beta"), 0755), 0, "a create with the backend down");
+	sleep(6);   /* past stale_ttl: reads wait for a refresh, which fails */
+	cr_expect_eq(stat(P("alpha/info"), &st), -1);
+	cr_expect_eq(errno, ECONNREFUSED, "past stale_ttl: %s", strerror(errno));
 }
 
 /* ---- SIGHUP ---- */

@@ -202,6 +202,9 @@ int main(void)
 		return 1;
 	}
 	cache = cache_new(fetch, api, 5);
+	/* listings past the TTL are served behind a refresh: readers race the
+	 * refresher thread installing them */
+	cache_set_limits(cache, 200, 10000, NULL);
 	for (unsigned i = 0; i < STATIC; i++) {
 		struct sbx *s = NULL;
 		char name[32];

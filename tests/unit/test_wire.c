@@ -508,7 +508,9 @@ Test(wire, many_pages_in_order)
 	}
 }
 
-/* Endless pages; page 2 is not JSON but still names a next page. */
+/* Endless pages; page 2 is not JSON but still names a next page.  (It is
+ * framed like a document, so it is not taken for a body cut short, which
+ * would be retried.) */
 static int sc_garbage_page(const struct req *rq, int n, char *h, size_t hl, char *b, size_t bl)
 {
 	int k = page_of(rq);
@@ -516,7 +518,7 @@ static int sc_garbage_page(const struct req *rq, int n, char *h, size_t hl, char
 	(void)n;
 	if (k == 2) {
 		snprintf(h, hl, "X-Next-Token: t3\r\n");
-		snprintf(b, bl, "[{\"sandboxID\":");
+		snprintf(b, bl, "[{\"sandboxID\":}]");
 		return 200;
 	}
 	return list_page(k, 1000, h, hl, b, bl);
@@ -611,7 +613,7 @@ static int sc_garbage_then_stall(const struct req *rq, int n, char *h, size_t hl
 	}
 	if (k == 1) {
 		snprintf(h, hl, "X-Next-Token: t2\r\n");
-		snprintf(b, bl, "[{\"sandboxID\":");
+		snprintf(b, bl, "[{\"sandboxID\":}]");
 		return 200;
 	}
 	return list_page(k, 10, h, hl, b, bl);

@@ -1,0 +1,128 @@
+/* The mixed workload of bench/mixed (16 threads: mkdir, rmdir, state and
+ * timeout writes, ls -l, cat info) under each fault mix: every result is
+ * success or a documented errno, no operation lasts past retry_deadline
+ * plus a second, and what the mount acknowledged is what the REST API
+ * holds afterwards.  Throughput per mix is for bench/run, not for here. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mnt.h"
+
+#define RETRY_DEADLINE_S 6
+
+static void setup(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 1,
+		.extra = "connect_timeout=1,request_timeout=3,retry_deadline=6",
+		.log_level = "error", .allow_log = true });
+}
+
+static void teardown(void)
+{
+	mnt_stop();
+}
+
+/* The sandbox named name, per the REST API: its state, or NULL if none.
+ * A name may belong to two sandboxes when an unacknowledged create also
+ * made one; then any of them being in `want` counts. */
+static bool rest_has(const char *name, const char *want_state)
+{
+	char path[256];
+	json_t *arr = NULL, *it;
+	size_t i;
+	bool found = false;
+	long st;
+
+	snprintf(path, sizeof(path),
+		 "/v2/sandboxes?state=running,paused&limit=100&metadata=sbxfs.name%%3D%s", name);
+	st = rest("GET", path, NULL, &arr);
+	cr_assert_eq(st, 200, "list of %s: HTTP %ld", name, st);
+	json_array_foreach(arr, i, it) {
+		const char *state = json_string_value(json_object_get(it, "state"));
+
+		if (!want_state || strcmp(want_state, "?") == 0 ||
+		    (state && strcmp(state, want_state) == 0))
+			found = true;
+	}
+	json_decref(arr);
+	return found;
+}
+
+static void check_expectations(const char *file)
+{
+	char line[256], name[128], state[32];
+	int present = 0, absent = 0;
+	FILE *f = fopen(file, "r");
+
+	cr_assert_not_null(f, "no expectations from the workload");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "present %127s %31s", name, state) == 2) {
+			cr_expect(rest_has(name, state), "%s: acknowledged %s, REST disagrees", name,
+				  state);
+			present++;
+		} else if (sscanf(line, "absent %127s", name) == 1) {
+			cr_expect_not(rest_has(name, NULL), "%s: acknowledged killed, still there",
+				      name);
+			absent++;
+		}
+	}
+	fclose(f);
+	cr_expect_gt(present + absent, 0, "the workload acknowledged nothing");
+}
+
+/* Runs the workload for secs under fault (NULL: none), then checks. */
+static void run_mix(const char *tag, const char *fault, int secs)
+{
+	char cmd[1024], expect[160], name[32];
+
+	/* the sandboxes every thread reads, made before the faults */
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "mxbase-%02d", i);
+		free(rest_create("base", name, NULL));
+	}
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	if (fault)
+		cr_assert_eq(rest("POST", "/sbxd/faults", fault, NULL), 200, "fault %s", fault);
+	snprintf(expect, sizeof(expect), "%s/expect-%s", M.tmp, tag);
+	snprintf(cmd, sizeof(cmd), "\"%s\" -t 16 -s %d -b %d -p %s -o \"%s\" \"$MNT\" >&2",
+		 getenv("MIXED_EXE"), secs, (RETRY_DEADLINE_S + 1) * 1000, tag, expect);
+	cr_expect_eq(sh("%s", cmd), 0, "workload under %s: a bad errno or an operation past "
+		     "retry_deadline + 1 s (see stderr)", tag);
+	cr_assert_eq(rest("DELETE", "/sbxd/faults", NULL, NULL), 204);
+	check_expectations(expect);
+}
+
+TestSuite(mixed, .init = setup, .fini = teardown, .timeout = 300);
+
+Test(mixed, no_fault)
+{
+	run_mix("none", NULL, 4);
+}
+
+Test(mixed, eight_percent_503)
+{
+	run_mix("s503", "{\"status\": 503, \"share\": 0.08}", 4);
+}
+
+Test(mixed, five_percent_dropped)
+{
+	run_mix("drop", "{\"body\": \"drop\", \"share\": 0.05}", 4);
+}
+
+/* Listings only: sbxd answers a faulted request without running its
+ * handler, so a truncated 200 to a DELETE would be a success no server
+ * gives (the kill acknowledged, the sandbox still there). */
+Test(mixed, ten_percent_truncated)
+{
+	run_mix("trunc", "{\"body\": \"truncated\", \"share\": 0.10, "
+		"\"path_prefix\": \"/v2/sandboxes\"}", 4);
+}
+
+Test(mixed, ten_percent_slow_past_the_request_timeout)
+{
+	run_mix("slow", "{\"latency_ms\": 4000, \"share\": 0.10}", 6);
+}
