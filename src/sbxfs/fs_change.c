@@ -211,6 +211,10 @@ static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 	if (exists)
 		return -EEXIST;
 	err = api_create(fs->api, tpl, fs->timeout, name, &s, NULL);
+	/* Not retried once sent (api.h): the server may have made it. */
+	if (err == -EINTR || err == -ETIMEDOUT || err == -EIO)
+		log_info("create of %s may have reached the server: if it did, the sandbox "
+			 "shows under that name at the next listing", name);
 	if (err < 0)
 		return err;
 	/* s carries the name as metadata (api.h), so the listing names it. */
