@@ -71,7 +71,7 @@ if command -v meson >/dev/null; then
 	[ $st = 0 ] || cat "$tmp/install.log" >"$tmp/out"
 	for f in bin/sbxfs sbin/sbxd share/man/man1/sbxfs.1 share/man/man8/sbxd.8 \
 		lib/systemd/system/sbxd.service lib/systemd/system/sbxfs@.service \
-		share/doc/sbxfs/operations.md share/doc/sbxfs/recipes.md \
+		share/doc/sbxfs/operations.md share/doc/sbxfs/recipes.md share/doc/sbxfs/performance.md \
 		share/doc/sbxfs/examples/fstab share/doc/sbxfs/examples/mnt-sbx.mount; do
 		[ -e "$tmp/dest$prefix/$f" ] || echo "not installed: $prefix/$f" >>"$tmp/out"
 	done
