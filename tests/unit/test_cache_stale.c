@@ -94,42 +94,35 @@ Test(stale, served_at_once_while_one_refresh_runs_behind)
 	cache_free(c);
 }
 
-Test(stale, past_the_stale_limit_callers_wait)
+/* With a TTL of 100 ms and the given stale limit, a get after idle_ms must
+ * wait for the (300 ms) refresh and see what it fetched. */
+static void expect_get_waits(unsigned stale_ms, unsigned idle_ms, const char *why)
 {
 	struct api_error e = { 0 };
 	size_t n;
 	long took;
 	struct sbx_cache *c = cache_new(fake_fetch, &F, 100);
 
-	cache_set_limits(c, 300, 0, NULL);
+	cache_set_limits(c, stale_ms, 0, NULL);
 	server_add(mk("a", NULL, 1));
 	cr_assert_eq(timed_get(c, &n, &took, &e), 0);
-	usleep(400 * 1000);
+	usleep(idle_ms * 1000);
 	server_add(mk("b", NULL, 1));
 	set_delay(300);
 	cr_assert_eq(timed_get(c, &n, &took, &e), 0);
-	cr_expect_eq(n, 2, "a listing past the stale limit is not served");
-	cr_expect_geq(took, 250, "did not wait for the refresh (%ld ms)", took);
+	cr_expect_eq(n, 2, "%s: the old listing was served", why);
+	cr_expect_geq(took, 250, "%s: did not wait for the refresh (%ld ms)", why, took);
 	cache_free(c);
+}
+
+Test(stale, past_the_stale_limit_callers_wait)
+{
+	expect_get_waits(300, 400, "past the stale limit");
 }
 
 Test(stale, zero_keeps_blocking_refreshes)
 {
-	struct api_error e = { 0 };
-	size_t n;
-	long took;
-	struct sbx_cache *c = cache_new(fake_fetch, &F, 100);
-
-	cache_set_limits(c, 0, 0, NULL);
-	server_add(mk("a", NULL, 1));
-	cr_assert_eq(timed_get(c, &n, &took, &e), 0);
-	usleep(150 * 1000);
-	server_add(mk("b", NULL, 1));
-	set_delay(300);
-	cr_assert_eq(timed_get(c, &n, &took, &e), 0);
-	cr_expect_eq(n, 2);
-	cr_expect_geq(took, 250);
-	cache_free(c);
+	expect_get_waits(0, 150, "stale_ttl 0");
 }
 
 Test(stale, a_wait_ends_at_its_bound_and_the_refresh_goes_on)
