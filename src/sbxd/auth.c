@@ -1,6 +1,7 @@
 /* API key handling; see auth.h. */
 #include "auth.h"
 
+#include "common/keyfile.h"
 #include "util.h"
 
 #include <errno.h>
@@ -70,30 +71,6 @@ bool auth_check(struct auth *a, const char *presented)
 	return ok;
 }
 
-int auth_read_key_file(const char *path, char **key)
-{
-	char buf[512];
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -errno;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	char *s = buf;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		s[--len] = '\0';
-	if (len == 0)
-		return -EINVAL;
-	*key = strdup(s);
-	explicit_bzero(buf, sizeof(buf));
-	return *key ? 0 : -ENOMEM;
-}
-
 int auth_default_key_path(const char *state_dir, char *out, size_t outlen)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -141,15 +118,13 @@ fail:;
 int auth_load_or_generate(const char *path, char **key, char **err)
 {
 	char fresh[65], tmp[4200];
-	struct stat st;
 	int rc, fd;
 
 	*err = NULL;
 	rc = ensure_private_dir(path, err);
 	if (rc < 0)
 		return rc;
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
-	    (st.st_mode & 077) == 0 && auth_read_key_file(path, key) == 0)
+	if (keyfile_is_private(path) && keyfile_read(path, key) == 0)
 		return 0;
 	rc = util_random_hex(fresh, 32);
 	if (rc < 0)

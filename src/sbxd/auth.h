@@ -18,10 +18,6 @@ int auth_set(struct auth *a, const char *key);
 /* True when `presented` (may be NULL) equals the key; constant time. */
 bool auth_check(struct auth *a, const char *presented);
 
-/* Reads a key from a file: the first line, surrounding whitespace removed.
- * Returns 0 and *key (caller frees), or -errno / -EINVAL for an empty key. */
-int auth_read_key_file(const char *path, char **key);
-
 /* Where a generated key lives: STATE_DIR/api-key, else
  * $XDG_RUNTIME_DIR/sbxd/api-key, else /tmp/sbxd-$UID/api-key. */
 int auth_default_key_path(const char *state_dir, char *out, size_t outlen);

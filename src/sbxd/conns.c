@@ -1,7 +1,7 @@
 /* Connection bookkeeping and the timer thread; see conns.h. */
 #include "conns.h"
 
-#include "util.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,14 +36,14 @@ struct conn {
 	struct conn *prev, *next;
 	int fd;
 	enum conn_state state;
-	double deadline;        /* monotonic ms, unless CONN_SERVING */
+	int64_t deadline;       /* monotonic ms, unless CONN_SERVING */
 	bool over;              /* opened over a limit: answer 503 */
 	bool timed_out;         /* shut down by the sweep */
 	struct ip_count *ip;    /* NULL: loopback or AF_UNIX peer */
 };
 
 struct delayed {
-	double due;
+	int64_t due;
 	struct MHD_Connection *mc;
 };
 
@@ -124,7 +124,7 @@ static void heap_swap(struct delayed *a, struct delayed *b)
 	*b = t;
 }
 
-static int heap_push(struct conns *c, double due, struct MHD_Connection *mc)
+static int heap_push(struct conns *c, int64_t due, struct MHD_Connection *mc)
 {
 	size_t i = c->nheap;
 
@@ -171,7 +171,7 @@ static struct MHD_Connection *heap_pop(struct conns *c)
 /* Shuts down the sockets of requests past their deadline; the daemon then
  * sees the end of the stream and closes them (and conns_closed runs, which
  * waits for our lock: the fd stays valid while we hold it). */
-static void sweep(struct conns *c, double now)
+static void sweep(struct conns *c, int64_t now)
 {
 	for (struct conn *k = c->head; k; k = k->next) {
 		if (k->state == CONN_SERVING || k->timed_out || now < k->deadline)
@@ -182,27 +182,23 @@ static void sweep(struct conns *c, double now)
 	}
 }
 
-static void wait_until(struct conns *c, double ms)
+static void wait_until(struct conns *c, int64_t ms)
 {
 	struct timespec ts;
 
 	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 }
 
 static void *timer_main(void *arg)
 {
 	struct conns *c = arg;
-	double next_sweep = util_mono_ms() + SWEEP_MS;
+	int64_t next_sweep = clock_mono_ms() + SWEEP_MS;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
-		double now = util_mono_ms(), until = next_sweep;
+		int64_t now = clock_mono_ms(), until = next_sweep;
 
 		while (c->nheap > 0 && c->heap[0].due <= now) {
 			struct MHD_Connection *mc = heap_pop(c);
@@ -362,7 +358,7 @@ void conns_opened(struct conns *c, int fd, const struct sockaddr *addr, void **c
 		return;         /* served without limits or deadline */
 	k->fd = fd;
 	k->state = CONN_WAITING;
-	k->deadline = util_mono_ms() + 1000.0 * c->cfg.request_timeout_s;
+	k->deadline = clock_mono_ms() + 1000LL * c->cfg.request_timeout_s;
 	pthread_mutex_lock(&c->lock);
 	if (++c->open > c->cfg.max_connections)
 		k->over = true;
@@ -421,7 +417,7 @@ bool conns_request_begun(struct conns *c, struct conn *k)
 	pthread_mutex_lock(&c->lock);
 	if (k->state == CONN_IDLE) {
 		k->state = CONN_WAITING;
-		k->deadline = util_mono_ms() + 1000.0 * c->cfg.request_timeout_s;
+		k->deadline = clock_mono_ms() + 1000LL * c->cfg.request_timeout_s;
 	}
 	ok = !k->over;
 	pthread_mutex_unlock(&c->lock);
@@ -450,8 +446,8 @@ void conns_request_done(struct conns *c, struct conn *k)
 		return;
 	pthread_mutex_lock(&c->lock);
 	k->state = CONN_IDLE;
-	k->deadline = util_mono_ms() +
-		      1000.0 * (c->cfg.idle_timeout_s + c->cfg.request_timeout_s);
+	k->deadline = clock_mono_ms() +
+		      1000LL * (c->cfg.idle_timeout_s + c->cfg.request_timeout_s);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -462,7 +458,7 @@ bool conns_delay(struct conns *c, struct MHD_Connection *mc, long ms)
 	pthread_mutex_lock(&c->lock);
 	/* Suspended under the lock, so the timer (which pops under it) can
 	 * never resume a connection before it is suspended. */
-	if (!c->draining && heap_push(c, util_mono_ms() + (double)ms, mc) == 0) {
+	if (!c->draining && heap_push(c, clock_mono_ms() + ms, mc) == 0) {
 		MHD_suspend_connection(mc);
 		if (c->heap[0].mc == mc)
 			pthread_cond_signal(&c->wake);

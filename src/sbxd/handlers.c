@@ -3,6 +3,7 @@
 
 #include "query.h"
 #include "reqbody.h"
+#include "common/clock.h"
 #include "util.h"
 
 #include <errno.h>
@@ -93,14 +94,14 @@ static void h_create(struct sbxd *s, const struct request *rq, struct reply *rp)
 		.allow_internet = req.allow_internet,
 		.metadata = req.metadata, .env_vars = req.env_vars,
 	};
-	int rc = reg_create(s->reg, &spec, util_now_ms(), &out);
+	int rc = reg_create(s->reg, &spec, clock_wall_ms(), &out);
 	if (rc == -EAGAIN) {
 		reply_error(rp, 429, "maximum number of concurrent sandboxes (%u) reached",
 			    s->max_sandboxes);
 	} else if (rc < 0) {
 		reply_reg_error(rp, rc, "");
 	} else {
-		tpl_note_spawn(s->tpl, tpl.id, util_now_ms());
+		tpl_note_spawn(s->tpl, tpl.id, clock_wall_ms());
 		reply_json(rp, 201, out);
 	}
 out:
@@ -210,7 +211,7 @@ static void h_timeout(struct sbxd *s, const struct request *rq, struct reply *rp
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_set_timeout(s->reg, rq->m->sandbox_id, t, util_now_ms());
+	int rc = reg_set_timeout(s->reg, rq->m->sandbox_id, t, clock_wall_ms());
 	if (rc < 0)
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else
@@ -227,7 +228,7 @@ static void h_refresh(struct sbxd *s, const struct request *rq, struct reply *rp
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_refresh(s->reg, rq->m->sandbox_id, d, util_now_ms());
+	int rc = reg_refresh(s->reg, rq->m->sandbox_id, d, clock_wall_ms());
 	if (rc < 0)
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else
@@ -262,7 +263,7 @@ static void h_resume(struct sbxd *s, const struct request *rq, struct reply *rp)
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_resume(s->reg, rq->m->sandbox_id, t, util_now_ms(), &out);
+	int rc = reg_resume(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out);
 	if (rc == -EBUSY)
 		reply_error(rp, 409, "sandbox \"%s\" is already running", rq->m->sandbox_id);
 	else if (rc < 0)
@@ -283,7 +284,7 @@ static void h_connect(struct sbxd *s, const struct request *rq, struct reply *rp
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_connect(s->reg, rq->m->sandbox_id, t, util_now_ms(), &out, &resumed);
+	int rc = reg_connect(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out, &resumed);
 	if (rc < 0)
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else

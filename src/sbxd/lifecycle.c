@@ -1,7 +1,7 @@
 /* The expiry thread; see lifecycle.h. */
 #include "lifecycle.h"
 
-#include "util.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,7 +37,7 @@ static void *run(void *arg)
 
 	for (;;) {
 		int64_t next;
-		size_t n = reg_expire_due(lc->reg, util_now_ms(), &next);
+		size_t n = reg_expire_due(lc->reg, clock_wall_ms(), &next);
 
 		if (n)
 			slog_debug(lc->log, "expired %zu sandbox(es)", n);

@@ -3,6 +3,7 @@
 #include "sbxd.h"
 
 #include "auth.h"
+#include "common/keyfile.h"
 #include "config.h"
 
 #include <errno.h>
@@ -198,7 +199,7 @@ static int get_key(const struct opts *o, char **key)
 	int rc;
 
 	if (o->key_file) {
-		rc = auth_read_key_file(o->key_file, key);
+		rc = keyfile_read(o->key_file, key);
 		if (rc < 0)
 			fprintf(stderr, "sbxd: %s: %s\n", o->key_file,
 				rc == -EINVAL ? "no key in file" : strerror(-rc));
@@ -307,7 +308,7 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 	while (sigwait(sigs, &sig) == 0 && sig == SIGHUP) {
 		char *nk = NULL;
 
-		if (o->key_file && auth_read_key_file(o->key_file, &nk) < 0)
+		if (o->key_file && keyfile_read(o->key_file, &nk) < 0)
 			fprintf(stderr, "sbxd: %s: cannot re-read key; keeping the old one\n",
 				o->key_file);
 		rc = sbxd_reload(s, nk);

@@ -1,6 +1,7 @@
 /* JSON views of a sandbox; see sandbox.h. */
 #include "sandbox.h"
 
+#include "common/rfc3339.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -66,8 +67,8 @@ json_t *model_sandbox_json(const struct sandbox *sb, enum sbx_view view)
 		json_object_set_new(o, "domain", json_null());
 		return o;
 	}
-	util_rfc3339(sb->started_ms, started);
-	util_rfc3339(sb->end_ms, end);
+	rfc3339_format_ms(sb->started_ms, started);
+	rfc3339_format_ms(sb->end_ms, end);
 	set_str(o, "startedAt", started);
 	set_str(o, "endAt", end);
 	set_str(o, "state", sb->paused ? "paused" : "running");

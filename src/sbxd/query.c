@@ -1,6 +1,7 @@
 /* List query parsing and page tokens; see query.h. */
 #include "query.h"
 
+#include "common/rfc3339.h"
 #include "util.h"
 
 #include <errno.h>
@@ -154,7 +155,7 @@ int q_parse_list(const struct list_params *p, int v2, struct list_query *q,
 		}
 		f->ascending = 1;
 	}
-	if (p->started_after && util_parse_rfc3339(p->started_after, &f->started_after_ms) < 0) {
+	if (p->started_after && rfc3339_parse(p->started_after, &f->started_after_ms) < 0) {
 		bad(err, errlen, "%s", "startedAfter must be an RFC 3339 timestamp");
 		goto fail;
 	}

@@ -13,7 +13,8 @@
 #include "handlers.h"
 #include "listen.h"
 #include "server.h"
-#include "util.h"
+#include "common/buf.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -28,7 +29,7 @@
 #define MAX_BODY (1u << 20)
 
 struct req_ctx {
-	double t0;
+	int64_t t0;             /* monotonic ns at the first callback */
 	struct conn *conn;      /* conns.c's state; NULL if it had no memory */
 	bool begun;             /* first callback done */
 	bool delayed;           /* latency served: answer now */
@@ -40,8 +41,7 @@ struct req_ctx {
 	bool faulted;
 	struct fault_action act;
 	bool too_big;
-	char *body;
-	size_t len, cap;
+	struct buf body;        /* the upload, capped at MAX_BODY */
 	int status;             /* what was answered, for the log; 0: dropped */
 	char method[16];
 	char path[256];
@@ -144,7 +144,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	(void)uri;
 	if (!rc)
 		return NULL;
-	rc->t0 = util_mono_ms();
+	rc->t0 = clock_mono_ns();
+	buf_init(&rc->body, MAX_BODY);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	rc->conn = ci ? ci->socket_context : NULL;
 	rc->refuse = !conns_request_begun(s->conns, rc->conn);
@@ -218,30 +219,10 @@ static void take_upload(struct req_ctx *rc, const char *data, size_t n)
 {
 	if (rc->too_big)
 		return;
-	if (rc->len + n > MAX_BODY) {
+	/* Past the cap buf frees what it held; out of memory it keeps it.
+	 * Either way the request is answered 413, as before. */
+	if (buf_append(&rc->body, data, n) < 0)
 		rc->too_big = true;
-		free(rc->body);
-		rc->body = NULL;
-		rc->len = rc->cap = 0;
-		return;
-	}
-	if (rc->len + n + 1 > rc->cap) {
-		size_t cap = rc->cap ? rc->cap : 1024;
-		char *b;
-
-		while (cap < rc->len + n + 1)
-			cap *= 2;
-		b = realloc(rc->body, cap);
-		if (!b) {
-			rc->too_big = true;
-			return;
-		}
-		rc->body = b;
-		rc->cap = cap;
-	}
-	memcpy(rc->body + rc->len, data, n);
-	rc->len += n;
-	rc->body[rc->len] = '\0';
 }
 
 static bool list_route(const char *method, enum route_id id)
@@ -300,7 +281,8 @@ static void serve(struct sbxd *s, struct MHD_Connection *conn, struct req_ctx *r
 			return;
 		}
 	}
-	struct request rq = { method, url, conn, rc->body ? rc->body : "", rc->len, &rc->m };
+	struct request rq = { method, url, conn, rc->body.data ? rc->body.data : "",
+			      rc->body.len, &rc->m };
 	handlers_dispatch(s, &rq, rp);
 }
 
@@ -364,12 +346,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* The path only: query strings can be long, and never hold the key. */
 	if (rc->status)
 		slog_info(&s->log, "%s %s %d %.1f ms", rc->method, rc->path, rc->status,
-			  util_mono_ms() - rc->t0);
+			  (double)(clock_mono_ns() - rc->t0) / 1e6);
 	else
 		slog_info(&s->log, "%s %s dropped %.1f ms", rc->method, rc->path,
-			  util_mono_ms() - rc->t0);
+			  (double)(clock_mono_ns() - rc->t0) / 1e6);
 	free(rc->url);
-	free(rc->body);
+	buf_release(&rc->body);
 	free(rc);
 	*con_cls = NULL;
 }
@@ -415,7 +397,7 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		}
 		int kept = 0;
 
-		s->persist = persist_open(s->reg, s->state_dir, util_now_ms(), &s->log, &kept, &msg);
+		s->persist = persist_open(s->reg, s->state_dir, clock_wall_ms(), &s->log, &kept, &msg);
 		if (!s->persist) {
 			set_err(err, "state: %s", msg ? msg : "out of memory");
 			free(msg);

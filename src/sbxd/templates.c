@@ -1,6 +1,8 @@
 /* Template store; see templates.h. */
 #include "templates.h"
 
+#include "common/clock.h"
+#include "common/rfc3339.h"
 #include "util.h"
 
 #include <errno.h>
@@ -61,7 +63,7 @@ struct tpl_store *tpl_store_new(void)
 	st->base.is_public = 1;
 	snprintf(st->base.envd_version, sizeof(st->base.envd_version), "%s",
 		 SBXD_ENVD_VERSION);
-	st->base.created_ms = util_now_ms();
+	st->base.created_ms = clock_wall_ms();
 	if (!st->base.id || !st->base.build_id || !st->base.aliases) {
 		tpl_store_free(st);
 		return NULL;
@@ -210,7 +212,7 @@ int tpl_store_load(struct tpl_store *st, const char *path, char **err)
 		goto out;
 	}
 	for (; n < json_array_size(root); n++) {
-		rc = tpl_from_json(&set[n], json_array_get(root, n), util_now_ms());
+		rc = tpl_from_json(&set[n], json_array_get(root, n), clock_wall_ms());
 		if (rc < 0)
 			goto out;
 	}
@@ -301,8 +303,8 @@ static json_t *tpl_json(const struct tpl *t)
 {
 	char created[32], spawned[32];
 
-	util_rfc3339(t->created_ms, created);
-	util_rfc3339(t->last_spawn_ms, spawned);
+	rfc3339_format_ms(t->created_ms, created);
+	rfc3339_format_ms(t->last_spawn_ms, spawned);
 	/* Copies of the aliases, not references: the list is sent after the
 	 * store's lock is dropped, and a reload may free the originals. */
 	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:o, s:o, s:s, s:s,"

@@ -6,23 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
-
-int64_t util_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-double util_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 int util_random(void *buf, size_t n)
 {
@@ -77,64 +60,6 @@ int util_random_hex(char *out, size_t n)
 		out[2 * i + 1] = hex[b[i] & 15];
 	}
 	out[2 * n] = '\0';
-	return 0;
-}
-
-void util_rfc3339(int64_t ms, char out[32])
-{
-	time_t secs = (time_t)(ms / 1000);
-	int frac = (int)(ms % 1000);
-	struct tm tm;
-
-	if (frac < 0) {
-		frac += 1000;
-		secs -= 1;
-	}
-	gmtime_r(&secs, &tm);
-	/* strftime bounds every field, which snprintf's checker cannot see. */
-	size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", frac % 1000);
-}
-
-int util_parse_rfc3339(const char *s, int64_t *ms)
-{
-	struct tm tm;
-	const char *p;
-	int64_t frac_ms = 0, offset_s = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -EINVAL;
-	if (*p == '.') {
-		int digits = 0;
-
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 3)
-				frac_ms = frac_ms * 10 + (*p - '0');
-		if (digits == 0)
-			return -EINVAL;
-		for (; digits < 3; digits++)
-			frac_ms *= 10;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int hh, mm;
-		char sign = *p;
-
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || strlen(p) != 6)
-			return -EINVAL;
-		offset_s = (int64_t)hh * 3600 + mm * 60;
-		if (sign == '-')
-			offset_s = -offset_s;
-		p += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*p != '\0')
-		return -EINVAL;
-	*ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac_ms;
 	return 0;
 }
 
@@ -200,12 +125,4 @@ int util_url_decode(char *s)
 	}
 	*w = '\0';
 	return 0;
-}
-
-void util_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }

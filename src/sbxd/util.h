@@ -1,18 +1,11 @@
-/* Small helpers shared by the sbxd modules: clocks, randomness, time
- * formatting, constant-time comparison and identifier checks. */
+/* Small helpers of sbxd's own: randomness, constant-time comparison,
+ * identifier checks and URL decoding.  (Clocks and times: src/common.) */
 #ifndef SBXD_UTIL_H
 #define SBXD_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Wall-clock milliseconds since the epoch (CLOCK_REALTIME): end times are
- * shown to clients and persisted, so they must survive a restart. */
-int64_t util_now_ms(void);
-
-/* Monotonic milliseconds, for measuring request latency. */
-double util_mono_ms(void);
 
 /* Fills buf with n cryptographically random bytes.  Returns 0 or -errno. */
 int util_random(void *buf, size_t n);
@@ -22,14 +15,6 @@ int util_random_alnum(char *out, size_t n);
 
 /* Writes 2*n random lowercase hex digits plus a NUL into out. */
 int util_random_hex(char *out, size_t n);
-
-/* Formats ms-since-epoch as RFC 3339 UTC with milliseconds into out
- * ("2026-01-02T03:04:05.678Z"); out must hold 32 bytes. */
-void util_rfc3339(int64_t ms, char out[32]);
-
-/* Parses an RFC 3339 timestamp (fraction and offset optional).  Returns 0
- * and sets *ms, or -EINVAL. */
-int util_parse_rfc3339(const char *s, int64_t *ms);
 
 /* Compares two strings without leaking where they differ through timing.
  * Length differences still take time proportional to the longer input. */
@@ -41,8 +26,5 @@ bool util_valid_id(const char *s);
 /* Decodes %XX escapes and '+' (form encoding) in place.  Returns 0 or
  * -EINVAL for a malformed escape or an encoded NUL. */
 int util_url_decode(char *s);
-
-/* Sleeps for ms milliseconds, resuming after signals. */
-void util_sleep_ms(long ms);
 
 #endif
