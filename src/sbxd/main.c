@@ -2,7 +2,7 @@
  * the API key, starts the server and waits for signals. */
 #include "sbxd.h"
 
-#include "auth.h"
+#include "api/auth.h"
 #include "common/keyfile.h"
 #include "config.h"
 

@@ -1,10 +1,10 @@
 /* Routing, fault configuration, template files and the small helpers. */
-#include "faultbody.h"
-#include "faults.h"
-#include "router.h"
-#include "templates.h"
+#include "http/faultbody.h"
+#include "api/faults.h"
+#include "api/router.h"
+#include "registry/templates.h"
 #include "common/rfc3339.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

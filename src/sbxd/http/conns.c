@@ -1,5 +1,5 @@
 /* Connection bookkeeping and the timer thread; see conns.h. */
-#include "conns.h"
+#include "http/conns.h"
 
 #include "common/clock.h"
 

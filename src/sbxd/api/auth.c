@@ -1,8 +1,8 @@
 /* API key handling; see auth.h. */
-#include "auth.h"
+#include "api/auth.h"
 
 #include "common/keyfile.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

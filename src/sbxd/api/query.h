@@ -2,7 +2,7 @@
 #ifndef SBXD_QUERY_H
 #define SBXD_QUERY_H
 
-#include "registry.h"
+#include "registry/registry.h"
 
 #include <jansson.h>
 #include <stddef.h>

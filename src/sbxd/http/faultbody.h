@@ -3,7 +3,7 @@
 #ifndef SBXD_FAULTBODY_H
 #define SBXD_FAULTBODY_H
 
-#include "faults.h"
+#include "api/faults.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* Fault response bodies; see faultbody.h. */
-#include "faultbody.h"
+#include "http/faultbody.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,5 +1,7 @@
-/* Small helpers of sbxd's own: randomness, constant-time comparison,
- * identifier checks and URL decoding.  (Clocks and times: src/common.) */
+/* base/: what every sbxd folder may use: the log (log.h) and these small
+ * helpers of sbxd's own: randomness, constant-time comparison, identifier
+ * checks and URL decoding.  Includes nothing of sbxd but the public sbxd.h;
+ * clocks and times are in src/common. */
 #ifndef SBXD_UTIL_H
 #define SBXD_UTIL_H
 

@@ -1,5 +1,5 @@
 /* The expiry thread; see lifecycle.h. */
-#include "lifecycle.h"
+#include "registry/lifecycle.h"
 
 #include "common/clock.h"
 

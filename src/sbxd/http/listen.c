@@ -1,5 +1,5 @@
 /* Listening sockets; see listen.h. */
-#include "listen.h"
+#include "http/listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * The spec declares no `additionalProperties: false` on any request schema
  * sbxd serves, so unknown fields are accepted (newer SDKs send fields this
  * server does not know); known fields must have the declared types. */
-#include "reqbody.h"
+#include "api/reqbody.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Small helpers shared by the sbxd modules. */
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

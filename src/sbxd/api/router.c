@@ -1,7 +1,7 @@
 /* Path routing; see router.h. */
-#include "router.h"
+#include "api/router.h"
 
-#include "util.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,9 +9,9 @@
  * The database is opened in exclusive locking mode: a second sbxd on the
  * same state directory fails at start instead of sharing it.
  */
-#include "persist.h"
+#include "registry/persist.h"
 
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,14 @@
 /* Route handlers; see handlers.h. */
-#include "handlers.h"
+#include "api/handlers.h"
 
-#include "query.h"
-#include "reqbody.h"
+#include "api/faults.h"
+#include "api/query.h"
+#include "api/reqbody.h"
+#include "api/stats.h"
+#include "base/util.h"
 #include "common/clock.h"
-#include "util.h"
+#include "registry/registry.h"
+#include "registry/templates.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -18,7 +22,7 @@
  * spec's default sandbox timeout. */
 #define REFRESH_DEFAULT_S 15
 
-typedef void (*handler_fn)(struct sbxd *s, const struct request *rq, struct reply *rp);
+typedef void (*handler_fn)(struct api_ctx *s, const struct request *rq, struct reply *rp);
 
 void reply_error(struct reply *rp, int status, const char *fmt, ...)
 {
@@ -64,14 +68,14 @@ static void reply_reg_error(struct reply *rp, int rc, const char *id)
 	}
 }
 
-static void h_health(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_health(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	(void)s;
 	(void)rq;
 	rp->status = 200;
 }
 
-static void h_create(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_create(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	struct create_req req;
 	struct tpl_info tpl;
@@ -132,7 +136,7 @@ static enum MHD_Result collect_state(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-static void h_list(struct sbxd *s, const struct request *rq, struct reply *rp, int v2)
+static void h_list(struct api_ctx *s, const struct request *rq, struct reply *rp, int v2)
 {
 	struct list_params p;
 	struct list_query q;
@@ -171,17 +175,17 @@ static void h_list(struct sbxd *s, const struct request *rq, struct reply *rp, i
 	q_list_free(&q);
 }
 
-static void h_list_v1(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_list_v1(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	h_list(s, rq, rp, 0);
 }
 
-static void h_list_v2(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_list_v2(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	h_list(s, rq, rp, 1);
 }
 
-static void h_get(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_get(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	json_t *out;
 	int rc = reg_get(s->reg, rq->m->sandbox_id, SBX_VIEW_DETAIL, &out);
@@ -192,7 +196,7 @@ static void h_get(struct sbxd *s, const struct request *rq, struct reply *rp)
 		reply_json(rp, 200, out);
 }
 
-static void h_kill(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_kill(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	int rc = reg_kill(s->reg, rq->m->sandbox_id);
 
@@ -202,7 +206,7 @@ static void h_kill(struct sbxd *s, const struct request *rq, struct reply *rp)
 		rp->status = 204;
 }
 
-static void h_timeout(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_timeout(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	unsigned t;
 	char err[256];
@@ -218,7 +222,7 @@ static void h_timeout(struct sbxd *s, const struct request *rq, struct reply *rp
 		rp->status = 204;
 }
 
-static void h_refresh(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_refresh(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	unsigned d;
 	char err[256];
@@ -235,7 +239,7 @@ static void h_refresh(struct sbxd *s, const struct request *rq, struct reply *rp
 		rp->status = 204;
 }
 
-static void h_pause(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_pause(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	char err[256];
 
@@ -252,7 +256,7 @@ static void h_pause(struct sbxd *s, const struct request *rq, struct reply *rp)
 		rp->status = 204;
 }
 
-static void h_resume(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_resume(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	unsigned t;
 	char err[256];
@@ -272,7 +276,7 @@ static void h_resume(struct sbxd *s, const struct request *rq, struct reply *rp)
 		reply_json(rp, 201, out);
 }
 
-static void h_connect(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_connect(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	unsigned t;
 	char err[256];
@@ -291,13 +295,13 @@ static void h_connect(struct sbxd *s, const struct request *rq, struct reply *rp
 		reply_json(rp, resumed ? 201 : 200, out);
 }
 
-static void h_templates(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_templates(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	(void)rq;
 	reply_json(rp, 200, tpl_list_json(s->tpl));
 }
 
-static void h_stats_get(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_stats_get(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	json_t *o = stats_json(s->stats);
 
@@ -306,20 +310,20 @@ static void h_stats_get(struct sbxd *s, const struct request *rq, struct reply *
 	reply_json(rp, 200, o);
 }
 
-static void h_stats_reset(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_stats_reset(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	(void)rq;
 	stats_reset(s->stats);
 	rp->status = 204;
 }
 
-static void h_faults_get(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_faults_get(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	(void)rq;
 	reply_json(rp, 200, faults_json(s->faults));
 }
 
-static void h_faults_set(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_faults_set(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	char err[256];
 
@@ -329,7 +333,7 @@ static void h_faults_set(struct sbxd *s, const struct request *rq, struct reply 
 		reply_json(rp, 200, faults_json(s->faults));
 }
 
-static void h_faults_clear(struct sbxd *s, const struct request *rq, struct reply *rp)
+static void h_faults_clear(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	(void)rq;
 	faults_clear(s->faults);
@@ -413,7 +417,7 @@ static void allowed_methods(enum route_id id, char *out, size_t outlen)
 						 used ? ", " : "", table[i].method);
 }
 
-void handlers_dispatch(struct sbxd *s, const struct request *rq, struct reply *rp)
+void handlers_dispatch(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
 	const struct route_match *m = rq->m;
 

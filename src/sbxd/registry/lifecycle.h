@@ -3,8 +3,8 @@
 #ifndef SBXD_LIFECYCLE_H
 #define SBXD_LIFECYCLE_H
 
-#include "log.h"
-#include "registry.h"
+#include "base/log.h"
+#include "registry/registry.h"
 
 struct lifecycle;
 

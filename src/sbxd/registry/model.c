@@ -1,8 +1,8 @@
 /* JSON views of a sandbox; see sandbox.h. */
-#include "sandbox.h"
+#include "registry/sandbox.h"
 
 #include "common/rfc3339.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

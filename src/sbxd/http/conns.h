@@ -9,7 +9,7 @@
 #ifndef SBXD_CONNS_H
 #define SBXD_CONNS_H
 
-#include "stats.h"
+#include "api/stats.h"
 
 #include <microhttpd.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
 /* List query parsing and page tokens; see query.h. */
-#include "query.h"
+#include "api/query.h"
 
 #include "common/rfc3339.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <inttypes.h>

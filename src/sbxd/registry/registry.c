@@ -13,9 +13,9 @@
  * marked busy (other changes of it wait on `settled`, expiry skips it), then
  * applied under the lock again.  Readers see the committed state only.
  */
-#include "registry.h"
+#include "registry/registry.h"
 
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <pthread.h>

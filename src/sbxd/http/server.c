@@ -8,11 +8,11 @@
  * on the last callback it is answered. */
 #include "sbxd.h"
 
-#include "faultbody.h"
-#include "conns.h"
-#include "handlers.h"
-#include "listen.h"
-#include "server.h"
+#include "http/faultbody.h"
+#include "http/conns.h"
+#include "api/handlers.h"
+#include "http/listen.h"
+#include "http/server.h"
 #include "common/buf.h"
 #include "common/clock.h"
 
@@ -197,11 +197,11 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	rc->internal = router_is_internal(url);
 	if (!rc->internal) {
 		handlers_stats_key(method, rc->m.id, key, sizeof(key));
-		stats_count(s->stats, key);
+		stats_count(s->api.stats, key);
 		/* Decided before anything runs, so a faulted request never
 		 * changes state. */
-		if (s->faults)
-			rc->faulted = faults_decide(s->faults, url, &rc->act);
+		if (s->api.faults)
+			rc->faulted = faults_decide(s->api.faults, url, &rc->act);
 	}
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -283,7 +283,7 @@ static void serve(struct sbxd *s, struct MHD_Connection *conn, struct req_ctx *r
 	}
 	struct request rq = { method, url, conn, rc->body.data ? rc->body.data : "",
 			      rc->body.len, &rc->m };
-	handlers_dispatch(s, &rq, rp);
+	handlers_dispatch(&s->api, &rq, rp);
 }
 
 static enum MHD_Result last_call(struct sbxd *s, struct MHD_Connection *conn,
@@ -376,15 +376,15 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 	int rc;
 
 	s->auth = auth_new(cfg->api_key);
-	s->tpl = tpl_store_new();
-	s->reg = reg_new(s->max_sandboxes);
-	s->stats = stats_new(keys, nkeys);
-	s->faults = cfg->faults ? faults_new() : NULL;
-	if (!s->auth || !s->tpl || !s->reg || !s->stats || (cfg->faults && !s->faults)) {
+	s->api.tpl = tpl_store_new();
+	s->api.reg = reg_new(s->api.max_sandboxes);
+	s->api.stats = stats_new(keys, nkeys);
+	s->api.faults = cfg->faults ? faults_new() : NULL;
+	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || (cfg->faults && !s->api.faults)) {
 		set_err(err, "out of memory");
 		return -ENOMEM;
 	}
-	if (s->templates_file && (rc = tpl_store_load(s->tpl, s->templates_file, &msg)) < 0) {
+	if (s->templates_file && (rc = tpl_store_load(s->api.tpl, s->templates_file, &msg)) < 0) {
 		set_err(err, "templates: %s", msg ? msg : strerror(-rc));
 		free(msg);
 		return rc;
@@ -397,7 +397,7 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		}
 		int kept = 0;
 
-		s->persist = persist_open(s->reg, s->state_dir, clock_wall_ms(), &s->log, &kept, &msg);
+		s->persist = persist_open(s->api.reg, s->state_dir, clock_wall_ms(), &s->log, &kept, &msg);
 		if (!s->persist) {
 			set_err(err, "state: %s", msg ? msg : "out of memory");
 			free(msg);
@@ -428,8 +428,8 @@ static int start_threads(struct sbxd *s, int fd, char **err)
 
 	/* The journal first: no expiry may apply without being committed. */
 	if (!s->persist || persist_start(s->persist) == 0)
-		s->life = lifecycle_start(s->reg, &s->log);
-	s->conns = conns_new(&cc, s->stats);
+		s->life = lifecycle_start(s->api.reg, &s->log);
+	s->conns = conns_new(&cc, s->api.stats);
 	if (!s->life || !s->conns || conns_start(s->conns) < 0) {
 		set_err(err, "cannot start threads");
 		return -EAGAIN;
@@ -460,11 +460,11 @@ static unsigned or_default(unsigned v, unsigned def)
 
 static void set_limits(struct sbxd *s, const struct sbxd_config *cfg)
 {
-	s->max_sandboxes = or_default(cfg->max_sandboxes, 1000);
-	s->max_timeout = or_default(cfg->max_timeout, 86400);
-	s->default_timeout = or_default(cfg->default_timeout, 300);
-	if (s->default_timeout > s->max_timeout)
-		s->default_timeout = s->max_timeout;
+	s->api.max_sandboxes = or_default(cfg->max_sandboxes, 1000);
+	s->api.max_timeout = or_default(cfg->max_timeout, 86400);
+	s->api.default_timeout = or_default(cfg->default_timeout, 300);
+	if (s->api.default_timeout > s->api.max_timeout)
+		s->api.default_timeout = s->api.max_timeout;
 	s->threads = or_default(cfg->threads, 8);
 	s->max_connections = or_default(cfg->max_connections, 4096);
 	s->max_per_ip = or_default(cfg->max_per_ip, 256);
@@ -543,7 +543,7 @@ int sbxd_reload(struct sbxd *s, const char *new_api_key)
 	if (new_api_key && (rc = auth_set(s->auth, new_api_key)) < 0)
 		return rc;
 	if (s->templates_file) {
-		rc = tpl_store_load(s->tpl, s->templates_file, &msg);
+		rc = tpl_store_load(s->api.tpl, s->templates_file, &msg);
 		if (rc < 0)
 			slog_error(&s->log, "reloading templates: %s", msg ? msg : strerror(-rc));
 		free(msg);
@@ -567,10 +567,10 @@ void sbxd_stop(struct sbxd *s)
 	free(s->unix_path);
 	lifecycle_stop(s->life);
 	persist_close(s->persist);
-	reg_free(s->reg);
-	stats_free(s->stats);
-	faults_free(s->faults);
-	tpl_store_free(s->tpl);
+	reg_free(s->api.reg);
+	stats_free(s->api.stats);
+	faults_free(s->api.faults);
+	tpl_store_free(s->api.tpl);
 	auth_free(s->auth);
 	free(s->templates_file);
 	free(s->state_dir);

@@ -1,10 +1,15 @@
-/* The sandbox registry: every sandbox sbxd knows, indexed by ID, ordered by
+/* registry/: the state sbxd serves.  The sandbox records and their JSON
+ * views (model.c), the changes to them and their commit to the journal,
+ * expiry (lifecycle.c), persistence in SQLite (persist.c) and the template
+ * store (templates.c).  Uses base/ and src/common only: no HTTP.
+ *
+ * The sandbox registry: every sandbox sbxd knows, indexed by ID, ordered by
  * creation sequence (for stable pagination) and by end time (for expiry).
  * All functions are thread-safe; none blocks on I/O or sleeps. */
 #ifndef SBXD_REGISTRY_H
 #define SBXD_REGISTRY_H
 
-#include "sandbox.h"
+#include "registry/sandbox.h"
 
 #include <jansson.h>
 #include <stddef.h>

@@ -7,8 +7,8 @@
 #ifndef SBXD_PERSIST_H
 #define SBXD_PERSIST_H
 
-#include "log.h"
-#include "registry.h"
+#include "base/log.h"
+#include "registry/registry.h"
 
 #define PERSIST_DB_FILE "sbxd.db"
 #define PERSIST_OLD_FILE "sandboxes.json"        /* older sbxd: a JSON snapshot */

@@ -1,5 +1,5 @@
 /* Levelled logging; see log.h. */
-#include "log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

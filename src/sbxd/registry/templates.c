@@ -1,9 +1,9 @@
 /* Template store; see templates.h. */
-#include "templates.h"
+#include "registry/templates.h"
 
 #include "common/clock.h"
 #include "common/rfc3339.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* Fault injection; see faults.h. */
-#include "faults.h"
+#include "api/faults.h"
 
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* Request counters; see stats.h. */
-#include "stats.h"
+#include "api/stats.h"
 
 #include <pthread.h>
 #include <stdlib.h>
