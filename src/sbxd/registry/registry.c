@@ -9,12 +9,12 @@
 #include "registry/reg_priv.h"
 
 #include "base/util.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SETTLE_TIMEOUT_S 30     /* longest wait for another change's commit */
 
@@ -102,10 +102,8 @@ static int commit_one(struct reg *r, struct sandbox *sb, const struct sandbox *n
  * while waiting).  0, -ENOENT, or -ETIMEDOUT. */
 static int settle(struct reg *r, const char *id, struct sandbox **out)
 {
-	struct timespec dl;
+	struct timespec dl = clock_wall_after(SETTLE_TIMEOUT_S * 1000);
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += SETTLE_TIMEOUT_S;
 	for (;;) {
 		struct sandbox *sb = store_find(r, id);
 
