@@ -2,7 +2,8 @@
  * the API key, starts the server and waits for signals. */
 #include "sbxd.h"
 
-#include "auth.h"
+#include "api/auth.h"
+#include "common/keyfile.h"
 #include "config.h"
 
 #include <errno.h>
@@ -120,59 +121,72 @@ static int parse_level(const char *s, enum sbxd_log_level *out)
 	return -1;
 }
 
+/* The long options; each value indexes longopts (less O_LISTEN). */
+enum { O_LISTEN = 256, O_REMOTE, O_READY, O_KEYFILE, O_STATE, O_TPL, O_MAXSBX,
+       O_MAXTO, O_DEFTO, O_FAULTS, O_LEVEL, O_HELP, O_VERSION, O_THREADS, O_MAXCONN,
+       O_PERIP, O_REQTO, O_IDLETO };
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "allow-remote", no_argument, NULL, O_REMOTE },
+	{ "ready-file", required_argument, NULL, O_READY },
+	{ "api-key-file", required_argument, NULL, O_KEYFILE },
+	{ "state-dir", required_argument, NULL, O_STATE },
+	{ "templates", required_argument, NULL, O_TPL },
+	{ "max-sandboxes", required_argument, NULL, O_MAXSBX },
+	{ "max-timeout", required_argument, NULL, O_MAXTO },
+	{ "default-timeout", required_argument, NULL, O_DEFTO },
+	{ "faults", no_argument, NULL, O_FAULTS },
+	{ "log-level", required_argument, NULL, O_LEVEL },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "max-connections", required_argument, NULL, O_MAXCONN },
+	{ "max-connections-per-ip", required_argument, NULL, O_PERIP },
+	{ "request-timeout", required_argument, NULL, O_REQTO },
+	{ "idle-timeout", required_argument, NULL, O_IDLETO },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Applies option c (its argument in optarg): 0, -1 for a bad value, -2
+ * for an unknown option (usage shown). */
+static int take_option(int c, struct opts *o)
+{
+	int bad = 0;
+
+	switch (c) {
+	case O_LISTEN: bad = parse_listen(optarg, o); break;
+	case O_REMOTE: o->allow_remote = true; break;
+	case O_READY: o->ready_file = optarg; break;
+	case O_KEYFILE: o->key_file = optarg; break;
+	case O_STATE: o->state_dir = optarg; break;
+	case O_TPL: o->templates = optarg; break;
+	case O_MAXSBX: bad = parse_uint(optarg, 1, 10000000, &o->max_sandboxes); break;
+	case O_MAXTO: bad = parse_uint(optarg, 1, 31536000, &o->max_timeout); break;
+	case O_DEFTO: bad = parse_uint(optarg, 1, 31536000, &o->default_timeout); break;
+	case O_FAULTS: o->faults = true; break;
+	case O_LEVEL: bad = parse_level(optarg, &o->level); break;
+	case O_HELP: usage(stdout); exit(0);
+	case O_VERSION: printf("sbxd %s\n", SBXFS_VERSION); exit(0);
+	case O_THREADS: bad = parse_uint(optarg, 1, 256, &o->threads); break;
+	case O_MAXCONN: bad = parse_uint(optarg, 1, 1000000, &o->max_conns); break;
+	case O_PERIP: bad = parse_uint(optarg, 1, 1000000, &o->max_per_ip); break;
+	case O_REQTO: bad = parse_uint(optarg, 1, 3600, &o->request_timeout); break;
+	case O_IDLETO: bad = parse_uint(optarg, 1, 86400, &o->idle_timeout); break;
+	default: usage(stderr); return -2;
+	}
+	return bad ? -1 : 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_LISTEN = 256, O_REMOTE, O_READY, O_KEYFILE, O_STATE, O_TPL, O_MAXSBX,
-	       O_MAXTO, O_DEFTO, O_FAULTS, O_LEVEL, O_HELP, O_VERSION, O_THREADS, O_MAXCONN,
-	       O_PERIP, O_REQTO, O_IDLETO };
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "allow-remote", no_argument, NULL, O_REMOTE },
-		{ "ready-file", required_argument, NULL, O_READY },
-		{ "api-key-file", required_argument, NULL, O_KEYFILE },
-		{ "state-dir", required_argument, NULL, O_STATE },
-		{ "templates", required_argument, NULL, O_TPL },
-		{ "max-sandboxes", required_argument, NULL, O_MAXSBX },
-		{ "max-timeout", required_argument, NULL, O_MAXTO },
-		{ "default-timeout", required_argument, NULL, O_DEFTO },
-		{ "faults", no_argument, NULL, O_FAULTS },
-		{ "log-level", required_argument, NULL, O_LEVEL },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "max-connections", required_argument, NULL, O_MAXCONN },
-		{ "max-connections-per-ip", required_argument, NULL, O_PERIP },
-		{ "request-timeout", required_argument, NULL, O_REQTO },
-		{ "idle-timeout", required_argument, NULL, O_IDLETO },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int bad = 0;
+		int rc = take_option(c, o);
 
-		switch (c) {
-		case O_LISTEN: bad = parse_listen(optarg, o); break;
-		case O_REMOTE: o->allow_remote = true; break;
-		case O_READY: o->ready_file = optarg; break;
-		case O_KEYFILE: o->key_file = optarg; break;
-		case O_STATE: o->state_dir = optarg; break;
-		case O_TPL: o->templates = optarg; break;
-		case O_MAXSBX: bad = parse_uint(optarg, 1, 10000000, &o->max_sandboxes); break;
-		case O_MAXTO: bad = parse_uint(optarg, 1, 31536000, &o->max_timeout); break;
-		case O_DEFTO: bad = parse_uint(optarg, 1, 31536000, &o->default_timeout); break;
-		case O_FAULTS: o->faults = true; break;
-		case O_LEVEL: bad = parse_level(optarg, &o->level); break;
-		case O_HELP: usage(stdout); exit(0);
-		case O_VERSION: printf("sbxd %s\n", SBXFS_VERSION); exit(0);
-		case O_THREADS: bad = parse_uint(optarg, 1, 256, &o->threads); break;
-		case O_MAXCONN: bad = parse_uint(optarg, 1, 1000000, &o->max_conns); break;
-		case O_PERIP: bad = parse_uint(optarg, 1, 1000000, &o->max_per_ip); break;
-		case O_REQTO: bad = parse_uint(optarg, 1, 3600, &o->request_timeout); break;
-		case O_IDLETO: bad = parse_uint(optarg, 1, 86400, &o->idle_timeout); break;
-		default: usage(stderr); return -1;
-		}
-		if (bad) {
+		if (rc == -2)
+			return -1;
+		if (rc < 0) {
 			fprintf(stderr, "sbxd: invalid value for --%s: %s\n",
 				longopts[c - O_LISTEN].name, optarg);
 			return -1;
@@ -198,7 +212,7 @@ static int get_key(const struct opts *o, char **key)
 	int rc;
 
 	if (o->key_file) {
-		rc = auth_read_key_file(o->key_file, key);
+		rc = keyfile_read(o->key_file, key);
 		if (rc < 0)
 			fprintf(stderr, "sbxd: %s: %s\n", o->key_file,
 				rc == -EINVAL ? "no key in file" : strerror(-rc));
@@ -307,7 +321,7 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 	while (sigwait(sigs, &sig) == 0 && sig == SIGHUP) {
 		char *nk = NULL;
 
-		if (o->key_file && auth_read_key_file(o->key_file, &nk) < 0)
+		if (o->key_file && keyfile_read(o->key_file, &nk) < 0)
 			fprintf(stderr, "sbxd: %s: cannot re-read key; keeping the old one\n",
 				o->key_file);
 		rc = sbxd_reload(s, nk);

@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <jansson.h>
 
-#include "faults.h"
+#include "api/faults.h"
 #include "fuzz.h"
-#include "query.h"
-#include "reqbody.h"
-#include "router.h"
-#include "util.h"
+#include "api/query.h"
+#include "api/reqbody.h"
+#include "api/router.h"
+#include "base/util.h"
 
 #define MAX_TIMEOUT 86400
 #define DEF_TIMEOUT 300

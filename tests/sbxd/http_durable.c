@@ -5,7 +5,8 @@
  * and a change in flight at the kill went one way or the other.  Also: a
  * full disk and a dead one (503, nothing changed), and the errors at start. */
 #include "httputil.h"
-#include "util.h"
+#include "common/clock.h"
+#include "common/rfc3339.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -141,7 +142,7 @@ static int one_change(struct client *c)
 {
 	char path[96], body[64];
 	struct resp r;
-	int64_t t0 = util_now_ms();
+	int64_t t0 = clock_wall_ms();
 	int op = (int)(rand_r(&c->seed) % 5), rc;
 	unsigned timeout = 3600 + 100 * (rand_r(&c->seed) % 300);
 
@@ -162,7 +163,7 @@ static int one_change(struct client *c)
 			snprintf(s->id, sizeof(s->id), "%s",
 				 json_string_value(json_object_get(j, "sandboxID")));
 			s->cur = (struct look){ 1, 0, t0 + timeout * 1000LL,
-						util_now_ms() + timeout * 1000LL };
+						clock_wall_ms() + timeout * 1000LL };
 			s->has_alt = 0;
 			json_decref(j);
 		} else if (rc == -2) {
@@ -196,7 +197,7 @@ static int one_change(struct client *c)
 		next.exists = 0;
 	}
 	if (next.lo != s->cur.lo)
-		next.hi = util_now_ms() + timeout * 1000LL;
+		next.hi = clock_wall_ms() + timeout * 1000LL;
 	resp_free(&r);
 	if (rc == 0) {
 		s->cur = next;
@@ -223,7 +224,7 @@ static int look_matches(const struct look *l, const json_t *o)
 
 	if (!o)
 		return !l->exists;
-	if (!l->exists || util_parse_rfc3339(json_string_value(json_object_get(o, "endAt")),
+	if (!l->exists || rfc3339_parse(json_string_value(json_object_get(o, "endAt")),
 					     &end) < 0)
 		return 0;
 	int paused = strcmp(json_string_value(json_object_get(o, "state")), "paused") == 0;

@@ -1,6 +1,6 @@
 /* The connection limits of conns.c, with made-up peers. */
-#include "conns.h"
-#include "stats.h"
+#include "http/conns.h"
+#include "api/stats.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

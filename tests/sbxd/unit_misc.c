@@ -1,9 +1,10 @@
 /* Routing, fault configuration, template files and the small helpers. */
-#include "faultbody.h"
-#include "faults.h"
-#include "router.h"
-#include "templates.h"
-#include "util.h"
+#include "http/faultbody.h"
+#include "api/faults.h"
+#include "api/router.h"
+#include "registry/templates.h"
+#include "common/rfc3339.h"
+#include "base/util.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -139,13 +140,13 @@ Test(util, helpers)
 	char buf[64];
 	int64_t ms;
 
-	util_rfc3339(1700000000123LL, buf);
+	rfc3339_format_ms(1700000000123LL, buf);
 	cr_expect_str_eq(buf, "2023-11-14T22:13:20.123Z");
-	cr_assert_eq(util_parse_rfc3339(buf, &ms), 0);
+	cr_assert_eq(rfc3339_parse(buf, &ms), 0);
 	cr_expect_eq(ms, 1700000000123LL);
-	cr_assert_eq(util_parse_rfc3339("2023-11-14T23:13:20+01:00", &ms), 0);
+	cr_assert_eq(rfc3339_parse("2023-11-14T23:13:20+01:00", &ms), 0);
 	cr_expect_eq(ms, 1700000000000LL);
-	cr_expect_lt(util_parse_rfc3339("2023-11-14", &ms), 0);
+	cr_expect_lt(rfc3339_parse("2023-11-14", &ms), 0);
 	cr_expect(util_secure_equal("abc", "abc"));
 	cr_expect_not(util_secure_equal("abc", "abd"));
 	cr_expect_not(util_secure_equal("abc", "abcd"));

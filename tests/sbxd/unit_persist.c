@@ -2,7 +2,7 @@
  * ended while sbxd was down (and that expiry saved), the one-time import of
  * sandboxes.json, concurrent changes sharing commits, and a corrupt
  * database at start. */
-#include "persist.h"
+#include "registry/persist.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* List query parsing and page tokens. */
-#include "query.h"
+#include "api/query.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* The registry: create, find, list pages, kill, pause/resume/connect,
  * expiry driven by an explicit clock, the sandbox limit, and a journal whose
  * failed commits must change nothing. */
-#include "registry.h"
+#include "registry/registry.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Validation of request bodies: each bad input is a 400 with a message,
  * each good one parses to the expected values. */
-#include "reqbody.h"
+#include "api/reqbody.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
