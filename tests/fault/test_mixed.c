@@ -1,8 +1,10 @@
 /* The mixed workload of bench/mixed (16 threads: mkdir, rmdir, state and
  * timeout writes, ls -l, cat info) under each fault mix: every result is
  * success or a documented errno, no operation lasts past retry_deadline
- * plus a second, and what the mount acknowledged is what the REST API
- * holds afterwards.  Throughput per mix is for bench/run, not for here. */
+ * plus a second (mkdir, rmdir and ls -l of the root: three times that, as
+ * the kernel queues them on the root's lock behind each other's
+ * requests), and what the mount acknowledged is what the REST API holds
+ * afterwards.  Throughput per mix is for bench/run, not for here. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
