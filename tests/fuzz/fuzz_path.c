@@ -6,8 +6,8 @@
 #include <limits.h>
 
 #include "fuzz.h"
-#include "path.h"
-#include "values.h"
+#include "fs/path.h"
+#include "model/values.h"
 
 static void check_span(const char *path, size_t plen, struct path_span s)
 {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "path.h"
+#include "fs/path.h"
 
 static struct path_node parse_ok(const char *p)
 {

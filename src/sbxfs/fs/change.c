@@ -1,5 +1,5 @@
 /* Effectful FUSE operations (writes, mkdir, rmdir, and what the tree
- * refuses); fs.c has the read side and the operations table. */
+ * refuses); ops.c has the read side and the operations table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,9 +9,9 @@
 
 #include "fs.h"
 #include "fs_priv.h"
-#include "log.h"
+#include "util/log.h"
 #include "path.h"
-#include "values.h"
+#include "model/values.h"
 
 /* A pause or resume that timed out, was cut off or got a 5xx may have
  * happened on the server (those are not retried, see api.h). */

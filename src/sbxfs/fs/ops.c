@@ -16,10 +16,10 @@
 
 #include "config.h"
 #include "fs.h"
-#include "log.h"
+#include "util/log.h"
 #include "path.h"
 #include "status.h"
-#include "values.h"
+#include "model/values.h"
 #include "fs_priv.h"
 
 
@@ -521,7 +521,7 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* READDIRPLUS in the kernel's auto mode: the first request of a
 	 * listing, and each one after the caller stat()ed an entry the last
 	 * one brought, carry attributes, so `ls -l` needs no LOOKUP while a
-	 * plain `ls` gets its names in few, large READDIR replies.  fs_dir.c
+	 * plain `ls` gets its names in few, large READDIR replies.  dir.c
 	 * gives each entry its real offset, without which libfuse 3.14 would
 	 * keep a node reference per listed name for good. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)

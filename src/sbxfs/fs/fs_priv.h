@@ -1,4 +1,4 @@
-/* Shared between fs.c (read side) and fs_change.c (effectful operations);
+/* Shared between ops.c (read side) and change.c (effectful operations);
  * private to the filesystem layer. */
 #ifndef SBXFS_FS_PRIV_H
 #define SBXFS_FS_PRIV_H
@@ -33,7 +33,7 @@ int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node 
 /* True for state, timeout and .sbxfs/refresh. */
 bool node_writable(const struct path_node *n);
 
-/* fs_dir.c: listings served at stable offsets from one snapshot. */
+/* dir.c: listings served at stable offsets from one snapshot. */
 int sbxfs_opendir(const char *path, struct fuse_file_info *fi);
 int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 		  struct fuse_file_info *fi, enum fuse_readdir_flags flags);

@@ -10,11 +10,11 @@
 #include <time.h>
 #include <fuse.h>
 
-#include "api.h"
-#include "cache.h"
+#include "api/api.h"
+#include "cache/cache.h"
 #include "idset.h"
 #include "kinval.h"
-#include "kcache.h"
+#include "pagecache.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
  * fuse_new() and read-only afterwards.  API failures are logged by the API
