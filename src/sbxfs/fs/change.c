@@ -141,17 +141,37 @@ static void drop_kernel_attrs(struct sbxfs *fs, struct sbx_listing *l)
 	listing_put(l);
 }
 
+/* The sandbox with this ID, as lookup_sbx finds one by name: -ENOENT when
+ * it is not listed.  A name equal to the ID would find another sandbox, so
+ * only the ID itself counts. */
+static int lookup_sbx_id(struct sbxfs *fs, const char *id, struct sbx_listing **lp,
+			 struct sbx **sp)
+{
+	int err = cache_get(fs->cache, lp, NULL);
+
+	if (err < 0)
+		return err;
+	*sp = listing_find(*lp, id);
+	if (*sp == NULL || strcmp((*sp)->id, id) != 0) {
+		listing_put(*lp);
+		*lp = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
 	struct sbxfs *fs = get_fs();
+	const struct snap *sn = fi ? (const struct snap *)(uintptr_t)fi->fh : NULL;
+	const char *id = sn ? sn->sbx_id : NULL;
 	struct sbx_listing *l;
 	struct path_node n;
 	struct sbx *s;
 	int err;
 
 	(void)off;
-	(void)fi;
 	if ((err = path_parse(path, &n)) < 0)
 		return err;
 	if (!node_writable(&n))
@@ -163,7 +183,10 @@ int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		drop_kernel_attrs(fs, cache_take(fs->cache));
 		return (int)size;
 	}
-	if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
+	/* To the sandbox that was opened, never to one that took its name
+	 * since. */
+	err = id ? lookup_sbx_id(fs, id, &l, &s) : lookup_sbx(fs, &n, &l, &s);
+	if (err < 0)
 		return err;
 	s = sbx_ref(s);
 	listing_put(l);

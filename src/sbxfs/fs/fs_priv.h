@@ -4,6 +4,8 @@
 #define SBXFS_FS_PRIV_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "fs.h"
@@ -14,6 +16,18 @@
 #define MODE_RO (S_IFREG | 0444)
 #define MODE_RW (S_IFREG | 0644)
 #define MODE_WO (S_IFREG | 0200)
+
+/* An open file (fi->fh): its content, rendered at open, and its attributes
+ * then. */
+struct snap {
+	struct stat st;
+	bool page_cached;     /* read through the kernel's page cache */
+	uint64_t key;         /* its kcache entry, when page_cached */
+	char *sbx_id;         /* a sandbox's file: its ID at open, which a
+	                       * write goes to however names move (malloc'd) */
+	size_t len;
+	char data[];
+};
 
 /* The mount's state, from the FUSE context of the calling thread. */
 struct sbxfs *get_fs(void);

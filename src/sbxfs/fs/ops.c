@@ -23,14 +23,6 @@
 #include "fs_priv.h"
 
 
-/* An open file's content, rendered at open, and its attributes then. */
-struct snap {
-	struct stat st;
-	bool page_cached;     /* read through the kernel's page cache */
-	uint64_t key;         /* its kcache entry, when page_cached */
-	size_t len;
-	char data[];
-};
 
 struct sbxfs *get_fs(void)
 {
@@ -400,7 +392,12 @@ static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap 
 		text = render_sbx_node(s, n, key, &len, &err);
 	}
 	if (text && (*out = snap_new(text, len)) != NULL) {
-		if (l)
+		if (l && n->kind == PATH_SBX_FILE && ((*out)->sbx_id = strdup(s->id)) == NULL) {
+			free(*out);
+			*out = NULL;
+			text = NULL;
+			err = -ENOMEM;
+		} else if (l)
 			fill_stat(fs, &(*out)->st, sbx_node_mode(n), (off_t)len, s->started_at);
 		else if (n->kind == PATH_CTL_STATUS)
 			fill_stat(fs, &(*out)->st, MODE_RO, (off_t)len, time(NULL));
@@ -482,6 +479,8 @@ static int sbxfs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (sn && sn->page_cached)
 		kcache_release(get_fs()->kcache, sn->key);
+	if (sn)
+		free(sn->sbx_id);
 	free(sn);
 	fi->fh = 0;
 	return 0;
