@@ -123,19 +123,21 @@ static void drop_kernel_attrs(struct sbxfs *fs, struct sbx_listing *l)
 		const struct sbx_dirent *d = listing_at(l, i);
 		const char *tpl[] = { d->sbx->template_id, d->sbx->alias };
 
+		struct path_node n = { .kind = PATH_SBX, .sbx = path_span_of(d->name) };
+
 		kinval_root_entry(fs->kinval, d->name);
 		if (strcmp(d->name, d->sbx->id) != 0)
 			kinval_root_entry(fs->kinval, d->sbx->id);
 		/* -ENOENT: the kernel holds nothing of it, nothing to drop. */
-		snprintf(path, sizeof(path), "/%s", d->name);
-		fuse_invalidate_path(f, path);
+		if (path_format(&n, path, sizeof(path)) > 0)
+			fuse_invalidate_path(f, path);
 		/* The same sandbox as listed under .sbxfs/templates. */
 		for (size_t t = 0; t < 2; t++) {
 			if (!*tpl[t] || (t == 1 && strcmp(tpl[0], tpl[1]) == 0))
 				continue;
-			snprintf(path, sizeof(path), "/" PATH_CTL_NAME "/templates/%s/%s",
-				 tpl[t], d->name);
-			fuse_invalidate_path(f, path);
+			n.tpl = path_span_of(tpl[t]);
+			if (path_format(&n, path, sizeof(path)) > 0)
+				fuse_invalidate_path(f, path);
 		}
 	}
 	listing_put(l);
@@ -247,6 +249,21 @@ static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
 	return 0;
 }
 
+/* A path that failed to parse but whose parent holds sandboxes: a bad
+ * name for one ("/.x"), or one under an impossible template. */
+static bool bad_name_in_dir(const char *path)
+{
+	const struct path_node tpls = { .kind = PATH_TPL_ROOT };
+	const char *slash = strrchr(path, '/');
+	char pre[64];
+	int len = path_format(&tpls, pre, sizeof(pre));
+
+	if (slash == path)
+		return true;
+	return len > 0 && strncmp(path, pre, (size_t)len) == 0 && path[len] == '/' &&
+	       strchr(path + len + 1, '/') == slash;
+}
+
 int sbxfs_mkdir(const char *path, mode_t mode)
 {
 	char name[NAME_MAX + 1], tpl[NAME_MAX + 1];
@@ -257,15 +274,8 @@ int sbxfs_mkdir(const char *path, mode_t mode)
 
 	(void)mode;
 	err = path_parse(path, &n);
-	if (err < 0) {
-		/* A bad name for a sandbox: "/.x", or an impossible template. */
-		const char *slash = strrchr(path, '/');
-		bool at_root = slash == path;
-		bool in_tpl = strncmp(path, "/" PATH_CTL_NAME "/templates/", 18) == 0 &&
-			      strchr(path + 18, '/') == slash;
-
-		return at_root || in_tpl ? -EINVAL : -EPERM;
-	}
+	if (err < 0)
+		return bad_name_in_dir(path) ? -EINVAL : -EPERM;
 	if (n.kind == PATH_SBX) {
 		if (path_span_copy(n.sbx, name, sizeof(name)) < 0)
 			return -EINVAL;
