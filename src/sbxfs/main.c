@@ -99,7 +99,7 @@ static int start_embedded(struct sbxfs_main *m)
 
 	if (embedded_start(&m->emb, &m->backend, m->opts.timeout) < 0)
 		return -1;
-	if (api_probe(m->fs.api, &e) < 0) {
+	if (api_probe(m->fs.store.api, &e) < 0) {
 		log_error("the local sbxd on %s does not answer: %s", shown_url(m), e.message);
 		return -1;
 	}
@@ -144,36 +144,36 @@ static int setup_client(struct sbxfs_main *m)
 	char *msg = NULL;
 	int err;
 
-	m->fs.api = api_new(&cfg, &msg);
-	if (m->fs.api == NULL) {
+	m->fs.store.api = api_new(&cfg, &msg);
+	if (m->fs.store.api == NULL) {
 		fprintf(stderr, "sbxfs: %s\n", msg ? msg : "cannot set up the HTTP client");
 		free(msg);
 		return -1;
 	}
 	if (!m->backend.embedded) {
-		err = api_probe(m->fs.api, &e);
+		err = api_probe(m->fs.store.api, &e);
 		if (err < 0) {
 			report_probe(&m->backend, err, &e);
 			return -1;
 		}
 	}
-	api_set_interrupt(m->fs.api, fs_interrupted);
-	m->fs.cache = cache_new(fetch_list, m->fs.api, 1000U * m->opts.cache_ttl);
-	if (m->fs.cache)
-		cache_set_limits(m->fs.cache, 1000U * m->opts.stale_ttl,
+	api_set_interrupt(m->fs.store.api, fs_interrupted);
+	m->fs.store.cache = cache_new(fetch_list, m->fs.store.api, 1000U * m->opts.cache_ttl);
+	if (m->fs.store.cache)
+		cache_set_limits(m->fs.store.cache, 1000U * m->opts.stale_ttl,
 				 1000U * m->opts.retry_deadline, fs_interrupted);
 	m->fs.kcache = kcache_new(0);
 	m->fs.kinval = kinval_new();
-	m->fs.state_unsure = idset_new(1024);
-	if (m->fs.cache)
-		cache_set_listener(m->fs.cache, kinval_on_refresh, m->fs.kinval);
-	if (m->fs.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
-	    m->fs.state_unsure == NULL) {
+	m->fs.store.state_unsure = idset_new(1024);
+	if (m->fs.store.cache)
+		cache_set_listener(m->fs.store.cache, kinval_on_refresh, m->fs.kinval);
+	if (m->fs.store.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
+	    m->fs.store.state_unsure == NULL) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
 	m->fs.template_id = m->opts.template_id;
-	m->fs.timeout = m->opts.timeout;
+	m->fs.store.timeout = m->opts.timeout;
 	m->fs.cache_ttl = m->opts.cache_ttl;
 	m->fs.stale_ttl = m->opts.stale_ttl;
 	m->fs.backend_url = shown_url(m);
@@ -259,8 +259,8 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 	m->hup.log_target = m->opts.log_target;
 	m->hup.log_level = m->log_level;
 	m->hup.key_file = m->opts.api_key_file;
-	m->hup.api = m->fs.api;
-	m->hup.cache = m->fs.cache;
+	m->hup.api = m->fs.store.api;
+	m->hup.cache = m->fs.store.cache;
 	(void)reload_start(&m->hup);    /* without it SIGHUP stays blocked: ignored */
 	log_info("mounted %s (provider=%s) on %s", shown_url(m),
 		 backend_provider_name(m->backend.provider), m->cl.mountpoint);
@@ -284,13 +284,13 @@ static void teardown(struct sbxfs_main *m)
 	if (m->ready_fd >= 0)
 		close(m->ready_fd);     /* the parent exits with our status */
 	free(m->notify_socket);
-	if (m->fs.cache)
-		cache_free(m->fs.cache);
+	if (m->fs.store.cache)
+		cache_free(m->fs.store.cache);
 	kcache_free(m->fs.kcache);
 	kinval_free(m->fs.kinval);
-	idset_free(m->fs.state_unsure);
-	if (m->fs.api)
-		api_free(m->fs.api);
+	idset_free(m->fs.store.state_unsure);
+	if (m->fs.store.api)
+		api_free(m->fs.store.api);
 	backend_clear(&m->backend);
 	scrub_reset();
 	opts_free(&m->opts);

@@ -22,7 +22,7 @@ declare -A below=(
 	[model]="util"
 	[util]=""
 	[config]="model util"
-	[daemon]="config cache api http model util"
+	[daemon]="config store cache api http model util"
 )
 
 check() { # TREE (src/sbxfs or a copy): prints each violation, fails on any

@@ -92,7 +92,7 @@ static int snapshot(struct sbxfs *fs, struct dir_handle *h, const struct path_no
 		h->s = s;
 		return 0;
 	}
-	if ((err = cache_get(fs->cache, &h->l, NULL)) < 0)
+	if ((err = cache_get(fs->store.cache, &h->l, NULL)) < 0)
 		return err;
 	if (n->kind == PATH_TPL_ROOT && (err = collect_templates(h)) < 0)
 		handle_clear(h);

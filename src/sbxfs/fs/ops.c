@@ -45,8 +45,8 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 		.stale_ttl = fs->stale_ttl,
 	};
 
-	api_get_stats(fs->api, &si.api);
-	cache_get_stats(fs->cache, &si.cache);
+	api_get_stats(fs->store.api, &si.api);
+	cache_get_stats(fs->store.cache, &si.cache);
 	return status_render(&si, len);
 }
 
@@ -151,9 +151,8 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 
 	if (id == NULL)
 		return 0;
-	err = api_get(fs->api, id, &full, NULL);
+	err = store_complete(&fs->store, id, &full);
 	if (err == -ENOENT) {
-		cache_remove(fs->cache, id);
 		listing_put(*lp);
 		*lp = NULL;
 		free(id);
@@ -163,11 +162,10 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 		free(id);
 		return 0;
 	}
-	cache_put_sbx(fs->cache, full);
 	/* Serve the completed entry even if the listing meanwhile moved on. */
 	listing_put(*lp);
 	*lp = NULL;
-	err = cache_get(fs->cache, lp, NULL);
+	err = cache_get(fs->store.cache, lp, NULL);
 	if (err == 0 && (*sp = listing_find(*lp, id)) == NULL) {
 		listing_put(*lp);
 		*lp = NULL;
@@ -188,7 +186,7 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 
 	if (path_span_copy(n->sbx, name, sizeof(name)) < 0)
 		return -ENOENT;
-	err = cache_get(fs->cache, lp, NULL);
+	err = cache_get(fs->store.cache, lp, NULL);
 	if (err < 0)
 		return err;
 	*sp = listing_find(*lp, name);
