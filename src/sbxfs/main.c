@@ -6,19 +6,11 @@
  * "Ready" is when FUSE's init ran: the background parent exits 0 only then
  * (so mount(8) returns once the mount answers) and $NOTIFY_SOCKET gets
  * READY=1 (systemd Type=notify). */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,35 +21,31 @@
 #include <limits.h>
 #include <malloc.h>
 
-#include "api.h"
-#include "backend.h"
-#include "cache.h"
+#include "api/api.h"
+#include "cache/cache.h"
 #include "config.h"
-#include "fs.h"
-#include "http.h"
-#include "log.h"
-#include "options.h"
-#include "sbxd.h"
-#include "scrub.h"
+#include "config/backend.h"
+#include "config/options.h"
+#include "daemon/embedded.h"
+#include "daemon/notify.h"
+#include "daemon/reload.h"
+#include "fs/fs.h"
+#include "util/log.h"
+#include "util/scrub.h"
 
 struct sbxfs_main {
 	struct sbxfs_opts opts;
 	struct fuse_cmdline_opts cl;
 	struct backend backend;
 	struct sbxfs fs;
-	struct sbxd *sbxd;          /* embedded server, or NULL */
-	int listen_fd;              /* embedded server's socket until started */
-	char *sock_dir;             /* its private 0700 directory, or NULL */
-	char *sock_path;            /* the socket in it; both malloc'd */
-	char *shown_url;            /* "unix:PATH", for messages and the status */
-	pthread_t hup_thread;
-	bool hup_started;
-	atomic_bool stopping;
+	struct embedded emb;        /* the private sbxd, when no backend is set */
+	struct reload hup;          /* the SIGHUP thread */
 	struct fuse_operations ops;  /* sbxfs_ops with init_then_ready */
 	int ready_fd;               /* to the waiting parent until ready, or -1 */
 	char *notify_socket;        /* $NOTIFY_SOCKET, malloc'd, or NULL */
 	enum log_level log_level;
 };
+
 
 static void usage(const char *progname)
 {
@@ -97,165 +85,28 @@ static int fetch_list(void *ctx, struct sbx ***items, size_t *n, struct api_erro
 	return api_list(ctx, items, n, err);
 }
 
-/* Where the private directory goes: $XDG_RUNTIME_DIR when it is ours and
- * closed to others (as pam_systemd makes it), else /tmp. */
-static const char *runtime_base(void)
-{
-	const char *x = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
-
-	if (x && x[0] == '/' && strlen(x) < 64 && stat(x, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    st.st_uid == getuid() && (st.st_mode & 077) == 0)
-		return x;
-	return "/tmp";
-}
-
-/* Makes a fresh 0700 directory of the mounting user and listens on a Unix
- * socket in it, before the fork; the embedded sbxd serves it once the
- * daemon runs.  Nobody else can reach a socket in a directory they cannot
- * search, so the private server is private.  Returns the fd or -errno. */
-static int listen_private(struct sbxfs_main *m)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (asprintf(&m->sock_dir, "%s/sbxfs-XXXXXX", runtime_base()) < 0) {
-		m->sock_dir = NULL;
-		return -ENOMEM;
-	}
-	if (mkdtemp(m->sock_dir) == NULL) {     /* mode 0700 */
-		int err = -errno;
-
-		free(m->sock_dir);
-		m->sock_dir = NULL;
-		return err;
-	}
-	if (asprintf(&m->sock_path, "%s/sbxd.sock", m->sock_dir) < 0) {
-		m->sock_path = NULL;
-		return -ENOMEM;
-	}
-	if (strlen(m->sock_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, m->sock_path, strlen(m->sock_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* Removes the private directory and its socket (at unmount, or when the
- * set-up failed half-way). */
-static void remove_private(struct sbxfs_main *m)
-{
-	if (m->sock_path)
-		unlink(m->sock_path);
-	if (m->sock_dir)
-		rmdir(m->sock_dir);
-	free(m->sock_path);
-	free(m->sock_dir);
-	m->sock_path = m->sock_dir = NULL;
-}
-
-/* A fresh random key for the embedded server, as hex. */
-static char *random_key(void)
-{
-	unsigned char raw[24];
-	char *hex = malloc(2 * sizeof(raw) + 1);
-	size_t got = 0;
-
-	if (hex == NULL)
-		return NULL;
-	while (got < sizeof(raw)) {
-		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-
-		if (n < 0 && errno != EINTR) {
-			free(hex);
-			return NULL;
-		}
-		if (n > 0)
-			got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	explicit_bzero(raw, sizeof(raw));
-	return hex;
-}
-
-static int setup_embedded(struct sbxfs_main *m)
-{
-	m->listen_fd = listen_private(m);
-	if (m->listen_fd < 0) {
-		fprintf(stderr, "sbxfs: cannot make a Unix socket in %s for the local sbxd: %s\n",
-			m->sock_dir ? m->sock_dir : runtime_base(), strerror(-m->listen_fd));
-		return -1;
-	}
-	m->backend.key = random_key();
-	/* The URL names no port: every request to it goes over the socket. */
-	m->backend.url = strdup("http://localhost");
-	if (asprintf(&m->shown_url, "unix:%s", m->sock_path) < 0)
-		m->shown_url = NULL;
-	if (m->backend.key == NULL || m->backend.url == NULL || m->shown_url == NULL ||
-	    http_set_unix_socket(m->backend.url, m->sock_path) < 0) {
-		fprintf(stderr, "sbxfs: cannot set up the local sbxd\n");
-		return -1;
-	}
-	fprintf(stderr, "sbxfs: no backend configured; serving sandboxes from a private "
-		"local sbxd on %s\n", m->shown_url);
-	return 0;
-}
-
 /* The backend as people should see it: the socket for the embedded one. */
 static const char *shown_url(const struct sbxfs_main *m)
 {
-	return m->shown_url ? m->shown_url : m->backend.url;
+	return embedded_url(&m->emb) ? embedded_url(&m->emb) : m->backend.url;
 }
 
-static void sbxd_log(void *ctx, enum sbxd_log_level level, const char *msg)
-{
-	static const enum log_level map[] = {
-		[SBXD_LOG_ERROR] = LOG_LVL_ERROR, [SBXD_LOG_WARN] = LOG_LVL_WARN,
-		[SBXD_LOG_INFO] = LOG_LVL_INFO, [SBXD_LOG_DEBUG] = LOG_LVL_DEBUG,
-	};
-
-	(void)ctx;
-	if ((unsigned)level < sizeof(map) / sizeof(map[0]) && log_enabled(map[level]))
-		log_msg(map[level], "sbxd: %s", msg);
-}
-
+/* Starts the private sbxd in the daemon and checks it answers, as the
+ * probe does for a remote backend before the mount. */
 static int start_embedded(struct sbxfs_main *m)
 {
-	struct sbxd_config cfg = {
-		.listen_fd = m->listen_fd,
-		.api_key = m->backend.key,
-		.default_timeout = (unsigned)m->opts.timeout,
-		.log = sbxd_log,
-		.log_level = log_enabled(LOG_LVL_DEBUG) ? SBXD_LOG_DEBUG : SBXD_LOG_WARN,
-	};
 	struct api_error e = { 0 };
-	char *err = NULL;
 
-	m->sbxd = sbxd_start(&cfg, &err);
-	/* sbxd owns the socket now, or closed it if its threads failed. */
-	m->listen_fd = -1;
-	if (m->sbxd == NULL) {
-		log_error("cannot start the local sbxd: %s", err ? err : "unknown error");
-		free(err);
+	if (embedded_start(&m->emb, &m->backend, m->opts.timeout) < 0)
 		return -1;
-	}
-	/* Same check as for a remote backend, now that the server runs. */
-	if (api_probe(m->fs.api, &e) < 0) {
+	if (api_probe(m->fs.store.api, &e) < 0) {
 		log_error("the local sbxd on %s does not answer: %s", shown_url(m), e.message);
 		return -1;
 	}
 	log_info("local sbxd serving on %s", shown_url(m));
 	return 0;
 }
+
 
 /* Says why the backend cannot be used, on the terminal (e->message is
  * scrubbed by the API client, which leaves the probe's report to us). */
@@ -277,62 +128,6 @@ static void report_probe(const struct backend *b, int err, const struct api_erro
 			strerror(-err));
 }
 
-/* A log file is opened anew, so logrotate can move the old one away and
- * send SIGHUP (the convention of syslog daemons). */
-static void reopen_log(struct sbxfs_main *m)
-{
-	const char *t = m->opts.log_target;
-	int err;
-
-	if (t == NULL || strcmp(t, "stderr") == 0 || strcmp(t, "syslog") == 0)
-		return;
-	err = log_open(t, m->log_level);
-	if (err < 0)
-		log_error("SIGHUP: cannot reopen the log %s: %s", t, strerror(-err));
-	else
-		log_info("SIGHUP: reopened the log %s", t);
-}
-
-static void reload(struct sbxfs_main *m)
-{
-	char *key = NULL, *msg = NULL;
-
-	reopen_log(m);
-	if (m->opts.api_key_file) {
-		if (read_key_file(m->opts.api_key_file, &key, &msg) < 0) {
-			log_error("SIGHUP: %s; keeping the old key", msg ? msg : "out of memory");
-		} else if (api_set_key(m->fs.api, key) < 0) {
-			log_error("SIGHUP: out of memory; the key may not have changed");
-		} else {
-			log_info("SIGHUP: re-read the API key from %s", m->opts.api_key_file);
-		}
-		if (key)
-			explicit_bzero(key, strlen(key));
-		free(key);
-		free(msg);
-	}
-	cache_invalidate(m->fs.cache);
-	log_info("SIGHUP: dropped the caches");
-}
-
-static void *hup_main(void *arg)
-{
-	struct sbxfs_main *m = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (atomic_load(&m->stopping))
-			break;
-		reload(m);
-	}
-	return NULL;
-}
-
 static int setup_client(struct sbxfs_main *m)
 {
 	struct api_config cfg = {
@@ -349,36 +144,36 @@ static int setup_client(struct sbxfs_main *m)
 	char *msg = NULL;
 	int err;
 
-	m->fs.api = api_new(&cfg, &msg);
-	if (m->fs.api == NULL) {
+	m->fs.store.api = api_new(&cfg, &msg);
+	if (m->fs.store.api == NULL) {
 		fprintf(stderr, "sbxfs: %s\n", msg ? msg : "cannot set up the HTTP client");
 		free(msg);
 		return -1;
 	}
 	if (!m->backend.embedded) {
-		err = api_probe(m->fs.api, &e);
+		err = api_probe(m->fs.store.api, &e);
 		if (err < 0) {
 			report_probe(&m->backend, err, &e);
 			return -1;
 		}
 	}
-	api_set_interrupt(m->fs.api, fs_interrupted);
-	m->fs.cache = cache_new(fetch_list, m->fs.api, 1000U * m->opts.cache_ttl);
-	if (m->fs.cache)
-		cache_set_limits(m->fs.cache, 1000U * m->opts.stale_ttl,
+	api_set_interrupt(m->fs.store.api, fs_interrupted);
+	m->fs.store.cache = cache_new(fetch_list, m->fs.store.api, 1000U * m->opts.cache_ttl);
+	if (m->fs.store.cache)
+		cache_set_limits(m->fs.store.cache, 1000U * m->opts.stale_ttl,
 				 1000U * m->opts.retry_deadline, fs_interrupted);
 	m->fs.kcache = kcache_new(0);
 	m->fs.kinval = kinval_new();
-	m->fs.state_unsure = idset_new(1024);
-	if (m->fs.cache)
-		cache_set_listener(m->fs.cache, kinval_on_refresh, m->fs.kinval);
-	if (m->fs.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
-	    m->fs.state_unsure == NULL) {
+	m->fs.store.state_unsure = idset_new(1024);
+	if (m->fs.store.cache)
+		cache_set_listener(m->fs.store.cache, kinval_on_refresh, m->fs.kinval);
+	if (m->fs.store.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
+	    m->fs.store.state_unsure == NULL) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
 	m->fs.template_id = m->opts.template_id;
-	m->fs.timeout = m->opts.timeout;
+	m->fs.store.timeout = m->opts.timeout;
 	m->fs.cache_ttl = m->opts.cache_ttl;
 	m->fs.stale_ttl = m->opts.stale_ttl;
 	m->fs.backend_url = shown_url(m);
@@ -408,34 +203,6 @@ static int setup_log(struct sbxfs_main *m)
 	return 0;
 }
 
-/* Sends state to the service manager: one datagram on the AF_UNIX socket
- * named by $NOTIFY_SOCKET (a leading '@' is the abstract namespace), the
- * protocol of sd_notify(3).  Nothing happens when it is unset. */
-static void notify(const struct sbxfs_main *m, const char *state)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = m->notify_socket;
-	size_t len;
-	int fd;
-
-	if (path == NULL)
-		return;
-	len = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || len < 2 || len >= sizeof(sa.sun_path)) {
-		log_warn("ignoring NOTIFY_SOCKET %s: not a socket path", path);
-		return;
-	}
-	memcpy(sa.sun_path, path, len);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-			     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		log_warn("cannot notify %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
 /* The mount answers: tell the waiting parent and the service manager. */
 static void announce_ready(struct sbxfs_main *m)
 {
@@ -443,23 +210,10 @@ static void announce_ready(struct sbxfs_main *m)
 
 	snprintf(state, sizeof(state), "READY=1\nMAINPID=%ld\nSTATUS=%s mounted on %s",
 		 (long)getpid(), shown_url(m) ? shown_url(m) : "?", m->cl.mountpoint);
-	notify(m, state);
-	if (m->ready_fd >= 0) {
-		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		/* Detach from the terminal now that there is nothing more to
-		 * say on it; messages go to the log. */
-		if (nul >= 0) {
-			dup2(nul, STDOUT_FILENO);
-			dup2(nul, STDERR_FILENO);
-			close(nul);
-		}
-		if (write(m->ready_fd, "", 1) != 1)
-			log_warn("cannot tell the parent process that the mount is ready");
-		close(m->ready_fd);
-		m->ready_fd = -1;
-	}
+	sd_notify_state(m->notify_socket, state);
+	tell_parent_ready(&m->ready_fd);
 }
+
 
 /* FUSE's init: sbxfs's own, then the announcement.  FUSE handles no other
  * request before init returns, so anything that touches the mount after
@@ -471,51 +225,6 @@ static void *init_then_ready(struct fuse_conn_info *conn, struct fuse_config *cf
 
 	announce_ready(m);
 	return fs;
-}
-
-/* Goes to the background.  Unlike fuse_daemonize(), the parent waits
- * until the mount answers and exits 0, or exits with the daemon's status
- * if it gives up first: so `mount /mnt/sbx` and a Type=forking unit see
- * the real outcome.  Returns 0 in the daemon, -1 when it cannot fork. */
-static int daemonize(struct sbxfs_main *m)
-{
-	int p[2], nul, status;
-	ssize_t n;
-	char c;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		fprintf(stderr, "sbxfs: pipe: %s\n", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "sbxfs: fork: %s\n", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid > 0) {
-		close(p[1]);
-		do
-			n = read(p[0], &c, 1);
-		while (n < 0 && errno == EINTR);
-		if (n == 1)
-			_exit(0);
-		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status))
-			_exit(WEXITSTATUS(status));
-		_exit(1);
-	}
-	close(p[0]);
-	m->ready_fd = p[1];
-	if (setsid() < 0 || chdir("/") < 0)
-		log_warn("daemonize: %s", strerror(errno));
-	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nul >= 0) {
-		dup2(nul, STDIN_FILENO);
-		close(nul);
-	}
-	return 0;
 }
 
 /* Mounts, daemonizes and serves until unmounted.  Returns the exit code. */
@@ -537,9 +246,9 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 		return 1;
 	if (fuse_mount(fuse, m->cl.mountpoint) != 0)
 		goto out_destroy;
-	if (!m->cl.foreground && daemonize(m) != 0)
+	if (!m->cl.foreground && daemonize(&m->ready_fd) != 0)
 		goto out_unmount;
-	/* Every thread from here on inherits SIGHUP blocked; hup_main takes it. */
+	/* Every thread from here on inherits SIGHUP blocked; the reload thread takes it. */
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
@@ -547,14 +256,18 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 		goto out_unmount;
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
-	if (pthread_create(&m->hup_thread, NULL, hup_main, m) == 0)
-		m->hup_started = true;
+	m->hup.log_target = m->opts.log_target;
+	m->hup.log_level = m->log_level;
+	m->hup.key_file = m->opts.api_key_file;
+	m->hup.api = m->fs.store.api;
+	m->hup.cache = m->fs.store.cache;
+	(void)reload_start(&m->hup);    /* without it SIGHUP stays blocked: ignored */
 	log_info("mounted %s (provider=%s) on %s", shown_url(m),
 		 backend_provider_name(m->backend.provider), m->cl.mountpoint);
 	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
 	/* The loop returns the signal that ended it: a requested unmount. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM ? 0 : 1;
-	notify(m, "STOPPING=1");
+	sd_notify_state(m->notify_socket, "STOPPING=1");
 	log_info("unmounting %s", m->cl.mountpoint);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
@@ -566,28 +279,18 @@ out_destroy:
 
 static void teardown(struct sbxfs_main *m)
 {
-	if (m->hup_started) {
-		atomic_store(&m->stopping, true);
-		pthread_kill(m->hup_thread, SIGHUP);
-		pthread_join(m->hup_thread, NULL);
-	}
-	if (m->sbxd)
-		sbxd_stop(m->sbxd);
-	if (m->listen_fd >= 0)
-		close(m->listen_fd);
-	remove_private(m);
-	http_set_unix_socket(NULL, NULL);
-	free(m->shown_url);
+	reload_stop(&m->hup);
+	embedded_stop(&m->emb);
 	if (m->ready_fd >= 0)
 		close(m->ready_fd);     /* the parent exits with our status */
 	free(m->notify_socket);
-	if (m->fs.cache)
-		cache_free(m->fs.cache);
+	if (m->fs.store.cache)
+		cache_free(m->fs.store.cache);
 	kcache_free(m->fs.kcache);
 	kinval_free(m->fs.kinval);
-	idset_free(m->fs.state_unsure);
-	if (m->fs.api)
-		api_free(m->fs.api);
+	idset_free(m->fs.store.state_unsure);
+	if (m->fs.store.api)
+		api_free(m->fs.store.api);
 	backend_clear(&m->backend);
 	scrub_reset();
 	opts_free(&m->opts);
@@ -624,7 +327,7 @@ static void print_version(const struct sbxfs_opts *o)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct sbxfs_main m = { .listen_fd = -1, .ready_fd = -1 };
+	struct sbxfs_main m = { .emb.listen_fd = -1, .ready_fd = -1 };
 	const char *ns = getenv("NOTIFY_SOCKET");
 	char *msg = NULL;
 	int ret = 1;
@@ -666,7 +369,7 @@ int main(int argc, char *argv[])
 	}
 	if (m.backend.notice)
 		fprintf(stderr, "sbxfs: %s\n", m.backend.notice);
-	if (setup_log(&m) < 0 || (m.backend.embedded && setup_embedded(&m) < 0) ||
+	if (setup_log(&m) < 0 || (m.backend.embedded && embedded_setup(&m.emb, &m.backend) < 0) ||
 	    setup_client(&m) < 0)
 		goto out;
 	ret = serve(&m, &args);

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 
 #include "fuzz.h"
-#include "jscan.h"
-#include "model.h"
+#include "model/jscan.h"
+#include "model/model.h"
 
 /* No key at any depth of info.json names a token or secret, except in
  * the user's own metadata, which is shown as is (like in info). */

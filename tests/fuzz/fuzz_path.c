@@ -1,13 +1,14 @@
 /* libFuzzer target: the path layer (path_parse) and the name checks
  * (sbx_name_valid, sbx_component_valid, path_tpl_name_valid).  Every span
  * must point inside the parsed path, and what the parser accepts must
- * satisfy the documented grammar. */
+ * satisfy the documented grammar; path_format gives back a path that
+ * parses to the same node. */
 #include <errno.h>
 #include <limits.h>
 
 #include "fuzz.h"
-#include "path.h"
-#include "values.h"
+#include "fs/path.h"
+#include "model/values.h"
 
 static void check_span(const char *path, size_t plen, struct path_span s)
 {
@@ -38,6 +39,28 @@ static bool name_grammar(const char *s)
 			return false;
 	}
 	return true;
+}
+
+static bool same_span(struct path_span a, struct path_span b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* The canonical path is never longer than the parsed one. */
+static void check_round_trip(const struct path_node *n, size_t plen)
+{
+	char *buf = malloc(plen + 2);
+	struct path_node m;
+	int len;
+
+	FUZZ_CHECK(buf != NULL);
+	len = path_format(n, buf, plen + 2);
+	FUZZ_CHECK(len >= 1 && (size_t)len <= plen && strlen(buf) == (size_t)len);
+	FUZZ_CHECK(path_parse(buf, &m) == 0);
+	FUZZ_CHECK(m.kind == n->kind && same_span(m.sbx, n->sbx) && same_span(m.tpl, n->tpl) &&
+		   same_span(m.key, n->key));
+	FUZZ_CHECK(n->kind != PATH_SBX_FILE || m.file == n->file);
+	free(buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -72,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		(void)path_is_dir(n.kind);
 		(void)path_in_sbx(n.kind);
+		check_round_trip(&n, slen);
 	} else if (s[0] != '/') {
 		FUZZ_CHECK(r == -EINVAL);
 	}

@@ -5,7 +5,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "values.h"
+#include "model/values.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

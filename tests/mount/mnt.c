@@ -19,7 +19,7 @@
 
 #include "mnt.h"
 #include "sbxd.h"
-#include "values.h"
+#include "model/values.h"
 
 struct mnt M;
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "options.h"
+#include "config/backend.h"
+#include "config/options.h"
 
 static const char *const backend_vars[] = {
 	"NOVITA_API_URL", "E2B_API_URL", "NOVITA_DOMAIN", "E2B_DOMAIN",

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "path.h"
+#include "fs/path.h"
 
 static struct path_node parse_ok(const char *p)
 {
@@ -164,4 +164,60 @@ Test(path, span_copy)
 	cr_assert_eq(path_span_copy(n.sbx, buf, sizeof(buf)), 0);
 	cr_assert_str_eq(buf, "abc");
 	cr_assert_eq(path_span_copy(n.sbx, small, sizeof(small)), -ENAMETOOLONG);
+}
+
+/* path_format is path_parse's inverse: every kind, and under a template. */
+Test(path, format_round_trip)
+{
+	static const char *const paths[] = {
+		"/", "/a", "/a/info", "/a/info.json", "/a/state", "/a/timeout",
+		"/a/sandbox_id", "/a/template_id", "/a/started_at", "/a/end_at",
+		"/a/metadata", "/a/metadata/k.1", "/.sbxfs", "/.sbxfs/status",
+		"/.sbxfs/refresh", "/.sbxfs/templates", "/.sbxfs/templates/base",
+		"/.sbxfs/templates/base/a", "/.sbxfs/templates/my:tpl-1/a/timeout",
+		"/.sbxfs/templates/base/a/metadata", "/.sbxfs/templates/base/a/metadata/k",
+	};
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct path_node n = parse_ok(paths[i]), m;
+		int len = path_format(&n, buf, sizeof(buf));
+
+		cr_assert_eq(len, (int)strlen(paths[i]), "%s: %d", paths[i], len);
+		cr_assert_str_eq(buf, paths[i]);
+		m = parse_ok(buf);
+		cr_assert_eq(m.kind, n.kind, "%s", paths[i]);
+		cr_assert_eq(m.file, n.file, "%s", paths[i]);
+	}
+}
+
+/* A trailing slash parses as without it; the format is the canonical one. */
+Test(path, format_is_canonical)
+{
+	struct path_node n = parse_ok("/a/metadata/");
+	char buf[64];
+
+	cr_assert_eq(path_format(&n, buf, sizeof(buf)), 11);
+	cr_assert_str_eq(buf, "/a/metadata");
+}
+
+Test(path, format_refuses)
+{
+	struct path_node n = parse_ok("/abc/timeout");
+	char buf[64];
+
+	/* "/abc/timeout" is 12 bytes and its NUL: 12 do not hold it. */
+	cr_assert_eq(path_format(&n, buf, 12), -ENAMETOOLONG);
+	cr_assert_str_eq(buf, "");
+	cr_assert_eq(path_format(&n, buf, 13), 12);
+	cr_assert_eq(path_format(&n, buf, 1), -ENAMETOOLONG);
+	cr_assert_eq(path_format(&(struct path_node){ .kind = 0 }, buf, sizeof(buf)), -EINVAL);
+	cr_assert_eq(path_format(&(struct path_node){ .kind = PATH_SBX }, buf, sizeof(buf)),
+		     -EINVAL, "an empty sandbox name");
+	n = (struct path_node){ .kind = PATH_SBX, .sbx = path_span_of("a/b") };
+	cr_assert_eq(path_format(&n, buf, sizeof(buf)), -EINVAL, "a slash in a name");
+	n = (struct path_node){ .kind = PATH_SBX, .sbx = path_span_of("a"),
+				.tpl = path_span_of("base") };
+	cr_assert_eq(path_format(&n, buf, sizeof(buf)), 24);
+	cr_assert_str_eq(buf, "/.sbxfs/templates/base/a");
 }

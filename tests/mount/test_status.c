@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scrub.h"
-#include "status.h"
+#include "util/scrub.h"
+#include "fs/status.h"
 
 #define KEY "sk_live_0123456789abcdef"
 

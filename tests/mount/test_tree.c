@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "mnt.h"
-#include "values.h"
+#include "model/values.h"
 
 static void setup(void)
 {

@@ -213,6 +213,44 @@ Test(write, timeout, .init = setup, .fini = teardown)
 	free(id);
 }
 
+/* An open file stays bound to the sandbox it was opened on: when its name
+ * moves to another sandbox before the write (the first killed, a second
+ * created under the same name), the write fails with ENOENT and the second
+ * sandbox is untouched, checked over REST. */
+Test(write, write_reaches_the_sandbox_opened, .init = setup_long_ttl, .fini = teardown)
+{
+	char *a = rest_create("base", "n", NULL), *b;
+	char path[128];
+	time_t end_b, now;
+	ssize_t n;
+	int fd;
+
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	fd = open(P("n/timeout"), O_WRONLY);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	snprintf(path, sizeof(path), "/sandboxes/%s", a);
+	cr_assert_eq(rest("DELETE", path, NULL, NULL), 204);
+	b = rest_create("base", "n", NULL);
+	end_b = rest_end_at(b);
+	cr_assert_neq(end_b, 0);
+	cr_assert_eq(put(P(".sbxfs/refresh"), "x"), 0);
+	errno = 0;
+	n = write(fd, "900", 3);
+	cr_expect_eq(n, -1, "the write went through (%zd)", n);
+	cr_expect_eq(errno, ENOENT, "%s", strerror(errno));
+	close(fd);
+	cr_expect_eq(rest_end_at(b), end_b, "the write reached the other sandbox");
+	cr_expect_eq(rest("GET", path, NULL, NULL), 404);
+	/* A fresh open finds the new sandbox under the name. */
+	cr_assert_eq(put(P("n/timeout"), "900"), 0);
+	now = time(NULL);
+	end_b = rest_end_at(b);
+	cr_expect(end_b >= now + 898 && end_b <= now + 902, "endAt %ld, now+900 = %ld",
+		  (long)end_b, (long)now + 900);
+	free(a);
+	free(b);
+}
+
 static char *state_of(const char *id)
 {
 	return rest_field(id, "state");

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "mnt.h"
-#include "values.h"
+#include "model/values.h"
 
 static const char *const tested[] = {
 	"expiring", "extend-tagged", "pause-idle", "kill-paused", "watch", "wait-change",

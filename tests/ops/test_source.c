@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "options.h"
-#include "status.h"
+#include "config/options.h"
+#include "fs/status.h"
 
 /* Parses argv (NULL-terminated); the remaining args in *rest, what
  * opts_parse printed in *errtext (caller frees). */

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "cache.h"
+#include "api/api.h"
+#include "cache/cache.h"
 #include "sbxd.h"
 
 #define KEY "sk_tsan_key"

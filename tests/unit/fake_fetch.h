@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 
 struct fake {
 	pthread_mutex_t lock;

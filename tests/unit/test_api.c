@@ -13,8 +13,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "api.h"
-#include "log.h"
+#include "api/api.h"
+#include "util/log.h"
 #include "sbxd.h"
 
 #define KEY "sbxfs-test-key-0123456789"

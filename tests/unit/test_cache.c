@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 
 #include "fake_fetch.h"
 

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <curl/curl.h>
 
-#include "api.h"
-#include "errmap.h"
+#include "api/api.h"
+#include "api/errmap.h"
 
 static const enum api_op all_ops[] = {
 	API_OP_LIST, API_OP_GET, API_OP_CREATE, API_OP_KILL, API_OP_TIMEOUT,

@@ -3,7 +3,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "jscan.h"
+#include "model/jscan.h"
 
 /* Scans text and checks each element against want[] (NULL-terminated);
  * also checks that jansson, which the scanner relies on, takes the text

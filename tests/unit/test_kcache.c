@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kcache.h"
+#include "fs/pagecache.h"
 
 static enum kcache_use op(struct kcache *k, const char *path, const char *text, uint64_t *key)
 {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "scrub.h"
+#include "util/log.h"
+#include "util/scrub.h"
 
 static char *slurp(const char *path)
 {

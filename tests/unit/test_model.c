@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 
 #define GOOD_ITEM \
 	"{\"alias\":\"base\",\"clientID\":\"6532622b\",\"cpuCount\":2," \

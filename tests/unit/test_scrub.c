@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
-#include "scrub.h"
+#include "api/api.h"
+#include "util/scrub.h"
 
 #define KEY "sk_live_0123456789abcdef"
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "values.h"
+#include "model/values.h"
 
 static int tmo(const char *s, unsigned long *out)
 {

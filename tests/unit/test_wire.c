@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
-#include "api.h"
-#include "http.h"
-#include "log.h"
+#include "api/api.h"
+#include "http/http.h"
+#include "util/log.h"
 
 #define KEY "wire-test-key"
 #define MAX_REQ 64

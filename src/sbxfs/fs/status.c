@@ -9,9 +9,9 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "scrub.h"
+#include "util/scrub.h"
 #include "status.h"
-#include "values.h"
+#include "model/values.h"
 
 void status_format_error(const struct api_error *e, char *buf, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kcache.h"
+#include "pagecache.h"
 
 #define KCACHE_MIN_SLOTS 1024
 #define KCACHE_DEFAULT_MAX 32768

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api.h"
+#include "api/api.h"
 
 struct sbx_cache;
 struct sbx_listing;

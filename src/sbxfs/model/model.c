@@ -16,33 +16,14 @@
 
 #include "jscan.h"
 #include "model.h"
+#include "model_priv.h"
 
 #define SBX_ID_MAX 128          /* sandboxID, templateID */
 #define SBX_FIELD_MAX 1024      /* alias, clientID, envdVersion, times, state */
 #define SBX_META_KEY_MAX 1024
 #define SBX_META_VALUE_MAX 65536
 
-/* The values a struct sbx is built from; every pointer is borrowed. */
-struct sbx_fields {
-	const char *id, *template_id, *alias, *client_id, *envd_version;
-	enum sbx_state state;
-	time_t started_at, end_at;
-	long cpu_count, memory_mb, disk_size_mb;
-	bool partial;
-	const struct sbx_meta *meta;    /* sorted by key */
-	size_t n_meta;
-	/* Raw: a sandbox object's JSON text as the API sent it.  Otherwise
-	 * info.json without its trailing newline. */
-	const char *json;
-	size_t json_len;
-	bool json_raw;
-};
 
-/* info.json rendered from raw JSON: one allocation, published once. */
-struct sbx_text {
-	size_t len;
-	char text[];
-};
 
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -69,7 +50,7 @@ static char *put_str(char **p, const char *s)
 }
 
 /* The one constructor: copies everything in f into one block. */
-static struct sbx *sbx_build(const struct sbx_fields *f)
+struct sbx *model_build(const struct sbx_fields *f)
 {
 	size_t size = sizeof(struct sbx) + f->n_meta * sizeof(struct sbx_meta);
 	struct sbx *s;
@@ -252,7 +233,7 @@ static int get_time(const json_t *obj, const char *key, time_t *out, char *why, 
 	return 0;
 }
 
-static int meta_cmp(const void *a, const void *b)
+int model_meta_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct sbx_meta *)a)->key, ((const struct sbx_meta *)b)->key);
 }
@@ -298,159 +279,12 @@ static int get_meta(const json_t *obj, struct sbx_meta **meta, size_t *n,
 		i++;
 	}
 	*n = i;
-	qsort(*meta, i, sizeof(**meta), meta_cmp);
+	qsort(*meta, i, sizeof(**meta), model_meta_cmp);
 	return 0;
 bad:
 	free(*meta);
 	*meta = NULL;
 	return -EIO;
-}
-
-/* Keys that carry credentials never reach info.json.  Runs for every key of
- * every listed sandbox, so it lowercases once and uses strstr rather than
- * five strcasestr scans. */
-static bool tokenish(const char *key)
-{
-	static const char *const words[] = { "token", "secret", "password", "apikey", "api_key" };
-	char low[64];
-	size_t n = strlen(key);
-
-	if (n >= sizeof(low)) {   /* rare: long keys take the slow path */
-		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (strcasestr(key, words[i]))
-				return true;
-		return false;
-	}
-	for (size_t i = 0; i <= n; i++)
-		low[i] = (char)tolower((unsigned char)key[i]);
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(low, words[i]))
-			return true;
-	return false;
-}
-
-/* True if v holds a token-ish key below it.  User metadata at the top
- * level is shown as is, so it is not searched. */
-static bool has_tokens(json_t *v, bool top)
-{
-	const char *k;
-	json_t *e;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach(v, k, e) {
-			if (top && strcmp(k, "metadata") == 0)
-				continue;
-			if (tokenish(k) || has_tokens(e, false))
-				return true;
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e)
-			if (has_tokens(e, false))
-				return true;
-	}
-	return false;
-}
-
-/* Removes token-ish keys at every depth of v, which the caller owns. */
-static void strip_tokens(json_t *v)
-{
-	const char *k;
-	json_t *e;
-	void *tmp;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach_safe(v, tmp, k, e) {
-			if (tokenish(k))
-				json_object_del(v, k);
-			else
-				strip_tokens(e);
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e)
-			strip_tokens(e);
-	}
-}
-
-/* obj as info.json: a copy without token-ish keys (user metadata is kept
- * as is), pretty-printed.  malloc'd; NULL on allocation failure. */
-static char *public_json(const json_t *obj)
-{
-	json_t *copy = has_tokens((json_t *)obj, true) ? json_deep_copy(obj) : json_incref((json_t *)obj);
-	const json_t *meta = json_object_get(obj, "metadata");
-	char *text;
-
-	if (!copy)
-		return NULL;
-	if (copy != obj) {
-		strip_tokens(copy);
-		if (meta)   /* user metadata is shown as is */
-			json_object_set_new(copy, "metadata", json_deep_copy(meta));
-	}
-	text = json_dumps(copy, JSON_INDENT(2));
-	json_decref(copy);
-	return text;
-}
-
-/* info.json from a listed sandbox's raw JSON: exactly what from_json()
- * renders from the object the list's parser made of the same bytes.
- * malloc'd; NULL on allocation failure (the text parsed once already). */
-static struct sbx_text *render_raw(const struct sbx *s)
-{
-	json_t *o = json_loadb(s->json_src, s->json_src_len, 0, NULL);
-	struct sbx_text *t;
-	char *text;
-	size_t n;
-
-	if (!o)
-		return NULL;
-	text = public_json(o);
-	json_decref(o);
-	if (!text)
-		return NULL;
-	n = strlen(text);
-	t = malloc(sizeof(*t) + n + 2);
-	if (t) {
-		memcpy(t->text, text, n);
-		t->text[n] = '\n';
-		t->text[n + 1] = '\0';
-		t->len = n + 1;
-	}
-	free(text);
-	return t;
-}
-
-const char *sbx_info_json(const struct sbx *s, size_t *len)
-{
-	struct sbx_text **memo, *t, *fresh;
-
-	if (!s)
-		return NULL;
-	if (!s->json_raw) {
-		if (len)
-			*len = s->json_src_len;
-		return s->json_src;
-	}
-	/* The memo is the one member set after the sbx is shared.  Threads
-	 * that race here each render; the first to publish wins and the
-	 * others free theirs, so readers never wait and never see a change.
-	 * (Casting const away is sound: every sbx is malloc'd.) */
-	memo = (struct sbx_text **)&s->info_memo;
-	t = __atomic_load_n(memo, __ATOMIC_ACQUIRE);
-	if (!t) {
-		fresh = render_raw(s);
-		if (!fresh)
-			return NULL;
-		if (__atomic_compare_exchange_n(memo, &t, fresh, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			t = fresh;
-		else
-			free(fresh);
-	}
-	if (len)
-		*len = t->len;
-	return t->text;
 }
 
 /* sbx_from_json(), keeping raw[0..raw_len) (obj's own text) as the source
@@ -489,7 +323,7 @@ static int from_json(const json_t *obj, const char *raw, size_t raw_len,
 		f.json_len = raw_len;
 		f.json_raw = true;
 	} else {
-		json = public_json(obj);
+		json = model_public_json(obj);
 		if (!json) {
 			r = -ENOMEM;
 			goto out;
@@ -497,7 +331,7 @@ static int from_json(const json_t *obj, const char *raw, size_t raw_len,
 		f.json = json;
 		f.json_len = strlen(json);
 	}
-	*out = sbx_build(&f);
+	*out = model_build(&f);
 	r = *out ? 0 : -ENOMEM;
 out:
 	if (r == -ENOMEM)
@@ -641,139 +475,5 @@ int sbx_parse_created(const char *body, size_t len, time_t started_at, time_t en
 	json_decref(o);
 	if (r == 0)
 		(*out)->partial = true;
-	return r;
-}
-
-/* ---- building from known values --------------------------------------- */
-
-static char *fields_json(const struct sbx_fields *f)
-{
-	json_t *o = json_object(), *m = json_object();
-	char t[SBX_TIME_LEN];
-	char *text = NULL;
-
-	if (!o || !m)
-		goto out;
-	json_object_set_new(o, "sandboxID", json_string(f->id));
-	json_object_set_new(o, "templateID", json_string(f->template_id));
-	if (*f->alias)
-		json_object_set_new(o, "alias", json_string(f->alias));
-	if (*f->client_id)
-		json_object_set_new(o, "clientID", json_string(f->client_id));
-	if (f->started_at)
-		json_object_set_new(o, "startedAt", json_string(sbx_format_time(f->started_at, t)));
-	if (f->end_at)
-		json_object_set_new(o, "endAt", json_string(sbx_format_time(f->end_at, t)));
-	if (f->state != SBX_STATE_UNKNOWN)
-		json_object_set_new(o, "state", json_string(sbx_state_name(f->state)));
-	if (f->cpu_count)
-		json_object_set_new(o, "cpuCount", json_integer(f->cpu_count));
-	if (f->memory_mb)
-		json_object_set_new(o, "memoryMB", json_integer(f->memory_mb));
-	if (f->disk_size_mb)
-		json_object_set_new(o, "diskSizeMB", json_integer(f->disk_size_mb));
-	if (*f->envd_version)
-		json_object_set_new(o, "envdVersion", json_string(f->envd_version));
-	for (size_t i = 0; i < f->n_meta; i++)
-		json_object_set_new(m, f->meta[i].key, json_string(f->meta[i].value));
-	json_object_set(o, "metadata", m);
-	text = json_dumps(o, JSON_INDENT(2));
-out:
-	json_decref(m);
-	json_decref(o);
-	return text;
-}
-
-static struct sbx *build_with_json(struct sbx_fields *f)
-{
-	char *json = fields_json(f);
-	struct sbx *s;
-
-	if (!json)
-		return NULL;
-	f->json = json;
-	f->json_len = strlen(json);
-	s = sbx_build(f);
-	free(json);
-	return s;
-}
-
-struct sbx *sbx_new(const char *id, const char *template_id, const char *alias,
-		    enum sbx_state state, time_t started_at, time_t end_at,
-		    const struct sbx_meta *meta, size_t n_meta)
-{
-	struct sbx_fields f = {
-		.id = id, .template_id = template_id ? template_id : "",
-		.alias = alias ? alias : "", .client_id = "", .envd_version = "",
-		.state = state, .started_at = started_at, .end_at = end_at,
-	};
-	struct sbx_meta *sorted = NULL;
-	struct sbx *s;
-
-	if (!id)
-		return NULL;
-	if (meta && n_meta) {
-		sorted = malloc(n_meta * sizeof(*sorted));
-		if (!sorted)
-			return NULL;
-		memcpy(sorted, meta, n_meta * sizeof(*sorted));
-		qsort(sorted, n_meta, sizeof(*sorted), meta_cmp);
-		f.meta = sorted;
-		f.n_meta = n_meta;
-	}
-	s = build_with_json(&f);
-	free(sorted);
-	return s;
-}
-
-static void fields_of(const struct sbx *s, struct sbx_fields *f)
-{
-	*f = (struct sbx_fields){
-		.id = s->id, .template_id = s->template_id, .alias = s->alias,
-		.client_id = s->client_id, .envd_version = s->envd_version,
-		.state = s->state, .started_at = s->started_at, .end_at = s->end_at,
-		.cpu_count = s->cpu_count, .memory_mb = s->memory_mb,
-		.disk_size_mb = s->disk_size_mb, .meta = s->meta, .n_meta = s->n_meta,
-		.partial = s->partial,
-	};
-}
-
-struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at)
-{
-	struct sbx_fields f;
-	json_t *o;
-	struct sbx *r;
-	char t[SBX_TIME_LEN];
-	const char *info;
-	size_t info_len;
-	char *json;
-
-	if (!s)
-		return NULL;
-	fields_of(s, &f);
-	f.state = state;
-	f.end_at = end_at;
-	/* Keep whatever else the server said: edit info.json (which renders
-	 * it, once, if s came from a listing). */
-	info = sbx_info_json(s, &info_len);
-	if (!info)
-		return NULL;
-	o = json_loadb(info, info_len, 0, NULL);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return build_with_json(&f);
-	}
-	if (state != SBX_STATE_UNKNOWN)
-		json_object_set_new(o, "state", json_string(sbx_state_name(state)));
-	if (end_at)
-		json_object_set_new(o, "endAt", json_string(sbx_format_time(end_at, t)));
-	json = json_dumps(o, JSON_INDENT(2));
-	json_decref(o);
-	if (!json)
-		return NULL;
-	f.json = json;
-	f.json_len = strlen(json);
-	r = sbx_build(&f);
-	free(json);
 	return r;
 }

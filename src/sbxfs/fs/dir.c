@@ -92,7 +92,7 @@ static int snapshot(struct sbxfs *fs, struct dir_handle *h, const struct path_no
 		h->s = s;
 		return 0;
 	}
-	if ((err = cache_get(fs->cache, &h->l, NULL)) < 0)
+	if ((err = cache_get(fs->store.cache, &h->l, NULL)) < 0)
 		return err;
 	if (n->kind == PATH_TPL_ROOT && (err = collect_templates(h)) < 0)
 		handle_clear(h);
@@ -116,22 +116,21 @@ static enum dir_slot sbx_slot(struct sbxfs *fs, const struct dir_handle *h,
 	return stat_sbx_node(fs, d->sbx, &sn, NULL, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
-/* Attributes of a file entry of directory dir, with the size the kernel
- * must hold of a page-cached file (so the path is needed). */
+/* Attributes of file entry fn, with the size the kernel must hold of a
+ * page-cached file (so its path is needed). */
 static int stat_entry(struct sbxfs *fs, const struct sbx *s, const struct path_node *fn,
-		      const char *dir, const char *name, struct stat *st)
+		      struct stat *st)
 {
 	char path[PATH_MAX];
+	int len = path_format(fn, path, sizeof(path));
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	return stat_sbx_node(fs, s, fn, path, st);
+	return len < 0 ? len : stat_sbx_node(fs, s, fn, path, st);
 }
 
 /* The entries after "." and ".." of a sandbox directory: its files, then
  * the metadata directory. */
 static enum dir_slot sbx_dir_slot(struct sbxfs *fs, const struct dir_handle *h,
-				  const struct path_node *n, const char *dir, size_t j,
+				  const struct path_node *n, size_t j,
 				  const char **name, struct stat *st)
 {
 	struct path_node fn = *n;
@@ -146,11 +145,11 @@ static enum dir_slot sbx_dir_slot(struct sbxfs *fs, const struct dir_handle *h,
 		fn.file = (enum sbx_file)j;
 		*name = path_sbx_file_name(fn.file);
 	}
-	return stat_entry(fs, h->s, &fn, dir, *name, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
+	return stat_entry(fs, h->s, &fn, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
 static enum dir_slot meta_slot(struct sbxfs *fs, const struct dir_handle *h,
-			       const struct path_node *n, const char *dir, size_t j,
+			       const struct path_node *n, size_t j,
 			       const char **name, struct stat *st)
 {
 	struct path_node fn = *n;
@@ -164,7 +163,7 @@ static enum dir_slot meta_slot(struct sbxfs *fs, const struct dir_handle *h,
 	*name = m->key;
 	fn.kind = PATH_META_FILE;
 	fn.key = (struct path_span){ m->key, strlen(m->key) };
-	return stat_entry(fs, h->s, &fn, dir, *name, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
+	return stat_entry(fs, h->s, &fn, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
 static enum dir_slot ctl_slot(struct sbxfs *fs, size_t j, const char **name,
@@ -183,9 +182,9 @@ static enum dir_slot ctl_slot(struct sbxfs *fs, size_t j, const char **name,
 	return stat_node(fs, &cn, NULL, st) == 0 ? SLOT_ENTRY : SLOT_SKIP;
 }
 
-/* Entry i of directory n at dir (0 ".", 1 "..", then the directory's own). */
+/* Entry i of directory n (0 ".", 1 "..", then the directory's own). */
 static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
-			       const struct path_node *n, const char *dir, size_t i,
+			       const struct path_node *n, size_t i,
 			       const char **name, struct stat *st)
 {
 	if (i < 2) {
@@ -216,9 +215,9 @@ static enum dir_slot dir_entry(struct sbxfs *fs, const struct dir_handle *h,
 	case PATH_CTL:
 		return ctl_slot(fs, i, name, st);
 	case PATH_SBX:
-		return sbx_dir_slot(fs, h, n, dir, i, name, st);
+		return sbx_dir_slot(fs, h, n, i, name, st);
 	case PATH_META_DIR:
-		return meta_slot(fs, h, n, dir, i, name, st);
+		return meta_slot(fs, h, n, i, name, st);
 	default:
 		return SLOT_END;
 	}
@@ -264,7 +263,7 @@ int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 	for (size_t i = (size_t)off;; i++) {
 		const char *name = NULL;
 		struct stat st;
-		enum dir_slot slot = dir_entry(fs, h, &n, path, i, &name, &st);
+		enum dir_slot slot = dir_entry(fs, h, &n, i, &name, &st);
 
 		if (slot == SLOT_END)
 			break;

@@ -74,6 +74,15 @@ struct path_node {
  * -EINVAL for a path that is not absolute. */
 int path_parse(const char *path, struct path_node *out);
 
+/* The path of node n, the inverse of path_parse: the single place paths
+ * of the tree are built.  Writes it to buf (size bytes) and returns its
+ * length; -ENAMETOOLONG when it does not fit, -EINVAL for a node no path
+ * names (an unknown kind, an empty or '/'-holding span).  A node reached
+ * through a template (tpl set) is formatted under .sbxfs/templates. */
+int path_format(const struct path_node *n, char *buf, size_t size);
+/* The span of the whole C string s. */
+struct path_span path_span_of(const char *s);
+
 /* True for kinds that are directories. */
 bool path_is_dir(enum path_kind kind);
 /* True for nodes reached through a sandbox (need a cache lookup). */

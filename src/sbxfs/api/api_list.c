@@ -33,8 +33,8 @@
 
 #include "api.h"
 #include "api_priv.h"
-#include "http.h"
-#include "log.h"
+#include "http/http.h"
+#include "util/log.h"
 
 #define LIST_PATH "/v2/sandboxes?state=running,paused&limit=100"
 #define LIST_MAX_PAGES 10000

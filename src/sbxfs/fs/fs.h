@@ -10,24 +10,20 @@
 #include <time.h>
 #include <fuse.h>
 
-#include "api.h"
-#include "cache.h"
-#include "idset.h"
+#include "api/api.h"
+#include "cache/cache.h"
 #include "kinval.h"
-#include "kcache.h"
+#include "pagecache.h"
+#include "store/sandboxes.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
  * fuse_new() and read-only afterwards.  API failures are logged by the API
  * client, once each (api.h); this layer only returns their errno. */
 struct sbxfs {
-	struct api *api;
-	struct sbx_cache *cache;
+	struct store store;         /* the API, the cache and their policy */
 	struct kcache *kcache;      /* what the kernel's page cache holds */
 	struct kinval *kinval;      /* entries the kernel is told to forget */
-	struct idset *state_unsure; /* sandboxes whose last state write may or
-	                             * may not have happened */
 	const char *template_id;    /* for mkdir MOUNT/NAME */
-	unsigned long timeout;      /* seconds, for create and resume */
 	unsigned cache_ttl;         /* seconds */
 	unsigned stale_ttl;         /* seconds */
 	const char *backend_url;

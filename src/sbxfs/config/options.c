@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "options.h"
-#include "values.h"
+#include "model/values.h"
 
 enum { KEY_ALLOW_OTHER, KEY_API_KEY, KEY_FSNAME, KEY_SUBTYPE };
 

@@ -33,6 +33,11 @@ bool path_span_eq(struct path_span a, const char *s)
 	return a.len == n && memcmp(a.p, s, n) == 0;
 }
 
+struct path_span path_span_of(const char *s)
+{
+	return (struct path_span){ .p = s, .len = strlen(s) };
+}
+
 int path_span_copy(struct path_span s, char *buf, size_t size)
 {
 	if (s.len >= size)
@@ -198,4 +203,85 @@ int path_parse(const char *path, struct path_node *out)
 	if (path_span_eq(c, PATH_CTL_NAME))
 		return parse_ctl(rest, out);
 	return parse_sbx(c, rest, out);
+}
+
+/* A path being built: each piece is "/" and a component; err sticks. */
+struct builder {
+	char *buf;
+	size_t size, at;
+	int err;
+};
+
+static void put_component(struct builder *b, const char *s, size_t len)
+{
+	if (b->err)
+		return;
+	if (len == 0 || memchr(s, '/', len)) {
+		b->err = -EINVAL;
+	} else if (b->at + 1 + len >= b->size) {
+		b->err = -ENAMETOOLONG;
+	} else {
+		b->buf[b->at++] = '/';
+		memcpy(b->buf + b->at, s, len);
+		b->at += len;
+		b->buf[b->at] = '\0';
+	}
+}
+
+static void put_str(struct builder *b, const char *s)
+{
+	put_component(b, s, strlen(s));
+}
+
+static void put_span(struct builder *b, struct path_span s)
+{
+	put_component(b, s.p, s.len);
+}
+
+/* A sandbox node: the templates prefix when reached through one, the
+ * sandbox, then what is below it. */
+static void format_in_sbx(const struct path_node *n, struct builder *b)
+{
+	if (n->tpl.len > 0) {
+		put_str(b, PATH_CTL_NAME);
+		put_str(b, "templates");
+		put_span(b, n->tpl);
+	}
+	put_span(b, n->sbx);
+	if (n->kind == PATH_SBX_FILE)
+		put_str(b, (unsigned)n->file < SBX_FILE_COUNT ? sbx_file_names[n->file] : "");
+	if (n->kind == PATH_META_DIR || n->kind == PATH_META_FILE)
+		put_str(b, PATH_META_NAME);
+	if (n->kind == PATH_META_FILE)
+		put_span(b, n->key);
+}
+
+int path_format(const struct path_node *n, char *buf, size_t size)
+{
+	struct builder b = { .buf = buf, .size = size };
+
+	if (size < 2)
+		return -ENAMETOOLONG;
+	strcpy(buf, "/");
+	if (n->kind == PATH_ROOT)
+		return 1;
+	buf[0] = '\0';
+	if (path_in_sbx(n->kind)) {
+		format_in_sbx(n, &b);
+	} else if (n->kind >= PATH_CTL && n->kind <= PATH_TPL) {
+		put_str(&b, PATH_CTL_NAME);
+		if (n->kind == PATH_CTL_STATUS)
+			put_str(&b, "status");
+		else if (n->kind == PATH_CTL_REFRESH)
+			put_str(&b, "refresh");
+		else if (n->kind != PATH_CTL)
+			put_str(&b, "templates");
+		if (n->kind == PATH_TPL)
+			put_span(&b, n->tpl);
+	} else {
+		b.err = -EINVAL;
+	}
+	if (b.err)
+		buf[0] = '\0';
+	return b.err ? b.err : (int)b.at;
 }

@@ -1,5 +1,5 @@
 /* Effectful FUSE operations (writes, mkdir, rmdir, and what the tree
- * refuses); fs.c has the read side and the operations table. */
+ * refuses); ops.c has the read side and the operations table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,103 +9,26 @@
 
 #include "fs.h"
 #include "fs_priv.h"
-#include "log.h"
+#include "util/log.h"
 #include "path.h"
-#include "values.h"
+#include "model/values.h"
 
-/* A pause or resume that timed out, was cut off or got a 5xx may have
- * happened on the server (those are not retried, see api.h). */
-static bool state_write_may_have_happened(int err)
-{
-	return err == -ETIMEDOUT || err == -EIO || err == -EINTR;
-}
-
-/* Records that s's state is not known: state reads "unknown" until the
- * next listing, and the next state write asks the server first (a listing
- * may show the old state before the server acts on the request that
- * failed), so it is never taken for a no-op on the cache's word. */
-static void forget_state(struct sbxfs *fs, const struct sbx *s)
-{
-	struct sbx *next = sbx_with(s, SBX_STATE_UNKNOWN, s->end_at);
-
-	idset_add(fs->state_unsure, s->id);
-	if (next) {
-		cache_put_sbx(fs->cache, next);
-		sbx_unref(next);
-	} else {
-		cache_invalidate(fs->cache);
-	}
-}
-
-/* The server's view of s's state, after a write whose outcome was in
- * doubt: one GET, the cache updated.  0 or -errno (ENOENT: gone). */
-static int learn_state(struct sbxfs *fs, const struct sbx *s, enum sbx_state *out)
-{
-	struct sbx *fresh = NULL;
-	int err = api_get(fs->api, s->id, &fresh, NULL);
-
-	if (err == -ENOENT)
-		cache_remove(fs->cache, s->id);
-	if (err < 0)
-		return err;
-	*out = fresh->state;
-	cache_put_sbx(fs->cache, fresh);
-	sbx_unref(fresh);
-	return 0;
-}
-
-/* Applies a write to state or timeout of sandbox s.  0 or -errno. */
+/* Parses a write to state or timeout of sandbox s and has the store apply
+ * it.  0 or -errno. */
 static int apply_write(struct sbxfs *fs, struct sbx *s, enum sbx_file file,
 		       const char *buf, size_t size)
 {
-	enum sbx_state want, cur = s->state;
+	enum sbx_state want;
 	unsigned long secs;
-	struct sbx *next;
-	const char *what;
-	int err;
 
 	if (file == SBX_FILE_TIMEOUT) {
 		if (sbx_parse_timeout(buf, size, &secs) < 0)
 			return -EINVAL;
-		what = "set timeout of";
-		err = api_set_timeout(fs->api, s->id, secs, NULL);
-		next = err ? NULL : sbx_with(s, s->state, time(NULL) + (time_t)secs);
-	} else {
-		if (sbx_parse_state(buf, size, &want) < 0)
-			return -EINVAL;
-		if (idset_take(fs->state_unsure, s->id) && (err = learn_state(fs, s, &cur)) < 0)
-			return err;
-		if (want == cur)
-			return 0;
-		if (want == SBX_STATE_PAUSED) {
-			what = "pause";
-			err = api_pause(fs->api, s->id, NULL);
-			next = err ? NULL : sbx_with(s, SBX_STATE_PAUSED, s->end_at);
-		} else {
-			what = "resume";
-			err = api_resume(fs->api, s->id, fs->timeout, NULL);
-			next = err ? NULL : sbx_with(s, SBX_STATE_RUNNING,
-						     time(NULL) + (time_t)fs->timeout);
-		}
+		return store_set_timeout(&fs->store, s, secs, NULL);
 	}
-	if (err < 0) {
-		/* Gone, or not in the state the cache thought: look again. */
-		if (err == -ENOENT)
-			cache_remove(fs->cache, s->id);
-		else if (err == -EBUSY)
-			cache_invalidate(fs->cache);
-		else if (file == SBX_FILE_STATE && state_write_may_have_happened(err))
-			forget_state(fs, s);
-		return err;
-	}
-	log_info("%s %s", what, s->id);
-	if (next) {
-		cache_put_sbx(fs->cache, next);
-		sbx_unref(next);
-	} else {
-		cache_invalidate(fs->cache);
-	}
-	return 0;
+	if (sbx_parse_state(buf, size, &want) < 0)
+		return -EINVAL;
+	return store_set_state(&fs->store, s, want, NULL);
 }
 
 /* Listings hand the kernel every sandbox directory's attributes
@@ -123,35 +46,57 @@ static void drop_kernel_attrs(struct sbxfs *fs, struct sbx_listing *l)
 		const struct sbx_dirent *d = listing_at(l, i);
 		const char *tpl[] = { d->sbx->template_id, d->sbx->alias };
 
+		struct path_node n = { .kind = PATH_SBX, .sbx = path_span_of(d->name) };
+
 		kinval_root_entry(fs->kinval, d->name);
 		if (strcmp(d->name, d->sbx->id) != 0)
 			kinval_root_entry(fs->kinval, d->sbx->id);
 		/* -ENOENT: the kernel holds nothing of it, nothing to drop. */
-		snprintf(path, sizeof(path), "/%s", d->name);
-		fuse_invalidate_path(f, path);
+		if (path_format(&n, path, sizeof(path)) > 0)
+			fuse_invalidate_path(f, path);
 		/* The same sandbox as listed under .sbxfs/templates. */
 		for (size_t t = 0; t < 2; t++) {
 			if (!*tpl[t] || (t == 1 && strcmp(tpl[0], tpl[1]) == 0))
 				continue;
-			snprintf(path, sizeof(path), "/" PATH_CTL_NAME "/templates/%s/%s",
-				 tpl[t], d->name);
-			fuse_invalidate_path(f, path);
+			n.tpl = path_span_of(tpl[t]);
+			if (path_format(&n, path, sizeof(path)) > 0)
+				fuse_invalidate_path(f, path);
 		}
 	}
 	listing_put(l);
+}
+
+/* The sandbox with this ID, as lookup_sbx finds one by name: -ENOENT when
+ * it is not listed.  A name equal to the ID would find another sandbox, so
+ * only the ID itself counts. */
+static int lookup_sbx_id(struct sbxfs *fs, const char *id, struct sbx_listing **lp,
+			 struct sbx **sp)
+{
+	int err = cache_get(fs->store.cache, lp, NULL);
+
+	if (err < 0)
+		return err;
+	*sp = listing_find(*lp, id);
+	if (*sp == NULL || strcmp((*sp)->id, id) != 0) {
+		listing_put(*lp);
+		*lp = NULL;
+		return -ENOENT;
+	}
+	return 0;
 }
 
 int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
 	struct sbxfs *fs = get_fs();
+	const struct snap *sn = fi ? (const struct snap *)(uintptr_t)fi->fh : NULL;
+	const char *id = sn ? sn->sbx_id : NULL;
 	struct sbx_listing *l;
 	struct path_node n;
 	struct sbx *s;
 	int err;
 
 	(void)off;
-	(void)fi;
 	if ((err = path_parse(path, &n)) < 0)
 		return err;
 	if (!node_writable(&n))
@@ -160,10 +105,13 @@ int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (n.kind == PATH_CTL_REFRESH) {
 		log_debug("refresh: dropping the caches");
-		drop_kernel_attrs(fs, cache_take(fs->cache));
+		drop_kernel_attrs(fs, cache_take(fs->store.cache));
 		return (int)size;
 	}
-	if ((err = lookup_sbx(fs, &n, &l, &s)) < 0)
+	/* To the sandbox that was opened, never to one that took its name
+	 * since. */
+	err = id ? lookup_sbx_id(fs, id, &l, &s) : lookup_sbx(fs, &n, &l, &s);
+	if (err < 0)
 		return err;
 	s = sbx_ref(s);
 	listing_put(l);
@@ -195,33 +143,19 @@ int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 /* ---- sandboxes as directories ---- */
 
-static int create_sbx(struct sbxfs *fs, const char *name, const char *tpl)
+/* A path that failed to parse but whose parent holds sandboxes: a bad
+ * name for one ("/.x"), or one under an impossible template. */
+static bool bad_name_in_dir(const char *path)
 {
-	struct sbx_listing *l;
-	struct sbx *s;
-	bool exists;
-	int err;
+	const struct path_node tpls = { .kind = PATH_TPL_ROOT };
+	const char *slash = strrchr(path, '/');
+	char pre[64];
+	int len = path_format(&tpls, pre, sizeof(pre));
 
-	if (!sbx_name_valid(name))
-		return -EINVAL;
-	if ((err = cache_get(fs->cache, &l, NULL)) < 0)
-		return err;
-	exists = listing_find(l, name) != NULL;
-	listing_put(l);
-	if (exists)
-		return -EEXIST;
-	err = api_create(fs->api, tpl, fs->timeout, name, &s, NULL);
-	/* Not retried once sent (api.h): the server may have made it. */
-	if (err == -EINTR || err == -ETIMEDOUT || err == -EIO)
-		log_info("create of %s may have reached the server: if it did, the sandbox "
-			 "shows under that name at the next listing", name);
-	if (err < 0)
-		return err;
-	/* s carries the name as metadata (api.h), so the listing names it. */
-	log_info("created %s (%s) from %s", name, s->id, tpl);
-	cache_put_sbx(fs->cache, s);
-	sbx_unref(s);
-	return 0;
+	if (slash == path)
+		return true;
+	return len > 0 && strncmp(path, pre, (size_t)len) == 0 && path[len] == '/' &&
+	       strchr(path + len + 1, '/') == slash;
 }
 
 int sbxfs_mkdir(const char *path, mode_t mode)
@@ -234,23 +168,16 @@ int sbxfs_mkdir(const char *path, mode_t mode)
 
 	(void)mode;
 	err = path_parse(path, &n);
-	if (err < 0) {
-		/* A bad name for a sandbox: "/.x", or an impossible template. */
-		const char *slash = strrchr(path, '/');
-		bool at_root = slash == path;
-		bool in_tpl = strncmp(path, "/" PATH_CTL_NAME "/templates/", 18) == 0 &&
-			      strchr(path + 18, '/') == slash;
-
-		return at_root || in_tpl ? -EINVAL : -EPERM;
-	}
+	if (err < 0)
+		return bad_name_in_dir(path) ? -EINVAL : -EPERM;
 	if (n.kind == PATH_SBX) {
 		if (path_span_copy(n.sbx, name, sizeof(name)) < 0)
 			return -EINVAL;
 		if (n.tpl.len == 0)
-			return create_sbx(fs, name, fs->template_id);
+			return store_create(&fs->store, name, fs->template_id, NULL);
 		if (path_span_copy(n.tpl, tpl, sizeof(tpl)) < 0)
 			return -EINVAL;
-		return create_sbx(fs, name, tpl);
+		return store_create(&fs->store, name, tpl, NULL);
 	}
 	if (path_is_dir(n.kind) && (!path_in_sbx(n.kind) || stat_node(fs, &n, NULL, &st) == 0))
 		return -EEXIST;
@@ -274,13 +201,7 @@ int sbxfs_rmdir(const char *path)
 		return err;
 	snprintf(id, sizeof(id), "%s", s->id);
 	listing_put(l);
-	err = api_kill(fs->api, id, NULL);
-	if (err == 0 || err == -ENOENT)
-		cache_remove(fs->cache, id);
-	if (err < 0)
-		return err;
-	log_info("killed %s", id);
-	return 0;
+	return store_kill(&fs->store, id);
 }
 
 /* ---- what the tree refuses (nothing is sent) ---- */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "kinval.h"
-#include "log.h"
+#include "util/log.h"
 
 #define QUEUE_MAX 100000
 

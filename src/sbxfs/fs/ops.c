@@ -16,21 +16,13 @@
 
 #include "config.h"
 #include "fs.h"
-#include "log.h"
+#include "util/log.h"
 #include "path.h"
 #include "status.h"
-#include "values.h"
+#include "model/values.h"
 #include "fs_priv.h"
 
 
-/* An open file's content, rendered at open, and its attributes then. */
-struct snap {
-	struct stat st;
-	bool page_cached;     /* read through the kernel's page cache */
-	uint64_t key;         /* its kcache entry, when page_cached */
-	size_t len;
-	char data[];
-};
 
 struct sbxfs *get_fs(void)
 {
@@ -53,8 +45,8 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 		.stale_ttl = fs->stale_ttl,
 	};
 
-	api_get_stats(fs->api, &si.api);
-	cache_get_stats(fs->cache, &si.cache);
+	api_get_stats(fs->store.api, &si.api);
+	cache_get_stats(fs->store.cache, &si.cache);
 	return status_render(&si, len);
 }
 
@@ -159,9 +151,8 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 
 	if (id == NULL)
 		return 0;
-	err = api_get(fs->api, id, &full, NULL);
+	err = store_complete(&fs->store, id, &full);
 	if (err == -ENOENT) {
-		cache_remove(fs->cache, id);
 		listing_put(*lp);
 		*lp = NULL;
 		free(id);
@@ -171,11 +162,10 @@ static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **
 		free(id);
 		return 0;
 	}
-	cache_put_sbx(fs->cache, full);
 	/* Serve the completed entry even if the listing meanwhile moved on. */
 	listing_put(*lp);
 	*lp = NULL;
-	err = cache_get(fs->cache, lp, NULL);
+	err = cache_get(fs->store.cache, lp, NULL);
 	if (err == 0 && (*sp = listing_find(*lp, id)) == NULL) {
 		listing_put(*lp);
 		*lp = NULL;
@@ -196,7 +186,7 @@ int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing *
 
 	if (path_span_copy(n->sbx, name, sizeof(name)) < 0)
 		return -ENOENT;
-	err = cache_get(fs->cache, lp, NULL);
+	err = cache_get(fs->store.cache, lp, NULL);
 	if (err < 0)
 		return err;
 	*sp = listing_find(*lp, name);
@@ -400,7 +390,12 @@ static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap 
 		text = render_sbx_node(s, n, key, &len, &err);
 	}
 	if (text && (*out = snap_new(text, len)) != NULL) {
-		if (l)
+		if (l && n->kind == PATH_SBX_FILE && ((*out)->sbx_id = strdup(s->id)) == NULL) {
+			free(*out);
+			*out = NULL;
+			text = NULL;
+			err = -ENOMEM;
+		} else if (l)
 			fill_stat(fs, &(*out)->st, sbx_node_mode(n), (off_t)len, s->started_at);
 		else if (n->kind == PATH_CTL_STATUS)
 			fill_stat(fs, &(*out)->st, MODE_RO, (off_t)len, time(NULL));
@@ -482,6 +477,8 @@ static int sbxfs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (sn && sn->page_cached)
 		kcache_release(get_fs()->kcache, sn->key);
+	if (sn)
+		free(sn->sbx_id);
 	free(sn);
 	fi->fh = 0;
 	return 0;
@@ -521,7 +518,7 @@ static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* READDIRPLUS in the kernel's auto mode: the first request of a
 	 * listing, and each one after the caller stat()ed an entry the last
 	 * one brought, carry attributes, so `ls -l` needs no LOOKUP while a
-	 * plain `ls` gets its names in few, large READDIR replies.  fs_dir.c
+	 * plain `ls` gets its names in few, large READDIR replies.  dir.c
 	 * gives each entry its real offset, without which libfuse 3.14 would
 	 * keep a node reference per listed name for good. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)

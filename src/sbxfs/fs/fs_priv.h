@@ -1,9 +1,11 @@
-/* Shared between fs.c (read side) and fs_change.c (effectful operations);
+/* Shared between ops.c (read side) and change.c (effectful operations);
  * private to the filesystem layer. */
 #ifndef SBXFS_FS_PRIV_H
 #define SBXFS_FS_PRIV_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "fs.h"
@@ -14,6 +16,18 @@
 #define MODE_RO (S_IFREG | 0444)
 #define MODE_RW (S_IFREG | 0644)
 #define MODE_WO (S_IFREG | 0200)
+
+/* An open file (fi->fh): its content, rendered at open, and its attributes
+ * then. */
+struct snap {
+	struct stat st;
+	bool page_cached;     /* read through the kernel's page cache */
+	uint64_t key;         /* its kcache entry, when page_cached */
+	char *sbx_id;         /* a sandbox's file: its ID at open, which a
+	                       * write goes to however names move (malloc'd) */
+	size_t len;
+	char data[];
+};
 
 /* The mount's state, from the FUSE context of the calling thread. */
 struct sbxfs *get_fs(void);
@@ -33,7 +47,7 @@ int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node 
 /* True for state, timeout and .sbxfs/refresh. */
 bool node_writable(const struct path_node *n);
 
-/* fs_dir.c: listings served at stable offsets from one snapshot. */
+/* dir.c: listings served at stable offsets from one snapshot. */
 int sbxfs_opendir(const char *path, struct fuse_file_info *fi);
 int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 		  struct fuse_file_info *fi, enum fuse_readdir_flags flags);

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api.h"
-#include "cache.h"
+#include "api/api.h"
+#include "cache/cache.h"
 
 struct status_info {
 	const char *version;

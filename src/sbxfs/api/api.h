@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "model.h"
+#include "model/model.h"
 
 struct api;
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <fuse_opt.h>
 
-#include "log.h"
+#include "util/log.h"
 
 #define SBXFS_DEFAULT_TEMPLATE "base"
 #define SBXFS_DEFAULT_TIMEOUT 300UL

@@ -1,12 +1,12 @@
-/* Shared between api.c (one call with retries, the single-request calls)
- * and api_list.c (the paged listing); private to the API client. */
+/* Shared between api.c (one call with retries), calls.c (the single-request
+ * calls) and api_list.c (the paged listing); private to the API client. */
 #ifndef SBXFS_API_PRIV_H
 #define SBXFS_API_PRIV_H
 
 #include <stddef.h>
 
 #include "api.h"
-#include "http.h"
+#include "http/http.h"
 
 struct call {
 	enum api_op op;
@@ -25,6 +25,10 @@ struct call {
  * without a reply) in *status and the reason in msg.  Thread-safe. */
 int api_call_attempts(struct api *a, const struct call *c, struct http_response *rs,
 		      int *status, char *msg, size_t msglen);
+/* api_call_attempts(), recording a failure.  0: *rs holds the 2xx reply
+ * (caller clears it).  -errno: *err filled in, *rs cleared. */
+int api_call(struct api *a, const struct call *c, struct http_response *rs,
+	     struct api_error *err);
 /* Records a failed call: *err (when not NULL), the stats' failure count
  * and last error, a log line.  Returns r. */
 int api_call_failed(struct api *a, const struct call *c, struct api_error *err,

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 
 struct fuse;
 struct kinval;

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The data path of sbxfs goes one way: fs -> store -> cache -> api -> http,
+# with model and util usable by all and nothing calling upward; config/ and
+# daemon/ serve main.c.  Every include between folders names its folder
+# ("cache/cache.h"), so the rule is checked here on the #include lines:
+# a folder may include only its own files and those of the folders below
+# it, and only fs/ and main.c see FUSE (config/ parses the command line
+# with libfuse's <fuse_opt.h>, which carries no filesystem types).  The check then plants an upward
+# include in a copy of the tree and must refuse it, so it cannot pass
+# vacuously.
+#
+# usage: layers.sh SRCDIR   (the project's source root)
+set -uo pipefail
+src=${1:?usage: layers.sh SRCDIR}
+
+declare -A below=(
+	[fs]="store cache api http model util"
+	[store]="cache api http model util"
+	[cache]="api http model util"
+	[api]="http model util"
+	[http]="model util"
+	[model]="util"
+	[util]=""
+	[config]="model util"
+	[daemon]="config store cache api http model util"
+)
+
+check() { # TREE (src/sbxfs or a copy): prints each violation, fails on any
+	local tree=$1 bad=0 f dir inc folder
+	for dir in "$tree"/*/; do
+		dir=$(basename "$dir")
+		if [[ ! -v below[$dir] ]]; then
+			echo "$dir/: a folder with no place in the layers"; bad=1
+		fi
+	done
+	while IFS= read -r f; do
+		dir=$(dirname "${f#"$tree"/}")
+		while IFS= read -r inc; do
+			case $inc in
+			*/*/* | ../* | ./*) echo "$f: #include \"$inc\": name it folder/file.h"; bad=1 ;;
+			*/*)
+				folder=${inc%%/*}
+				if [[ $dir != . && $folder != "$dir" && " ${below[$dir]} " != *" $folder "* ]]; then
+					echo "$f: #include \"$inc\": $dir/ may not include $folder/"; bad=1
+				fi ;;
+			config.h | sbxd.h) ;;
+			*)
+				if [[ ! -e $(dirname "$f")/$inc ]]; then
+					echo "$f: #include \"$inc\": not in $dir/; name its folder"; bad=1
+				fi ;;
+			esac
+		done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")
+		if [[ $dir != fs && $dir != . ]] &&
+		   grep '^[[:space:]]*#[[:space:]]*include[[:space:]]*<fuse' "$f" |
+		   grep -qv '<fuse_opt\.h>'; then
+			echo "$f: only fs/ sees FUSE"; bad=1
+		fi
+	done < <(find "$tree" -name '*.[ch]' | sort)
+	return $bad
+}
+
+check "$src/src/sbxfs" || { echo "FAIL: upward or unnamed includes above"; exit 1; }
+
+tmp=$(mktemp -d /tmp/sbxfs-layers-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cp -r "$src/src/sbxfs" "$tmp/sbxfs"
+echo '#include "fs/fs.h"' >> "$tmp/sbxfs/http/http.c"
+if check "$tmp/sbxfs" > "$tmp/out"; then
+	echo "FAIL: an include of fs/ from http/ was not refused"; exit 1
+fi
+grep -q 'http/ may not include fs/' "$tmp/out" || { echo "FAIL: wrong report:"; cat "$tmp/out"; exit 1; }
+echo "layers: ok"
