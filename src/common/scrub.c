@@ -1,5 +1,4 @@
-/* The secret set and the text policy; see scrub.h.  (sbxfs keeps its own
- * copy in src/sbxfs/scrub.c until it moves to this one.) */
+/* The secret set and the text policy; see scrub.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>

@@ -31,7 +31,7 @@
 #include "daemon/reload.h"
 #include "fs/fs.h"
 #include "util/log.h"
-#include "util/scrub.h"
+#include "common/scrub.h"
 
 struct sbxfs_main {
 	struct sbxfs_opts opts;

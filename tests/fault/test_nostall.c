@@ -320,7 +320,8 @@ Test(nostall, cat_of_every_info_over_a_slow_listing_of_10000, .init = setup_many
 
 	for (int i = 0; i < 10000; i++)
 		free(rest_create("base", NULL, NULL));
-	fault("{\"latency_ms\": 20, \"path_prefix\": \"/v2/sandboxes\"}");
+	/* 100 pages of 40 ms: a listing takes 4 s, four times cache_ttl */
+	fault("{\"latency_ms\": 40, \"path_prefix\": \"/v2/sandboxes\"}");
 	refresh();
 	before = stats("GET /v2/sandboxes");
 	cr_expect_eq(sh("cat \"$MNT\"/*/info | grep -c '^sandbox_id=' | grep -qx 10000"), 0,

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/scrub.h"
+#include "common/scrub.h"
 #include "fs/status.h"
 
 #define KEY "sk_live_0123456789abcdef"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The data path of sbxfs goes one way: fs -> store -> cache -> api -> http,
-# with model and util usable by all and nothing calling upward; config/ and
+# with model, util and src/common usable by all and nothing calling upward; config/ and
 # daemon/ serve main.c.  Every include between folders names its folder
 # ("cache/cache.h"), so the rule is checked here on the #include lines:
 # a folder may include only its own files and those of the folders below
@@ -13,16 +13,17 @@
 set -uo pipefail
 src=${1:?usage: layers.sh SRCDIR}
 
+# common/ is src/common, shared with sbxd: below every folder.
 declare -A below=(
-	[fs]="store cache api http model util"
-	[store]="cache api http model util"
-	[cache]="api http model util"
-	[api]="http model util"
-	[http]="model util"
-	[model]="util"
-	[util]=""
-	[config]="model util"
-	[daemon]="config store cache api http model util"
+	[fs]="store cache api http model util common"
+	[store]="cache api http model util common"
+	[cache]="api http model util common"
+	[api]="http model util common"
+	[http]="model util common"
+	[model]="util common"
+	[util]="common"
+	[config]="model util common"
+	[daemon]="config store cache api http model util common"
 )
 
 check() { # TREE (src/sbxfs or a copy): prints each violation, fails on any

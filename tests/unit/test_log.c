@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "util/scrub.h"
+#include "common/scrub.h"
 
 static char *slurp(const char *path)
 {

@@ -30,7 +30,7 @@
 #include "errmap.h"
 #include "http/http.h"
 #include "util/log.h"
-#include "util/scrub.h"
+#include "common/scrub.h"
 
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "util/scrub.h"
+#include "common/scrub.h"
 #include "status.h"
 #include "model/values.h"
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "scrub.h"
+#include "common/scrub.h"
 
 enum log_sink { SINK_STDERR, SINK_SYSLOG, SINK_FILE };
 
