@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/rfc3339.h"
 #include "values.h"
 
 /* Drops one optional trailing newline; the rest of the value must not
@@ -121,99 +122,29 @@ bool sbx_component_valid(const char *s)
 	return len <= NAME_MAX;
 }
 
+_Static_assert(SBX_TIME_LEN >= RFC3339_LEN, "sbx_format_time's buffer holds common's format");
+
+/* The first and last second RFC 3339's four-digit years can write. */
+#define FIRST_WRITABLE (-62167219200LL)   /* 0000-01-01T00:00:00Z */
+#define LAST_WRITABLE 253402300799LL      /* 9999-12-31T23:59:59Z */
+
 char *sbx_format_time(time_t t, char *buf)
 {
-	struct tm tm;
-
-	/* Four-digit years always ("%Y" gives "18" for 0018), so what
-	 * sbx_parse_time accepts formats into something it accepts again.
-	 * Years past 9999 cannot be written that way; like a failed gmtime_r
-	 * they give the epoch. */
-	if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-		snprintf(buf, SBX_TIME_LEN, "1970-01-01T00:00:00Z");
-	else
-		snprintf(buf, SBX_TIME_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ",
-			 (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned char)(tm.tm_mon + 1),
-			 (unsigned char)tm.tm_mday, (unsigned char)tm.tm_hour,
-			 (unsigned char)tm.tm_min, (unsigned char)tm.tm_sec);
-	return buf;
-}
-
-/* Reads exactly n digits at *p, advancing it.  -1 if they are not there. */
-static int take_digits(const char **p, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		char c = (*p)[i];
-
-		if (c < '0' || c > '9')
-			return -1;
-		v = v * 10 + (c - '0');
-	}
-	*p += n;
-	return v;
-}
-
-static int days_in_month(int year, int mon)
-{
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-	return mon == 2 && leap ? 29 : days[mon - 1];
+	/* Outside four-digit years (where seconds in ms would overflow, too)
+	 * common's formatter gives the epoch; so does this, without the
+	 * multiplication. */
+	if ((long long)t < FIRST_WRITABLE || (long long)t > LAST_WRITABLE)
+		t = 0;
+	return rfc3339_format_s((int64_t)t * 1000, buf);
 }
 
 int sbx_parse_time(const char *s, time_t *out)
 {
-	struct tm tm = { 0 };
-	int year, mon, mday, hour, min, sec, off = 0;
-	time_t t;
-	const char *p = s;
+	int64_t ms;
 
-	if (!s)
+	if (rfc3339_parse(s, &ms) < 0)
 		return -EINVAL;
-	if ((year = take_digits(&p, 4)) < 0 || *p++ != '-' ||
-	    (mon = take_digits(&p, 2)) < 0 || *p++ != '-' ||
-	    (mday = take_digits(&p, 2)) < 0 || (*p != 'T' && *p != 't'))
-		return -EINVAL;
-	p++;
-	if ((hour = take_digits(&p, 2)) < 0 || *p++ != ':' ||
-	    (min = take_digits(&p, 2)) < 0 || *p++ != ':' ||
-	    (sec = take_digits(&p, 2)) < 0)
-		return -EINVAL;
-	if (mon < 1 || mon > 12 || mday < 1 || mday > days_in_month(year, mon) ||
-	    hour > 23 || min > 59 || sec > 60)
-		return -EINVAL;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1, oh, om;
-
-		if ((oh = take_digits(&p, 2)) < 0 || *p++ != ':' ||
-		    (om = take_digits(&p, 2)) < 0 || oh > 23 || om > 59)
-			return -EINVAL;
-		off = sign * (oh * 3600 + om * 60);
-	} else {
-		return -EINVAL;
-	}
-	if (*p)
-		return -EINVAL;
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = mday;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec == 60 ? 59 : sec;   /* a leap second counts as :59 */
-	t = timegm(&tm);
-	if (t == (time_t)-1 && !(year == 1969 && mon == 12 && mday == 31))
-		return -EINVAL;
-	*out = t - off;
+	/* to the second, rounding down also before the epoch */
+	*out = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
 	return 0;
 }
