@@ -15,9 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **err, const char *fmt, ...)
+void set_err(char **err, const char *fmt, ...)
 {
 	va_list ap;
 

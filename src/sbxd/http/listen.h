@@ -10,6 +10,10 @@
 /* Binds host:port with SO_REUSEADDR (so a restarted server gets its port
  * back at once) and listens.  Returns the fd or -errno with *err set
  * (malloc'd; the caller frees). */
+/* Sets *err (when err is not NULL) to a malloc'd message, the caller's
+ * to free; NULL if that fails.  Shared by the server's start-up. */
+void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 int listen_tcp(const char *host, uint16_t port, bool allow_remote, int backlog, char **err);
 
 /* Binds a Unix socket at `path`, mode 0600, and listens.  A stale socket

@@ -442,6 +442,58 @@ static int judge_attempt(const struct call *c, const struct http_response *rs,
 }
 
 /* Performs c with the retry policy; see api_priv.h. */
+/* Ends the attempts for a cancel or an interrupt: r (-ECANCELED or
+ * -EINTR) with its reason in msg. */
+static int stopped(int r, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
+	return r;
+}
+
+/* The attempts of c within deadline_at over rq (URL and headers set); see
+ * api_call_attempts.  The last HTTP status goes to *status. */
+static int run_attempts(struct api *a, const struct call *c, struct http_request *rq,
+			long deadline_at, struct http_response *rs, int *status,
+			char *msg, size_t msglen)
+{
+	int r = 0, stop;
+
+	for (unsigned attempt = 0;; attempt++) {
+		long remaining = deadline_at - now_ms(), delay;
+		bool retry;
+
+		if (remaining <= 0) {
+			if (!r) {
+				r = -ETIMEDOUT;
+				snprintf(msg, msglen, "deadline passed");
+			}
+			return r;
+		}
+		if ((stop = stop_reason(a, c)) < 0)   /* during the backoff */
+			return stopped(stop, msg, msglen);
+		http_response_clear(rs);
+		rq->timeout_ms = a->request_timeout_ms < remaining ? a->request_timeout_ms : remaining;
+		if (http_perform(a->pool, rq, rs) < 0) {
+			snprintf(msg, msglen, "out of memory");
+			return -ENOMEM;
+		}
+		count_attempt(a, c, rs);
+		if (rs->curl_code == CURLE_ABORTED_BY_CALLBACK && (stop = stop_reason(a, c)) < 0)
+			return stopped(stop, msg, msglen);
+		*status = (int)rs->status;
+		r = judge_attempt(c, rs, attempt, msg, msglen, &retry);
+		if (r == 0 || !retry || attempt >= a->max_retries)
+			return r;
+		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
+		if (now_ms() + delay + MIN_ATTEMPT_MS > deadline_at)
+			return r;   /* no time left for a useful attempt after the wait */
+		pthread_mutex_lock(&a->lock);
+		a->stats.retries++;
+		pthread_mutex_unlock(&a->lock);
+		sleep_ms(a, delay, c);
+	}
+}
+
 int api_call_attempts(struct api *a, const struct call *c, struct http_response *rs,
 		      int *status_out, char *msg, size_t msglen)
 {
@@ -459,7 +511,7 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 	};
 	struct curl_slist *headers;
 	char *url = NULL;
-	int r = 0, status = 0, stop;
+	int r, status = 0;
 
 	memset(rs, 0, sizeof(*rs));
 	msg[0] = '\0';
@@ -474,47 +526,7 @@ int api_call_attempts(struct api *a, const struct call *c, struct http_response 
 	rq.headers = headers;
 	if (c->deadline_at && c->deadline_at < deadline_at)
 		deadline_at = c->deadline_at;
-	for (unsigned attempt = 0;; attempt++) {
-		long remaining = deadline_at - now_ms(), delay;
-		bool retry;
-
-		if (remaining <= 0) {
-			if (!r) {
-				r = -ETIMEDOUT;
-				snprintf(msg, msglen, "deadline passed");
-			}
-			break;
-		}
-		if ((stop = stop_reason(a, c)) < 0) {   /* during the backoff */
-			r = stop;
-			snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
-			break;
-		}
-		http_response_clear(rs);
-		rq.timeout_ms = a->request_timeout_ms < remaining ? a->request_timeout_ms : remaining;
-		if (http_perform(a->pool, &rq, rs) < 0) {
-			r = -ENOMEM;
-			snprintf(msg, msglen, "out of memory");
-			break;
-		}
-		count_attempt(a, c, rs);
-		if (rs->curl_code == CURLE_ABORTED_BY_CALLBACK && (stop = stop_reason(a, c)) < 0) {
-			r = stop;
-			snprintf(msg, msglen, r == -EINTR ? "interrupted" : "cancelled");
-			break;
-		}
-		status = (int)rs->status;
-		r = judge_attempt(c, rs, attempt, msg, msglen, &retry);
-		if (r == 0 || !retry || attempt >= a->max_retries)
-			break;
-		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
-		if (now_ms() + delay + MIN_ATTEMPT_MS > deadline_at)
-			break;   /* no time left for a useful attempt after the wait */
-		pthread_mutex_lock(&a->lock);
-		a->stats.retries++;
-		pthread_mutex_unlock(&a->lock);
-		sleep_ms(a, delay, c);
-	}
+	r = run_attempts(a, c, &rq, deadline_at, rs, &status, msg, msglen);
 out:
 	free_headers(headers);
 	free(url);

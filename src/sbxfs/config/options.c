@@ -162,9 +162,24 @@ struct seconds_opt {
 	unsigned *out;
 };
 
+static int check_max_sandboxes(struct sbxfs_opts *o, FILE *err)
+{
+	unsigned n;
+
+	if (!o->max_sandboxes_str)
+		return 0;
+	if (parse_seconds(o->max_sandboxes_str, 1, 10000000, &n) < 0) {
+		fprintf(err, "sbxfs: bad max_sandboxes '%s': expected a whole number "
+			"from 1 to 10000000\n", o->max_sandboxes_str);
+		return -1;
+	}
+	o->max_sandboxes = n;
+	return 0;
+}
+
 static int check_values(struct sbxfs_opts *o, FILE *err)
 {
-	unsigned deadline = 0, list_deadline = 0, max_sbx = 0;
+	unsigned deadline = 0, list_deadline = 0;
 	const struct seconds_opt secs[] = {
 		{ "cache_ttl", o->cache_ttl_str, 0, 86400, &o->cache_ttl },
 		{ "connect_timeout", o->connect_timeout_str, 1, 3600, &o->connect_timeout },
@@ -184,14 +199,8 @@ static int check_values(struct sbxfs_opts *o, FILE *err)
 	}
 	o->retry_deadline = deadline ? deadline : 2 * o->request_timeout;
 	o->list_deadline = list_deadline ? list_deadline : 4 * o->retry_deadline;
-	if (o->max_sandboxes_str) {
-		if (parse_seconds(o->max_sandboxes_str, 1, 10000000, &max_sbx) < 0) {
-			fprintf(err, "sbxfs: bad max_sandboxes '%s': expected a whole number "
-				"from 1 to 10000000\n", o->max_sandboxes_str);
-			return -1;
-		}
-		o->max_sandboxes = max_sbx;
-	}
+	if (check_max_sandboxes(o, err) < 0)
+		return -1;
 	if (o->timeout_str &&
 	    sbx_parse_timeout(o->timeout_str, strlen(o->timeout_str), &o->timeout) < 0) {
 		fprintf(err, "sbxfs: bad timeout '%s': expected seconds (or 10m, 2h)\n",
