@@ -151,10 +151,19 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 		rs->too_large = true;
 		return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	grown = realloc(rs->body, rs->len + n + 1);
-	if (!grown)
-		return 0;
-	rs->body = grown;
+	/* Doubling keeps a multi-megabyte reply linear: growing by each
+	 * chunk copies the whole body again per chunk. */
+	if (rs->len + n + 1 > rs->cap) {
+		size_t cap = rs->cap ? rs->cap : 16384;
+
+		while (cap < rs->len + n + 1)
+			cap *= 2;
+		grown = realloc(rs->body, cap);
+		if (!grown)
+			return 0;
+		rs->body = grown;
+		rs->cap = cap;
+	}
 	memcpy(rs->body + rs->len, data, n);
 	rs->len += n;
 	rs->body[rs->len] = '\0';
@@ -345,4 +354,5 @@ void http_response_clear(struct http_response *rs)
 	rs->body = NULL;
 	rs->next_token = NULL;
 	rs->len = 0;
+	rs->cap = 0;
 }

@@ -36,6 +36,7 @@ struct http_response {
 	long status;               /* 0 without a reply */
 	char *body;                /* malloc'd, NUL-terminated; may be NULL */
 	size_t len;
+	size_t cap;                /* bytes allocated for body */
 	bool too_large;            /* aborted past HTTP_BODY_MAX */
 	bool bad_header;           /* an over-long X-Next-Token */
 	long retry_after;          /* seconds from Retry-After, -1 when absent */
