@@ -25,7 +25,8 @@
  * and with -o writes what the mount acknowledged, one line per own
  * sandbox whose fate it knows: "present NAME STATE" or "absent NAME" (a
  * failed mkdir or rmdir leaves the fate unknown, and a failed state write
- * the state), for a caller to compare with the REST API.  The shared
+ * the state, for the rest of the run: it may still land and undo a later
+ * acknowledged one), for a caller to compare with the REST API.  The shared
  * sandboxes are left; own ones are not cleaned up (that would be more
  * operations under the same faults).  Exit 1 on a bad errno or an
  * operation over the bound (the first few are reported on stderr), 2 on a
@@ -61,6 +62,7 @@ struct own {
 	char name[32];
 	enum fate fate;
 	const char *state;      /* "running", "paused", or NULL: unknown */
+	bool state_unsure;      /* a state write failed: it may still land later */
 };
 
 struct worker {
@@ -236,8 +238,12 @@ static void op_write(struct worker *w, struct own *o, const char *file, const ch
 	snprintf(path, sizeof(path), "%s/%s/%s", mount_dir, o->name, file);
 	t0 = bu_now_ns();
 	e = done(w, "write", path, t0, write_file(path, text), K_WRITE);
-	if (strcmp(file, "state") == 0)
-		o->state = e ? NULL : (strcmp(text, "paused\n") == 0 ? "paused" : "running");
+	if (strcmp(file, "state") != 0)
+		return;
+	/* A failed pause or resume may reach the server after a later one
+	 * was acknowledged, and undo it: from then on the state is unknown. */
+	o->state_unsure = o->state_unsure || e;
+	o->state = o->state_unsure ? NULL : (strcmp(text, "paused\n") == 0 ? "paused" : "running");
 }
 
 /* Readers (even ids) only read; writers draw from all the kinds. */
