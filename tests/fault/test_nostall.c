@@ -81,8 +81,11 @@ static double timed_ls(const char *p)
 }
 
 /* Durations of operations that must not wait for a held request.  A
- * stall shows as seconds; this machine's noise as tens of milliseconds
- * now and then, so: the median under 10 ms, none over half a second. */
+ * stall shows as seconds.  On a quiet machine each one is under its bound
+ * (10 ms from the last listing, 50 ms beside a held create); on a loaded
+ * 2-core one a cat (four FUSE round trips) waits for a CPU now and then,
+ * up to a few tens of milliseconds.  So: 90 % of them under the bound, the
+ * median under 10 ms, none over half a second. */
 struct samples {
 	double v[512];
 	int n;
@@ -107,12 +110,19 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void expect_no_stall(struct samples *sm, const char *behind)
+static void expect_no_stall(struct samples *sm, double bound, const char *behind)
 {
-	cr_assert_gt(sm->n, 10);
+	int over = 0;
+
+	cr_assert_gt(sm->n, 50);
 	qsort(sm->v, (size_t)sm->n, sizeof(sm->v[0]), cmp_double);
+	for (int i = 0; i < sm->n; i++)
+		over += sm->v[i] >= bound;
 	cr_expect_lt(sm->v[sm->n / 2], 0.010, "median %.3f s over %d operations behind %s",
 		     sm->v[sm->n / 2], sm->n, behind);
+	cr_expect_leq(over * 10, sm->n, "%d of %d operations took %.0f ms or more behind %s "
+		      "(p99 %.1f ms)", over, sm->n, bound * 1e3, behind,
+		      sm->v[sm->n * 99 / 100] * 1e3);
 	cr_expect_lt(sm->worst, 0.5, "%s took %.3f s behind %s", sm->worst_what, sm->worst,
 		     behind);
 }
@@ -144,7 +154,8 @@ Test(nostall, reads_answer_from_the_last_listing_while_a_refresh_is_held,
 		sample(&sm, "cat beta/state", timed_cat(P("beta/state")));
 		usleep(50 * 1000);
 	}
-	expect_no_stall(&sm, "a held listing");
+	/* a read from the last listing: 10 ms */
+	expect_no_stall(&sm, 0.010, "a held listing");
 	s = slurp(P(".sbxfs/status"), NULL);
 	cr_assert_not_null(s);
 	cr_expect(strstr(s, "listing_refresh=running for ") ||
@@ -182,7 +193,8 @@ Test(nostall, a_held_create_does_not_stall_other_sandboxes, .init = setup_stale,
 		usleep(100 * 1000);
 	}
 	pthread_join(t, NULL);
-	expect_no_stall(&sm, "a held create");
+	/* beside a held create: 50 ms (ls may show the old listing) */
+	expect_no_stall(&sm, 0.050, "a held create");
 }
 
 /* SIGINT ends a wait on the mount within about 100 ms: an ls waiting for
@@ -223,6 +235,39 @@ Test(nostall, sigint_ends_waits_at_once, .init = setup_blocking, .fini = teardow
 	fault("{\"latency_ms\": 10000, \"path_prefix\": \"/sandboxes\", \"count\": 1}");
 	dt = timed_sh("timeout -s INT 1 mkdir \"$MNT/held\" 2>/dev/null");
 	cr_expect_lt(dt, 1.5, "mkdir took %.2f s to end after SIGINT at 1 s", dt);
+}
+
+/* A create interrupted after it was sent may still happen on the server:
+ * the log says so, and the sandbox shows under its name at the next
+ * listing, as after a timeout. */
+static void setup_blocking_info(void)
+{
+	mnt_start(&(struct mnt_opts){ .cache_ttl = 1,
+		.extra = "connect_timeout=1,request_timeout=20,retry_deadline=30",
+		.log_level = "info", .allow_log = true });
+}
+
+Test(nostall, an_interrupted_create_is_reported_and_may_show_later,
+     .init = setup_blocking_info, .fini = teardown, .timeout = 60)
+{
+	struct stat st;
+	char *log;
+	double dt;
+
+	cr_assert_eq(sh("ls \"$MNT\" >/dev/null"), 0);   /* the lookup needs no wait */
+	fault("{\"latency_ms\": 3000, \"path_prefix\": \"/sandboxes\", \"count\": 1}");
+	dt = timed_sh("timeout -s INT 1 mkdir \"$MNT/late\" 2>/dev/null");
+	cr_expect_lt(dt, 1.5, "mkdir took %.2f s to end after SIGINT at 1 s", dt);
+	cr_expect_neq(stat(P("late"), &st), 0, "the interrupted create was reported done");
+	log = slurp(M.logfile, NULL);
+	cr_expect(log && strstr(log, "create of late may have reached the server"),
+		  "the log does not say the create may have happened:\n%s", log ? log : "");
+	free(log);
+	sleep(3);   /* the held create reaches the handler */
+	refresh();
+	cr_expect_eq(stat(P("late"), &st), 0, "the sandbox the create made: %s",
+		     strerror(errno));
+	cr_expect_eq(rest_count(), 1);
 }
 
 /* A backend that always sends X-Next-Token: the listing fails with EIO

@@ -100,6 +100,11 @@ static pid_t spawn(struct tsrv *t)
 	return -1;
 }
 
+/* The kinds of change, each of which must be acknowledged before kills. */
+enum kind { K_CREATE, K_PAUSE, K_RESUME, K_TIMEOUT, K_KILL, N_KINDS };
+static const char *const kind_names[N_KINDS] = { "create", "pause", "resume", "timeout",
+						 "kill" };
+
 /* What a sandbox may look like: exists, paused, end within [lo, hi]. */
 struct look { int exists, paused; int64_t lo, hi; };
 
@@ -117,6 +122,7 @@ struct client {
 	int n;
 	int unacked_creates;        /* creates in flight at a kill */
 	int acks;
+	int acked[N_KINDS];         /* acknowledged changes by kind */
 	int failed;                 /* an unexpected reply: the test fails */
 	char why[256];
 };
@@ -165,6 +171,7 @@ static int one_change(struct client *c)
 			s->cur = (struct look){ 1, 0, t0 + timeout * 1000LL,
 						clock_wall_ms() + timeout * 1000LL };
 			s->has_alt = 0;
+			c->acked[K_CREATE]++;
 			json_decref(j);
 		} else if (rc == -2) {
 			c->unacked_creates++;
@@ -174,26 +181,31 @@ static int one_change(struct client *c)
 	}
 	struct sbx *s = &c->s[live[rand_r(&c->seed) % (unsigned)nlive]];
 	struct look next = s->cur;
+	enum kind kind;
 	if (op == 0 || op == 1) {
 		if (s->cur.paused) {
 			snprintf(path, sizeof(path), "/sandboxes/%s/resume", s->id);
 			snprintf(body, sizeof(body), "{\"timeout\":%u}", timeout);
 			rc = request(c, "POST", path, body, 201, &r);
+			kind = K_RESUME;
 			next.paused = 0;
 			next.lo = t0 + timeout * 1000LL;
 		} else {
 			snprintf(path, sizeof(path), "/sandboxes/%s/pause", s->id);
 			rc = request(c, "POST", path, NULL, 204, &r);
+			kind = K_PAUSE;
 			next.paused = 1;
 		}
 	} else if (op == 2 || op == 3) {
 		snprintf(path, sizeof(path), "/sandboxes/%s/timeout", s->id);
 		snprintf(body, sizeof(body), "{\"timeout\":%u}", timeout);
 		rc = request(c, "POST", path, body, 204, &r);
+		kind = K_TIMEOUT;
 		next.lo = t0 + timeout * 1000LL;
 	} else {
 		snprintf(path, sizeof(path), "/sandboxes/%s", s->id);
 		rc = request(c, "DELETE", path, NULL, 204, &r);
+		kind = K_KILL;
 		next.exists = 0;
 	}
 	if (next.lo != s->cur.lo)
@@ -202,6 +214,7 @@ static int one_change(struct client *c)
 	if (rc == 0) {
 		s->cur = next;
 		c->acks++;
+		c->acked[kind]++;
 	} else if (rc == -2) {
 		s->alt = next;
 		s->has_alt = 1;
@@ -349,8 +362,12 @@ Test(durable, kill9_after_acknowledged_changes)
 			cr_assert_not(cl[k].failed, "round %d: %s", round, cl[k].why);
 		}
 	}
-	for (int k = 0; k < CLIENTS; k++)
+	int acked[N_KINDS] = { 0 };
+	for (int k = 0; k < CLIENTS; k++) {
 		acks += cl[k].acks;
+		for (int i = 0; i < N_KINDS; i++)
+			acked[i] += cl[k].acked[i];
+	}
 	pid_t pid = spawn(&t);
 	verify(&t, cl, ROUNDS);
 	kill(pid, SIGTERM);
@@ -358,6 +375,10 @@ Test(durable, kill9_after_acknowledged_changes)
 	child = -1;
 	/* The loop tested something: changes were acknowledged across kills. */
 	cr_expect_gt(acks, ROUNDS, "only %d acknowledged changes", acks);
+	/* ... of every kind, so each was checked across restarts. */
+	for (int i = 0; i < N_KINDS; i++)
+		cr_expect_geq(acked[i], ROUNDS / 10, "only %d acknowledged %s changes", acked[i],
+			      kind_names[i]);
 	FILE *f = fopen(errfile, "r");
 	char line[512];
 	while (f && fgets(line, sizeof(line), f))
@@ -481,7 +502,7 @@ static json_t *get(const struct tsrv *t, const char *path)
 Test(durable, disk_full_is_503_and_changes_nothing)
 {
 	struct sbxd_config cfg = { .state_dir = state };
-	char id[21], path[64], filler[128], more[21];
+	char id[21], path[64], filler[128], more[21], held[21], held_path[64];
 	struct tsrv t;
 
 	mount_small("1m");
@@ -490,6 +511,12 @@ Test(durable, disk_full_is_503_and_changes_nothing)
 	create_sandbox(&t, "{\"templateID\":\"base\",\"timeout\":600}", id);
 	snprintf(path, sizeof(path), "/sandboxes/%s", id);
 	json_t *before = get(&t, path);
+	/* A paused one, for the resume. */
+	create_sandbox(&t, "{\"templateID\":\"base\",\"timeout\":600}", held);
+	snprintf(held_path, sizeof(held_path), "/sandboxes/%s/pause", held);
+	cr_assert_eq(status_of(&t, "POST", held_path, NULL), 204);
+	snprintf(held_path, sizeof(held_path), "/sandboxes/%s", held);
+	json_t *held_before = get(&t, held_path);
 	snprintf(filler, sizeof(filler), "%s/filler", mnt);
 	fill(filler);
 	int logged = tsrv_complaints();
@@ -501,12 +528,18 @@ Test(durable, disk_full_is_503_and_changes_nothing)
 	snprintf(sub, sizeof(sub), "%s/timeout", path);
 	cr_expect_eq(status_of(&t, "POST", sub, "{\"timeout\":3000}"), 503);
 	cr_expect_eq(status_of(&t, "DELETE", path, NULL), 503);
-	cr_expect_eq(tsrv_complaints() - logged, 4, "not one error line per failed change");
-	/* Memory too: the same one sandbox, unchanged. */
+	snprintf(sub, sizeof(sub), "%s/resume", held_path);
+	cr_expect_eq(status_of(&t, "POST", sub, "{\"timeout\":3000}"), 503);
+	cr_expect_eq(tsrv_complaints() - logged, 5, "not one error line per failed change");
+	/* Memory too: the same two sandboxes, unchanged. */
 	json_t *now = get(&t, path), *list = get(&t, "/v2/sandboxes");
 	cr_expect(json_equal(before, now), "changed by a failed commit");
-	cr_expect_eq(json_array_size(list), 1);
+	cr_expect_eq(json_array_size(list), 2);
 	json_decref(now);
+	now = get(&t, held_path);
+	cr_expect(json_equal(held_before, now), "resumed by a failed commit");
+	json_decref(now);
+	json_decref(held_before);
 	json_decref(list);
 
 	/* Space again: changes work and a restart shows exactly them. */
@@ -517,7 +550,7 @@ Test(durable, disk_full_is_503_and_changes_nothing)
 	tsrv_stop(&t);
 	tsrv_start(&t, &cfg);
 	list = get(&t, "/v2/sandboxes");
-	cr_expect_eq(json_array_size(list), 2);
+	cr_expect_eq(json_array_size(list), 3);
 	now = get(&t, path);
 	cr_expect_str_eq(json_string_value(json_object_get(now, "state")), "paused");
 	json_decref(now);
