@@ -35,7 +35,9 @@ check() { # TREE (src/sbxfs or a copy): prints each violation, fails on any
 		fi
 	done
 	while IFS= read -r f; do
+		# a subfolder (fs/nodes/) is part of its folder's layer
 		dir=$(dirname "${f#"$tree"/}")
+		dir=${dir%%/*}
 		while IFS= read -r inc; do
 			case $inc in
 			*/*/* | ../* | ./*) echo "$f: #include \"$inc\": name it folder/file.h"; bad=1 ;;
