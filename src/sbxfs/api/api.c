@@ -33,6 +33,7 @@
 #include "http/retry.h"
 #include "util/log.h"
 #include "common/scrub.h"
+#include "common/clock.h"
 
 #define MIN_ATTEMPT_MS 100      /* an attempt needs at least this long */
 
@@ -58,10 +59,7 @@ static const char *const op_names[] = {
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)clock_mono_ms();
 }
 
 static bool cancelled(const int *cancel)
@@ -84,10 +82,8 @@ static void sleep_ms(const struct api *a, long ms, const struct call *c)
 {
 	while (ms > 0 && !stop_reason(a, c)) {
 		long slice = ms > 50 ? 50 : ms;
-		struct timespec ts = { slice / 1000, (slice % 1000) * 1000000L };
 
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		clock_sleep_ms(slice);
 		ms -= slice;
 	}
 }

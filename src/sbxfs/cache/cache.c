@@ -26,6 +26,7 @@
 
 #include "cache.h"
 #include "cache_priv.h"
+#include "common/clock.h"
 
 #define WAIT_SLICE_MS 50        /* how soon a waiter notices an interrupt */
 
@@ -62,10 +63,7 @@ struct sbx_cache {
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)clock_mono_ms();
 }
 
 struct sbx_cache *cache_new(sbx_fetch_fn fetch, void *ctx, unsigned ttl_ms)
@@ -339,10 +337,7 @@ static int wait_refresh(struct sbx_cache *c, long start)
 			return -ETIMEDOUT;
 		if (c->wait_ms && start + (long)c->wait_ms - now < slice)
 			slice = start + (long)c->wait_ms - now;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += slice * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		ts = clock_wall_after(slice);
 		pthread_cond_timedwait(&c->done, &c->lock, &ts);
 	}
 	return 0;

@@ -20,6 +20,8 @@
 
 #include "config.h"
 #include "http.h"
+#include "common/buf.h"
+#include "common/clock.h"
 
 #define POLL_SLICE_MS 50
 
@@ -45,6 +47,7 @@ struct xfer {
 	CURL *easy;
 	const struct http_request *rq;
 	struct http_response *rs;
+	struct buf body;           /* the reply's body unless it goes to the sink */
 };
 
 /* Guards unix_prefix and unix_path, set once at start-up by main but read
@@ -224,7 +227,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	struct xfer *x = userp;
 	struct http_response *rs = x->rs;
 	size_t n = size * nmemb, cap = body_cap(x->rq);
-	char *grown;
+	int r;
 
 	if (to_sink(x)) {
 		if (n > cap - (rs->streamed < cap ? rs->streamed : cap)) {
@@ -237,17 +240,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 		rs->streamed += n;
 		return n;
 	}
-	if (n > cap - rs->len) {
-		rs->too_large = true;
+	if ((r = buf_append(&x->body, data, n)) < 0) {
+		rs->too_large = r == -EFBIG;
 		return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	grown = realloc(rs->body, rs->len + n + 1);
-	if (!grown)
-		return 0;
-	rs->body = grown;
-	memcpy(rs->body + rs->len, data, n);
-	rs->len += n;
-	rs->body[rs->len] = '\0';
 	return n;
 }
 
@@ -316,10 +312,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)clock_mono_ms();
 }
 
 static bool stop_asked(const struct http_request *rq)
@@ -430,8 +423,10 @@ int http_perform(struct http_pool *p, const struct http_request *rq, struct http
 	if (pool_borrow(p, &h) < 0)
 		return -ENOMEM;
 	x.easy = h.easy;
+	buf_init(&x.body, body_cap(rq));
 	set_options(h.easy, p->share, &x);
 	rs->curl_code = drive(&h, rq);
+	rs->body = buf_steal(&x.body, &rs->len);
 	if (rs->curl_code == CURLE_OK) {
 		curl_easy_getinfo(h.easy, CURLINFO_RESPONSE_CODE, &rs->status);
 	} else {

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "retry.h"
+#include "common/clock.h"
 
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -42,13 +43,8 @@ static long backoff_ms(unsigned attempt)
 	static __thread unsigned seed;
 	long base = BACKOFF_BASE_MS;
 
-	if (!seed) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		seed = (unsigned)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000) ^
-		       (unsigned)(uintptr_t)&seed;
-	}
+	if (!seed)
+		seed = (unsigned)clock_mono_ms() ^ (unsigned)(uintptr_t)&seed;
 	for (unsigned i = 0; i < attempt && base < BACKOFF_MAX_MS; i++)
 		base *= 2;
 	if (base > BACKOFF_MAX_MS)
