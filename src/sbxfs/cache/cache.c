@@ -421,27 +421,40 @@ static int record_change(struct sbx_cache *c, const char *id, struct sbx *s)
 	return 0;
 }
 
-/* Applies the newest change to the current listing; lock held. */
-static void apply_to_current(struct sbx_cache *c)
-{
-	struct sbx_listing *l = c->cur, *nl;
-	struct sbx **v;
-	size_t m = 0;
+static void drop_current(struct sbx_cache *c);
 
-	if (!l)
-		return;
-	v = malloc((l->n + 1) * sizeof(*v));
-	if (!v) {
-		c->cur = NULL;   /* cannot show the change: refetch instead */
-		listing_put(l);
-		return;
+/* How often a change is built again on a listing that replaced the one
+ * it was built on before the cache refetches instead. */
+#define PATCH_TRIES 8
+
+/* Applies change (id, s) to the current listing.  The new listing is
+ * built outside the lock (a copy, O(N)) from the current one, and
+ * installed if that is still current; else built again on the newer one,
+ * which a refresh or another change installed meanwhile (applying a
+ * change twice changes nothing).  So a write holds the lock only to
+ * record its change and to swap a pointer.  Lock held on entry and exit. */
+static void apply_to_current(struct sbx_cache *c, const char *id, struct sbx *s)
+{
+	for (int tries = 0; c->cur; tries++) {
+		struct sbx_listing *base = listing_get(c->cur), *nl;
+
+		if (tries == PATCH_TRIES) {
+			listing_put(base);
+			drop_current(c);
+			return;
+		}
+		pthread_mutex_unlock(&c->lock);
+		nl = listing_patch(base, id, s);
+		pthread_mutex_lock(&c->lock);
+		if (c->cur == base) {
+			c->cur = nl;   /* NULL on failure: the next get refetches */
+			listing_put(base);
+			listing_put(base);
+			return;
+		}
+		listing_put(nl);
+		listing_put(base);
 	}
-	for (size_t i = 0; i < l->n; i++)
-		v[m++] = l->ents[l->by_id[i]].sbx;
-	nl = apply_and_build(v, m, &c->changes[c->n_changes - 1], 1);
-	free(v);
-	c->cur = nl;   /* NULL on failure: the next get refetches */
-	listing_put(l);
 }
 
 /* Forgets the current listing; lock held. */
@@ -459,7 +472,7 @@ void cache_put_sbx(struct sbx_cache *c, struct sbx *s)
 		return;
 	pthread_mutex_lock(&c->lock);
 	if (record_change(c, s->id, s) == 0)
-		apply_to_current(c);
+		apply_to_current(c, s->id, s);
 	else
 		drop_current(c);   /* cannot remember it: refetch instead */
 	pthread_mutex_unlock(&c->lock);
@@ -471,7 +484,7 @@ void cache_remove(struct sbx_cache *c, const char *id)
 		return;
 	pthread_mutex_lock(&c->lock);
 	if (record_change(c, id, NULL) == 0)
-		apply_to_current(c);
+		apply_to_current(c, id, NULL);
 	else
 		drop_current(c);
 	pthread_mutex_unlock(&c->lock);
