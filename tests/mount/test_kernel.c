@@ -360,3 +360,26 @@ Test(kernel, refresh_drops_listed_attributes_everywhere, .init = setup, .fini = 
 	cr_expect_eq(errno, ENOENT);
 	free(id);
 }
+
+/* A named sandbox is also reachable by its ID, and the kernel keeps that
+ * entry as long as the one under the name: a refresh drops both, so once
+ * the sandbox is gone elsewhere MOUNT/<ID> is ENOENT at once too. */
+Test(kernel, refresh_drops_the_entry_under_the_id, .init = setup, .fini = teardown)
+{
+	char *id = rest_create("base", "named", NULL), path[96];
+	struct stat st;
+
+	cr_assert_not_null(id);
+	refresh();
+	cr_assert_eq(stat(P("named"), &st), 0, "%s", strerror(errno));
+	cr_assert_eq(stat(P("%s", id), &st), 0, "%s", strerror(errno));
+	cr_assert(S_ISDIR(st.st_mode));
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	cr_assert_eq(rest("DELETE", path, NULL, NULL), 204);
+	refresh();
+	cr_expect_eq(stat(P("%s", id), &st), -1, "the killed sandbox still stats under its ID");
+	cr_expect_eq(errno, ENOENT);
+	cr_expect_eq(stat(P("named"), &st), -1, "the killed sandbox still stats");
+	cr_expect_eq(errno, ENOENT);
+	free(id);
+}

@@ -7,7 +7,8 @@
 # it, and only fs/ and main.c see FUSE (config/ parses the command line
 # with libfuse's <fuse_opt.h>, which carries no filesystem types).  The check then plants an upward
 # include in a copy of the tree and must refuse it, so it cannot pass
-# vacuously.
+# vacuously.  Last, the files and functions of src/sbxfs are kept within
+# the sizes STYLE.md allows.
 #
 # usage: layers.sh SRCDIR   (the project's source root)
 set -uo pipefail
@@ -35,7 +36,9 @@ check() { # TREE (src/sbxfs or a copy): prints each violation, fails on any
 		fi
 	done
 	while IFS= read -r f; do
+		# a subfolder (fs/nodes/) is part of its folder's layer
 		dir=$(dirname "${f#"$tree"/}")
+		dir=${dir%%/*}
 		while IFS= read -r inc; do
 			case $inc in
 			*/*/* | ../* | ./*) echo "$f: #include \"$inc\": name it folder/file.h"; bad=1 ;;
@@ -70,4 +73,24 @@ if check "$tmp/sbxfs" > "$tmp/out"; then
 	echo "FAIL: an include of fs/ from http/ was not refused"; exit 1
 fi
 grep -q 'http/ may not include fs/' "$tmp/out" || { echo "FAIL: wrong report:"; cat "$tmp/out"; exit 1; }
+# The size limits of STYLE.md: no file over 600 lines, no function body
+# (from a line "{" to the next line "}") over 60.
+status=0
+while IFS= read -r f; do
+	n=$(wc -l < "$f")
+	if [ "$n" -gt 600 ]; then
+		echo "FAIL: $f has $n lines (600 at most)"; status=1
+	fi
+done < <(find "$src/src/sbxfs" -name '*.[ch]' | sort)
+if ! awk '
+	/^[A-Za-z].*\(/ { name = $0 }
+	/^\{/ { start = FNR; fn = name }
+	/^\}/ { if (start && FNR - start - 1 > 60) {
+			printf "FAIL: %s:%d: %d-line function (60 at most): %s\n",
+				FILENAME, start, FNR - start - 1, fn; bad = 1 }
+		start = 0 }
+	END { exit bad }' $(find "$src/src/sbxfs" -name '*.c' | sort); then
+	status=1
+fi
+[ $status -eq 0 ] || exit 1
 echo "layers: ok"

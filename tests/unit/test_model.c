@@ -533,7 +533,9 @@ Test(model, lazy_matches_eager)
 	expect_same_as_eager("[{\"sandboxID\":\"x\",\"templateID\":\"t\",\"extra\":[[[{\"a\":[1]}]]]}]");
 }
 
-/* A state change of a listed sandbox edits its rendered info.json. */
+/* A state change of a listed sandbox overrides its info.json: the write
+ * keeps the raw JSON and renders nothing; the first read applies the
+ * overrides. */
 Test(model, lazy_with)
 {
 	struct sbx **items, *p;
@@ -544,7 +546,8 @@ Test(model, lazy_with)
 					sizeof(why)), 0, "%s", why);
 	p = sbx_with(items[0], SBX_STATE_PAUSED, 5000);
 	cr_assert_not_null(p);
-	cr_expect(!p->json_raw);
+	cr_expect(p->json_raw && p->json_overrides, "the write rendered info.json");
+	cr_expect_null(p->info_memo, "the write rendered info.json");
 	cr_expect_str_eq(p->id, "t1");
 	cr_expect_str_eq(sbx_meta_get(p, "my_token"), "user-kept");
 	cr_expect_null(strstr(ij(p), "SECRET"));
@@ -580,4 +583,87 @@ Test(model, lazy_race)
 	}
 	cr_expect_str_eq(got[0], TRICKY_T3);
 	sbx_array_free(items, n);
+}
+
+/* info.json of s after a write, as it was made before overrides: the
+ * rendered text loaded, state and endAt set, dumped again. */
+static char *edited_the_old_way(const struct sbx *s, enum sbx_state state, time_t end_at)
+{
+	json_t *o = json_loads(ij(s), 0, NULL);
+	char t[SBX_TIME_LEN], *text, *out;
+
+	cr_assert_not_null(o);
+	json_object_set_new(o, "state", json_string(sbx_state_name(state)));
+	json_object_set_new(o, "endAt", json_string(sbx_format_time(end_at, t)));
+	text = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	cr_assert_geq(asprintf(&out, "%s\n", text), 0);
+	free(text);
+	return out;
+}
+
+/* Overrides render what editing the text rendered: for a listed sandbox,
+ * for one built from known values, and after two writes in a row. */
+Test(model, overrides_render_as_the_edit_did)
+{
+	struct sbx_meta m = { "k", "v" };
+	struct sbx **items, *made, *w1, *w2;
+	size_t n;
+	char why[200], *want;
+
+	cr_assert_eq(sbx_list_from_json(TRICKY_LIST, strlen(TRICKY_LIST), &items, &n, why,
+					sizeof(why)), 0, "%s", why);
+	made = sbx_new("m1", "base", "al", SBX_STATE_RUNNING, 100, 700, &m, 1);
+	cr_assert_not_null(made);
+	struct sbx *from[] = { items[0], items[1], made };
+
+	for (size_t i = 0; i < 3; i++) {
+		want = edited_the_old_way(from[i], SBX_STATE_PAUSED, 5000);
+		w1 = sbx_with(from[i], SBX_STATE_PAUSED, 5000);
+		cr_assert_not_null(w1);
+		cr_expect_str_eq(ij(w1), want, "sandbox %zu", i);
+		free(want);
+		want = edited_the_old_way(w1, SBX_STATE_RUNNING, 9000);
+		w2 = sbx_with(w1, SBX_STATE_RUNNING, 9000);
+		cr_assert_not_null(w2);
+		cr_expect_str_eq(ij(w2), want, "sandbox %zu, second write", i);
+		free(want);
+		sbx_unref(w2);
+		sbx_unref(w1);
+	}
+	sbx_unref(made);
+	sbx_array_free(items, n);
+}
+
+/* The agent's credentials are kept in a record of their own, through own
+ * writes too, and neither info nor info.json shows the token. */
+Test(model, credentials_are_kept_but_never_rendered)
+{
+	struct sbx *s, *w;
+	char why[200], *info;
+
+	cr_assert_eq(parse("{\"sandboxID\":\"x\",\"templateID\":\"t\","
+			   "\"envdAccessToken\":\"SECRET-envd\",\"domain\":\"e2b.app\"}",
+			   &s, why), 0, "%s", why);
+	cr_expect_str_eq(s->creds.envd_access_token, "SECRET-envd");
+	cr_expect_str_eq(s->creds.domain, "e2b.app");
+	w = sbx_with(s, SBX_STATE_PAUSED, 5000);
+	cr_assert_not_null(w);
+	cr_expect_str_eq(w->creds.envd_access_token, "SECRET-envd");
+	cr_expect_str_eq(w->creds.domain, "e2b.app");
+	for (struct sbx *e = s; e; e = e == s ? w : NULL) {
+		info = sbx_render_info(e, NULL);
+		cr_assert_not_null(info);
+		cr_expect_null(strstr(info, "SECRET"), "%s", info);
+		cr_expect_null(strstr(ij(e), "SECRET"), "%s", ij(e));
+		free(info);
+	}
+	sbx_unref(w);
+	sbx_unref(s);
+	/* A credential of another type is none, and the sandbox still reads. */
+	cr_assert_eq(parse("{\"sandboxID\":\"y\",\"templateID\":\"t\",\"envdAccessToken\":7,"
+			   "\"domain\":null}", &s, why), 0, "%s", why);
+	cr_expect_str_eq(s->creds.envd_access_token, "");
+	cr_expect_str_eq(s->creds.domain, "");
+	sbx_unref(s);
 }

@@ -3,6 +3,8 @@
  * against the cache's fake fetch where the listing alone decides. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,4 +288,116 @@ Test(store_fake, create_of_a_listed_name_sends_nothing, .init = setup_fake,
 	cr_assert_eq(api_list(st.api, &items, &n, NULL), 0);
 	cr_expect_eq(n, 0, "the server made a sandbox");
 	sbx_array_free(items, n);
+}
+
+/* ---- the races the mount tests see, without a mount ---- */
+
+/* A sandbox made on sbxd and shown by the fake listing as well. */
+static struct sbx *made_and_listed(const char *name)
+{
+	struct sbx *s = NULL, *c;
+
+	cr_assert_eq(api_create(st.api, "base", TIMEOUT, name, &s, NULL), 0);
+	server_add(sbx_ref(s));
+	cache_invalidate(st.cache);
+	c = cached(name);
+	cr_assert_not_null(c);
+	sbx_unref(c);
+	return s;
+}
+
+static void *get_listing(void *arg)
+{
+	struct sbx_listing *l;
+
+	(void)arg;
+	if (cache_get(st.cache, &l, NULL) == 0)
+		listing_put(l);
+	return NULL;
+}
+
+static sem_t entered, proceed;
+
+/* Starts a refresh that has fetched the fake listing as it is now and
+ * waits for finish_racing_refresh() to deliver it. */
+static pthread_t start_racing_refresh(void)
+{
+	pthread_t t;
+
+	sem_init(&entered, 0, 0);
+	sem_init(&proceed, 0, 0);
+	F.entered = &entered;
+	F.proceed = &proceed;
+	cache_invalidate(st.cache);
+	cr_assert_eq(pthread_create(&t, NULL, get_listing, NULL), 0);
+	sem_wait(&entered);
+	F.entered = NULL;
+	return t;
+}
+
+static void finish_racing_refresh(pthread_t t)
+{
+	sem_post(&proceed);
+	pthread_join(t, NULL);
+	sem_destroy(&entered);
+	sem_destroy(&proceed);
+}
+
+/* rmdir while a refresh is in flight: the listing it fetched still has the
+ * sandbox, and it must not come back. */
+Test(store_fake, a_listing_that_raced_a_kill_does_not_bring_it_back, .init = setup_fake,
+     .fini = teardown_fake, .timeout = 60)
+{
+	struct sbx *s = made_and_listed("web"), *c;
+	pthread_t t = start_racing_refresh();
+
+	cr_assert_eq(store_kill(&st, s->id), 0);
+	finish_racing_refresh(t);
+	cr_expect_null(c = cached("web"), "the killed sandbox is back by name");
+	sbx_unref(c);
+	cr_expect_null(c = cached(s->id), "the killed sandbox is back by ID");
+	sbx_unref(c);
+	server_del(s->id);
+	sbx_unref(s);
+}
+
+/* echo 900 > timeout while a refresh is in flight: the listing it fetched
+ * has the old end time, and the new one must stay. */
+Test(store_fake, a_listing_that_raced_a_timeout_keeps_the_new_end, .init = setup_fake,
+     .fini = teardown_fake, .timeout = 60)
+{
+	struct sbx *s = made_and_listed("web"), *r = NULL, *c;
+	pthread_t t = start_racing_refresh();
+
+	cr_assert_eq(store_set_timeout(&st, s, 900, &r), 0);
+	cr_assert_not_null(r);
+	finish_racing_refresh(t);
+	c = cached("web");
+	cr_assert_not_null(c);
+	cr_expect_eq(c->end_at, r->end_at, "the stale listing undid the write");
+	expect_end_near(c->end_at, 900, "cached");
+	sbx_unref(c);
+	sbx_unref(r);
+	server_del(s->id);
+	sbx_unref(s);
+}
+
+/* A sandbox killed elsewhere is written to before the listing knows: the
+ * write fails with ENOENT and the listing drops it without a refetch. */
+Test(store_fake, a_write_to_a_sandbox_gone_elsewhere_drops_it, .init = setup_fake,
+     .fini = teardown_fake, .timeout = 60)
+{
+	struct sbx *s = made_and_listed("web"), *c;
+	int fetches;
+
+	cr_assert_eq(api_kill(st.api, s->id, NULL), 0);
+	fetches = __atomic_load_n(&F.fetches, __ATOMIC_SEQ_CST);
+	cr_expect_eq(store_set_timeout(&st, s, 900, NULL), -ENOENT);
+	cr_expect_null(c = cached("web"));
+	sbx_unref(c);
+	cr_expect_eq(store_set_state(&st, s, SBX_STATE_PAUSED, NULL), -ENOENT);
+	cr_expect_eq(__atomic_load_n(&F.fetches, __ATOMIC_SEQ_CST), fetches,
+		     "the cache fetched the listing again");
+	server_del(s->id);
+	sbx_unref(s);
 }

@@ -1,8 +1,9 @@
-/* The sandbox REST calls: URLs, bodies, the retry policy and the stats.
- * Transport lives in http.c, the errno policy in errmap.c, the calls
- * themselves in calls.c and the paged listing in api_list.c.
+/* The sandbox REST calls: URLs, bodies, the attempts and the stats.
+ * Transport lives in http/http.c and the retry classes in http/retry.c,
+ * the errno policy in errmap.c, the calls themselves in calls.c and the
+ * paged listing in api_list.c.
  *
- * Retry rules (attempts are spread by exponential backoff with jitter, or
+ * Retry rules, each operation's class of http/retry.h (attempts are spread by exponential backoff with jitter, or
  * by Retry-After when the server sends one, all within deadline_ms; when
  * the wait would pass the deadline the call gives up at once):
  *  - list, get, probe, kill, set timeout (idempotent): 429, 502, 503, 504
@@ -29,11 +30,11 @@
 #include "api_priv.h"
 #include "errmap.h"
 #include "http/http.h"
+#include "http/retry.h"
 #include "util/log.h"
 #include "common/scrub.h"
+#include "common/clock.h"
 
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_MAX_MS 2000
 #define MIN_ATTEMPT_MS 100      /* an attempt needs at least this long */
 
 struct api {
@@ -50,8 +51,6 @@ struct api {
 	struct api_stats stats;
 };
 
-enum retry_class { RETRY_IDEMPOTENT, RETRY_UNPROCESSED, RETRY_CREATE };
-
 static const char *const op_names[] = {
 	[API_OP_LIST] = "list", [API_OP_GET] = "get", [API_OP_CREATE] = "create",
 	[API_OP_KILL] = "kill", [API_OP_TIMEOUT] = "timeout", [API_OP_PAUSE] = "pause",
@@ -60,10 +59,7 @@ static const char *const op_names[] = {
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)clock_mono_ms();
 }
 
 static bool cancelled(const int *cancel)
@@ -86,26 +82,10 @@ static void sleep_ms(const struct api *a, long ms, const struct call *c)
 {
 	while (ms > 0 && !stop_reason(a, c)) {
 		long slice = ms > 50 ? 50 : ms;
-		struct timespec ts = { slice / 1000, (slice % 1000) * 1000000L };
 
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		clock_sleep_ms(slice);
 		ms -= slice;
 	}
-}
-
-static long backoff_ms(unsigned attempt)
-{
-	static __thread unsigned seed;
-	long base = BACKOFF_BASE_MS;
-
-	if (!seed)
-		seed = (unsigned)now_ms() ^ (unsigned)(uintptr_t)&seed;
-	for (unsigned i = 0; i < attempt && base < BACKOFF_MAX_MS; i++)
-		base *= 2;
-	if (base > BACKOFF_MAX_MS)
-		base = BACKOFF_MAX_MS;
-	return base / 2 + rand_r(&seed) % (base / 2 + 1);
 }
 
 /* ---- construction --------------------------------------------------------- */
@@ -255,37 +235,14 @@ void api_get_stats(struct api *a, struct api_stats *out)
 
 /* ---- one call with retries ----------------------------------------------- */
 
-static enum retry_class retry_class_of(enum api_op op)
+/* How safe each operation is to send again (retry.h). */
+static enum http_retry_class retry_class_of(enum api_op op)
 {
 	switch (op) {
-	case API_OP_CREATE: return RETRY_CREATE;
+	case API_OP_CREATE: return HTTP_RETRY_ONCE;
 	case API_OP_PAUSE:
-	case API_OP_RESUME: return RETRY_UNPROCESSED;
-	default: return RETRY_IDEMPOTENT;
-	}
-}
-
-static bool transport_retryable(enum retry_class rc, int code)
-{
-	if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
-	    code == CURLE_COULDNT_RESOLVE_PROXY)
-		return true;   /* nothing reached the server */
-	if (rc != RETRY_IDEMPOTENT)
-		return false;
-	return code == CURLE_OPERATION_TIMEDOUT || code == CURLE_GOT_NOTHING ||
-	       code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR ||
-	       code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM;
-}
-
-static bool status_retryable(enum retry_class rc, long status, long retry_after, bool quota)
-{
-	switch (rc) {
-	case RETRY_IDEMPOTENT:
-		return status == 429 || status == 502 || status == 503 || status == 504;
-	case RETRY_UNPROCESSED:
-		return status == 429 || status == 503;
-	default:
-		return status == 503 || (status == 429 && retry_after >= 0 && !quota);
+	case API_OP_RESUME: return HTTP_RETRY_UNPROCESSED;
+	default: return HTTP_RETRY_IDEMPOTENT;
 	}
 }
 
@@ -413,7 +370,7 @@ static bool json_cut_short(const struct http_response *rs)
 static int judge_attempt(const struct call *c, const struct http_response *rs,
 			 unsigned attempt, char *msg, size_t msglen, bool *retry)
 {
-	enum retry_class rc = retry_class_of(c->op);
+	enum http_retry_class rc = retry_class_of(c->op);
 	long status = rs->status;
 	bool quota;
 	int r;
@@ -421,7 +378,7 @@ static int judge_attempt(const struct call *c, const struct http_response *rs,
 	*retry = false;
 	if (rs->curl_code != CURLE_OK) {
 		transport_message(rs, msg, msglen);
-		*retry = !rs->too_large && transport_retryable(rc, rs->curl_code);
+		*retry = !rs->too_large && http_retry_transport(rc, rs->curl_code);
 		return rs->too_large ? -EIO : errmap_transfer(rs->curl_code, rs->os_errno);
 	}
 	if (status >= 200 && status < 300) {
@@ -437,7 +394,7 @@ static int judge_attempt(const struct call *c, const struct http_response *rs,
 	quota = c->op == API_OP_CREATE && status == 429 &&
 		(rs->retry_after < 0 || errmap_is_quota_message(msg));
 	r = api_errno_for_status(c->op, (int)status, quota);
-	*retry = status_retryable(rc, status, rs->retry_after, quota);
+	*retry = !quota && http_retry_status(rc, status, rs->retry_after);
 	return r;
 }
 
@@ -484,7 +441,7 @@ static int run_attempts(struct api *a, const struct call *c, struct http_request
 		r = judge_attempt(c, rs, attempt, msg, msglen, &retry);
 		if (r == 0 || !retry || attempt >= a->max_retries)
 			return r;
-		delay = rs->retry_after >= 0 ? rs->retry_after * 1000 : backoff_ms(attempt);
+		delay = http_retry_delay_ms(rs, attempt);
 		if (now_ms() + delay + MIN_ATTEMPT_MS > deadline_at)
 			return r;   /* no time left for a useful attempt after the wait */
 		pthread_mutex_lock(&a->lock);
@@ -497,15 +454,12 @@ static int run_attempts(struct api *a, const struct call *c, struct http_request
 int api_call_attempts(struct api *a, const struct call *c, struct http_response *rs,
 		      int *status_out, char *msg, size_t msglen)
 {
-	enum retry_class rc = retry_class_of(c->op);
+	enum http_retry_class rc = retry_class_of(c->op);
 	long deadline_at = now_ms() + a->deadline_ms;
 	struct http_request rq = {
 		.method = c->method, .body = c->body, .cafile = a->cafile,
 		.connect_timeout_ms = a->connect_timeout_ms,
-		/* libcurl silently resends a request once when a reused
-		 * connection turns out dead with nothing received; a write that
-		 * must not be repeated gets a connection of its own. */
-		.fresh_connection = rc != RETRY_IDEMPOTENT,
+		.fresh_connection = http_retry_fresh_connection(rc),
 		.cancel = c->cancel,
 		.interrupted = a->interrupted,
 	};

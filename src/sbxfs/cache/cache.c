@@ -26,6 +26,7 @@
 
 #include "cache.h"
 #include "cache_priv.h"
+#include "common/clock.h"
 
 #define WAIT_SLICE_MS 50        /* how soon a waiter notices an interrupt */
 
@@ -62,10 +63,7 @@ struct sbx_cache {
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)clock_mono_ms();
 }
 
 struct sbx_cache *cache_new(sbx_fetch_fn fetch, void *ctx, unsigned ttl_ms)
@@ -339,10 +337,7 @@ static int wait_refresh(struct sbx_cache *c, long start)
 			return -ETIMEDOUT;
 		if (c->wait_ms && start + (long)c->wait_ms - now < slice)
 			slice = start + (long)c->wait_ms - now;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += slice * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		ts = clock_wall_after(slice);
 		pthread_cond_timedwait(&c->done, &c->lock, &ts);
 	}
 	return 0;
@@ -426,27 +421,40 @@ static int record_change(struct sbx_cache *c, const char *id, struct sbx *s)
 	return 0;
 }
 
-/* Applies the newest change to the current listing; lock held. */
-static void apply_to_current(struct sbx_cache *c)
-{
-	struct sbx_listing *l = c->cur, *nl;
-	struct sbx **v;
-	size_t m = 0;
+static void drop_current(struct sbx_cache *c);
 
-	if (!l)
-		return;
-	v = malloc((l->n + 1) * sizeof(*v));
-	if (!v) {
-		c->cur = NULL;   /* cannot show the change: refetch instead */
-		listing_put(l);
-		return;
+/* How often a change is built again on a listing that replaced the one
+ * it was built on before the cache refetches instead. */
+#define PATCH_TRIES 8
+
+/* Applies change (id, s) to the current listing.  The new listing is
+ * built outside the lock (a copy, O(N)) from the current one, and
+ * installed if that is still current; else built again on the newer one,
+ * which a refresh or another change installed meanwhile (applying a
+ * change twice changes nothing).  So a write holds the lock only to
+ * record its change and to swap a pointer.  Lock held on entry and exit. */
+static void apply_to_current(struct sbx_cache *c, const char *id, struct sbx *s)
+{
+	for (int tries = 0; c->cur; tries++) {
+		struct sbx_listing *base = listing_get(c->cur), *nl;
+
+		if (tries == PATCH_TRIES) {
+			listing_put(base);
+			drop_current(c);
+			return;
+		}
+		pthread_mutex_unlock(&c->lock);
+		nl = listing_patch(base, id, s);
+		pthread_mutex_lock(&c->lock);
+		if (c->cur == base) {
+			c->cur = nl;   /* NULL on failure: the next get refetches */
+			listing_put(base);
+			listing_put(base);
+			return;
+		}
+		listing_put(nl);
+		listing_put(base);
 	}
-	for (size_t i = 0; i < l->n; i++)
-		v[m++] = l->ents[l->by_id[i]].sbx;
-	nl = apply_and_build(v, m, &c->changes[c->n_changes - 1], 1);
-	free(v);
-	c->cur = nl;   /* NULL on failure: the next get refetches */
-	listing_put(l);
 }
 
 /* Forgets the current listing; lock held. */
@@ -464,7 +472,7 @@ void cache_put_sbx(struct sbx_cache *c, struct sbx *s)
 		return;
 	pthread_mutex_lock(&c->lock);
 	if (record_change(c, s->id, s) == 0)
-		apply_to_current(c);
+		apply_to_current(c, s->id, s);
 	else
 		drop_current(c);   /* cannot remember it: refetch instead */
 	pthread_mutex_unlock(&c->lock);
@@ -476,7 +484,7 @@ void cache_remove(struct sbx_cache *c, const char *id)
 		return;
 	pthread_mutex_lock(&c->lock);
 	if (record_change(c, id, NULL) == 0)
-		apply_to_current(c);
+		apply_to_current(c, id, NULL);
 	else
 		drop_current(c);
 	pthread_mutex_unlock(&c->lock);

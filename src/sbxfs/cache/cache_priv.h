@@ -26,6 +26,10 @@ struct sbx_listing *listing_get(struct sbx_listing *l);
  * borrowed.  Returns a new listing or NULL. */
 struct sbx_listing *apply_and_build(struct sbx **items, size_t n,
 				    const struct change *ch, size_t nch);
+/* l with one change applied (s the sandbox id now is, NULL: removed),
+ * in place when no name moves between sandboxes, else built anew (patch.c).
+ * l is borrowed; returns a new listing or NULL on allocation failure. */
+struct sbx_listing *listing_patch(const struct sbx_listing *l, const char *id, struct sbx *s);
 /* Sorts fetched items by ID and drops duplicate IDs (the later one in the
  * listing wins).  Returns the new count, or -ENOMEM leaving items as is. */
 long listing_dedupe(struct sbx **items, size_t n);

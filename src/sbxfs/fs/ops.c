@@ -1,28 +1,42 @@
-/* FUSE operations: path -> node (path.c) -> sandbox (cache.c) -> content.
+/* The FUSE operations: each parses its path (path.c), picks the node
+ * kind's entry of the node table (node.h) and calls it, or refuses with
+ * the errno the table's defaults give.  Nothing here knows a kind.
  *
  * Reads never send a request of their own: attributes and contents come
  * from the cached listing (one paginated list per TTL).  open() renders a
- * file once into a snapshot kept in fi->fh, so a reader sees one consistent
- * value even if the sandbox changes or disappears meanwhile.  Writes apply
- * in write() so the writer sees the error. */
+ * file once into a typed handle (handle.h) that pins what it opened, so a
+ * reader sees one consistent value and a writer reaches the sandbox it
+ * opened.  Writes apply in write() so the writer sees the error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "config.h"
 #include "fs.h"
-#include "util/log.h"
+#include "node.h"
 #include "path.h"
-#include "status.h"
-#include "model/values.h"
-#include "fs_priv.h"
+#include "util/log.h"
 
+/* The node table: one entry per kind path_parse gives. */
+static const struct node_ops *const node_table[] = {
+	[PATH_ROOT] = &root_node_ops,
+	[PATH_SBX] = &sbx_node_ops,
+	[PATH_SBX_FILE] = &sbx_file_node_ops,
+	[PATH_META_DIR] = &meta_dir_node_ops,
+	[PATH_META_FILE] = &meta_file_node_ops,
+	[PATH_CTL] = &ctl_node_ops,
+	[PATH_CTL_STATUS] = &status_node_ops,
+	[PATH_CTL_REFRESH] = &refresh_node_ops,
+	[PATH_TPL_ROOT] = &tpl_root_node_ops,
+	[PATH_TPL] = &tpl_node_ops,
+};
 
+const struct node_ops *node_ops_of(const struct path_node *n)
+{
+	return node_table[n->kind];
+}
 
 struct sbxfs *get_fs(void)
 {
@@ -34,307 +48,43 @@ bool fs_interrupted(void)
 	return fuse_interrupted() != 0;
 }
 
-char *fs_render_status(struct sbxfs *fs, size_t *len)
+/* Parses path into *n and gives its kind's entry, or NULL with *err. */
+static const struct node_ops *resolve(const char *path, struct path_node *n, int *err)
 {
-	struct status_info si = {
-		.version = SBXFS_VERSION,
-		.backend = fs->backend_url,
-		.provider = fs->provider,
-		.embedded = fs->embedded,
-		.cache_ttl = fs->cache_ttl,
-		.stale_ttl = fs->stale_ttl,
-	};
-
-	api_get_stats(fs->store.api, &si.api);
-	cache_get_stats(fs->store.cache, &si.cache);
-	return status_render(&si, len);
-}
-
-/* ---- rendering ---- */
-
-static char *dup_line(const char *s, size_t *len)
-{
-	char *out;
-	int n = asprintf(&out, "%s\n", s ? s : "");
-
-	if (n < 0)
+	if ((*err = path_parse(path, n)) < 0)
 		return NULL;
-	*len = (size_t)n;
-	return out;
-}
-
-static char *time_line(time_t t, size_t *len)
-{
-	char buf[SBX_TIME_LEN];
-
-	return dup_line(t ? sbx_format_time(t, buf) : "", len);
-}
-
-/* Seconds left before the sandbox's end time, never negative. */
-static long long seconds_left(const struct sbx *s)
-{
-	time_t now = time(NULL);
-
-	return s->end_at > now ? (long long)(s->end_at - now) : 0;
-}
-
-/* The content of a sandbox file or metadata value: malloc'd, or NULL with
- * errno-style result in *err. */
-static char *render_sbx_node(const struct sbx *s, const struct path_node *n,
-			     const char *key, size_t *len, int *err)
-{
-	char num[32];
-	char *out = NULL;
-
-	*err = -ENOMEM;
-	if (n->kind == PATH_META_FILE) {
-		const char *v = sbx_meta_get(s, key);
-
-		if (v == NULL || !sbx_component_valid(key)) {
-			*err = -ENOENT;
-			return NULL;
-		}
-		return dup_line(v, len);
-	}
-	switch (n->file) {
-	case SBX_FILE_INFO:
-		out = sbx_render_info(s, len);
-		break;
-	case SBX_FILE_INFO_JSON: {
-		size_t n;
-		const char *json = sbx_info_json(s, &n);
-
-		if (json && (out = malloc(n + 1)) != NULL) {
-			memcpy(out, json, n + 1);
-			*len = n;
-		}
-		break;
-	}
-	case SBX_FILE_STATE:
-		out = dup_line(sbx_state_name(s->state), len);
-		break;
-	case SBX_FILE_TIMEOUT:
-		snprintf(num, sizeof(num), "%lld", seconds_left(s));
-		out = dup_line(num, len);
-		break;
-	case SBX_FILE_SANDBOX_ID:
-		out = dup_line(s->id, len);
-		break;
-	case SBX_FILE_TEMPLATE_ID:
-		out = dup_line(s->template_id, len);
-		break;
-	case SBX_FILE_STARTED_AT:
-		out = time_line(s->started_at, len);
-		break;
-	case SBX_FILE_END_AT:
-		out = time_line(s->end_at, len);
-		break;
-	default:
-		*err = -ENOENT;
-		break;
-	}
-	return out;
-}
-
-/* ---- lookup ---- */
-
-/* A sandbox fresh from mkdir lacks what only the server knows (cpuCount,
- * memoryMB, diskSizeMB are not in a create reply).  Only info and info.json
- * show those, so they complete it with one GET on first use, and mkdir stays
- * a single request.  A read must not fail just because the backend is down:
- * on any error but "gone" the partial entry is shown. */
-static int complete_sbx(struct sbxfs *fs, struct sbx_listing **lp, struct sbx **sp)
-{
-	struct sbx *full = NULL;
-	char *id = strdup((*sp)->id);
-	int err;
-
-	if (id == NULL)
-		return 0;
-	err = store_complete(&fs->store, id, &full);
-	if (err == -ENOENT) {
-		listing_put(*lp);
-		*lp = NULL;
-		free(id);
-		return -ENOENT;
-	}
-	if (err < 0) {
-		free(id);
-		return 0;
-	}
-	/* Serve the completed entry even if the listing meanwhile moved on. */
-	listing_put(*lp);
-	*lp = NULL;
-	err = cache_get(fs->store.cache, lp, NULL);
-	if (err == 0 && (*sp = listing_find(*lp, id)) == NULL) {
-		listing_put(*lp);
-		*lp = NULL;
-		err = -ENOENT;
-	}
-	sbx_unref(full);
-	free(id);
-	return err;
-}
-
-/* Finds the sandbox a node lives in.  On success *lp holds a listing
- * reference (listing_put it) and *sp is borrowed from it. */
-int lookup_sbx(struct sbxfs *fs, const struct path_node *n, struct sbx_listing **lp,
-	       struct sbx **sp)
-{
-	char name[NAME_MAX + 1];
-	int err;
-
-	if (path_span_copy(n->sbx, name, sizeof(name)) < 0)
-		return -ENOENT;
-	err = cache_get(fs->store.cache, lp, NULL);
-	if (err < 0)
-		return err;
-	*sp = listing_find(*lp, name);
-	if (*sp == NULL) {
-		listing_put(*lp);
-		*lp = NULL;
-		return -ENOENT;
-	}
-	if ((*sp)->partial && n->kind == PATH_SBX_FILE &&
-	    (n->file == SBX_FILE_INFO || n->file == SBX_FILE_INFO_JSON))
-		return complete_sbx(fs, lp, sp);
-	return 0;
-}
-
-/* ---- attributes ---- */
-
-void fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_mode = mode;
-	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_size = size;
-	st->st_blksize = 4096;
-	st->st_blocks = (size + 511) / 512;
-	st->st_atime = st->st_mtime = st->st_ctime = t;
-}
-
-static mode_t sbx_node_mode(const struct path_node *n)
-{
-	if (n->kind == PATH_SBX || n->kind == PATH_META_DIR)
-		return MODE_DIR;
-	if (n->kind == PATH_SBX_FILE && path_sbx_file_writable(n->file))
-		return MODE_RW;
-	return MODE_RO;
-}
-
-/* Files whose content depends only on the sandbox's record, read through
- * the kernel's page cache: a repeated open+read is then one FUSE round trip
- * (OPEN) instead of four (OPEN, READ, the READ that finds the end, RELEASE).
- * timeout counts down and .sbxfs/status changes by itself, so those, and
- * the writable files, stay direct I/O: every read asks sbxfs. */
-static bool node_page_cached(const struct path_node *n)
-{
-	if (n->kind == PATH_META_FILE)
-		return true;
-	return n->kind == PATH_SBX_FILE && !path_sbx_file_writable(n->file);
-}
-
-int stat_sbx_node(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
-		  const char *path, struct stat *st)
-{
-	char key[NAME_MAX + 1];
-	const char *json;
-	size_t len = 0;
-	char *text;
-	int err;
-
-	if (n->kind == PATH_SBX || n->kind == PATH_META_DIR) {
-		fill_stat(fs, st, MODE_DIR, 0, s->started_at);
-		if (n->kind == PATH_SBX)
-			st->st_nlink = 3;
-		return 0;
-	}
-	/* info.json's size is known without a copy (rendered once per sbx) */
-	if (n->kind == PATH_SBX_FILE && n->file == SBX_FILE_INFO_JSON) {
-		if ((json = sbx_info_json(s, &len)) == NULL)
-			return -ENOMEM;
-		if (path)
-			len = kcache_size(fs->kcache, path, json, len);
-		fill_stat(fs, st, sbx_node_mode(n), (off_t)len, s->started_at);
-		return 0;
-	}
-	if (n->kind == PATH_META_FILE && path_span_copy(n->key, key, sizeof(key)) < 0)
-		return -ENOENT;
-	text = render_sbx_node(s, n, key, &len, &err);
-	if (text == NULL)
-		return err;
-	if (path && node_page_cached(n))
-		len = kcache_size(fs->kcache, path, text, len);
-	free(text);
-	fill_stat(fs, st, sbx_node_mode(n), (off_t)len, s->started_at);
-	return 0;
-}
-
-int stat_node(struct sbxfs *fs, const struct path_node *n, const char *path, struct stat *st)
-{
-	struct sbx_listing *l;
-	struct sbx *s;
-	size_t len;
-	char *text;
-	int err;
-
-	switch (n->kind) {
-	case PATH_ROOT:
-	case PATH_CTL:
-	case PATH_TPL_ROOT:
-	case PATH_TPL:
-		fill_stat(fs, st, MODE_DIR, 0, fs->mount_time);
-		return 0;
-	case PATH_CTL_STATUS:
-		if ((text = fs_render_status(fs, &len)) == NULL)
-			return -ENOMEM;
-		free(text);
-		fill_stat(fs, st, MODE_RO, (off_t)len, time(NULL));
-		return 0;
-	case PATH_CTL_REFRESH:
-		fill_stat(fs, st, MODE_WO, 0, fs->mount_time);
-		return 0;
-	default:
-		break;
-	}
-	err = lookup_sbx(fs, n, &l, &s);
-	if (err < 0)
-		return err;
-	err = stat_sbx_node(fs, s, n, path, st);
-	listing_put(l);
-	return err;
+	return node_ops_of(n);
 }
 
 static int sbxfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-	const struct snap *sn = fi ? (const struct snap *)(uintptr_t)fi->fh : NULL;
+	const struct open_file *h = open_file_of(fi);
+	const struct node_ops *ops;
 	struct path_node n;
 	int err;
 
-	if ((err = path_parse(path, &n)) < 0)
+	if ((ops = resolve(path, &n, &err)) == NULL)
 		return err;
 	/* The kernel reads an open page-cached file only up to the size it
 	 * holds, and asks for that size through the open file: answer with
 	 * the snapshot being read, even when the sandbox is gone meanwhile. */
-	if (sn && !path_is_dir(n.kind) && sn->page_cached) {
-		*st = sn->st;
+	if (h && h->snap && !ops->dir && h->snap->page_cached) {
+		*st = h->snap->st;
 		return 0;
 	}
-	return stat_node(get_fs(), &n, path, st);
+	return ops->getattr(get_fs(), &n, path, st);
 }
 
 static int sbxfs_access(const char *path, int mask)
 {
-	struct stat st;
+	const struct node_ops *ops;
 	struct path_node n;
+	struct stat st;
 	int err;
 
-	if ((err = path_parse(path, &n)) < 0)
+	if ((ops = resolve(path, &n, &err)) == NULL)
 		return err;
-	if ((err = stat_node(get_fs(), &n, NULL, &st)) < 0)
+	if ((err = ops->getattr(get_fs(), &n, NULL, &st)) < 0)
 		return err;
 	if (((mask & R_OK) && !(st.st_mode & S_IRUSR)) ||
 	    ((mask & W_OK) && !(st.st_mode & S_IWUSR)) ||
@@ -343,146 +93,213 @@ static int sbxfs_access(const char *path, int mask)
 	return 0;
 }
 
-/* ---- files ---- */
-
-bool node_writable(const struct path_node *n)
-{
-	return n->kind == PATH_CTL_REFRESH ||
-	       (n->kind == PATH_SBX_FILE && path_sbx_file_writable(n->file));
-}
-
-
-static struct snap *snap_new(char *text, size_t len)
-{
-	struct snap *sn = malloc(sizeof(*sn) + len);
-
-	if (sn) {
-		memset(sn, 0, sizeof(*sn));
-		sn->len = len;
-		memcpy(sn->data, text, len);
-	}
-	free(text);
-	return sn;
-}
-
-/* Renders what a read of node n shows now, with the attributes getattr
- * would give it. */
-static int render_node(struct sbxfs *fs, const struct path_node *n, struct snap **out)
-{
-	char key[NAME_MAX + 1];
-	struct sbx_listing *l = NULL;
-	struct sbx *s;
-	size_t len = 0;
-	char *text;
-	int err;
-
-	if (n->kind == PATH_CTL_STATUS) {
-		text = fs_render_status(fs, &len);
-		err = -ENOMEM;
-	} else if (n->kind == PATH_CTL_REFRESH) {
-		text = strdup("");
-		err = -ENOMEM;
-	} else {
-		if (n->kind == PATH_META_FILE && path_span_copy(n->key, key, sizeof(key)) < 0)
-			return -ENOENT;
-		if ((err = lookup_sbx(fs, n, &l, &s)) < 0)
-			return err;
-		text = render_sbx_node(s, n, key, &len, &err);
-	}
-	if (text && (*out = snap_new(text, len)) != NULL) {
-		if (l && n->kind == PATH_SBX_FILE && ((*out)->sbx_id = strdup(s->id)) == NULL) {
-			free(*out);
-			*out = NULL;
-			text = NULL;
-			err = -ENOMEM;
-		} else if (l)
-			fill_stat(fs, &(*out)->st, sbx_node_mode(n), (off_t)len, s->started_at);
-		else if (n->kind == PATH_CTL_STATUS)
-			fill_stat(fs, &(*out)->st, MODE_RO, (off_t)len, time(NULL));
-		else
-			fill_stat(fs, &(*out)->st, MODE_WO, 0, fs->mount_time);
-	} else if (text) {
-		err = -ENOMEM;
-	}
-	listing_put(l);
-	return text ? (*out ? 0 : err) : err;
-}
-
 static int sbxfs_open(const char *path, struct fuse_file_info *fi)
 {
-	struct sbxfs *fs = get_fs();
-	int acc = fi->flags & O_ACCMODE;
+	const struct node_ops *ops;
+	struct open_file *h = NULL;
 	struct path_node n;
-	struct snap *sn = NULL;
 	int err;
 
-	if ((err = path_parse(path, &n)) < 0)
+	if ((ops = resolve(path, &n, &err)) == NULL)
 		return err;
-	if (path_is_dir(n.kind))
+	if (ops->dir)
 		return -EISDIR;
-	if (acc != O_RDONLY && !node_writable(&n))
+	if (ops->open == NULL)
 		return -EACCES;
-	if (n.kind == PATH_CTL_REFRESH && acc != O_WRONLY)
-		return -EACCES;
-	if ((err = render_node(fs, &n, &sn)) < 0)
+	if ((err = ops->open(get_fs(), &n, path, fi, &h)) < 0)
 		return err;
-	fi->fh = (uint64_t)(uintptr_t)sn;
-	fi->nonseekable = 0;
-	if (acc != O_RDONLY || !node_page_cached(&n)) {
-		fi->direct_io = 1;
-		return 0;
-	}
-	switch (kcache_open(fs->kcache, path, sn->data, sn->len, &sn->key)) {
-	case KCACHE_DIRECT:   /* another version is read through the cache */
-		fi->direct_io = 1;
-		return 0;
-	case KCACHE_KEEP:
-		fi->keep_cache = 1;
-		break;
-	case KCACHE_FRESH:
-		/* Changed (or never served): besides the pages, the size the
-		 * kernel holds may be stale, and it caps page-cache reads at
-		 * it, so it must ask again.  -ENOENT: it holds nothing.  The
-		 * kernel waits for pages of this file under read, which other
-		 * workers serve at once; one open at a time gets here (the
-		 * others read direct meanwhile), so such waits cannot pile up. */
-		fuse_invalidate_path(fuse_get_context()->fuse, path);
-		kcache_fresh_done(fs->kcache, sn->key);
-		break;
-	}
-	sn->page_cached = true;
+	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
 
 static int sbxfs_read(const char *path, char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
-	const struct snap *sn = (const struct snap *)(uintptr_t)fi->fh;
+	struct open_file *h = open_file_of(fi);
 
 	(void)path;
-	if (sn == NULL)
+	if (h == NULL || h->ops->read == NULL)
 		return -EBADF;
-	if (off < 0 || (size_t)off >= sn->len)
-		return 0;
-	if (size > sn->len - (size_t)off)
-		size = sn->len - (size_t)off;
-	memcpy(buf, sn->data + off, size);
-	return (int)size;
+	return h->ops->read(h, buf, size, off);
+}
+
+/* Goes to the kind that opened the file, with what its handle pinned. */
+static int sbxfs_write(const char *path, const char *buf, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct open_file *h = open_file_of(fi);
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	(void)off;
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	if (h)
+		ops = h->ops;
+	if (ops->write == NULL)
+		return -EACCES;
+	return ops->write(get_fs(), &n, h, buf, size);
 }
 
 static int sbxfs_release(const char *path, struct fuse_file_info *fi)
 {
-	struct snap *sn = (struct snap *)(uintptr_t)fi->fh;
+	struct open_file *h = open_file_of(fi);
 
 	(void)path;
-	if (sn && sn->page_cached)
-		kcache_release(get_fs()->kcache, sn->key);
-	if (sn)
-		free(sn->sbx_id);
-	free(sn);
+	if (h && h->ops->release)
+		h->ops->release(get_fs(), h);
+	open_file_free(h);
 	fi->fh = 0;
 	return 0;
 }
+
+static int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	(void)fi;
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	if (ops->dir)
+		return -EISDIR;
+	if (ops->truncate == NULL)
+		return -EACCES;
+	return ops->truncate(get_fs(), &n, size);
+}
+
+/* A path that failed to parse but whose parent holds sandboxes: a bad
+ * name for one ("/.x"), or one under an impossible template. */
+static bool bad_name_in_dir(const char *path)
+{
+	const struct path_node tpls = { .kind = PATH_TPL_ROOT };
+	const char *slash = strrchr(path, '/');
+	char pre[64];
+	int len = path_format(&tpls, pre, sizeof(pre));
+
+	if (slash == path)
+		return true;
+	return len > 0 && strncmp(path, pre, (size_t)len) == 0 && path[len] == '/' &&
+	       strchr(path + len + 1, '/') == slash;
+}
+
+static int sbxfs_mkdir(const char *path, mode_t mode)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	(void)mode;
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return bad_name_in_dir(path) ? -EINVAL : -EPERM;
+	return ops->mkdir ? ops->mkdir(get_fs(), &n) : -EPERM;
+}
+
+static int sbxfs_rmdir(const char *path)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	if (ops->rmdir == NULL)
+		return ops->dir ? -EPERM : -ENOTDIR;
+	return ops->rmdir(get_fs(), &n);
+}
+
+static int sbxfs_unlink(const char *path)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err == -ENOENT ? -ENOENT : -EPERM;
+	return ops->unlink ? ops->unlink(get_fs(), &n) : -EPERM;
+}
+
+static int sbxfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	(void)flags;
+	if ((ops = resolve(from, &n, &err)) == NULL)
+		return err == -ENOENT ? -ENOENT : -EPERM;
+	return ops->rename ? ops->rename(get_fs(), &n, to) : -EPERM;
+}
+
+static int sbxfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL || ops->create == NULL)
+		return -EPERM;
+	return ops->create(get_fs(), &n, mode, fi);
+}
+
+/* ---- what the tree refuses (nothing is sent) ---- */
+
+static int refuse_path(const char *path)
+{
+	struct path_node n;
+	int err = path_parse(path, &n);
+
+	return err == -ENOENT ? -ENOENT : -EPERM;
+}
+
+static int sbxfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	return refuse_path(path);
+}
+
+static int sbxfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return refuse_path(path);
+}
+
+static int sbxfs_utimens(const char *path, const struct timespec tv[2],
+			 struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	return refuse_path(path);
+}
+
+static int sbxfs_symlink(const char *target, const char *path)
+{
+	(void)target;
+	(void)path;
+	return -EPERM;
+}
+
+static int sbxfs_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EPERM;
+}
+
+static int sbxfs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)path;
+	(void)mode;
+	(void)dev;
+	return -EPERM;
+}
+
+/* ---- the mount ---- */
 
 static int sbxfs_statfs(const char *path, struct statvfs *sv)
 {
@@ -493,7 +310,6 @@ static int sbxfs_statfs(const char *path, struct statvfs *sv)
 	sv->f_namemax = NAME_MAX;
 	return 0;
 }
-
 static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct sbxfs *fs = get_fs();

@@ -3,27 +3,23 @@
 #include <limits.h>
 #include <string.h>
 
+#include "node.h"
 #include "path.h"
 
-static const char *const sbx_file_names[SBX_FILE_COUNT] = {
-	[SBX_FILE_INFO] = "info",
-	[SBX_FILE_INFO_JSON] = "info.json",
-	[SBX_FILE_STATE] = "state",
-	[SBX_FILE_TIMEOUT] = "timeout",
-	[SBX_FILE_SANDBOX_ID] = "sandbox_id",
-	[SBX_FILE_TEMPLATE_ID] = "template_id",
-	[SBX_FILE_STARTED_AT] = "started_at",
-	[SBX_FILE_END_AT] = "end_at",
-};
-
+/* The names and the writable ones come from the node table's entry of
+ * each file (nodes/sbx_file.c), so a new file is one entry there. */
 const char *path_sbx_file_name(enum sbx_file f)
 {
-	return (unsigned)f < SBX_FILE_COUNT ? sbx_file_names[f] : "";
+	const struct sbx_file_def *d = sbx_file_def(f);
+
+	return d ? d->name : "";
 }
 
 bool path_sbx_file_writable(enum sbx_file f)
 {
-	return f == SBX_FILE_STATE || f == SBX_FILE_TIMEOUT;
+	const struct sbx_file_def *d = sbx_file_def(f);
+
+	return d && d->write;
 }
 
 bool path_span_eq(struct path_span a, const char *s)
@@ -138,7 +134,7 @@ static int parse_in_sbx(const char *rest, struct path_node *out)
 	if (rest != NULL)
 		return -ENOENT;
 	for (int f = 0; f < SBX_FILE_COUNT; f++) {
-		if (path_span_eq(c, sbx_file_names[f])) {
+		if (path_span_eq(c, path_sbx_file_name((enum sbx_file)f))) {
 			out->kind = PATH_SBX_FILE;
 			out->file = (enum sbx_file)f;
 			return 0;
@@ -249,7 +245,7 @@ static void format_in_sbx(const struct path_node *n, struct builder *b)
 	}
 	put_span(b, n->sbx);
 	if (n->kind == PATH_SBX_FILE)
-		put_str(b, (unsigned)n->file < SBX_FILE_COUNT ? sbx_file_names[n->file] : "");
+		put_str(b, path_sbx_file_name(n->file));
 	if (n->kind == PATH_META_DIR || n->kind == PATH_META_FILE)
 		put_str(b, PATH_META_NAME);
 	if (n->kind == PATH_META_FILE)

@@ -36,7 +36,8 @@ enum path_kind {
 };
 
 /* The single-value and rendered files of a sandbox directory, in the order
- * readdir lists them. */
+ * readdir lists them: indexes of the table in fs/nodes/sbx_file.c, which
+ * holds their names and what they do. */
 enum sbx_file {
 	SBX_FILE_INFO,
 	SBX_FILE_INFO_JSON,
@@ -88,7 +89,8 @@ bool path_is_dir(enum path_kind kind);
 /* True for nodes reached through a sandbox (need a cache lookup). */
 bool path_in_sbx(enum path_kind kind);
 
-/* The file name of a sandbox file ("info", "state", ...); static storage. */
+/* The file name of a sandbox file ("info", "state", ...); static storage,
+ * "" past the table. */
 const char *path_sbx_file_name(enum sbx_file f);
 /* True if the sandbox file accepts writes (state, timeout). */
 bool path_sbx_file_writable(enum sbx_file f);

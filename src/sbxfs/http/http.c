@@ -20,6 +20,8 @@
 
 #include "config.h"
 #include "http.h"
+#include "common/buf.h"
+#include "common/clock.h"
 
 #define POLL_SLICE_MS 50
 
@@ -28,10 +30,24 @@ struct handle {
 	CURLM *multi;
 };
 
+/* The data libcurl shares between the handles of a pool, one lock each
+ * as it asks: DNS, TLS sessions, and the share object itself. */
+enum { SHARE_DNS, SHARE_SSL, SHARE_OTHER, SHARE_LOCKS };
+
 struct http_pool {
 	pthread_mutex_t lock;   /* guards idle and n_idle */
 	struct handle *idle;
 	unsigned n_idle, max_idle;
+	CURLSH *share;
+	pthread_mutex_t share_lock[SHARE_LOCKS];  /* taken by libcurl, briefly */
+};
+
+/* One transfer's callbacks' view. */
+struct xfer {
+	CURL *easy;
+	const struct http_request *rq;
+	struct http_response *rs;
+	struct buf body;           /* the reply's body unless it goes to the sink */
 };
 
 /* Guards unix_prefix and unix_path, set once at start-up by main but read
@@ -77,6 +93,45 @@ static void handle_cleanup(struct handle *h)
 		curl_easy_cleanup(h->easy);
 }
 
+static pthread_mutex_t *share_mutex(struct http_pool *p, curl_lock_data data)
+{
+	if (data == CURL_LOCK_DATA_DNS)
+		return &p->share_lock[SHARE_DNS];
+	if (data == CURL_LOCK_DATA_SSL_SESSION)
+		return &p->share_lock[SHARE_SSL];
+	return &p->share_lock[SHARE_OTHER];
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
+{
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(share_mutex(userp, data));
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+	(void)h;
+	pthread_mutex_unlock(share_mutex(userp, data));
+}
+
+static CURLSH *share_new(struct http_pool *p)
+{
+	CURLSH *sh = curl_share_init();
+
+	if (!sh)
+		return NULL;
+	if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_USERDATA, p) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		curl_share_cleanup(sh);
+		return NULL;
+	}
+	return sh;
+}
+
 struct http_pool *http_pool_new(unsigned max_idle)
 {
 	struct http_pool *p = calloc(1, sizeof(*p));
@@ -85,7 +140,12 @@ struct http_pool *http_pool_new(unsigned max_idle)
 		return NULL;
 	p->max_idle = max_idle ? max_idle : 1;
 	p->idle = calloc(p->max_idle, sizeof(*p->idle));
-	if (!p->idle) {
+	for (int i = 0; i < SHARE_LOCKS; i++)
+		pthread_mutex_init(&p->share_lock[i], NULL);
+	if (!p->idle || !(p->share = share_new(p))) {
+		for (int i = 0; i < SHARE_LOCKS; i++)
+			pthread_mutex_destroy(&p->share_lock[i]);
+		free(p->idle);
 		free(p);
 		return NULL;
 	}
@@ -97,8 +157,13 @@ void http_pool_free(struct http_pool *p)
 {
 	if (!p)
 		return;
+	/* Every handle is back (the pool outlives its callers), and the
+	 * handles go before the share they use. */
 	for (unsigned i = 0; i < p->n_idle; i++)
 		handle_cleanup(&p->idle[i]);
+	curl_share_cleanup(p->share);
+	for (int i = 0; i < SHARE_LOCKS; i++)
+		pthread_mutex_destroy(&p->share_lock[i]);
 	pthread_mutex_destroy(&p->lock);
 	free(p->idle);
 	free(p);
@@ -141,33 +206,52 @@ static void pool_return(struct http_pool *p, struct handle *h)
 		handle_cleanup(h);
 }
 
+static size_t body_cap(const struct http_request *rq)
+{
+	return rq->max_body ? rq->max_body : HTTP_BODY_MAX;
+}
+
+/* A 2xx reply's body goes to the request's sink when it has one. */
+static bool to_sink(const struct xfer *x)
+{
+	long status = 0;
+
+	if (!x->rq->sink)
+		return false;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	return status >= 200 && status < 300;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-	struct http_response *rs = userp;
-	size_t n = size * nmemb;
-	char *grown;
+	struct xfer *x = userp;
+	struct http_response *rs = x->rs;
+	size_t n = size * nmemb, cap = body_cap(x->rq);
+	int r;
 
-	if (n > HTTP_BODY_MAX - rs->len) {
-		rs->too_large = true;
+	if (to_sink(x)) {
+		if (n > cap - (rs->streamed < cap ? rs->streamed : cap)) {
+			rs->too_large = true;
+			return 0;
+		}
+		if ((rs->sink_err = x->rq->sink->write(data, n, x->rq->sink->ctx)) < 0)
+			return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+		rs->sink_err = 0;
+		rs->streamed += n;
+		return n;
+	}
+	if ((r = buf_append(&x->body, data, n)) < 0) {
+		rs->too_large = r == -EFBIG;
 		return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	/* Doubling keeps a multi-megabyte reply linear: growing by each
-	 * chunk copies the whole body again per chunk. */
-	if (rs->len + n + 1 > rs->cap) {
-		size_t cap = rs->cap ? rs->cap : 16384;
-
-		while (cap < rs->len + n + 1)
-			cap *= 2;
-		grown = realloc(rs->body, cap);
-		if (!grown)
-			return 0;
-		rs->body = grown;
-		rs->cap = cap;
-	}
-	memcpy(rs->body + rs->len, data, n);
-	rs->len += n;
-	rs->body[rs->len] = '\0';
 	return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *userp)
+{
+	const struct http_source *src = userp;
+
+	return src->read(buf, size * nmemb, src->ctx);
 }
 
 /* If line is "Name: value", returns the trimmed value and its length. */
@@ -203,7 +287,7 @@ static long parse_retry_after(const char *v, size_t n)
 
 static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 {
-	struct http_response *rs = userp;
+	struct http_response *rs = ((struct xfer *)userp)->rs;
 	size_t n = size * nmemb, vlen;
 	const char *v;
 
@@ -228,10 +312,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)clock_mono_ms();
 }
 
 static bool stop_asked(const struct http_request *rq)
@@ -240,8 +321,35 @@ static bool stop_asked(const struct http_request *rq)
 	       (rq->interrupted && rq->interrupted());
 }
 
-static void set_options(CURL *h, const struct http_request *rq, struct http_response *rs)
+static void set_body(CURL *h, const struct http_request *rq)
 {
+	if (strcmp(rq->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	if (strcmp(rq->method, "POST") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (rq->source) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, (void *)rq->source);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->source->len);
+		if (strcmp(rq->method, "PUT") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	} else if (rq->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+	} else if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+}
+
+static void set_options(CURL *h, CURLSH *share, struct xfer *x)
+{
+	const struct http_request *rq = x->rq;
+
+	curl_easy_setopt(h, CURLOPT_SHARE, share);
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
 	set_unix_socket(h, rq->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -263,24 +371,12 @@ static void set_options(CURL *h, const struct http_request *rq, struct http_resp
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (rq->cafile)
 		curl_easy_setopt(h, CURLOPT_CAINFO, rq->cafile);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rs->errbuf);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->rs->errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
-	if (strcmp(rq->method, "GET") == 0) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	} else {
-		if (strcmp(rq->method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-		if (rq->body) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
-		} else if (strcmp(rq->method, "POST") == 0) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-		}
-	}
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	set_body(h, rq);
 }
 
 /* Runs the transfer on h's multi handle until it ends or the caller asks
@@ -320,13 +416,17 @@ int http_perform(struct http_pool *p, const struct http_request *rq, struct http
 {
 	long start = now_ms(), os_errno = 0;
 	struct handle h;
+	struct xfer x = { .rq = rq, .rs = rs };
 
 	memset(rs, 0, sizeof(*rs));
 	rs->retry_after = -1;
 	if (pool_borrow(p, &h) < 0)
 		return -ENOMEM;
-	set_options(h.easy, rq, rs);
+	x.easy = h.easy;
+	buf_init(&x.body, body_cap(rq));
+	set_options(h.easy, p->share, &x);
 	rs->curl_code = drive(&h, rq);
+	rs->body = buf_steal(&x.body, &rs->len);
 	if (rs->curl_code == CURLE_OK) {
 		curl_easy_getinfo(h.easy, CURLINFO_RESPONSE_CODE, &rs->status);
 	} else {
@@ -354,5 +454,4 @@ void http_response_clear(struct http_response *rs)
 	rs->body = NULL;
 	rs->next_token = NULL;
 	rs->len = 0;
-	rs->cap = 0;
 }

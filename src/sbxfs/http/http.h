@@ -1,5 +1,9 @@
-/* Private to the core library: one HTTP attempt over a pooled libcurl easy
- * handle.  No retries, no JSON, no errno policy: api.c decides those. */
+/* The transport: one HTTP attempt over a pooled libcurl easy handle, for
+ * any service (the control-plane API, and a sandbox's own agent at another
+ * base URL with headers of its own).  No JSON, no errno policy and no
+ * retry loop: the services decide those (retry.h has the policy they
+ * share).  A request carries its header list, its body as a string or a
+ * source, its reply to a buffer or a sink, and its own cap. */
 #ifndef SBXFS_HTTP_H
 #define SBXFS_HTTP_H
 
@@ -7,18 +11,42 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
-/* Largest response body accepted; past it the transfer is aborted. */
+/* Largest response body accepted when a request sets no cap of its own;
+ * past it the transfer is aborted. */
 #define HTTP_BODY_MAX (4u * 1024 * 1024)
 /* Largest X-Next-Token kept; a longer one marks the reply bad_header. */
 #define HTTP_TOKEN_MAX 4096
 
 struct http_pool;
 
+/* A request body produced as it is sent (instead of http_request.body). */
+struct http_source {
+	/* Fills up to size bytes of buf: the count, 0 at the end, or
+	 * HTTP_SOURCE_ABORT to fail the transfer (CURLE_ABORTED_BY_CALLBACK). */
+	size_t (*read)(char *buf, size_t size, void *ctx);
+	void *ctx;
+	long long len;             /* its length; -1 when unknown (chunked) */
+};
+#define HTTP_SOURCE_ABORT CURL_READFUNC_ABORT
+
+/* Where a 2xx reply's body goes as it arrives (instead of
+ * http_response.body); other replies' bodies, the server's explanation,
+ * are still collected in http_response.body. */
+struct http_sink {
+	/* Takes len bytes: 0, or -errno to end the transfer (the errno goes to
+	 * http_response.sink_err, the code is CURLE_WRITE_ERROR). */
+	int (*write)(const char *data, size_t len, void *ctx);
+	void *ctx;
+};
+
 struct http_request {
-	const char *method;        /* "GET", "POST" or "DELETE" */
-	const char *url;           /* complete, already escaped */
-	const char *body;          /* NULL: no body */
-	const struct curl_slist *headers;  /* borrowed */
+	const char *method;        /* "GET", "POST", "PUT" or "DELETE" */
+	const char *url;           /* complete, already escaped; any base */
+	const char *body;          /* NULL: no body (see source) */
+	const struct http_source *source;  /* NULL, or the body, streamed */
+	const struct http_sink *sink;      /* NULL: the body goes to rs->body */
+	size_t max_body;           /* cap on the reply body, 0: HTTP_BODY_MAX */
+	const struct curl_slist *headers;  /* borrowed, per request */
 	const char *cafile;        /* NULL: system CAs */
 	long connect_timeout_ms;
 	long timeout_ms;           /* the whole attempt */
@@ -36,8 +64,9 @@ struct http_response {
 	long status;               /* 0 without a reply */
 	char *body;                /* malloc'd, NUL-terminated; may be NULL */
 	size_t len;
-	size_t cap;                /* bytes allocated for body */
-	bool too_large;            /* aborted past HTTP_BODY_MAX */
+	unsigned long long streamed;  /* bytes handed to the sink */
+	int sink_err;              /* the sink's -errno that ended it, or 0 */
+	bool too_large;            /* aborted past the request's cap */
 	bool bad_header;           /* an over-long X-Next-Token */
 	long retry_after;          /* seconds from Retry-After, -1 when absent */
 	char *next_token;          /* X-Next-Token, malloc'd; NULL when absent */
@@ -51,7 +80,12 @@ struct http_response {
 int http_set_unix_socket(const char *url_prefix, const char *path);
 
 /* Keeps at most max_idle handles (and their connections) between calls.
- * Returns NULL on allocation failure. */
+ * Every handle of a pool shares one DNS cache and one TLS session cache
+ * (CURLSH), so a handle new to a host neither resolves it again nor does
+ * a full handshake.  Connections themselves stay with the pooled handles,
+ * each reused by the next caller: libcurl does not support one shared
+ * connection cache used from concurrent threads.  Returns NULL on
+ * allocation failure. */
 struct http_pool *http_pool_new(unsigned max_idle);
 void http_pool_free(struct http_pool *p);
 

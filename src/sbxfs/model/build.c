@@ -96,46 +96,26 @@ static void fields_of(const struct sbx *s, struct sbx_fields *f)
 		.state = s->state, .started_at = s->started_at, .end_at = s->end_at,
 		.cpu_count = s->cpu_count, .memory_mb = s->memory_mb,
 		.disk_size_mb = s->disk_size_mb, .meta = s->meta, .n_meta = s->n_meta,
-		.partial = s->partial,
+		.partial = s->partial, .envd_access_token = s->creds.envd_access_token,
+		.domain = s->creds.domain,
 	};
 }
 
+/* The sandbox's JSON stays as it came (raw, or the text rendered from
+ * known values) and the new state and end time override it when info.json
+ * is rendered, once and only if someone reads it. */
 struct sbx *sbx_with(const struct sbx *s, enum sbx_state state, time_t end_at)
 {
 	struct sbx_fields f;
-	json_t *o;
-	struct sbx *r;
-	char t[SBX_TIME_LEN];
-	const char *info;
-	size_t info_len;
-	char *json;
 
 	if (!s)
 		return NULL;
 	fields_of(s, &f);
 	f.state = state;
 	f.end_at = end_at;
-	/* Keep whatever else the server said: edit info.json (which renders
-	 * it, once, if s came from a listing). */
-	info = sbx_info_json(s, &info_len);
-	if (!info)
-		return NULL;
-	o = json_loadb(info, info_len, 0, NULL);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return build_with_json(&f);
-	}
-	if (state != SBX_STATE_UNKNOWN)
-		json_object_set_new(o, "state", json_string(sbx_state_name(state)));
-	if (end_at)
-		json_object_set_new(o, "endAt", json_string(sbx_format_time(end_at, t)));
-	json = json_dumps(o, JSON_INDENT(2));
-	json_decref(o);
-	if (!json)
-		return NULL;
-	f.json = json;
-	f.json_len = strlen(json);
-	r = model_build(&f);
-	free(json);
-	return r;
+	f.json = s->json_src;
+	f.json_len = s->json_src_len;
+	f.json_raw = true;
+	f.json_overrides = true;
+	return model_build(&f);
 }

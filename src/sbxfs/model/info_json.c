@@ -8,6 +8,7 @@
 
 #include "model.h"
 #include "model_priv.h"
+#include "values.h"
 
 /* Keys that carry credentials never reach info.json.  Runs for every key of
  * every listed sandbox, so it lowercases once and uses strstr rather than
@@ -94,9 +95,21 @@ char *model_public_json(const json_t *obj)
 	return text;
 }
 
+/* An own write's state and end time, over what the JSON said. */
+static void apply_overrides(const struct sbx *s, json_t *o)
+{
+	char t[SBX_TIME_LEN];
+
+	if (s->state != SBX_STATE_UNKNOWN)
+		json_object_set_new(o, "state", json_string(sbx_state_name(s->state)));
+	if (s->end_at)
+		json_object_set_new(o, "endAt", json_string(sbx_format_time(s->end_at, t)));
+}
+
 /* info.json from a listed sandbox's raw JSON: exactly what from_json()
- * renders from the object the list's parser made of the same bytes.
- * malloc'd; NULL on allocation failure (the text parsed once already). */
+ * renders from the object the list's parser made of the same bytes, with
+ * an own write's overrides.  malloc'd; NULL on allocation failure (the
+ * text parsed once already). */
 static struct sbx_text *render_raw(const struct sbx *s)
 {
 	json_t *o = json_loadb(s->json_src, s->json_src_len, 0, NULL);
@@ -104,8 +117,12 @@ static struct sbx_text *render_raw(const struct sbx *s)
 	char *text;
 	size_t n;
 
-	if (!o)
+	if (!json_is_object(o)) {
+		json_decref(o);
 		return NULL;
+	}
+	if (s->json_overrides)
+		apply_overrides(s, o);
 	text = model_public_json(o);
 	json_decref(o);
 	if (!text)

@@ -56,8 +56,12 @@ struct sbx *model_build(const struct sbx_fields *f)
 	struct sbx *s;
 	char *p;
 
+	const char *token = f->envd_access_token ? f->envd_access_token : "";
+	const char *domain = f->domain ? f->domain : "";
+
 	size += strlen(f->id) + strlen(f->template_id) + strlen(f->alias) +
 		strlen(f->client_id) + strlen(f->envd_version) + 5;
+	size += strlen(token) + strlen(domain) + 2;
 	for (size_t i = 0; i < f->n_meta; i++)
 		size += strlen(f->meta[i].key) + strlen(f->meta[i].value) + 2;
 	size += f->json_len + 2;   /* '\n' (rendered text only) and NUL */
@@ -72,6 +76,8 @@ struct sbx *model_build(const struct sbx_fields *f)
 	s->alias = put_str(&p, f->alias);
 	s->client_id = put_str(&p, f->client_id);
 	s->envd_version = put_str(&p, f->envd_version);
+	s->creds.envd_access_token = put_str(&p, token);
+	s->creds.domain = put_str(&p, domain);
 	for (size_t i = 0; i < f->n_meta; i++) {
 		s->meta[i].key = put_str(&p, f->meta[i].key);
 		s->meta[i].value = put_str(&p, f->meta[i].value);
@@ -83,6 +89,7 @@ struct sbx *model_build(const struct sbx_fields *f)
 		p[s->json_src_len++] = '\n';
 	p[s->json_src_len] = '\0';
 	s->json_raw = f->json_raw;
+	s->json_overrides = f->json_overrides;
 	s->info_memo = NULL;
 	s->n_meta = f->n_meta;
 	s->state = f->state;
@@ -287,6 +294,20 @@ bad:
 	return -EIO;
 }
 
+/* A credential: kept when it is a plain string, else none; it never
+ * makes a sandbox unreadable (only a later agent call needs it).
+ * Borrowed from obj. */
+static const char *cred_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	const char *s = json_string_value(v);
+
+	if (!s || strlen(s) != json_string_length(v) || json_string_length(v) > SBX_FIELD_MAX ||
+	    has_control(s))
+		return "";
+	return s;
+}
+
 /* sbx_from_json(), keeping raw[0..raw_len) (obj's own text) as the source
  * of info.json when raw is not NULL, else rendering info.json now. */
 static int from_json(const json_t *obj, const char *raw, size_t raw_len,
@@ -318,6 +339,8 @@ static int from_json(const json_t *obj, const char *raw, size_t raw_len,
 		goto out;
 	f.state = sbx_state_from_api(state);
 	f.meta = meta;
+	f.envd_access_token = cred_str(obj, "envdAccessToken");
+	f.domain = cred_str(obj, "domain");
 	if (raw) {
 		f.json = raw;
 		f.json_len = raw_len;

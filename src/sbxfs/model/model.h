@@ -21,6 +21,17 @@ struct sbx_meta {
 	const char *value;
 };
 
+/* What a sandbox's own agent (envd) needs to be reached: its access token
+ * and the domain its hosts live under.  Credentials: never rendered (info
+ * and info.json leave them out), never logged; whoever sends the token
+ * adds it to the scrubber's set (common/scrub.h) for as long as it uses
+ * it.  Strings live in the sandbox's allocation, "" when the API gave
+ * none. */
+struct sbx_creds {
+	const char *envd_access_token;
+	const char *domain;
+};
+
 /* Immutable once built and shared between cache snapshots: reference
  * counted, so take a reference with sbx_ref() and drop it with sbx_unref().
  * One allocation holds the struct, the metadata array and every string, so
@@ -41,14 +52,19 @@ struct sbx {
 	bool partial;
 	size_t n_meta;
 	struct sbx_meta *meta;  /* sorted by key */
+	struct sbx_creds creds; /* never rendered */
 	/* Where info.json comes from; read it only through sbx_info_json().
 	 * A listed sandbox keeps its list element's raw bytes (access tokens
 	 * included) and renders them on first use into info_memo: few
-	 * readers ever want info.json of every sandbox in a listing.  Any
-	 * other sandbox holds the finished text (json_raw false). */
+	 * readers ever want info.json of every sandbox in a listing.  A
+	 * sandbox changed by an own write (sbx_with) keeps the raw bytes it
+	 * came from plus overrides: its state and end_at replace the JSON's
+	 * when rendered, so a write costs no parse and no dump.  Any other
+	 * sandbox holds the finished text (json_raw false). */
 	const char *json_src;
 	size_t json_src_len;
 	bool json_raw;
+	bool json_overrides;    /* state and end_at override json_src's */
 	struct sbx_text *info_memo;  /* atomic; set once, freed with the sbx */
 	int refs;               /* atomic */
 };

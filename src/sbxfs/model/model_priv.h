@@ -19,11 +19,13 @@ struct sbx_fields {
 	bool partial;
 	const struct sbx_meta *meta;    /* sorted by key */
 	size_t n_meta;
+	const char *envd_access_token, *domain;  /* NULL: "" */
 	/* Raw: a sandbox object's JSON text as the API sent it.  Otherwise
 	 * info.json without its trailing newline. */
 	const char *json;
 	size_t json_len;
 	bool json_raw;
+	bool json_overrides;    /* see struct sbx */
 };
 
 /* One allocation holding f's values (see model.c); NULL on failure. */
