@@ -1,0 +1,38 @@
+/* What envd's modules share: the sandbox a call works in and the reply
+ * helpers.  Private to envd/. */
+#ifndef SBXD_ENVD_PRIV_H
+#define SBXD_ENVD_PRIV_H
+
+#include "envd/entry.h"
+#include "envd/envd.h"
+
+#include <jansson.h>
+
+/* One call's view of its sandbox, valid for the call. */
+struct envd_box {
+	char id[65];
+	int root;                       /* O_PATH of the sandbox's "/" */
+	struct envd_users users;
+	const char *user;               /* "user" or "root" (static) */
+	uid_t uid;                      /* the chosen user's host ids */
+	gid_t gid;
+	const char *home;               /* static, from the backend */
+	int64_t disk_bytes;             /* the quota; 0: none */
+};
+
+/* Replies; each takes ownership of what it is given. */
+void out_json(struct envd_out *out, int status, json_t *o);
+/* {"code": status, "message": ...}, envd's plain HTTP errors. */
+void out_http_error(struct envd_out *out, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* {"code": "<connect code>", "message": ...} with the code's status. */
+void out_cx_error(struct envd_out *out, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool out_add_header(struct envd_out *out, const char *name, const char *value);
+
+/* Filesystem RPCs (fsrpc.c): the unary method `name` on request `req`.
+ * Returns false when there is no such method. */
+bool fsrpc_unary(const struct envd_box *b, const char *name, const json_t *req,
+		 struct envd_out *out);
+
+#endif
