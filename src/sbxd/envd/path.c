@@ -125,7 +125,7 @@ int ep_mkdirs(int root, const char *path, uid_t uid, gid_t gid, int *created)
 	if (len >= sizeof(part))
 		return -ENAMETOOLONG;
 	for (size_t i = 1; i <= len; i++) {
-		if (path[i] != '/' && path[i] != '\0')
+		if ((path[i] != '/' && path[i] != '\0') || path[i - 1] == '/')
 			continue;
 		if (++depth > EP_MAX_DEPTH * 4)
 			return -ENAMETOOLONG;
