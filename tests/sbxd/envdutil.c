@@ -50,12 +50,21 @@ void efix_start(struct efix *f)
 
 	for (size_t i = 0; i < 4; i++)
 		cr_assert_eq(mkdir(ehost(f, dirs[i], p), 0755), 0);
+	/* "big" leaves room for the 1 GiB test, "tiny" fills at once. */
+	snprintf(f->templates, sizeof(f->templates), "%s.templates.json", f->root);
+	FILE *fp = fopen(f->templates, "w");
+
+	cr_assert_not_null(fp);
+	fputs("[{\"templateID\":\"big\",\"diskSizeMB\":4096},"
+	      "{\"templateID\":\"tiny\",\"diskSizeMB\":1}]", fp);
+	fclose(fp);
+	cfg.templates_file = f->templates;
 	tsrv_start(&f->t, &cfg);
 	static struct envd_backend be;
 
 	be = (struct envd_backend){ t_root_open, t_user, f->root };
 	envd_set_backend(sbxd_envd(f->t.s), &be);
-	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"base\"}", &r);
+	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"big\"}", &r);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	json_t *j = resp_json(&r);
 
@@ -71,6 +80,7 @@ void efix_stop(struct efix *f)
 	char cmd[PATH_MAX + 16];
 
 	tsrv_stop(&f->t);
+	unlink(f->templates);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
 	if (strstr(f->root, "/tmp/sbxd-envd-") == f->root)
 		(void)!system(cmd);

@@ -13,6 +13,7 @@
 struct efix {
 	struct tsrv t;
 	char root[PATH_MAX];            /* the sandbox's "/" on the host */
+	char templates[PATH_MAX + 32];
 	char id[21];
 	char token[65];
 };

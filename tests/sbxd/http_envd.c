@@ -296,3 +296,33 @@ Test(envd, chunked_upload)
 	cr_expect_str_eq(got ? got : "", "chunked body");
 	free(got);
 }
+
+Test(envd, disk_quota_gives_507)
+{
+	struct efix tiny = f;
+	struct resp c;
+	struct eresp r;
+	static char two_mib[2 << 20];
+	const char *h[] = { "Content-Type: application/octet-stream", NULL };
+	char p[PATH_MAX];
+
+	/* A second sandbox on the same root, from the 1 MiB template. */
+	http(&f.t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"tiny\"}", &c);
+	cr_assert_eq(c.status, 201);
+	json_t *j = resp_json(&c);
+
+	snprintf(tiny.id, sizeof(tiny.id), "%s", json_string_value(json_object_get(j, "sandboxID")));
+	snprintf(tiny.token, sizeof(tiny.token), "%s",
+		 json_string_value(json_object_get(j, "envdAccessToken")));
+	json_decref(j);
+	resp_free(&c);
+	ereq(&tiny, "POST", "/files?path=/tmp/full", h, two_mib, sizeof(two_mib), &r);
+	cr_expect_eq(r.status, 507, "%s", r.body);
+	eresp_free(&r);
+	struct stat st;
+
+	cr_expect_neq(stat(ehost(&f, "/tmp/full", p), &st), 0, "a failed upload leaves nothing");
+	ereq(&f, "POST", "/files?path=/tmp/full", h, two_mib, sizeof(two_mib), &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+}

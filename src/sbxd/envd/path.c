@@ -217,3 +217,42 @@ int ep_remove(int root, const char *path)
 	close(dfd);
 	return rc;
 }
+
+/* Adds up the blocks of what directory `fd` holds (closes fd). */
+static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	struct stat st;
+
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while (*left && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		(*left)--;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		*sum += (int64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode) && depth < EP_MAX_DEPTH) {
+			int cfd = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (cfd >= 0)
+				usage_at(cfd, depth + 1, left, sum);
+		}
+	}
+	closedir(d);
+}
+
+int64_t ep_usage(int root, size_t max_entries)
+{
+	int64_t sum = 0;
+	int fd = ep_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
+
+	if (fd >= 0)
+		usage_at(fd, 0, &max_entries, &sum);
+	return sum;
+}

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Deeper trees are refused (ListDir depth, recursive removal, watches). */
@@ -37,6 +38,10 @@ int ep_mkdirs(int root, const char *path, uid_t uid, gid_t gid, int *created);
 /* rm -rf of `path`; 0 when it does not exist.  Never leaves the subtree:
  * children are opened without following symlinks. */
 int ep_remove(int root, const char *path);
+
+/* Bytes the tree below root takes on disk (allocated blocks), counting
+ * at most `max_entries` entries: a bounded estimate for the quota. */
+int64_t ep_usage(int root, size_t max_entries);
 
 /* Hands an entry made by envd to the sandbox user.  An unprivileged sbxd
  * cannot give files away and its runtime maps its own uid to the user, so

@@ -5,6 +5,7 @@
 #include "envd/files.h"
 #include "envd/multipart.h"
 #include "envd/path.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -25,9 +27,13 @@ struct upload {
 	struct mp *mp;                  /* NULL: a raw body for `raw_path` */
 	char *raw_path;
 	int fd;                         /* the file being written, or -1 */
-	char cur[PATH_MAX];
+	int dfd;                        /* its directory (O_PATH), or -1 */
+	char cur[PATH_MAX];             /* its path in the sandbox */
+	char name[NAME_MAX + 1];        /* its last component */
+	char tmp[NAME_MAX + 1];         /* the temporary name it has until done */
 	bool skip;                      /* a part that is not form field "file" */
 	int64_t written;
+	int64_t room;                   /* bytes the quota leaves; <0: none */
 	json_t *done;                   /* [{path,name,type}] */
 	int status;                     /* 0, or the error reply's */
 	char msg[PATH_MAX + 128];
@@ -62,6 +68,31 @@ static int fail_errno(struct upload *u, int err, const char *path)
 	return fail(u, 500, "cannot write %s: %s", path, strerror(-err));
 }
 
+/* Creates the temporary file beside `name` in dirfd that becomes it once
+ * complete: a failed upload leaves the old file (or none) behind. */
+static int open_temp(struct upload *u, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(u->dfd, name, &st, 0) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	for (int tries = 0; tries < 8; tries++) {
+		unsigned r;
+
+		if (util_random(&r, sizeof(r)) < 0)
+			return -EIO;
+		snprintf(u->tmp, sizeof(u->tmp), ".%.200s.upload-%08x", name, r);
+		u->fd = openat(u->dfd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			       O_NOCTTY | O_CLOEXEC, 0644);
+		if (u->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (u->fd < 0)
+		return -errno;
+	ep_chown(u->fd, "", u->b->uid, u->b->gid);
+	return 0;
+}
+
 /* Opens the target of one file, making its parents. */
 static int open_target(struct upload *u, const char *raw, size_t rawlen)
 {
@@ -78,14 +109,25 @@ static int open_target(struct upload *u, const char *raw, size_t rawlen)
 	snprintf(dir, sizeof(dir), "%.*s", (int)(ep_base(u->cur) - u->cur), u->cur);
 	if (strlen(dir) > 1 && (rc = ep_mkdirs(b->root, dir, b->uid, b->gid, &created)) < 0)
 		return fail_errno(u, rc, u->cur);
-	u->fd = ep_open(b->root, u->cur, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY, 0644);
-	if (u->fd < 0) {
-		rc = u->fd;
-		u->fd = -1;
+	if ((u->dfd = ep_parent(b->root, u->cur, u->name)) < 0) {
+		rc = u->dfd;
 		return fail_errno(u, rc, u->cur);
 	}
-	ep_chown(u->fd, "", b->uid, b->gid);
+	if ((rc = open_temp(u, u->name)) < 0)
+		return fail_errno(u, rc, u->cur);
 	return 0;
+}
+
+/* Drops the file being written, if any. */
+static void drop_target(struct upload *u)
+{
+	if (u->fd >= 0) {
+		close(u->fd);
+		unlinkat(u->dfd, u->tmp, 0);
+	}
+	if (u->dfd >= 0)
+		close(u->dfd);
+	u->fd = u->dfd = -1;
 }
 
 static int close_target(struct upload *u)
@@ -94,9 +136,13 @@ static int close_target(struct upload *u)
 
 	if (u->fd < 0)
 		return 0;
-	if (close(u->fd) < 0)
+	if (close(u->fd) < 0 || renameat(u->dfd, u->tmp, u->dfd, u->name) < 0)
 		rc = fail_errno(u, -errno, u->cur);
 	u->fd = -1;
+	if (rc < 0)
+		unlinkat(u->dfd, u->tmp, 0);
+	close(u->dfd);
+	u->dfd = -1;
 	if (rc == 0 && json_array_append_new(u->done, json_pack("{s:s, s:s, s:s}", "path", u->cur,
 						"name", ep_base(u->cur), "type", "file")) < 0)
 		rc = fail(u, 500, "out of memory");
@@ -105,7 +151,7 @@ static int close_target(struct upload *u)
 
 static int write_all(struct upload *u, const char *p, size_t n)
 {
-	if (u->b->disk_bytes && u->written + (int64_t)n > u->b->disk_bytes)
+	if (u->room >= 0 && u->written + (int64_t)n > u->room)
 		return fail(u, 507, "upload exceeds the sandbox's disk size");
 	u->written += (int64_t)n;
 	while (n) {
@@ -213,7 +259,12 @@ struct upload *upload_new(const struct envd_box *b, const struct envd_in *in,
 		return NULL;
 	}
 	u->b = b;
-	u->fd = -1;
+	u->fd = u->dfd = -1;
+	/* What the root holds now, at most 100000 entries counted, plus this
+	 * upload stays within the sandbox's disk size. */
+	u->room = b->disk_bytes ? b->disk_bytes - ep_usage(b->root, 100000) : -1;
+	if (u->room < 0 && b->disk_bytes)
+		u->room = 0;
 	if (!set_encoding(u, in->content_encoding, out) || !set_kind(u, in, out)) {
 		upload_free(u);
 		return NULL;
@@ -287,8 +338,7 @@ void upload_free(struct upload *u)
 {
 	if (!u)
 		return;
-	if (u->fd >= 0)
-		close(u->fd);
+	drop_target(u);
 	if (u->z_ready)
 		inflateEnd(&u->z);
 	mp_free(u->mp);
