@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,4 +328,170 @@ Test(fsrpc, one_gib_up_and_down_with_flat_memory, .timeout = 300)
 	 * than 64 MiB. */
 	cr_expect_lt(rss_kb() - before, 64 * 1024, "RSS %ld -> %ld kB", before, rss_kb());
 	unlink(p);
+}
+
+/* A request envelope around `json`; returns its length. */
+static size_t frame(const char *json, char *out)
+{
+	size_t n = strlen(json);
+
+	out[0] = 0;
+	out[1] = (char)(n >> 24), out[2] = (char)(n >> 16), out[3] = (char)(n >> 8);
+	out[4] = (char)n;
+	memcpy(out + 5, json, n);
+	return n + 5;
+}
+
+/* The envelopes of a stream reply as a JSON array of {"flags":n,"msg":{}}. */
+static json_t *envelopes(const struct eresp *r)
+{
+	json_t *a = json_array();
+	size_t i = 0;
+
+	while (i + 5 <= r->len) {
+		const unsigned char *b = (const unsigned char *)r->body + i;
+		size_t n = (size_t)b[1] << 24 | (size_t)b[2] << 16 | (size_t)b[3] << 8 | b[4];
+
+		cr_assert_leq(i + 5 + n, r->len, "truncated envelope");
+		json_array_append_new(a, json_pack("{s:i, s:o}", "flags", b[0], "msg",
+						   json_loadb((const char *)b + 5, n, 0, NULL)));
+		i += 5 + n;
+	}
+	cr_assert_eq(i, r->len, "trailing bytes after the envelopes");
+	return a;
+}
+
+static void *touch_later(void *arg)
+{
+	char p[PATH_MAX];
+
+	(void)arg;
+	usleep(300 * 1000);
+	FILE *fp = fopen(ehost(&f, "/home/user/w/w.txt", p), "w");
+
+	fputs("w", fp);
+	fclose(fp);
+	mkdir(ehost(&f, "/home/user/w/sub/deeper", p), 0755);
+	usleep(200 * 1000);
+	fp = fopen(ehost(&f, "/home/user/w/sub/deeper/f.txt", p), "w");
+	fclose(fp);
+	return NULL;
+}
+
+static bool has_event(json_t *envs, const char *name, const char *type)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(envs, i, e) {
+		json_t *fs = json_object_get(json_object_get(e, "msg"), "filesystem");
+
+		if (fs && !strcmp(json_string_value(json_object_get(fs, "name")), name) &&
+		    !strcmp(json_string_value(json_object_get(fs, "type")), type))
+			return true;
+	}
+	return false;
+}
+
+Test(fsrpc, watchdir_streams_events_keepalives_and_ends_at_deadline)
+{
+	char req[128];
+	size_t rlen = frame("{\"path\":\"/home/user/w\",\"recursive\":true}", req);
+	const char *h[] = { "Content-Type: application/connect+json", "Connect-Protocol-Version: 1",
+			    "Keepalive-Ping-Interval: 1", "Connect-Timeout-Ms: 2500", NULL };
+	char p[PATH_MAX];
+	struct eresp r;
+	pthread_t th;
+
+	cr_assert_eq(mkdir(ehost(&f, "/home/user/w", p), 0755), 0);
+	cr_assert_eq(mkdir(ehost(&f, "/home/user/w/sub", p), 0755), 0);
+	pthread_create(&th, NULL, touch_later, NULL);
+	ereq(&f, "POST", "/filesystem.Filesystem/WatchDir", h, req, rlen, &r);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.content_type, "application/connect+json");
+	json_t *envs = envelopes(&r);
+	size_t n = json_array_size(envs);
+	json_t *first = json_object_get(json_array_get(envs, 0), "msg");
+	json_t *last = json_array_get(envs, n - 1);
+
+	cr_assert_geq(n, 4, "%s", r.body);
+	cr_expect(json_object_get(first, "start") != NULL, "start event first");
+	cr_expect(has_event(envs, "w.txt", "EVENT_TYPE_CREATE"));
+	cr_expect(has_event(envs, "w.txt", "EVENT_TYPE_WRITE"));
+	cr_expect(has_event(envs, "sub/deeper", "EVENT_TYPE_CREATE"));
+	cr_expect(has_event(envs, "sub/deeper/f.txt", "EVENT_TYPE_CREATE"));
+	bool keepalive = false;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(envs, i, e)
+		keepalive |= json_object_get(json_object_get(e, "msg"), "keepalive") != NULL;
+	cr_expect(keepalive, "an idle second brings a keepalive");
+	cr_expect_eq(json_integer_value(json_object_get(last, "flags")), 2);
+	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+		last, "msg"), "error"), "code")), "deadline_exceeded");
+	json_decref(envs);
+	eresp_free(&r);
+}
+
+Test(fsrpc, watchdir_errors_end_the_stream)
+{
+	char missing[64];
+	size_t mlen = frame("{\"path\":\"/home/user/none\"}", missing);
+	const char *h[] = { "Content-Type: application/connect+json", NULL };
+	struct eresp r;
+
+	ereq(&f, "POST", "/filesystem.Filesystem/WatchDir", h, missing, mlen, &r);
+	cr_expect_eq(r.status, 200);
+	json_t *envs = envelopes(&r);
+
+	cr_expect_eq(json_array_size(envs), 1);
+	cr_expect(strstr(r.body + 5, "not_found"), "%s", r.body + 5);
+	json_decref(envs);
+	eresp_free(&r);
+	ereq(&f, "POST", "/filesystem.Filesystem/WatchDir", h, "\0\0\0\0\x09{}", 7, &r);
+	cr_expect_eq(r.status, 200);
+	cr_expect(r.len > 5 && strstr(r.body + 5, "invalid_argument"), "malformed envelope");
+	eresp_free(&r);
+}
+
+Test(fsrpc, polled_watchers)
+{
+	char p[PATH_MAX], body[128];
+	json_t *j = ok_rpc("CreateWatcher", "{\"path\":\"/home/user\"}");
+	const char *id = json_string_value(json_object_get(j, "watcherId"));
+
+	cr_assert_not_null(id);
+	snprintf(body, sizeof(body), "{\"watcherId\":\"%s\"}", id);
+	json_decref(j);
+	host_mkfile("/home/user/polled.txt", "x");
+	j = ok_rpc("GetWatcherEvents", body);
+	cr_expect_geq(json_array_size(json_object_get(j, "events")), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j,
+		"events"), 0), "name")), "polled.txt");
+	json_decref(j);
+	j = ok_rpc("GetWatcherEvents", body);
+	cr_expect_eq(json_array_size(json_object_get(j, "events")), 0, "drained");
+	json_decref(j);
+	json_decref(ok_rpc("RemoveWatcher", body));
+	err_rpc("GetWatcherEvents", body, 404, "not_found");
+	err_rpc("CreateWatcher", "{\"path\":\"/home/user/polled.txt\"}", 400, "invalid_argument");
+	(void)p;
+}
+
+Test(fsrpc, watcher_flood_is_limited)
+{
+	struct eresp r;
+	int ok = 0, limited = 0;
+	char c[64];
+
+	for (int i = 0; i < 80; i++) {
+		erpc(&f, "CreateWatcher", "{\"path\":\"/tmp\"}", &r);
+		ok += r.status == 200;
+		limited += r.status == 429 && !strcmp(eresp_code(&r, c), "resource_exhausted");
+		eresp_free(&r);
+	}
+	cr_expect_eq(ok, 64);
+	cr_expect_eq(limited, 16);
 }

@@ -6,9 +6,11 @@
 #include "envd/files.h"
 #include "envd/priv.h"
 #include "envd/route.h"
+#include "envd/stream.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "registry/registry.h"
 
 #include <errno.h>
@@ -18,83 +20,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FS_PREFIX "/filesystem.Filesystem/"
 #define PROC_PREFIX "/process.Process/"
 
+/* Server streams open at once, all sandboxes: each has a thread. */
+#define MAX_STREAMS 256
+
 struct envd {
 	struct reg *reg;
 	struct slog *log;
-	pthread_mutex_t lock;           /* guards backend, swapped by tests */
+	struct watchers *watchers;
+	pthread_mutex_t lock;           /* guards what follows */
+	pthread_cond_t idle;            /* nstreams went to 0 */
 	struct envd_backend backend;
 	bool has_backend;
+	bool stopping;
+	struct estream *streams[MAX_STREAMS];
+	unsigned nstreams;
 };
 
-enum call_kind { CALL_UNARY, CALL_UPLOAD, CALL_COMPOSE };
+enum call_kind { CALL_UNARY, CALL_STREAM, CALL_UPLOAD, CALL_COMPOSE };
 
 struct envd_call {
 	struct envd *e;
 	struct envd_box box;
 	enum call_kind kind;
+	bool fs;                        /* filesystem (else process) service */
 	char method[64];                /* the RPC's method name */
-	struct buf body;                /* unary and compose bodies, capped */
+	int keepalive_ms;               /* streams: Keepalive-Ping-Interval */
+	int64_t deadline_ns;            /* streams: Connect-Timeout-Ms; 0: none */
+	struct buf body;                /* RPC and compose bodies, capped */
 	struct upload *up;
 };
-
-/* ---- replies ---- */
-
-void out_json(struct envd_out *out, int status, json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	out->status = text ? status : 500;
-	out->content_type = "application/json";
-	out->body = text;
-	out->len = text ? strlen(text) : 0;
-}
-
-void out_http_error(struct envd_out *out, int status, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	out_json(out, status, json_pack("{s:i, s:s}", "code", status, "message", msg));
-}
-
-void out_cx_error(struct envd_out *out, const char *code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	out_json(out, cx_code_status(code), cx_error_json(code, msg));
-}
-
-bool out_add_header(struct envd_out *out, const char *name, const char *value)
-{
-	if (out->nhdr >= ENVD_MAX_HEADERS)
-		return false;
-	out->hdr[out->nhdr].name = name;
-	snprintf(out->hdr[out->nhdr].value, sizeof(out->hdr[0].value), "%s", value);
-	out->nhdr++;
-	return true;
-}
-
-void envd_out_release(struct envd_out *out)
-{
-	free(out->body);
-	out->body = NULL;
-	if (out->fd >= 0)
-		close(out->fd);
-	out->fd = -1;
-}
 
 /* ---- the server side ---- */
 
@@ -106,16 +66,82 @@ struct envd *envd_new(struct reg *reg, struct slog *log)
 		return NULL;
 	e->reg = reg;
 	e->log = log;
+	if (!(e->watchers = watchers_new())) {
+		free(e);
+		return NULL;
+	}
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->idle, NULL);
 	return e;
+}
+
+void envd_shutdown(struct envd *e)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stopping = true;
+	/* Each producer sees its stream gone and ends within a poll. */
+	for (unsigned i = 0; i < MAX_STREAMS; i++)
+		if (e->streams[i])
+			estream_drop(e->streams[i], true);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	while (e->nstreams && rc == 0)
+		rc = pthread_cond_timedwait(&e->idle, &e->lock, &dl);
+	pthread_mutex_unlock(&e->lock);
+	if (rc)
+		slog_error(e->log, "envd: %u stream(s) did not end", e->nstreams);
 }
 
 void envd_free(struct envd *e)
 {
 	if (!e)
 		return;
+	watchers_free(e->watchers);
+	pthread_cond_destroy(&e->idle);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
+}
+
+int envd_stream_begin(struct envd *e, struct estream **out)
+{
+	struct estream *s = estream_new(1u << 20);
+	int rc = -EAGAIN;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_lock(&e->lock);
+	for (unsigned i = 0; i < MAX_STREAMS && rc < 0 && !e->stopping; i++)
+		if (!e->streams[i]) {
+			e->streams[i] = s;
+			e->nstreams++;
+			rc = 0;
+		}
+	pthread_mutex_unlock(&e->lock);
+	if (rc < 0) {
+		estream_unref(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void envd_stream_done(struct envd *e, struct estream *s)
+{
+	pthread_mutex_lock(&e->lock);
+	for (unsigned i = 0; i < MAX_STREAMS; i++)
+		if (e->streams[i] == s) {
+			e->streams[i] = NULL;
+			if (--e->nstreams == 0)
+				pthread_cond_broadcast(&e->idle);
+		}
+	pthread_mutex_unlock(&e->lock);
+	estream_unref(s);
 }
 
 void envd_set_backend(struct envd *e, const struct envd_backend *b)
@@ -259,16 +285,22 @@ static bool is_unary_method(const char *service, const char *m)
 	return false;
 }
 
-/* An error of a server stream: HTTP 200, then the end-of-stream envelope
- * carrying it, as the Connect protocol wants. */
-static void out_stream_error(struct envd_out *out, const char *code, const char *msg)
+/* Keepalive-Ping-Interval in ms: envd's 90 s when absent or bad, at
+ * least a second. */
+static int stream_keepalive_ms(const char *h)
 {
-	size_t len = 0;
+	long v = h ? strtol(h, NULL, 10) : 0;
 
-	out->body = (char *)cx_frame_end(code, msg, &len);
-	out->len = out->body ? len : 0;
-	out->status = out->body ? 200 : 500;
-	out->content_type = "application/connect+json";
+	return v >= 1 && v <= 3600 ? (int)v * 1000 : 90000;
+}
+
+static int64_t stream_deadline_ns(const char *h)
+{
+	long long ms = h ? strtoll(h, NULL, 10) : 0;
+
+	if (ms <= 0 || ms > 366LL * 86400 * 1000)
+		return 0;
+	return clock_mono_ns() + ms * 1000000;
 }
 
 static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd_out *out)
@@ -283,8 +315,18 @@ static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd
 		return false;
 	}
 	if (is_stream_method(service, m)) {
-		out_stream_error(out, "unimplemented", "streams are not served yet");
-		return false;
+		if (!content_type_is(in->content_type, "application/connect+json")) {
+			out_cx_error(out, "invalid_argument", "unsupported content type: %s",
+				     in->content_type ? in->content_type : "(none)");
+			out->status = 415;
+			return false;
+		}
+		snprintf(c->method, sizeof(c->method), "%s", m);
+		c->fs = fs;
+		c->kind = CALL_STREAM;
+		c->keepalive_ms = stream_keepalive_ms(in->keepalive);
+		c->deadline_ns = stream_deadline_ns(in->timeout_ms);
+		return true;
 	}
 	if (!is_unary_method(service, m)) {
 		out_cx_error(out, "unimplemented", "no method %s", in->path);
@@ -297,11 +339,8 @@ static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd
 		out->status = 415;
 		return false;
 	}
-	if (!fs) {
-		out_cx_error(out, "unimplemented", "processes need a runtime that runs them");
-		return false;
-	}
 	snprintf(c->method, sizeof(c->method), "%s", m);
+	c->fs = fs;
 	c->kind = CALL_UNARY;
 	return true;
 }
@@ -385,6 +424,27 @@ static json_t *body_object(struct envd_call *c, struct envd_out *out, bool rest)
 	return o;
 }
 
+/* A stream's request: one envelope; its errors go in the stream. */
+static void stream_call(struct envd_call *c, struct envd_out *out)
+{
+	char err[256];
+	json_t *req = NULL;
+	int rc = c->body.over ? -EMSGSIZE
+		: cx_request_message((const unsigned char *)(c->body.data ? c->body.data : ""),
+				     c->body.len, &req, err, sizeof(err));
+
+	if (rc < 0) {
+		out_stream_error(out, rc == -EMSGSIZE ? "resource_exhausted" : "invalid_argument",
+				 "%s", rc == -EMSGSIZE ? "message too large" : err);
+		return;
+	}
+	if (c->fs)
+		watch_stream(c->e, &c->box, req, c->keepalive_ms, c->deadline_ns, out);
+	else
+		out_stream_error(out, "unimplemented", "processes need a runtime that runs them");
+	json_decref(req);
+}
+
 void envd_end(struct envd_call *c, struct envd_out *out)
 {
 	json_t *req;
@@ -393,11 +453,16 @@ void envd_end(struct envd_call *c, struct envd_out *out)
 	out->fd = -1;
 	if (c->kind == CALL_UPLOAD)
 		return upload_finish(c->up, out);
+	if (c->kind == CALL_STREAM)
+		return stream_call(c, out);
 	if (!(req = body_object(c, out, c->kind == CALL_COMPOSE)))
 		return;
 	if (c->kind == CALL_COMPOSE)
 		files_compose(&c->box, req, out);
-	else if (!fsrpc_unary(&c->box, c->method, req, out))
+	else if (!c->fs)
+		out_cx_error(out, "unimplemented", "processes need a runtime that runs them");
+	else if (!fsrpc_unary(&c->box, c->method, req, out) &&
+		 !watchers_unary(c->e->watchers, &c->box, c->method, req, out))
 		out_cx_error(out, "unimplemented", "no method %s", c->method);
 	json_decref(req);
 }

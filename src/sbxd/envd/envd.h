@@ -51,8 +51,11 @@ struct envd_in {
 
 #define ENVD_MAX_HEADERS 4
 
-/* The reply.  Exactly one of: body (malloc'd, owned), fd (owned; `len`
- * bytes from `off`), or nothing. */
+struct estream;
+
+/* The reply.  At most one of: body (malloc'd, owned), fd (owned; `len`
+ * bytes from `off`), stream (a reference: the envelopes of a server
+ * stream, made as they come; see stream.h). */
 struct envd_out {
 	int status;
 	const char *content_type;       /* static */
@@ -60,6 +63,7 @@ struct envd_out {
 	size_t len;
 	int fd;
 	uint64_t off;
+	struct estream *stream;
 	struct { const char *name; char value[160]; } hdr[ENVD_MAX_HEADERS];
 	int nhdr;
 };
@@ -67,6 +71,10 @@ struct envd_out {
 /* `reg` and `log` are borrowed for envd's lifetime.  NULL on ENOMEM. */
 struct envd *envd_new(struct reg *reg, struct slog *log);
 void envd_free(struct envd *e);
+
+/* Ends every server stream and waits (10 s at most) for their threads;
+ * call before the HTTP server stops, so no connection stays suspended. */
+void envd_shutdown(struct envd *e);
 
 /* Sets (or with NULL clears) where roots come from; copied.  Sandboxes
  * without a root (no backend, record runtime) answer every file call

@@ -30,6 +30,32 @@ void out_cx_error(struct envd_out *out, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool out_add_header(struct envd_out *out, const char *name, const char *value);
 
+struct estream;
+struct watchers;
+
+/* A server stream reply: HTTP 200 and the envelopes of `s` (a reference
+ * is taken). */
+void out_stream(struct envd_out *out, struct estream *s);
+/* An error of a server stream: HTTP 200 and one end-of-stream envelope. */
+void out_stream_error(struct envd_out *out, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A new stream for a producer thread (its reference in *s), counted
+ * against the limit and dropped at shutdown.  0 or -EAGAIN (limit),
+ * -ENOMEM. */
+int envd_stream_begin(struct envd *e, struct estream **s);
+/* The producer is done with s (it has ended it). */
+void envd_stream_done(struct envd *e, struct estream *s);
+
+/* WatchDir: a stream fed by a watch thread (watchrpc.c). */
+void watch_stream(struct envd *e, const struct envd_box *b, const json_t *req,
+		  int keepalive_ms, int64_t deadline_ns, struct envd_out *out);
+/* The polled watchers' table and methods (CreateWatcher, ...). */
+struct watchers *watchers_new(void);
+void watchers_free(struct watchers *ws);
+bool watchers_unary(struct watchers *ws, const struct envd_box *b, const char *name,
+		    const json_t *req, struct envd_out *out);
+
 /* Filesystem RPCs (fsrpc.c): the unary method `name` on request `req`.
  * Returns false when there is no such method. */
 bool fsrpc_unary(const struct envd_box *b, const char *name, const json_t *req,

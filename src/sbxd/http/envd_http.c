@@ -1,6 +1,8 @@
 /* envd over microhttpd; see envd_http.h. */
 #include "http/envd_http.h"
 
+#include "envd/stream.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +37,59 @@ static const char *query(struct MHD_Connection *c, const char *key, bool *bad)
 	return v;
 }
 
+/* A server stream's response: its reader suspends the connection while
+ * nothing is queued and the producer resumes it (stream.h). */
+struct sresp {
+	struct estream *s;
+	struct MHD_Connection *conn;
+};
+
+static void park(void *ctx)
+{
+	MHD_suspend_connection(((struct sresp *)ctx)->conn);
+}
+
+static void unpark(void *ctx)
+{
+	MHD_resume_connection(((struct sresp *)ctx)->conn);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	long n = estream_read(((struct sresp *)cls)->s, buf, max, park, unpark, cls);
+
+	(void)pos;
+	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct sresp *sr = cls;
+
+	/* The connection is closing: tell the producer, never resume it. */
+	estream_drop(sr->s, false);
+	estream_unref(sr->s);
+	free(sr);
+}
+
+static struct MHD_Response *stream_response(struct MHD_Connection *conn, struct envd_out *o)
+{
+	struct sresp *sr = malloc(sizeof(*sr));
+	struct MHD_Response *r;
+
+	if (!sr)
+		return NULL;
+	sr->s = o->stream;
+	sr->conn = conn;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, sr,
+					      stream_free);
+	if (!r)
+		free(sr);
+	else
+		o->stream = NULL;       /* the response owns the reference */
+	return r;
+}
+
 static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o,
 				int *status)
 {
@@ -43,7 +98,9 @@ static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o,
 
 	if (o->fd >= 0 && o->len == 0)
 		envd_out_release(o);
-	if (o->fd >= 0)
+	if (o->stream)
+		r = stream_response(conn, o);
+	else if (o->fd >= 0)
 		r = MHD_create_response_from_fd_at_offset64(o->len, o->fd, o->off);
 	else if (o->body)
 		r = MHD_create_response_from_buffer(o->len, o->body, MHD_RESPMEM_MUST_FREE);

@@ -564,6 +564,7 @@ void sbxd_stop(struct sbxd *s)
 	/* Order: no new requests, no more expiries, then the database (every
 	 * change is already committed).  The daemon must hold no suspended
 	 * connection when it stops. */
+	envd_shutdown(s->envd);
 	conns_drain(s->conns);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
