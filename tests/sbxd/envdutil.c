@@ -2,6 +2,7 @@
 #include "envdutil.h"
 
 #include "http/server.h"
+#include "testrt.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -62,7 +63,7 @@ void efix_start(struct efix *f)
 	tsrv_start(&f->t, &cfg);
 	static struct envd_backend be;
 
-	be = (struct envd_backend){ t_root_open, t_user, f->root };
+	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, f->root };
 	envd_set_backend(sbxd_envd(f->t.s), &be);
 	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"big\"}", &r);
 	cr_assert_eq(r.status, 201, "%s", r.body);

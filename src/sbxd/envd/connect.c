@@ -162,3 +162,64 @@ unsigned char *cx_frame_end(const char *code, const char *msg, size_t *len)
 	json_decref(o);
 	return b;
 }
+
+char *cx_b64_encode(const unsigned char *in, size_t len)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < len ? in[i + 2] : 0);
+
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int cx_b64_decode(const char *in, size_t len, char *out, size_t max, size_t *outlen)
+{
+	unsigned acc = 0, bits = 0;
+	size_t n = 0;
+
+	while (len && in[len - 1] == '=')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64_value((unsigned char)in[i]);
+
+		if (v < 0)
+			return -EINVAL;
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= max)
+				return -EINVAL;
+			out[n++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	*outlen = n;
+	return 0;
+}

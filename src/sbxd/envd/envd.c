@@ -5,6 +5,7 @@
 #include "envd/connect.h"
 #include "envd/files.h"
 #include "envd/priv.h"
+#include "envd/proc.h"
 #include "envd/route.h"
 #include "envd/stream.h"
 #include "base/log.h"
@@ -33,6 +34,7 @@ struct envd {
 	struct reg *reg;
 	struct slog *log;
 	struct watchers *watchers;
+	struct procs *procs;
 	pthread_mutex_t lock;           /* guards what follows */
 	pthread_cond_t idle;            /* nstreams went to 0 */
 	struct envd_backend backend;
@@ -66,7 +68,11 @@ struct envd *envd_new(struct reg *reg, struct slog *log)
 		return NULL;
 	e->reg = reg;
 	e->log = log;
-	if (!(e->watchers = watchers_new())) {
+	e->watchers = watchers_new();
+	e->procs = procs_new(e);
+	if (!e->watchers || !e->procs) {
+		watchers_free(e->watchers);
+		procs_free(e->procs);
 		free(e);
 		return NULL;
 	}
@@ -95,6 +101,14 @@ void envd_shutdown(struct envd *e)
 	pthread_mutex_unlock(&e->lock);
 	if (rc)
 		slog_error(e->log, "envd: %u stream(s) did not end", e->nstreams);
+	/* The pumps stop (their processes are the runtime's to end). */
+	procs_free(e->procs);
+	e->procs = NULL;
+}
+
+struct procs *envd_procs(struct envd *e)
+{
+	return e->procs;
 }
 
 void envd_free(struct envd *e)
@@ -102,6 +116,7 @@ void envd_free(struct envd *e)
 	if (!e)
 		return;
 	watchers_free(e->watchers);
+	procs_free(e->procs);
 	pthread_cond_destroy(&e->idle);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
@@ -200,6 +215,7 @@ static int open_box(struct envd *e, const char *user, struct envd_box *b)
 
 	if (!get_backend(e, &be))
 		return -EOPNOTSUPP;
+	b->be = be;
 	if ((rc = be.user(be.ctx, b->id, "root", &b->users.root_uid, &b->users.root_gid, &h)) < 0 ||
 	    (rc = be.user(be.ctx, b->id, "user", &b->users.user_uid, &b->users.user_gid, &h)) < 0)
 		return rc == -ENOENT ? -ESRCH : rc;
@@ -438,10 +454,17 @@ static void stream_call(struct envd_call *c, struct envd_out *out)
 				 "%s", rc == -EMSGSIZE ? "message too large" : err);
 		return;
 	}
+	struct proc_stream ps = { c->keepalive_ms, c->deadline_ns };
+
 	if (c->fs)
 		watch_stream(c->e, &c->box, req, c->keepalive_ms, c->deadline_ns, out);
+	else if (!strcmp(c->method, "Start"))
+		proc_start(c->e, &c->box, req, &ps, out);
+	else if (!strcmp(c->method, "Connect"))
+		proc_connect(c->e, &c->box, req, &ps, out);
 	else
-		out_stream_error(out, "unimplemented", "processes need a runtime that runs them");
+		out_stream_error(out, "unimplemented", "%s: client streams are not served",
+				 c->method);
 	json_decref(req);
 }
 
@@ -459,8 +482,8 @@ void envd_end(struct envd_call *c, struct envd_out *out)
 		return;
 	if (c->kind == CALL_COMPOSE)
 		files_compose(&c->box, req, out);
-	else if (!c->fs)
-		out_cx_error(out, "unimplemented", "processes need a runtime that runs them");
+	else if (!c->fs && !proc_unary(c->e, &c->box, c->method, req, out))
+		out_cx_error(out, "unimplemented", "no method %s", c->method);
 	else if (!fsrpc_unary(&c->box, c->method, req, out) &&
 		 !watchers_unary(c->e->watchers, &c->box, c->method, req, out))
 		out_cx_error(out, "unimplemented", "no method %s", c->method);

@@ -21,12 +21,35 @@ struct slog;
 struct envd;
 struct envd_call;
 
-/* Where a sandbox's files are.  Both functions are thread-safe and follow
- * runtime.h's rt_root_open and rt_user. */
+struct rt_exec_spec;
+struct rt_proc;
+
+/* A started process, exactly runtime.h's rt_proc_* functions (the real
+ * backend's table is made of them). */
+struct envd_proc_ops {
+	int (*pid)(const struct rt_proc *p);
+	int (*stdin_fd)(const struct rt_proc *p);
+	int (*stdout_fd)(const struct rt_proc *p);
+	int (*stderr_fd)(const struct rt_proc *p);
+	int (*pty_fd)(const struct rt_proc *p);
+	int (*close_stdin)(struct rt_proc *p);
+	int (*signal)(struct rt_proc *p, int sig);
+	int (*resize)(struct rt_proc *p, unsigned short cols, unsigned short rows);
+	int (*exit_fd)(const struct rt_proc *p);
+	int (*status)(struct rt_proc *p, int *wstatus);
+	void (*free)(struct rt_proc *p);
+};
+
+/* Where a sandbox's files and processes are.  Every function is
+ * thread-safe and follows runtime.h's rt_root_open, rt_user and rt_exec;
+ * exec NULL: the runtime runs no processes. */
 struct envd_backend {
 	int (*root_open)(void *ctx, const char *id);
 	int (*user)(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
 		    const char **home);
+	int (*exec)(void *ctx, const char *id, const struct rt_exec_spec *spec,
+		    struct rt_proc **out, char *err, size_t errlen);
+	const struct envd_proc_ops *proc;
 	void *ctx;
 };
 

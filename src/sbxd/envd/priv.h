@@ -18,6 +18,7 @@ struct envd_box {
 	gid_t gid;
 	const char *home;               /* static, from the backend */
 	int64_t disk_bytes;             /* the quota; 0: none */
+	struct envd_backend be;         /* a copy, for exec */
 };
 
 /* Replies; each takes ownership of what it is given. */
@@ -31,6 +32,7 @@ void out_cx_error(struct envd_out *out, const char *code, const char *fmt, ...)
 bool out_add_header(struct envd_out *out, const char *name, const char *value);
 
 struct estream;
+struct procs;
 struct watchers;
 
 /* A server stream reply: HTTP 200 and the envelopes of `s` (a reference
@@ -55,6 +57,23 @@ struct watchers *watchers_new(void);
 void watchers_free(struct watchers *ws);
 bool watchers_unary(struct watchers *ws, const struct envd_box *b, const char *name,
 		    const json_t *req, struct envd_out *out);
+
+/* A server stream's client settings. */
+struct proc_stream {
+	int keepalive_ms;
+	int64_t deadline_ns;            /* 0: none */
+};
+
+/* The process table (proc.h) of envd. */
+struct procs *envd_procs(struct envd *e);
+/* Process RPCs (procrpc.c): Start and Connect streams, the unary rest
+ * (false: no such method). */
+void proc_start(struct envd *e, const struct envd_box *b, const json_t *req,
+		const struct proc_stream *ps, struct envd_out *out);
+void proc_connect(struct envd *e, const struct envd_box *b, const json_t *req,
+		  const struct proc_stream *ps, struct envd_out *out);
+bool proc_unary(struct envd *e, const struct envd_box *b, const char *name, const json_t *req,
+		struct envd_out *out);
 
 /* Filesystem RPCs (fsrpc.c): the unary method `name` on request `req`.
  * Returns false when there is no such method. */

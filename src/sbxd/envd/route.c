@@ -3,6 +3,7 @@
  * user from Basic auth. */
 #include "envd/route.h"
 
+#include "envd/connect.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -42,50 +43,11 @@ bool envd_route(const char *e2b_hdr, const char *novita_hdr, const char *host, c
 	return true;
 }
 
-static int b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 (standard or URL alphabet, padding optional) into out as
- * a string.  -1 when malformed or too long. */
-static int b64_decode(const char *in, char *out, size_t outlen)
-{
-	unsigned acc = 0, bits = 0;
-	size_t n = 0;
-
-	for (; *in && *in != '='; in++) {
-		int v = b64_value((unsigned char)*in);
-
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n + 1 >= outlen)
-				return -1;
-			out[n++] = (char)(acc >> bits & 0xff);
-		}
-	}
-	out[n] = '\0';
-	return memchr(out, '\0', n) ? -1 : 0;
-}
-
 int envd_user_from(const char *authorization, const char *q_username, char *user,
 		   size_t userlen)
 {
 	char dec[256];
+	size_t n;
 
 	user[0] = '\0';
 	if (q_username && *q_username) {
@@ -96,8 +58,10 @@ int envd_user_from(const char *authorization, const char *q_username, char *user
 		return 0;
 	if (strncasecmp(authorization, "Basic ", 6) != 0)
 		return -1;
-	if (b64_decode(authorization + 6, dec, sizeof(dec)) < 0)
+	if (cx_b64_decode(authorization + 6, strlen(authorization + 6), dec, sizeof(dec) - 1,
+			  &n) < 0 || memchr(dec, '\0', n))
 		return -1;
+	dec[n] = '\0';
 	dec[strcspn(dec, ":")] = '\0';
 	snprintf(user, userlen, "%s", dec);
 	return 0;
