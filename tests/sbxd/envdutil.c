@@ -118,7 +118,7 @@ char *eread_host(const char *path, size_t *len)
 	return b;
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+size_t ereq_collect(char *p, size_t sz, size_t n, void *ud)
 {
 	struct eresp *r = ud;
 	char *b = realloc(r->body, r->len + sz * n + 1);
@@ -146,7 +146,7 @@ static void take(const char *line, size_t len, const char *name, char *out, size
 	snprintf(out, cap, "%.*s", (int)len, line);
 }
 
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+size_t ereq_header(char *p, size_t sz, size_t n, void *ud)
 {
 	struct eresp *r = ud;
 
@@ -192,9 +192,9 @@ void ereq(const struct efix *f, const char *method, const char *path, const char
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ereq_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ereq_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -239,4 +239,26 @@ const char *eresp_code(const struct eresp *r, char out[64])
 	snprintf(out, 64, "%s", json_string_value(json_object_get(j, "code")) ?: "");
 	json_decref(j);
 	return out;
+}
+
+size_t ebase64_decode(const char *in, char *out, size_t max)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned acc = 0, bits = 0;
+	size_t n = 0;
+
+	for (; *in && *in != '='; in++) {
+		const char *c = strchr(tab, *in);
+
+		if (!c)
+			break;
+		acc = acc << 6 | (unsigned)(c - tab);
+		bits += 6;
+		if (bits >= 8 && n < max) {
+			bits -= 8;
+			out[n++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	return n;
 }

@@ -44,6 +44,13 @@ json_t *eresp_json(const struct eresp *r);
 /* The Connect error code of a JSON reply ("" when none). */
 const char *eresp_code(const struct eresp *r, char out[64]);
 
+/* libcurl write callback appending to a struct eresp. */
+size_t ereq_collect(char *p, size_t sz, size_t n, void *ud);
+/* libcurl header callback filling a struct eresp's headers. */
+size_t ereq_header(char *p, size_t sz, size_t n, void *ud);
+/* Decodes base64 into out; returns the bytes written. */
+size_t ebase64_decode(const char *in, char *out, size_t max);
+
 /* The host path of sandbox path `p`. */
 const char *ehost(const struct efix *f, const char *p, char out[PATH_MAX]);
 /* Contents of a host file (malloc'd, NUL-terminated) or NULL. */

@@ -482,10 +482,9 @@ void envd_end(struct envd_call *c, struct envd_out *out)
 		return;
 	if (c->kind == CALL_COMPOSE)
 		files_compose(&c->box, req, out);
-	else if (!c->fs && !proc_unary(c->e, &c->box, c->method, req, out))
-		out_cx_error(out, "unimplemented", "no method %s", c->method);
-	else if (!fsrpc_unary(&c->box, c->method, req, out) &&
-		 !watchers_unary(c->e->watchers, &c->box, c->method, req, out))
+	else if (c->fs ? !fsrpc_unary(&c->box, c->method, req, out) &&
+			 !watchers_unary(c->e->watchers, &c->box, c->method, req, out)
+		       : !proc_unary(c->e, &c->box, c->method, req, out))
 		out_cx_error(out, "unimplemented", "no method %s", c->method);
 	json_decref(req);
 }
