@@ -87,11 +87,10 @@ static void pty_size(const json_t *pty, struct rt_exec_spec *spec)
 /* ProcessConfig as List reports it. */
 static json_t *list_config(const json_t *pc, const char *cwd)
 {
-	json_t *o = json_pack("{s:O, s:O, s:O}", "cmd", json_object_get(pc, "cmd"), "args",
-			      json_object_get(pc, "args") ? json_object_get(pc, "args")
-							  : json_array(),
-			      "envs", json_object_get(pc, "envs") ? json_object_get(pc, "envs")
-								  : json_object());
+	json_t *args = json_object_get(pc, "args"), *envs = json_object_get(pc, "envs");
+	json_t *o = json_pack("{s:O, s:o, s:o}", "cmd", json_object_get(pc, "cmd"),
+			      "args", args ? json_deep_copy(args) : json_array(),
+			      "envs", envs ? json_deep_copy(envs) : json_object());
 
 	if (o && cwd)
 		json_object_set_new(o, "cwd", json_string(cwd));
