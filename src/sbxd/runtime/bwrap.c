@@ -385,16 +385,20 @@ void bwrap_stop(struct rt *rt, struct rt_box *b)
 {
 	(void)rt;
 	net_stop(b);
+	/* Init first: PID 1's death ends the namespace and every process in
+	 * it, and bwrap, its parent, reaps it and exits.  Killing bwrap first
+	 * would leave init's zombie to the host's PID 1. */
+	if (b->init_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, b->init_pidfd, SIGKILL, NULL, 0);
+	else if (b->bwrap_pid > 0)
+		kill(b->bwrap_pid, SIGKILL);        /* a start that failed */
+	if (b->frozen && b->cg)
+		cg_freeze(b->cg, false);    /* a frozen task dies only once thawed */
+	if (b->bwrap_pid > 0)
+		rt_reap(b->bwrap_pid, b->bwrap_pidfd, 2000);
+	/* What is left in the cgroups (nothing, normally) goes the hard way. */
 	if (b->cg)
 		cg_kill(b->cg);
-	if (b->bwrap_pid > 0) {
-		/* Init is PID 1: its death ends the namespace and all in it
-		 * (bwrap's death too, through --die-with-parent). */
-		if (b->init_pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, b->init_pidfd, SIGKILL, NULL, 0);
-		kill(b->bwrap_pid, SIGKILL);
-		rt_reap(b->bwrap_pid, b->bwrap_pidfd, 2000);
-	}
 	close_fd(&b->ctl);
 	close_fd(&b->bwrap_pidfd);
 	close_fd(&b->init_pidfd);

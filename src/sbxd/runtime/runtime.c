@@ -54,10 +54,9 @@ static bool find_init(char *out, size_t outlen)
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	if (env && *env) {
-		snprintf(out, outlen, "%s", env);
-		return access(out, X_OK) == 0;
-	}
+	/* bwrap binds it from an absolute path. */
+	if (env && *env)
+		return outlen >= PATH_MAX && realpath(env, out) && access(out, X_OK) == 0;
 	if (n > 0) {
 		self[n] = '\0';
 		*strrchr(self, '/') = '\0';
