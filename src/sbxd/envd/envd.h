@@ -53,6 +53,12 @@ struct envd_backend {
 	void *ctx;
 };
 
+struct rt;
+
+/* The backend of runtime `rt` (borrowed; it must outlive envd's use):
+ * roots and users from it, and processes when it runs them (bwrap). */
+void envd_backend_rt(struct rt *rt, struct envd_backend *out);
+
 /* What http/ extracts from a request; every pointer borrowed for the
  * call to envd_begin only (envd copies what it keeps).  NULL: absent. */
 struct envd_in {

@@ -219,7 +219,7 @@ int ep_remove(int root, const char *path)
 }
 
 /* Adds up the blocks of what directory `fd` holds (closes fd). */
-static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
+static void usage_at(int fd, dev_t dev, int depth, size_t *left, int64_t *sum)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *de;
@@ -233,7 +233,8 @@ static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		(*left)--;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* Mounts in the root (a read-only /usr) are not its disk. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
 			continue;
 		*sum += (int64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode) && depth < EP_MAX_DEPTH) {
@@ -241,7 +242,7 @@ static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (cfd >= 0)
-				usage_at(cfd, depth + 1, left, sum);
+				usage_at(cfd, dev, depth + 1, left, sum);
 		}
 	}
 	closedir(d);
@@ -251,8 +252,11 @@ int64_t ep_usage(int root, size_t max_entries)
 {
 	int64_t sum = 0;
 	int fd = ep_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
+	struct stat st;
 
-	if (fd >= 0)
-		usage_at(fd, 0, &max_entries, &sum);
+	if (fd >= 0 && fstat(fd, &st) == 0)
+		usage_at(fd, st.st_dev, 0, &max_entries, &sum);
+	else if (fd >= 0)
+		close(fd);
 	return sum;
 }
