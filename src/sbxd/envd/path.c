@@ -46,20 +46,23 @@ static void clean(char *p)
 
 int ep_expand(const char *in, size_t len, const char *home, char *out, size_t outlen)
 {
-	int n;
+	const char *h = home ? home : "";
+	int n, l = len > PATH_MAX ? PATH_MAX : (int)len;
 
 	if (memchr(in, '\0', len))
 		return -EINVAL;
-	if (len == 0 || strcmp(in, "~") == 0)
-		n = snprintf(out, outlen, "%s", home ? home : "");
+	if (len > PATH_MAX)
+		return -ENAMETOOLONG;
+	if (len == 0 || (len == 1 && in[0] == '~'))
+		n = snprintf(out, outlen, "%s", h);
 	else if (in[0] == '~' && in[1] != '/')
 		return -EINVAL;
 	else if (in[0] == '~')
-		n = snprintf(out, outlen, "%s/%s", home ? home : "", in + 2);
+		n = snprintf(out, outlen, "%s/%.*s", h, l - 2, in + 2);
 	else if (in[0] == '/')
-		n = snprintf(out, outlen, "%s", in);
+		n = snprintf(out, outlen, "%.*s", l, in);
 	else
-		n = snprintf(out, outlen, "%s/%s", home ? home : "", in);
+		n = snprintf(out, outlen, "%s/%.*s", h, l, in);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENAMETOOLONG;
 	if (out[0] != '/')
