@@ -4,10 +4,12 @@
 #include "api/faults.h"
 #include "api/query.h"
 #include "api/reqbody.h"
+#include "api/sbxdata.h"
 #include "api/stats.h"
 #include "base/util.h"
 #include "common/clock.h"
 #include "registry/registry.h"
+#include "registry/sbxlog.h"
 #include "registry/templates.h"
 
 #include <errno.h>
@@ -106,6 +108,8 @@ static void h_create(struct api_ctx *s, const struct request *rq, struct reply *
 		reply_reg_error(rp, rc, "");
 	} else {
 		tpl_note_spawn(s->tpl, tpl.id, clock_wall_ms());
+		sbxlog_add(s->logs, json_string_value(json_object_get(out, "sandboxID")), "info",
+			   "lifecycleSvc", NULL, "Sandbox created from template %s", tpl.id);
 		reply_json(rp, 201, out);
 	}
 out:
@@ -201,9 +205,9 @@ static void h_kill(struct api_ctx *s, const struct request *rq, struct reply *rp
 	int rc = reg_kill(s->reg, rq->m->sandbox_id);
 
 	if (rc < 0)
-		reply_reg_error(rp, rc, rq->m->sandbox_id);
-	else
-		rp->status = 204;
+		return reply_reg_error(rp, rc, rq->m->sandbox_id);
+	sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox killed");
+	rp->status = 204;
 }
 
 static void h_timeout(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -254,6 +258,8 @@ static void h_pause(struct api_ctx *s, const struct request *rq, struct reply *r
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else
 		rp->status = 204;
+	if (rc == 0)
+		sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox paused");
 }
 
 static void h_resume(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -274,6 +280,8 @@ static void h_resume(struct api_ctx *s, const struct request *rq, struct reply *
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else
 		reply_json(rp, 201, out);
+	if (rc == 0)
+		sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox resumed");
 }
 
 static void h_connect(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -290,9 +298,10 @@ static void h_connect(struct api_ctx *s, const struct request *rq, struct reply 
 	}
 	int rc = reg_connect(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out, &resumed);
 	if (rc < 0)
-		reply_reg_error(rp, rc, rq->m->sandbox_id);
-	else
-		reply_json(rp, resumed ? 201 : 200, out);
+		return reply_reg_error(rp, rc, rq->m->sandbox_id);
+	if (resumed)
+		sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox resumed");
+	reply_json(rp, resumed ? 201 : 200, out);
 }
 
 static void h_templates(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -359,6 +368,9 @@ static const struct {
 	{ RT_SANDBOX_RESUME, "POST", h_resume, "POST /sandboxes/{id}/resume" },
 	{ RT_SANDBOX_CONNECT, "POST", h_connect, "POST /sandboxes/{id}/connect" },
 	{ RT_V2_SANDBOX_CONNECT, "POST", h_connect, "POST /v2/sandboxes/{id}/connect" },
+	{ RT_SANDBOX_METRICS, "GET", h_metrics, "GET /sandboxes/{id}/metrics" },
+	{ RT_SANDBOX_LOGS, "GET", h_logs_v1, "GET /sandboxes/{id}/logs" },
+	{ RT_V2_SANDBOX_LOGS, "GET", h_logs_v2, "GET /v2/sandboxes/{id}/logs" },
 	{ RT_TEMPLATES, "GET", h_templates, "GET /templates" },
 	/* The server's own routes; never counted in the stats. */
 	{ RT_SBXD_STATS, "GET", h_stats_get, NULL },

@@ -8,12 +8,15 @@
 #define SBXD_HANDLERS_H
 
 #include "api/router.h"
+#include "registry/sandbox.h"
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct MHD_Connection;
 struct faults;
+struct sbxlog;
 struct reg;
 struct stats;
 struct tpl_store;
@@ -28,6 +31,11 @@ struct api_ctx {
 	unsigned max_sandboxes;
 	unsigned max_timeout;
 	unsigned default_timeout;
+	struct sbxlog *logs;    /* lifecycle and process events; NULL: none */
+	/* Live use of a sandbox for its metrics, or NULL (then all 0):
+	 * returns 0 and fills *u, or -errno. */
+	int (*usage)(void *ctx, const char *id, struct sbx_usage *u);
+	void *usage_ctx;
 };
 
 struct request {

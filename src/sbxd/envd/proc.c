@@ -5,6 +5,7 @@
 #include "envd/priv.h"
 #include "envd/stream.h"
 #include "common/clock.h"
+#include "registry/sbxlog.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -299,6 +300,9 @@ static void finish(struct eproc *p, struct pump_fds *f)
 	p->ops->status(p->p, &ws);
 	json_t *v = end_event(ws);
 
+	sbxlog_add(envd_events(p->ps->e), p->sandbox, "info", "processSvc", NULL,
+		   "Process with pid %u ended: %s", p->pid,
+		   json_string_value(json_object_get(v, "status")) ?: "?");
 	if (v)
 		broadcast(p, "end", v);
 	json_decref(v);
@@ -455,6 +459,9 @@ int procs_add(struct procs *ps, struct proc_start *st, struct estream *s, int ke
 		return -EAGAIN;
 	}
 	pthread_detach(th);
+	sbxlog_add(envd_events(ps->e), p->sandbox, "info", "processSvc",
+		   json_pack("{s:s}", "cmd", json_string_value(json_object_get(p->config, "cmd"))),
+		   "Process with pid %u started", p->pid);
 	return 0;
 }
 

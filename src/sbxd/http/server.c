@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "registry/sbxlog.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -379,8 +380,11 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 	s->api.reg = reg_new(s->api.max_sandboxes);
 	s->api.stats = stats_new(keys, nkeys);
 	s->api.faults = cfg->faults ? faults_new() : NULL;
-	s->envd = envd_new(s->api.reg, &s->log);
-	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || !s->envd ||
+	s->api.logs = sbxlog_new();
+	s->envd = envd_new(s->api.reg, &s->log, s->api.logs);
+	s->api.usage = envd_usage;
+	s->api.usage_ctx = s->envd;
+	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || !s->envd || !s->api.logs ||
 	    (cfg->faults && !s->api.faults)) {
 		set_err(err, "out of memory");
 		return -ENOMEM;
@@ -570,6 +574,7 @@ void sbxd_stop(struct sbxd *s)
 		MHD_stop_daemon(s->mhd);
 	conns_free(s->conns);
 	envd_free(s->envd);
+	sbxlog_free(s->api.logs);
 	if (s->unix_path)
 		unlink(s->unix_path);
 	free(s->unix_path);

@@ -45,6 +45,13 @@ struct sandbox_spec {
 	const json_t *env_vars;      /* NULL: empty */
 };
 
+/* What a sandbox uses now, for its metrics (bytes; CPU in percent of
+ * its cpuCount). */
+struct sbx_usage {
+	double cpu_used_pct;
+	int64_t mem_used, mem_cache, disk_used;
+};
+
 /* The shapes a sandbox is rendered in. */
 enum sbx_view {
 	SBX_VIEW_SANDBOX,   /* Sandbox: create / connect / resume replies */
