@@ -10,6 +10,7 @@
 
 #include "http/faultbody.h"
 #include "http/conns.h"
+#include "api/boxes.h"
 #include "api/handlers.h"
 #include "http/listen.h"
 #include "http/server.h"
@@ -376,12 +377,12 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		free(msg);
 		return rc;
 	}
+	if (s->state_dir && mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
+		return rc;
+	}
 	if (s->state_dir) {
-		if (mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
-			rc = -errno;
-			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
-			return rc;
-		}
 		int kept = 0;
 
 		s->persist = persist_open(s->api.reg, s->state_dir, clock_wall_ms(), &s->log, &kept, &msg);
@@ -393,6 +394,12 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		if (kept > 0)
 			slog_info(&s->log, "restored %d sandbox(es) from %s", kept, s->state_dir);
 	}
+	/* After the state, whose errors say more about a bad state dir. */
+	if ((rc = boxes_open_runtime(&s->api, cfg, s->state_dir, err)) < 0)
+		return rc;
+	s->rt = s->api.rt;
+	reg_set_expired(s->api.reg, boxes_expired, &s->api);
+	boxes_restore(&s->api);
 	return 0;
 }
 
@@ -491,6 +498,7 @@ struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 		return NULL;
 	}
 	s->log = (struct slog){ cfg->log, cfg->log_ctx, cfg->log_level };
+	s->api.log = &s->log;
 	set_limits(s, cfg);
 	s->templates_file = cfg->templates_file ? strdup(cfg->templates_file) : NULL;
 	s->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
@@ -553,6 +561,8 @@ void sbxd_stop(struct sbxd *s)
 		unlink(s->unix_path);
 	free(s->unix_path);
 	lifecycle_stop(s->life);
+	/* Every process of every sandbox ends; the roots stay for a restart. */
+	rt_free(s->rt);
 	persist_close(s->persist);
 	reg_free(s->api.reg);
 	stats_free(s->api.stats);

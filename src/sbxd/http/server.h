@@ -16,6 +16,7 @@
 #include "registry/persist.h"
 #include "registry/registry.h"
 #include "registry/templates.h"
+#include "runtime/runtime.h"
 
 #include <stdint.h>
 
@@ -37,6 +38,7 @@ struct sbxd {
 	struct lifecycle *life;
 	struct persist *persist;
 	struct conns *conns;
+	struct rt *rt;          /* NULL only before load_parts */
 };
 
 #endif

@@ -6,9 +6,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-/* The envd version reported for sandboxes and templates; the SDKs refuse
- * anything below 0.1.0. */
-#define SBXD_ENVD_VERSION "0.2.0"
+/* The envd version reported for sandboxes and templates: the one whose
+ * features sbxd's envd implements (the SDKs refuse anything below 0.1.0). */
+#define SBXD_ENVD_VERSION "0.5.7"
 
 struct tpl_store;
 
@@ -20,6 +20,7 @@ struct tpl_info {
 	int memory_mb;
 	int disk_mb;
 	char envd_version[32];
+	char rootfs[4096];      /* "" for the base root (the host's /usr) */
 };
 
 /* Returns a store holding only `base`, or NULL on allocation failure. */
