@@ -59,7 +59,7 @@ int boxes_create(struct api_ctx *s, struct sandbox_spec *spec, const char *rootf
 		return rc;
 	}
 	if (rc < 0) {
-		slog_error(s->log, "create %s: %s", id, err);
+		slog_info(s->log, "create %s: %s", id, err);   /* the reply says it */
 		reply_error(rp, 500, "%s", err[0] ? err : strerror(-rc));
 		return rc;
 	}

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "runtime/initproto.h"
+#include "runtime/launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -299,9 +300,31 @@ static void bwrap_error(struct launch *l, char *err, size_t errlen, int64_t unti
 		 msg[0] ? msg : "no message (init did not start)");
 }
 
-static int fork_bwrap(struct rt *rt, struct rt_box *b, struct launch *l,
-		      const struct args *a)
+struct fork_job {
+	struct rt *rt;
+	struct rt_box *b;
+	struct launch *l;
+	const struct args *a;
+};
+
+static int fork_bwrap(void *arg);
+
+/* Forks on the runtime's launcher thread (see launcher.c). */
+static int start_bwrap(struct rt *rt, struct rt_box *b, struct launch *l,
+		       const struct args *a)
 {
+	struct fork_job j = { rt, b, l, a };
+
+	return launcher_run(rt->launcher, fork_bwrap, &j);
+}
+
+static int fork_bwrap(void *arg)
+{
+	struct fork_job *j = arg;
+	struct rt *rt = j->rt;
+	struct rt_box *b = j->b;
+	struct launch *l = j->l;
+	const struct args *a = j->a;
 	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0)
@@ -331,7 +354,7 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 
 	if (rc == 0) {
 		build_args(rt, b, spec, a, paths);
-		rc = fork_bwrap(rt, b, &l, a);
+		rc = start_bwrap(rt, b, &l, a);
 	}
 	if (rc == 0 && (rc = await_init(rt, &l, &b->init_pid, until)) < 0)
 		bwrap_error(&l, err, errlen, until);

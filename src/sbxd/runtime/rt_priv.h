@@ -67,6 +67,7 @@ struct rt {
 	char init[PATH_MAX];
 	char net_tool[PATH_MAX];    /* pasta or slirp4netns; "" none */
 	struct cg_sys cgs;
+	struct launcher *launcher;  /* bwrap: the thread that forks sandboxes */
 
 	/* Guards the box list and every box's refs / gone / next. */
 	pthread_mutex_t lock;

@@ -3,6 +3,7 @@
 #include "runtime/rt_priv.h"
 
 #include "base/util.h"
+#include "runtime/launcher.h"
 #include "config.h"
 
 #include <dirent.h>
@@ -126,6 +127,11 @@ static int setup_bwrap(struct rt *rt, char **err)
 	    !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool)))
 		rt->net_tool[0] = '\0';
 	cg_detect(&rt->cgs);
+	rt->launcher = launcher_new();
+	if (!rt->launcher) {
+		*err = strdup("cannot start the launcher thread");
+		return -EAGAIN;
+	}
 	return 0;
 }
 
@@ -147,6 +153,7 @@ struct rt *rt_new(const struct rt_config *cfg, char **err)
 	rt->base_gid = rt->base_uid;
 	if ((cfg->kind == RT_BWRAP && setup_bwrap(rt, err) < 0) ||
 	    (cfg->kind != RT_RECORD && make_roots(rt, cfg, err) < 0)) {
+		launcher_free(rt->launcher);
 		pthread_mutex_destroy(&rt->lock);
 		free(rt);
 		return NULL;
@@ -176,6 +183,7 @@ void rt_free(struct rt *rt)
 	}
 	if (rt->private_roots)
 		rmdir(rt->roots);
+	launcher_free(rt->launcher);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }
