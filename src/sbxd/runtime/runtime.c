@@ -111,6 +111,18 @@ fail:
 	return -errno;
 }
 
+/* The network stack runs as the sandbox's host uid (as root, pasta
+ * would drop to nobody before it could join the sandbox), so it needs
+ * /dev/net/tun open to everyone, as distributions ship it. */
+static bool tun_usable(const struct rt *rt)
+{
+	struct stat st;
+
+	if (stat("/dev/net/tun", &st) < 0)
+		return false;
+	return !rt->mapped || (st.st_mode & 0006) == 0006;
+}
+
 static int setup_bwrap(struct rt *rt, char **err)
 {
 	const char *why = NULL;
@@ -123,8 +135,9 @@ static int setup_bwrap(struct rt *rt, char **err)
 		*err = strdup(why);
 		return -ENOENT;
 	}
-	if (!rt_find_program("pasta", rt->net_tool, sizeof(rt->net_tool)) &&
-	    !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool)))
+	if ((!rt_find_program("pasta", rt->net_tool, sizeof(rt->net_tool)) &&
+	     !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool))) ||
+	    !tun_usable(rt))
 		rt->net_tool[0] = '\0';
 	cg_detect(&rt->cgs);
 	rt->launcher = launcher_new();
