@@ -1,6 +1,7 @@
 /* Route handlers; see handlers.h. */
 #include "api/handlers.h"
 
+#include "api/boxes.h"
 #include "api/faults.h"
 #include "api/query.h"
 #include "api/reqbody.h"
@@ -11,6 +12,7 @@
 #include "registry/registry.h"
 #include "registry/sbxlog.h"
 #include "registry/templates.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -51,8 +53,7 @@ static void reply_json(struct reply *rp, int status, json_t *json)
 	rp->json = json;
 }
 
-/* Maps a registry error for sandbox `id` to its reply. */
-static void reply_reg_error(struct reply *rp, int rc, const char *id)
+void reply_reg_error(struct reply *rp, int rc, const char *id)
 {
 	switch (rc) {
 	case -ENOENT:
@@ -100,8 +101,10 @@ static void h_create(struct api_ctx *s, const struct request *rq, struct reply *
 		.allow_internet = req.allow_internet,
 		.metadata = req.metadata, .env_vars = req.env_vars,
 	};
-	int rc = reg_create(s->reg, &spec, clock_wall_ms(), &out);
-	if (rc == -EAGAIN) {
+	int rc = boxes_create(s, &spec, tpl.rootfs, &out, rp);
+	if (rp->status) {
+		/* the runtime's failure, replied */
+	} else if (rc == -EAGAIN) {
 		reply_error(rp, 429, "maximum number of concurrent sandboxes (%u) reached",
 			    s->max_sandboxes);
 	} else if (rc < 0) {
@@ -202,7 +205,7 @@ static void h_get(struct api_ctx *s, const struct request *rq, struct reply *rp)
 
 static void h_kill(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
-	int rc = reg_kill(s->reg, rq->m->sandbox_id);
+	int rc = boxes_kill(s, rq->m->sandbox_id);
 
 	if (rc < 0)
 		return reply_reg_error(rp, rc, rq->m->sandbox_id);
@@ -251,7 +254,7 @@ static void h_pause(struct api_ctx *s, const struct request *rq, struct reply *r
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_pause(s->reg, rq->m->sandbox_id);
+	int rc = boxes_pause(s, rq->m->sandbox_id);
 	if (rc == -EBUSY)
 		reply_error(rp, 409, "sandbox \"%s\" is already paused", rq->m->sandbox_id);
 	else if (rc < 0)
@@ -273,7 +276,7 @@ static void h_resume(struct api_ctx *s, const struct request *rq, struct reply *
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_resume(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out);
+	int rc = boxes_resume(s, rq->m->sandbox_id, t, &out);
 	if (rc == -EBUSY)
 		reply_error(rp, 409, "sandbox \"%s\" is already running", rq->m->sandbox_id);
 	else if (rc < 0)
@@ -296,7 +299,7 @@ static void h_connect(struct api_ctx *s, const struct request *rq, struct reply 
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_connect(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out, &resumed);
+	int rc = boxes_connect(s, rq->m->sandbox_id, t, &out, &resumed);
 	if (rc < 0)
 		return reply_reg_error(rp, rc, rq->m->sandbox_id);
 	if (resumed)
@@ -316,6 +319,8 @@ static void h_stats_get(struct api_ctx *s, const struct request *rq, struct repl
 
 	(void)rq;
 	json_object_set_new(o, "sandboxes", json_integer((json_int_t)reg_count(s->reg)));
+	json_object_set_new(o, "runtime", s->rt ? rt_info(s->rt) : json_pack("{s:s}", "kind",
+									      "record"));
 	reply_json(rp, 200, o);
 }
 

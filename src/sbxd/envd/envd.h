@@ -60,6 +60,8 @@ struct rt;
 /* The backend of runtime `rt` (borrowed; it must outlive envd's use):
  * roots and users from it, and processes when it runs them (bwrap). */
 void envd_backend_rt(struct rt *rt, struct envd_backend *out);
+/* Serves `rt`'s sandboxes: envd_set_backend of envd_backend_rt. */
+void envd_use_runtime(struct envd *e, struct rt *rt);
 
 /* What http/ extracts from a request; every pointer borrowed for the
  * call to envd_begin only (envd copies what it keeps).  NULL: absent. */

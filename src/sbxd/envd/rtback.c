@@ -34,3 +34,11 @@ void envd_backend_rt(struct rt *rt, struct envd_backend *out)
 	*out = (struct envd_backend){ be_root_open, be_user, procs ? be_exec : NULL,
 				      procs ? &rt_ops : NULL, rt };
 }
+
+void envd_use_runtime(struct envd *e, struct rt *rt)
+{
+	struct envd_backend be;
+
+	envd_backend_rt(rt, &be);
+	envd_set_backend(e, &be);
+}

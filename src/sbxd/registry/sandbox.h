@@ -34,6 +34,7 @@ struct sandbox {
 /* What a create request asks for, after validation and template lookup.
  * All pointers are borrowed for the duration of the call. */
 struct sandbox_spec {
+	const char *id;              /* NULL: a new random ID; else this one */
 	const char *template_id;
 	const char *alias;           /* NULL or "" for none */
 	const char *envd_version;

@@ -23,6 +23,7 @@ struct tpl_info {
 	int memory_mb;
 	int disk_mb;
 	char envd_version[32];
+	char rootfs[4096];      /* "" for the base root (the host's /usr) */
 };
 
 /* Returns a store holding only `base`, or NULL on allocation failure. */

@@ -4,8 +4,13 @@
  * Start, step by step (every wait bounded by START_MS):
  *   1. the root (rootfs.c) and the cgroups with the template's limits;
  *   2. fork; the child waits until the parent has put it in the cgroups,
- *      so bwrap and all it starts are counted from the first instant, then
- *      drops to the sandbox's host uid (when sbxd is root) and execs bwrap;
+ *      so bwrap and all it starts are counted from the first instant; as
+ *      root it then binds the sandbox's root and init at fixed anchors
+ *      (RT_ANCHOR_ROOT, RT_ANCHOR_INIT) in a mount namespace of its own,
+ *      because bwrap, run as the sandbox's unprivileged host uid, could not
+ *      walk to them through a private state dir (bwrap resolves sources by
+ *      path, so a descriptor would not do); then it drops to that uid and
+ *      execs bwrap;
  *   3. bwrap reports its child's pid on --info-fd; as root we write that
  *      user namespace's uid and gid maps ourselves (sandbox 0..65535 ->
  *      host base..base+65535, so both `root` and `user` exist and neither
@@ -16,6 +21,7 @@
 
 #include "common/clock.h"
 #include "runtime/initproto.h"
+#include "runtime/launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -115,13 +124,14 @@ static void build_args(struct rt *rt, struct rt_box *b, const struct rt_box_spec
 		snprintf(a->num[0], sizeof(a->num[0]), "%d", RT_USER_UID);
 		add2(a, "--uid", a->num[0]), add2(a, "--gid", a->num[0]);
 	}
+	const char *root = rt->mapped ? RT_ANCHOR_ROOT : b->root;
 	if (spec->rootfs)
-		add3(a, "--bind", b->root, "/");
+		add3(a, "--bind", root, "/");
 	else
-		add_base_fs(a, b->root, paths);
+		add_base_fs(a, root, paths);
 	add2(a, "--proc", "/proc"), add2(a, "--dev", "/dev");
 	add2(a, "--tmpfs", "/run");
-	add3(a, "--ro-bind", rt->init, INIT_IN_BOX);
+	add3(a, "--ro-bind", rt->mapped ? RT_ANCHOR_INIT : rt->init, INIT_IN_BOX);
 	add2(a, "--chdir", "/");
 	add(a, INIT_IN_BOX);
 }
@@ -129,6 +139,7 @@ static void build_args(struct rt *rt, struct rt_box *b, const struct rt_box_spec
 struct launch {
 	int ctl[2], info[2], block[2], errp[2], go[2];
 	int devnull;
+	const char *root;           /* the box's root on the host */
 };
 
 static void close_fd(int *fd)
@@ -140,33 +151,45 @@ static void close_fd(int *fd)
 
 static void launch_close(struct launch *l)
 {
-	int *all = &l->ctl[0];
+	int *all = &l->ctl[0];	/* the 11 descriptors above */
 
 	for (int i = 0; i < 11; i++)
 		close_fd(&all[i]);
 }
 
-/* In the forked child: async-signal-safe calls only. */
-static void child(struct rt *rt, struct launch *l, const struct args *a)
+/* In the forked child: async-signal-safe calls only.  It keeps only its
+ * own descriptors, at once: a copy of another launch's pipe held here would
+ * keep that launch waiting if sbxd died.  It dies with sbxd until bwrap
+ * takes over (--die-with-parent). */
+static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t parent)
 {
 	static char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	char *const envp[] = { path, NULL };
-	const int keep[3] = { l->ctl[1], l->info[1], l->block[0] };
-	int moved[3];
+	const int keep[7] = { l->devnull, l->errp[1], l->errp[1], l->ctl[1], l->info[1],
+			      l->block[0], l->go[0] };
+	int moved[7];
 	sigset_t none;
 	char c;
 
-	if (read(l->go[0], &c, 1) != 1)
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
 		_exit(126);
+	for (int i = 0; i < 7; i++)
+		moved[i] = fcntl(keep[i], F_DUPFD, 100);
+	for (int i = 0; i < 7; i++)
+		dup2(moved[i], i);      /* 0-2 stdio, 3 ctl, 4 info, 5 block, 6 go */
+	syscall(SYS_close_range, 7, ~0U, 0);
+	if (read(6, &c, 1) != 1)
+		_exit(126);
+	close(6);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	for (int i = 0; i < 3; i++)
-		moved[i] = fcntl(keep[i], F_DUPFD, 100);
-	dup2(l->devnull, 0), dup2(l->errp[1], 1), dup2(l->errp[1], 2);
-	for (int i = 0; i < 3; i++)
-		dup2(moved[i], IP_CTL_FD + i);
-	syscall(SYS_close_range, IP_CTL_FD + 3, ~0U, 0);
+	if (rt->mapped && (unshare(CLONE_NEWNS) < 0 ||
+			   mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			   mount(l->root, RT_ANCHOR_ROOT, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+			   mount(rt->init, RT_ANCHOR_INIT, NULL, MS_BIND, NULL) < 0))
+		_exit(124);
 	if (rt->mapped && (setgroups(0, NULL) < 0 || setresgid(rt->base_gid, rt->base_gid,
 				rt->base_gid) < 0 || setresuid(rt->base_uid, rt->base_uid,
 				rt->base_uid) < 0))
@@ -175,9 +198,10 @@ static void child(struct rt *rt, struct launch *l, const struct args *a)
 	_exit(127);
 }
 
-static int launch_open(struct launch *l)
+static int launch_open(struct launch *l, const char *root)
 {
 	memset(l, -1, sizeof(*l));
+	l->root = root;
 	l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (l->devnull < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->ctl) < 0 ||
@@ -276,13 +300,35 @@ static void bwrap_error(struct launch *l, char *err, size_t errlen, int64_t unti
 		 msg[0] ? msg : "no message (init did not start)");
 }
 
-static int fork_bwrap(struct rt *rt, struct rt_box *b, struct launch *l,
-		      const struct args *a)
+struct fork_job {
+	struct rt *rt;
+	struct rt_box *b;
+	struct launch *l;
+	const struct args *a;
+};
+
+static int fork_bwrap(void *arg);
+
+/* Forks on the runtime's launcher thread (see launcher.c). */
+static int start_bwrap(struct rt *rt, struct rt_box *b, struct launch *l,
+		       const struct args *a)
 {
-	pid_t pid = fork();
+	struct fork_job j = { rt, b, l, a };
+
+	return launcher_run(rt->launcher, fork_bwrap, &j);
+}
+
+static int fork_bwrap(void *arg)
+{
+	struct fork_job *j = arg;
+	struct rt *rt = j->rt;
+	struct rt_box *b = j->b;
+	struct launch *l = j->l;
+	const struct args *a = j->a;
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0)
-		child(rt, l, a);
+		child(rt, l, a, parent);
 	if (pid < 0)
 		return -errno;
 	b->bwrap_pid = pid;
@@ -304,11 +350,11 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 	struct launch l;
 	struct args *a = calloc(1, sizeof(*a));
 	char (*paths)[PATH_MAX] = calloc(5, PATH_MAX);
-	int rc = !a || !paths ? -ENOMEM : launch_open(&l);
+	int rc = !a || !paths ? -ENOMEM : launch_open(&l, b->root);
 
 	if (rc == 0) {
 		build_args(rt, b, spec, a, paths);
-		rc = fork_bwrap(rt, b, &l, a);
+		rc = start_bwrap(rt, b, &l, a);
 	}
 	if (rc == 0 && (rc = await_init(rt, &l, &b->init_pid, until)) < 0)
 		bwrap_error(&l, err, errlen, until);

@@ -203,6 +203,10 @@ struct cg *cg_new(const struct cg_sys *sys, const char *id, int memory_mb, int p
 	}
 	cg->sys = sys;
 	*rc = make_groups(cg, id);
+	/* A group left by an sbxd that died may still hold its processes:
+	 * they must not outlive it (a restart is a reboot). */
+	if (*rc == 0 && cg_count(cg) > 0)
+		*rc = cg_kill(cg);
 	if (*rc == 0)
 		*rc = sys->mode == CG_V2 ? limit_v2(cg, memory_mb, pids_max, cpus)
 					 : limit_v1(cg, memory_mb, pids_max, cpus);

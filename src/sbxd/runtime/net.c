@@ -19,9 +19,12 @@ extern char **environ;
 
 int net_start(struct rt *rt, struct rt_box *b)
 {
-	char pid[16];
+	char pid[16], runas[32];
 	const char *tool = strrchr(rt->net_tool, '/') + 1;
+	/* As root, pasta would drop to nobody before joining the sandbox's
+	 * user namespace; the namespace's owner may join it. */
 	const char *pasta[] = { rt->net_tool, "--quiet", "--foreground", "--config-net",
+				"--runas", runas,
 				"--no-map-gw", "-t", "none", "-u", "none", "-T", "none",
 				"-U", "none", pid, NULL };
 	const char *slirp[] = { rt->net_tool, "--configure", "--mtu=65520",
@@ -31,6 +34,8 @@ int net_start(struct rt *rt, struct rt_box *b)
 	int rc;
 
 	snprintf(pid, sizeof(pid), "%d", (int)b->init_pid);
+	snprintf(runas, sizeof(runas), "%u:%u", (unsigned)rootfs_host_uid(rt, 0),
+		 (unsigned)rootfs_host_gid(rt, 0));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);

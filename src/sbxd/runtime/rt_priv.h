@@ -17,6 +17,10 @@
 
 #define RT_UID_RANGE 65536      /* sandbox uids 0..65535 map to base..base+65535 */
 #define RT_USER_UID 1000        /* `user` inside the sandbox */
+/* Where a sandbox's launcher binds its root and init (see bwrap.c). */
+#define RT_ANCHOR_DIR "/run/sbxd"
+#define RT_ANCHOR_ROOT RT_ANCHOR_DIR "/root"
+#define RT_ANCHOR_INIT RT_ANCHOR_DIR "/init"
 
 struct rt_box {
 	char id[65];
@@ -63,6 +67,7 @@ struct rt {
 	char init[PATH_MAX];
 	char net_tool[PATH_MAX];    /* pasta or slirp4netns; "" none */
 	struct cg_sys cgs;
+	struct launcher *launcher;  /* bwrap: the thread that forks sandboxes */
 
 	/* Guards the box list and every box's refs / gone / next. */
 	pthread_mutex_t lock;

@@ -3,6 +3,7 @@
 #include "runtime/rt_priv.h"
 
 #include "base/util.h"
+#include "runtime/launcher.h"
 #include "config.h"
 
 #include <dirent.h>
@@ -69,16 +70,31 @@ static bool find_init(char *out, size_t outlen)
 	return access(out, X_OK) == 0;
 }
 
-/* ROOTS: STATE/sandboxes, else a private temp dir.  The sandbox's host
- * uid must be able to walk down to its root (bwrap binds it as that uid),
- * so the state dir gets the sandbox group's search bit. */
+/* The anchors bwrap.c binds a sandbox's root and init at (in a mount
+ * namespace of the launcher's own): an empty directory and file. */
+static int make_anchors(void)
+{
+	int fd;
+
+	if ((mkdir(RT_ANCHOR_DIR, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(RT_ANCHOR_ROOT, 0755) < 0 && errno != EEXIST))
+		return -errno;
+	fd = open(RT_ANCHOR_INIT, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0755);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* ROOTS: STATE/sandboxes, else a private temp dir. */
 static int make_roots(struct rt *rt, const struct rt_config *cfg, char **err)
 {
+	if (cfg->kind == RT_BWRAP && rt->mapped && make_anchors() < 0) {
+		snprintf(rt->roots, sizeof(rt->roots), "%s", RT_ANCHOR_DIR);
+		goto fail;
+	}
 	if (cfg->state_dir) {
 		snprintf(rt->roots, sizeof(rt->roots), "%s/sandboxes", cfg->state_dir);
-		if (rt->mapped && (chown(cfg->state_dir, (uid_t)-1, rt->base_gid) < 0 ||
-				   chmod(cfg->state_dir, 0710) < 0))
-			goto fail;
 		if (mkdir(rt->roots, 0711) < 0 && errno != EEXIST)
 			goto fail;
 		return 0;
@@ -95,6 +111,18 @@ fail:
 	return -errno;
 }
 
+/* The network stack runs as the sandbox's host uid (as root, pasta
+ * would drop to nobody before it could join the sandbox), so it needs
+ * /dev/net/tun open to everyone, as distributions ship it. */
+static bool tun_usable(const struct rt *rt)
+{
+	struct stat st;
+
+	if (stat("/dev/net/tun", &st) < 0)
+		return false;
+	return !rt->mapped || (st.st_mode & 0006) == 0006;
+}
+
 static int setup_bwrap(struct rt *rt, char **err)
 {
 	const char *why = NULL;
@@ -107,10 +135,16 @@ static int setup_bwrap(struct rt *rt, char **err)
 		*err = strdup(why);
 		return -ENOENT;
 	}
-	if (!rt_find_program("pasta", rt->net_tool, sizeof(rt->net_tool)) &&
-	    !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool)))
+	if ((!rt_find_program("pasta", rt->net_tool, sizeof(rt->net_tool)) &&
+	     !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool))) ||
+	    !tun_usable(rt))
 		rt->net_tool[0] = '\0';
 	cg_detect(&rt->cgs);
+	rt->launcher = launcher_new();
+	if (!rt->launcher) {
+		*err = strdup("cannot start the launcher thread");
+		return -EAGAIN;
+	}
 	return 0;
 }
 
@@ -132,6 +166,7 @@ struct rt *rt_new(const struct rt_config *cfg, char **err)
 	rt->base_gid = rt->base_uid;
 	if ((cfg->kind == RT_BWRAP && setup_bwrap(rt, err) < 0) ||
 	    (cfg->kind != RT_RECORD && make_roots(rt, cfg, err) < 0)) {
+		launcher_free(rt->launcher);
 		pthread_mutex_destroy(&rt->lock);
 		free(rt);
 		return NULL;
@@ -161,6 +196,7 @@ void rt_free(struct rt *rt)
 	}
 	if (rt->private_roots)
 		rmdir(rt->roots);
+	launcher_free(rt->launcher);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }
@@ -342,7 +378,7 @@ int rt_destroy(struct rt *rt, const char *id)
 	return rc;
 }
 
-int rt_sweep(struct rt *rt)
+int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx)
 {
 	DIR *d;
 	struct dirent *e;
@@ -358,7 +394,7 @@ int rt_sweep(struct rt *rt)
 		pthread_mutex_lock(&rt->lock);
 		bool known = find(rt, e->d_name) != NULL;
 		pthread_mutex_unlock(&rt->lock);
-		if (known)
+		if (known || keep(ctx, e->d_name))
 			continue;
 		if (!box_paths(rt, &gone, e->d_name))
 			continue;

@@ -65,9 +65,10 @@ int rt_freeze(struct rt *rt, const char *id);
 int rt_thaw(struct rt *rt, const char *id);
 /* Every process gone and the root removed when it returns 0. */
 int rt_destroy(struct rt *rt, const char *id);
-/* After the restores of a restart: removes the roots of sandboxes the
- * runtime does not run (they ended while sbxd was down).  How many. */
-int rt_sweep(struct rt *rt);
+/* After the restores of a restart: removes the roots of sandboxes for
+ * which keep(ctx, id) is false (they ended while sbxd was down).  How
+ * many. */
+int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx);
 /* What this runtime enforces, for /sbxd/stats (caller owns):
  * {"kind", and for bwrap "cgroup", "memory", "pids", "cpu", "freezer",
  *  "disk", "network", "sandbox_uid"}. */
