@@ -8,13 +8,16 @@
  * on the last callback it is answered. */
 #include "sbxd.h"
 
+#include "http/envd_http.h"
 #include "http/faultbody.h"
 #include "http/conns.h"
+#include "api/boxes.h"
 #include "api/handlers.h"
 #include "http/listen.h"
 #include "http/server.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "registry/sbxlog.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -41,6 +44,8 @@ struct req_ctx {
 	bool faulted;
 	struct fault_action act;
 	bool too_big;
+	struct ehttp *envd;     /* an envd request's state; NULL otherwise */
+	bool is_envd;
 	struct buf body;        /* the upload, capped at MAX_BODY */
 	int status;             /* what was answered, for the log; 0: dropped */
 	char method[16];
@@ -180,6 +185,12 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 			*p = '?';
 	if (rc->refuse)
 		return send_overloaded(conn, rc);
+	if (ehttp_claim(conn, key)) {
+		/* Streamed bodies of any size: no request deadline, no cap. */
+		rc->is_envd = true;
+		conns_request_read(s->conns, rc->conn);
+		return ehttp_begin(s->envd, conn, url, method, key, &rc->envd, &rc->status);
+	}
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);
 	if (!rc->internal) {
@@ -301,8 +312,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!rc->begun)
 		return first_call(s, conn, url, method, rc);
-	if (rc->status)         /* answered early (413) */
+	if (rc->status)         /* answered early (413, envd errors) */
 		return MHD_YES;
+	if (rc->is_envd)
+		return ehttp_step(rc->envd, conn, upload_data, upload_data_size, &rc->status);
 	if (*upload_data_size) {
 		take_upload(rc, upload_data, *upload_data_size);
 		*upload_data_size = 0;
@@ -338,6 +351,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		slog_info(&s->log, "%s %s dropped %.1f ms", rc->method, rc->path,
 			  (double)(clock_mono_ns() - rc->t0) / 1e6);
 	free(rc->url);
+	ehttp_free(rc->envd);
 	buf_release(&rc->body);
 	free(rc);
 	*con_cls = NULL;
@@ -367,7 +381,12 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 	s->api.reg = reg_new(s->api.max_sandboxes);
 	s->api.stats = stats_new(keys, nkeys);
 	s->api.faults = cfg->faults ? faults_new() : NULL;
-	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || (cfg->faults && !s->api.faults)) {
+	s->api.logs = sbxlog_new();
+	s->envd = envd_new(s->api.reg, &s->log, s->api.logs);
+	s->api.usage = envd_usage;
+	s->api.usage_ctx = s->envd;
+	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || !s->envd || !s->api.logs ||
+	    (cfg->faults && !s->api.faults)) {
 		set_err(err, "out of memory");
 		return -ENOMEM;
 	}
@@ -376,12 +395,12 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		free(msg);
 		return rc;
 	}
+	if (s->state_dir && mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
+		return rc;
+	}
 	if (s->state_dir) {
-		if (mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
-			rc = -errno;
-			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
-			return rc;
-		}
 		int kept = 0;
 
 		s->persist = persist_open(s->api.reg, s->state_dir, clock_wall_ms(), &s->log, &kept, &msg);
@@ -393,6 +412,13 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		if (kept > 0)
 			slog_info(&s->log, "restored %d sandbox(es) from %s", kept, s->state_dir);
 	}
+	/* After the state, whose errors say more about a bad state dir. */
+	if ((rc = boxes_open_runtime(&s->api, cfg, s->state_dir, err)) < 0)
+		return rc;
+	s->rt = s->api.rt;
+	envd_use_runtime(s->envd, s->rt);
+	reg_set_expired(s->api.reg, boxes_expired, &s->api);
+	boxes_restore(&s->api);
 	return 0;
 }
 
@@ -491,6 +517,7 @@ struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 		return NULL;
 	}
 	s->log = (struct slog){ cfg->log, cfg->log_ctx, cfg->log_level };
+	s->api.log = &s->log;
 	set_limits(s, cfg);
 	s->templates_file = cfg->templates_file ? strdup(cfg->templates_file) : NULL;
 	s->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
@@ -545,14 +572,19 @@ void sbxd_stop(struct sbxd *s)
 	/* Order: no new requests, no more expiries, then the database (every
 	 * change is already committed).  The daemon must hold no suspended
 	 * connection when it stops. */
+	envd_shutdown(s->envd);
 	conns_drain(s->conns);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
 	conns_free(s->conns);
+	envd_free(s->envd);
+	sbxlog_free(s->api.logs);
 	if (s->unix_path)
 		unlink(s->unix_path);
 	free(s->unix_path);
 	lifecycle_stop(s->life);
+	/* Every process of every sandbox ends; the roots stay for a restart. */
+	rt_free(s->rt);
 	persist_close(s->persist);
 	reg_free(s->api.reg);
 	stats_free(s->api.stats);

@@ -10,12 +10,14 @@
 #include "api/faults.h"
 #include "api/handlers.h"
 #include "api/stats.h"
+#include "envd/envd.h"
 #include "base/log.h"
 #include "http/conns.h"
 #include "registry/lifecycle.h"
 #include "registry/persist.h"
 #include "registry/registry.h"
 #include "registry/templates.h"
+#include "runtime/runtime.h"
 
 #include <stdint.h>
 
@@ -37,6 +39,11 @@ struct sbxd {
 	struct lifecycle *life;
 	struct persist *persist;
 	struct conns *conns;
+	struct envd *envd;      /* the in-sandbox API on the same listener */
+	struct rt *rt;          /* NULL only before load_parts */
 };
+
+/* The server's envd, for tests that give it a backend. */
+struct envd *sbxd_envd(struct sbxd *s);
 
 #endif
