@@ -9,7 +9,7 @@ cd "${1:-$(dirname "$0")/../..}" || exit 1
 status=0
 rank() {
 	case $1 in
-	http) echo 4 ;; api) echo 3 ;; registry) echo 2 ;; base) echo 1 ;; common) echo 0 ;;
+	http) echo 4 ;; api) echo 3 ;; envd) echo 3 ;; registry) echo 2 ;; base) echo 1 ;; common) echo 0 ;;
 	*) echo -1 ;;
 	esac
 }

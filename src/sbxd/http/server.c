@@ -8,6 +8,7 @@
  * on the last callback it is answered. */
 #include "sbxd.h"
 
+#include "http/envd_http.h"
 #include "http/faultbody.h"
 #include "http/conns.h"
 #include "api/handlers.h"
@@ -41,6 +42,8 @@ struct req_ctx {
 	bool faulted;
 	struct fault_action act;
 	bool too_big;
+	struct ehttp *envd;     /* an envd request's state; NULL otherwise */
+	bool is_envd;
 	struct buf body;        /* the upload, capped at MAX_BODY */
 	int status;             /* what was answered, for the log; 0: dropped */
 	char method[16];
@@ -180,6 +183,12 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 			*p = '?';
 	if (rc->refuse)
 		return send_overloaded(conn, rc);
+	if (ehttp_claim(conn, key)) {
+		/* Streamed bodies of any size: no request deadline, no cap. */
+		rc->is_envd = true;
+		conns_request_read(s->conns, rc->conn);
+		return ehttp_begin(s->envd, conn, url, method, key, &rc->envd, &rc->status);
+	}
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);
 	if (!rc->internal) {
@@ -301,8 +310,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!rc->begun)
 		return first_call(s, conn, url, method, rc);
-	if (rc->status)         /* answered early (413) */
+	if (rc->status)         /* answered early (413, envd errors) */
 		return MHD_YES;
+	if (rc->is_envd)
+		return ehttp_step(rc->envd, conn, upload_data, upload_data_size, &rc->status);
 	if (*upload_data_size) {
 		take_upload(rc, upload_data, *upload_data_size);
 		*upload_data_size = 0;
@@ -338,6 +349,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		slog_info(&s->log, "%s %s dropped %.1f ms", rc->method, rc->path,
 			  (double)(clock_mono_ns() - rc->t0) / 1e6);
 	free(rc->url);
+	ehttp_free(rc->envd);
 	buf_release(&rc->body);
 	free(rc);
 	*con_cls = NULL;
@@ -367,7 +379,9 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 	s->api.reg = reg_new(s->api.max_sandboxes);
 	s->api.stats = stats_new(keys, nkeys);
 	s->api.faults = cfg->faults ? faults_new() : NULL;
-	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || (cfg->faults && !s->api.faults)) {
+	s->envd = envd_new(s->api.reg, &s->log);
+	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || !s->envd ||
+	    (cfg->faults && !s->api.faults)) {
 		set_err(err, "out of memory");
 		return -ENOMEM;
 	}
@@ -517,6 +531,11 @@ fail:
 	return NULL;
 }
 
+struct envd *sbxd_envd(struct sbxd *s)
+{
+	return s->envd;
+}
+
 uint16_t sbxd_port(const struct sbxd *s)
 {
 	return s->port;
@@ -545,10 +564,12 @@ void sbxd_stop(struct sbxd *s)
 	/* Order: no new requests, no more expiries, then the database (every
 	 * change is already committed).  The daemon must hold no suspended
 	 * connection when it stops. */
+	envd_shutdown(s->envd);
 	conns_drain(s->conns);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
 	conns_free(s->conns);
+	envd_free(s->envd);
 	if (s->unix_path)
 		unlink(s->unix_path);
 	free(s->unix_path);

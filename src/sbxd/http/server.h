@@ -10,6 +10,7 @@
 #include "api/faults.h"
 #include "api/handlers.h"
 #include "api/stats.h"
+#include "envd/envd.h"
 #include "base/log.h"
 #include "http/conns.h"
 #include "registry/lifecycle.h"
@@ -37,6 +38,10 @@ struct sbxd {
 	struct lifecycle *life;
 	struct persist *persist;
 	struct conns *conns;
+	struct envd *envd;      /* the in-sandbox API on the same listener */
 };
+
+/* The server's envd, for tests that give it a backend. */
+struct envd *sbxd_envd(struct sbxd *s);
 
 #endif

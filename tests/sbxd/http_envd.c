@@ -1,0 +1,328 @@
+/* envd over HTTP: routing, auth, users, /files and the filesystem RPCs,
+ * against an in-process sbxd whose sandbox root is a temp directory.
+ * Effects are checked on the host side of that root. */
+#include "envdutil.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static struct efix f;
+
+static void setup(void)
+{
+	efix_start(&f);
+}
+
+static void teardown(void)
+{
+	efix_stop(&f);
+	cr_expect_eq(tsrv_complaints(), 0, "sbxd logged warnings");
+}
+
+TestSuite(envd, .init = setup, .fini = teardown, .timeout = 60);
+
+static void put_file(const char *path, const char *data)
+{
+	char q[512];
+	struct eresp r;
+	const char *h[] = { "Content-Type: application/octet-stream", NULL };
+
+	snprintf(q, sizeof(q), "/files?path=%s", path);
+	ereq(&f, "POST", q, h, data, strlen(data), &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+}
+
+Test(envd, health_needs_no_token_and_routes_by_host)
+{
+	struct eresp r;
+	char host[128];
+	const char *no[] = { "X-No-Token: 1", NULL };
+
+	ereq(&f, "GET", "/health", no, NULL, 0, &r);
+	cr_expect_eq(r.status, 204);
+	eresp_free(&r);
+	snprintf(host, sizeof(host), "Host: 49983-%s.sbxd.local", f.id);
+	const char *byhost[] = { "X-No-Id: 1", host, NULL };
+
+	ereq(&f, "GET", "/health", byhost, NULL, 0, &r);
+	cr_expect_eq(r.status, 204);
+	eresp_free(&r);
+}
+
+Test(envd, unknown_or_killed_sandbox_is_502)
+{
+	struct eresp r;
+	struct resp k;
+	const char *h[] = { "X-No-Id: 1", "E2b-Sandbox-Id: nosuchsandbox", NULL };
+
+	ereq(&f, "GET", "/health", h, NULL, 0, &r);
+	cr_expect_eq(r.status, 502);
+	json_t *j = eresp_json(&r);
+
+	cr_expect_str_eq(json_string_value(json_object_get(j, "sandboxId")), "nosuchsandbox");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "message")),
+			 "The sandbox was not found");
+	cr_expect_eq(json_integer_value(json_object_get(j, "code")), 502);
+	json_decref(j);
+	eresp_free(&r);
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sandboxes/%s", f.id);
+	http(&f.t, "DELETE", path, TEST_KEY, NULL, &k);
+	cr_assert_eq(k.status, 204);
+	resp_free(&k);
+	erpc(&f, "Stat", "{\"path\":\"/\"}", &r);
+	cr_expect_eq(r.status, 502);
+	eresp_free(&r);
+}
+
+Test(envd, access_token_is_required)
+{
+	struct eresp r;
+	const char *none[] = { "X-No-Token: 1", "Content-Type: application/json", NULL };
+	const char *bad[] = { "X-Access-Token: nope", NULL };
+	const char *apikey[] = { "X-No-Token: 1", "X-API-Key: " TEST_KEY,
+				 "Content-Type: application/json", NULL };
+
+	ereq(&f, "POST", "/filesystem.Filesystem/Stat", none, "{}", 2, &r);
+	cr_expect_eq(r.status, 401);
+	cr_expect(strstr(r.body, "unauthorized access"), "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=/etc/hostname", bad, NULL, 0, &r);
+	cr_expect_eq(r.status, 401);
+	eresp_free(&r);
+	ereq(&f, "POST", "/filesystem.Filesystem/Stat", apikey, "{}", 2, &r);
+	cr_expect_eq(r.status, 401, "the API key is no envd credential");
+	eresp_free(&r);
+}
+
+Test(envd, users_by_basic_auth_and_query)
+{
+	struct eresp r;
+	char code[64];
+	const char *root[] = { "Authorization: Basic cm9vdDo=", "Content-Type: application/json",
+			       NULL };
+	const char *eve[] = { "Authorization: Basic ZXZlOg==", "Content-Type: application/json",
+			      NULL };
+
+	/* The path "" is the user's home. */
+	ereq(&f, "POST", "/filesystem.Filesystem/Stat", root, "{\"path\":\"\"}", 11, &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	cr_expect(strstr(r.body, "\"path\":\"/root\""), "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "POST", "/filesystem.Filesystem/Stat", eve, "{}", 2, &r);
+	cr_expect_eq(r.status, 401);
+	cr_expect_str_eq(eresp_code(&r, code), "unauthenticated");
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=x&username=eve", NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 401);
+	eresp_free(&r);
+	put_file("rel.txt&username=root", "r");
+	char p[PATH_MAX];
+
+	cr_expect_eq(access(ehost(&f, "/root/rel.txt", p), F_OK), 0);
+}
+
+Test(envd, write_then_read_with_ranges)
+{
+	struct eresp r;
+	char p[PATH_MAX];
+	const char *range[] = { "Range: bytes=1-3", NULL };
+	const char *tail[] = { "Range: bytes=-2", NULL };
+	const char *bad[] = { "Range: bytes=9-", NULL };
+
+	put_file("%2Fhome%2Fuser%2Fdeep%2Fa.txt", "hello");
+	char *host = eread_host(ehost(&f, "/home/user/deep/a.txt", p), NULL);
+
+	cr_assert_str_eq(host ? host : "", "hello");
+	free(host);
+	ereq(&f, "GET", "/files?path=/home/user/deep/a.txt", NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 200);
+	cr_expect_str_eq(r.body, "hello");
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=deep/a.txt", range, NULL, 0, &r);
+	cr_expect_eq(r.status, 206);
+	cr_expect_str_eq(r.body, "ell");
+	cr_expect_str_eq(r.content_range, "bytes 1-3/5");
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=deep/a.txt", tail, NULL, 0, &r);
+	cr_expect_str_eq(r.body, "lo");
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=deep/a.txt", bad, NULL, 0, &r);
+	cr_expect_eq(r.status, 416);
+	eresp_free(&r);
+	put_file("/home/user/empty", "");
+	ereq(&f, "GET", "/files?path=/home/user/empty", NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 200);
+	cr_expect_eq(r.len, 0);
+	eresp_free(&r);
+}
+
+Test(envd, read_errors)
+{
+	struct eresp r;
+
+	ereq(&f, "GET", "/files?path=/home/user/nope", NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 404);
+	cr_expect(strstr(r.body, "does not exist"), "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=/home/user", NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 400);
+	cr_expect(strstr(r.body, "is a directory"), "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "GET", "/files?path=/home/user/a%00b", NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 400);
+	eresp_free(&r);
+}
+
+Test(envd, multipart_several_files)
+{
+	static const char body[] =
+		"--XyZ\r\n"
+		"Content-Disposition: form-data; name=\"file\"; filename=\"/home/user/d/x.txt\"\r\n"
+		"Content-Type: application/octet-stream\r\n\r\n"
+		"x\r\n--Xy-not-yet\r\n"
+		"\r\n--XyZ\r\n"
+		"Content-Disposition: form-data; name=\"other\"\r\n\r\nignored\r\n"
+		"--XyZ\r\n"
+		"Content-Disposition: form-data; name=\"file\"; filename=\"d/y.txt\"\r\n\r\n"
+		"yy\r\n--XyZ--\r\n";
+	const char *h[] = { "Content-Type: multipart/form-data; boundary=XyZ", NULL };
+	struct eresp r;
+	char p[PATH_MAX];
+
+	ereq(&f, "POST", "/files", h, body, sizeof(body) - 1, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *j = eresp_json(&r);
+
+	cr_expect_eq(json_array_size(j), 2);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "path")),
+			 "/home/user/d/y.txt");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "type")),
+			 "file");
+	json_decref(j);
+	eresp_free(&r);
+	char *x = eread_host(ehost(&f, "/home/user/d/x.txt", p), NULL);
+
+	cr_expect_str_eq(x ? x : "", "x\r\n--Xy-not-yet\r\n");
+	free(x);
+	x = eread_host(ehost(&f, "/home/user/d/y.txt", p), NULL);
+	cr_expect_str_eq(x ? x : "", "yy");
+	free(x);
+}
+
+Test(envd, upload_errors_change_nothing)
+{
+	const char *mp[] = { "Content-Type: multipart/form-data; boundary=B", NULL };
+	const char *txt[] = { "Content-Type: text/plain", NULL };
+	const char *raw[] = { "Content-Type: application/octet-stream", NULL };
+	const char *br[] = { "Content-Type: application/octet-stream",
+			     "Content-Encoding: br", NULL };
+	struct eresp r;
+
+	ereq(&f, "POST", "/files", mp, "--B\r\nbroken", 12, &r);
+	cr_expect_eq(r.status, 400, "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "POST", "/files?path=a", txt, "x", 1, &r);
+	cr_expect_eq(r.status, 400);
+	cr_expect(strstr(r.body, "unsupported content type"), "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "POST", "/files", raw, "x", 1, &r);
+	cr_expect_eq(r.status, 400);
+	cr_expect(strstr(r.body, "path query parameter is required"), "%s", r.body);
+	eresp_free(&r);
+	ereq(&f, "POST", "/files?path=b", br, "x", 1, &r);
+	cr_expect_eq(r.status, 400);
+	eresp_free(&r);
+	ereq(&f, "POST", "/files?path=/home/user", raw, "x", 1, &r);
+	cr_expect_eq(r.status, 400);
+	cr_expect(strstr(r.body, "is a directory"), "%s", r.body);
+	eresp_free(&r);
+	char p[PATH_MAX];
+
+	cr_expect_neq(access(ehost(&f, "/home/user/a", p), F_OK), 0);
+	cr_expect_neq(access(ehost(&f, "/home/user/b", p), F_OK), 0);
+}
+
+Test(envd, gzip_upload)
+{
+	const char *h[] = { "Content-Type: application/octet-stream", "Content-Encoding: gzip",
+			    NULL };
+	static char plain[300000], gz[400000];
+	z_stream z = { 0 };
+	struct eresp r;
+	char p[PATH_MAX];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (char)('a' + i * 7 % 26);
+	cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)plain, z.avail_in = sizeof(plain);
+	z.next_out = (Bytef *)gz, z.avail_out = sizeof(gz);
+	cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	deflateEnd(&z);
+	ereq(&f, "POST", "/files?path=g.bin", h, gz, z.total_out, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+	char *got = eread_host(ehost(&f, "/home/user/g.bin", p), &n);
+
+	cr_assert_eq(n, sizeof(plain));
+	cr_expect_eq(memcmp(got, plain, n), 0);
+	free(got);
+	ereq(&f, "POST", "/files?path=bad.bin", h, "notgzip", 7, &r);
+	cr_expect_eq(r.status, 400);
+	eresp_free(&r);
+}
+
+Test(envd, chunked_upload)
+{
+	const char *h[] = { "Content-Type: application/octet-stream",
+			    "Transfer-Encoding: chunked", NULL };
+	struct eresp r;
+	char p[PATH_MAX];
+
+	ereq(&f, "POST", "/files?path=c.txt", h, "chunked body", 12, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+	char *got = eread_host(ehost(&f, "/home/user/c.txt", p), NULL);
+
+	cr_expect_str_eq(got ? got : "", "chunked body");
+	free(got);
+}
+
+Test(envd, disk_quota_gives_507)
+{
+	struct efix tiny = f;
+	struct resp c;
+	struct eresp r;
+	static char two_mib[2 << 20];
+	const char *h[] = { "Content-Type: application/octet-stream", NULL };
+	char p[PATH_MAX];
+
+	/* A second sandbox on the same root, from the 1 MiB template. */
+	http(&f.t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"tiny\"}", &c);
+	cr_assert_eq(c.status, 201);
+	json_t *j = resp_json(&c);
+
+	snprintf(tiny.id, sizeof(tiny.id), "%s", json_string_value(json_object_get(j, "sandboxID")));
+	snprintf(tiny.token, sizeof(tiny.token), "%s",
+		 json_string_value(json_object_get(j, "envdAccessToken")));
+	json_decref(j);
+	resp_free(&c);
+	ereq(&tiny, "POST", "/files?path=/tmp/full", h, two_mib, sizeof(two_mib), &r);
+	cr_expect_eq(r.status, 507, "%s", r.body);
+	eresp_free(&r);
+	struct stat st;
+
+	cr_expect_neq(stat(ehost(&f, "/tmp/full", p), &st), 0, "a failed upload leaves nothing");
+	ereq(&f, "POST", "/files?path=/tmp/full", h, two_mib, sizeof(two_mib), &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+}
