@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EINVAL);
 	if (r == 0) {
 		FUZZ_CHECK(s[0] == '/');
-		FUZZ_CHECK(n.kind >= PATH_ROOT && n.kind <= PATH_TPL);
+		FUZZ_CHECK(n.kind >= PATH_ROOT && n.kind <= PATH_SBX_FS);
 		check_span(s, slen, n.sbx);
 		check_span(s, slen, n.tpl);
 		check_span(s, slen, n.key);

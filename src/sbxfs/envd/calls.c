@@ -13,9 +13,9 @@
 #define LIST_BODY_MAX (64u * 1024 * 1024)
 
 /* A unary RPC of filesystem.Filesystem with body b (taken). */
-static int rpc(struct envd *e, const struct envd_target *t, const char *method,
+static int rpc(struct envdc *e, const struct envdc_target *t, const char *method,
 	       const char *subject, json_t *b, enum http_retry_class rc, int quiet,
-	       size_t max_body, struct http_response *rs, struct envd_error *err)
+	       size_t max_body, struct http_response *rs, struct envdc_error *err)
 {
 	char path[96];
 	char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
@@ -32,20 +32,20 @@ static int rpc(struct envd *e, const struct envd_target *t, const char *method,
 		return -ENOMEM;
 	}
 	snprintf(path, sizeof(path), "/filesystem.Filesystem/%s", method);
-	r = envd_call(e, t, &c, rs, err);
+	r = envdc_call(e, t, &c, rs, err);
 	free(body);
 	return r;
 }
 
-static int bad_reply(struct envd_error *err, const char *op, int r)
+static int bad_reply(struct envdc_error *err, const char *op, int r)
 {
 	if (r == -EPROTO)
 		snprintf(err->message, sizeof(err->message), "bad %s reply", op);
 	return r;
 }
 
-int envd_stat(struct envd *e, const struct envd_target *t, const char *path,
-	      struct fentry *out, struct envd_error *err)
+int envdc_stat(struct envdc *e, const struct envdc_target *t, const char *path,
+	      struct fentry *out, struct envdc_error *err)
 {
 	struct http_response rs;
 	int r = rpc(e, t, "Stat", path, json_pack("{ss}", "path", path), HTTP_RETRY_IDEMPOTENT,
@@ -58,8 +58,8 @@ int envd_stat(struct envd *e, const struct envd_target *t, const char *path,
 	return r;
 }
 
-int envd_list(struct envd *e, const struct envd_target *t, const char *path,
-	      struct fentry **out, size_t *n, struct envd_error *err)
+int envdc_list(struct envdc *e, const struct envdc_target *t, const char *path,
+	      struct fentry **out, size_t *n, struct envdc_error *err)
 {
 	struct http_response rs;
 	int r = rpc(e, t, "ListDir", path, json_pack("{sssi}", "path", path, "depth", 1),
@@ -73,8 +73,8 @@ int envd_list(struct envd *e, const struct envd_target *t, const char *path,
 	return r;
 }
 
-int envd_mkdir(struct envd *e, const struct envd_target *t, const char *path,
-	       struct envd_error *err)
+int envdc_mkdir(struct envdc *e, const struct envdc_target *t, const char *path,
+	       struct envdc_error *err)
 {
 	struct http_response rs;
 	int r = rpc(e, t, "MakeDir", path, json_pack("{ss}", "path", path),
@@ -84,8 +84,8 @@ int envd_mkdir(struct envd *e, const struct envd_target *t, const char *path,
 	return r;
 }
 
-int envd_move(struct envd *e, const struct envd_target *t, const char *from, const char *to,
-	      struct envd_error *err)
+int envdc_move(struct envdc *e, const struct envdc_target *t, const char *from, const char *to,
+	      struct envdc_error *err)
 {
 	struct http_response rs;
 	int r = rpc(e, t, "Move", from, json_pack("{ssss}", "source", from, "destination", to),
@@ -95,8 +95,8 @@ int envd_move(struct envd *e, const struct envd_target *t, const char *from, con
 	return r;
 }
 
-int envd_remove(struct envd *e, const struct envd_target *t, const char *path,
-		struct envd_error *err)
+int envdc_remove(struct envdc *e, const struct envdc_target *t, const char *path,
+		struct envdc_error *err)
 {
 	struct http_response rs;
 	int r = rpc(e, t, "Remove", path, json_pack("{ss}", "path", path),
@@ -107,20 +107,20 @@ int envd_remove(struct envd *e, const struct envd_target *t, const char *path,
 }
 
 /* "/files?path=<p>&username=<u>" into buf. */
-static int files_path(const struct envd *e, const char *path, char *buf, size_t size)
+static int files_path(const struct envdc *e, const char *path, char *buf, size_t size)
 {
 	snprintf(buf, size, "/files?path=");
-	if (envd_escape(buf, size, path) < 0)
+	if (envdc_escape(buf, size, path) < 0)
 		return -ENAMETOOLONG;
 	if (strlen(buf) + 11 >= size)
 		return -ENAMETOOLONG;
 	strcat(buf, "&username=");
-	return envd_escape(buf, size, envd_user(e));
+	return envdc_escape(buf, size, envdc_user(e));
 }
 
-int envd_read(struct envd *e, const struct envd_target *t, const char *path, uint64_t off,
+int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, uint64_t off,
 	      uint64_t len, const struct http_sink *sink, uint64_t *got,
-	      struct envd_error *err)
+	      struct envdc_error *err)
 {
 	char q[3 * PATH_MAX + 64], range[64];
 	struct http_response rs;
@@ -138,7 +138,7 @@ int envd_read(struct envd *e, const struct envd_target *t, const char *path, uin
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
 	else
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
-	r = envd_call(e, t, &c, &rs, err);
+	r = envdc_call(e, t, &c, &rs, err);
 	if (r == 0 && rs.status == 200 && off > 0) {
 		/* A server that ignores Range sent the whole file from 0: the
 		 * sink has the wrong bytes. */
@@ -150,8 +150,8 @@ int envd_read(struct envd *e, const struct envd_target *t, const char *path, uin
 	return r;
 }
 
-int envd_upload(struct envd *e, const struct envd_target *t, const char *path, int fd,
-		uint64_t len, struct envd_error *err)
+int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
+		uint64_t len, struct envdc_error *err)
 {
 	char q[3 * PATH_MAX + 64];
 	struct http_response rs;
@@ -164,7 +164,7 @@ int envd_upload(struct envd *e, const struct envd_target *t, const char *path, i
 
 	if ((r = files_path(e, path, q, sizeof(q))) < 0)
 		return r;
-	r = envd_call(e, t, &c, &rs, err);
+	r = envdc_call(e, t, &c, &rs, err);
 	http_response_clear(&rs);
 	return r;
 }

@@ -3,7 +3,7 @@
 #ifndef SBXFS_ENVD_PRIV_H
 #define SBXFS_ENVD_PRIV_H
 
-#include "envd.h"
+#include "client.h"
 #include "http/retry.h"
 
 /* One call as the attempts see it. */
@@ -27,10 +27,10 @@ struct ecall {
 
 /* Runs c's attempts for t; 0 with *rs (caller http_response_clear()s
  * it), or -errno with *err filled and the failure logged. */
-int envd_call(struct envd *e, const struct envd_target *t, const struct ecall *c,
-	      struct http_response *rs, struct envd_error *err);
+int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall *c,
+	      struct http_response *rs, struct envdc_error *err);
 /* Appends s %-encoded for a query value to dst (size bytes): 0 or
  * -ENAMETOOLONG. */
-int envd_escape(char *dst, size_t size, const char *s);
+int envdc_escape(char *dst, size_t size, const char *s);
 
 #endif

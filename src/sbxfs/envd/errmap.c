@@ -14,7 +14,7 @@
 #include <string.h>
 #include <curl/curl.h>
 
-#include "envd.h"
+#include "client.h"
 
 static int by_message(const char *message, int dflt)
 {
@@ -59,7 +59,7 @@ static int from_status(long status, const char *message)
 	}
 }
 
-int envd_errno_status(long status, const char *code, const char *message)
+int envdc_errno_status(long status, const char *code, const char *message)
 {
 	/* A proxy's 502 may carry a JSON code of its own: the status wins. */
 	if (status == 502 || status == 507 || !code || !code[0])
@@ -72,7 +72,7 @@ int envd_errno_status(long status, const char *code, const char *message)
 	return -EIO;
 }
 
-int envd_errno_transport(int curl_code, int os_errno)
+int envdc_errno_transport(int curl_code, int os_errno)
 {
 	switch (curl_code) {
 	case CURLE_OK: return 0;

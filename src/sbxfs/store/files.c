@@ -17,12 +17,12 @@ struct files_ep {
 
 /* The strings of an endpoint, copied out for one call. */
 struct target {
-	struct envd_target t;
+	struct envdc_target t;
 	char *token, *domain;
 };
 
-typedef int (*envd_op_fn)(struct files *f, const struct envd_target *t, void *arg,
-			  struct envd_error *err);
+typedef int (*envd_op_fn)(struct files *f, const struct envdc_target *t, void *arg,
+			  struct envdc_error *err);
 
 void files_init(struct files *f)
 {
@@ -152,7 +152,7 @@ static int target_get(struct files *f, const char *id, bool refetch, struct targ
  * once more, for a sandbox whose token changed (resumed, or reissued). */
 static int with_endpoint(struct files *f, const char *id, envd_op_fn op, void *arg)
 {
-	struct envd_error eerr;
+	struct envdc_error eerr;
 	struct target t;
 	int err = 0;
 
@@ -179,48 +179,48 @@ struct op_args {
 	size_t *n;
 };
 
-static int op_list(struct files *f, const struct envd_target *t, void *arg,
-		   struct envd_error *err)
+static int op_list(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
 {
 	struct op_args *a = arg;
 
-	return envd_list(f->envd, t, a->path, a->v, a->n, err);
+	return envdc_list(f->envd, t, a->path, a->v, a->n, err);
 }
 
-static int op_read(struct files *f, const struct envd_target *t, void *arg,
-		   struct envd_error *err)
+static int op_read(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
 {
 	struct op_args *a = arg;
 
-	return envd_read(f->envd, t, a->path, a->off, a->len, a->sink, a->got, err);
+	return envdc_read(f->envd, t, a->path, a->off, a->len, a->sink, a->got, err);
 }
 
-static int op_upload(struct files *f, const struct envd_target *t, void *arg,
-		     struct envd_error *err)
+static int op_upload(struct files *f, const struct envdc_target *t, void *arg,
+		     struct envdc_error *err)
 {
 	struct op_args *a = arg;
 
-	return envd_upload(f->envd, t, a->path, a->fd, a->len, err);
+	return envdc_upload(f->envd, t, a->path, a->fd, a->len, err);
 }
 
-static int op_mkdir(struct files *f, const struct envd_target *t, void *arg,
-		    struct envd_error *err)
+static int op_mkdir(struct files *f, const struct envdc_target *t, void *arg,
+		    struct envdc_error *err)
 {
-	return envd_mkdir(f->envd, t, ((struct op_args *)arg)->path, err);
+	return envdc_mkdir(f->envd, t, ((struct op_args *)arg)->path, err);
 }
 
-static int op_remove(struct files *f, const struct envd_target *t, void *arg,
-		     struct envd_error *err)
+static int op_remove(struct files *f, const struct envdc_target *t, void *arg,
+		     struct envdc_error *err)
 {
-	return envd_remove(f->envd, t, ((struct op_args *)arg)->path, err);
+	return envdc_remove(f->envd, t, ((struct op_args *)arg)->path, err);
 }
 
-static int op_move(struct files *f, const struct envd_target *t, void *arg,
-		   struct envd_error *err)
+static int op_move(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
 {
 	struct op_args *a = arg;
 
-	return envd_move(f->envd, t, a->path, a->to, err);
+	return envdc_move(f->envd, t, a->path, a->to, err);
 }
 
 /* ---- paths ---- */

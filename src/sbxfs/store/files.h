@@ -20,12 +20,12 @@
 
 #include "api/api.h"
 #include "cache/dircache.h"
-#include "envd/envd.h"
+#include "envd/client.h"
 
 struct files_ep;
 
 struct files {
-	struct envd *envd;          /* borrowed */
+	struct envdc *envd;          /* borrowed */
 	struct api *api;            /* borrowed: the endpoints' GET */
 	struct dircache *dirs;      /* borrowed */
 	uint64_t max_file;          /* larger files: EFBIG before any transfer */

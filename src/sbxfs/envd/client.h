@@ -15,8 +15,8 @@
  * policy of http/retry.h: reads and Stat may be repeated, changes only
  * when they certainly did not arrive.  Thread-safe: no lock is held over a
  * transfer; the HTTP pool is shared. */
-#ifndef SBXFS_ENVD_H
-#define SBXFS_ENVD_H
+#ifndef SBXFS_ENVD_CLIENT_H
+#define SBXFS_ENVD_CLIENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,9 +24,9 @@
 #include "http/http.h"
 #include "model/fentry.h"
 
-struct envd;
+struct envdc;
 
-struct envd_config {
+struct envdc_config {
 	const char *sandbox_url;   /* NULL: https://49983-<id>.<domain> */
 	const char *domain;        /* when a sandbox has none */
 	const char *provider;      /* "novita": Novita-Sandbox-Id; else E2b- */
@@ -38,57 +38,57 @@ struct envd_config {
 };
 
 /* Which sandbox a call is for; borrowed for the call. */
-struct envd_target {
+struct envdc_target {
 	const char *id;
 	const char *token;         /* "" or NULL: none sent */
 	const char *domain;        /* "" or NULL: the configured one */
 };
 
 /* What went wrong, beside the errno. */
-struct envd_error {
+struct envdc_error {
 	long http_status;          /* 0 without a reply */
 	char code[32];             /* the Connect code, "" when none */
 	char message[256];         /* scrubbed */
 };
 
 /* Copies cfg's strings.  NULL with *errmsg (malloc'd) on failure. */
-struct envd *envd_new(const struct envd_config *cfg, char **errmsg);
-void envd_free(struct envd *e);
+struct envdc *envdc_new(const struct envdc_config *cfg, char **errmsg);
+void envdc_free(struct envdc *e);
 /* A poll for "the caller gave up" (a FUSE interrupt); set before use. */
-void envd_set_interrupt(struct envd *e, bool (*interrupted)(void));
+void envdc_set_interrupt(struct envdc *e, bool (*interrupted)(void));
 /* The user the calls act as (static for e's life). */
-const char *envd_user(const struct envd *e);
+const char *envdc_user(const struct envdc *e);
 
 /* Stat of path (absolute, in the sandbox): *out filled (caller
  * fentry_clear()s it). */
-int envd_stat(struct envd *e, const struct envd_target *t, const char *path,
-	      struct fentry *out, struct envd_error *err);
+int envdc_stat(struct envdc *e, const struct envdc_target *t, const char *path,
+	      struct fentry *out, struct envdc_error *err);
 /* The entries of directory path, depth 1, sorted by name (caller
  * fentry_list_free()s them).  *n bounded by max_entries: -EFBIG past it. */
-int envd_list(struct envd *e, const struct envd_target *t, const char *path,
-	      struct fentry **out, size_t *n, struct envd_error *err);
+int envdc_list(struct envdc *e, const struct envdc_target *t, const char *path,
+	      struct fentry **out, size_t *n, struct envdc_error *err);
 /* Makes directory path (and its parents): -EEXIST when it exists. */
-int envd_mkdir(struct envd *e, const struct envd_target *t, const char *path,
-	       struct envd_error *err);
+int envdc_mkdir(struct envdc *e, const struct envdc_target *t, const char *path,
+	       struct envdc_error *err);
 /* Renames from to to (rename(2): replaces a file at to). */
-int envd_move(struct envd *e, const struct envd_target *t, const char *from, const char *to,
-	      struct envd_error *err);
+int envdc_move(struct envdc *e, const struct envdc_target *t, const char *from, const char *to,
+	      struct envdc_error *err);
 /* Removes path, recursively; a missing path is no error. */
-int envd_remove(struct envd *e, const struct envd_target *t, const char *path,
-		struct envd_error *err);
+int envdc_remove(struct envdc *e, const struct envdc_target *t, const char *path,
+		struct envdc_error *err);
 /* Reads bytes [off, off+len) of file path into sink (len 0: to the end),
  * in one request; *got gets the bytes delivered.  A reply shorter than
  * asked is the end of the file. */
-int envd_read(struct envd *e, const struct envd_target *t, const char *path, uint64_t off,
+int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, uint64_t off,
 	      uint64_t len, const struct http_sink *sink, uint64_t *got,
-	      struct envd_error *err);
+	      struct envdc_error *err);
 /* Replaces file path with len bytes of fd from offset 0 (read with
  * pread, so a retry starts over), in one streamed request. */
-int envd_upload(struct envd *e, const struct envd_target *t, const char *path, int fd,
-		uint64_t len, struct envd_error *err);
+int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
+		uint64_t len, struct envdc_error *err);
 
 /* The one map from an envd outcome to -errno (errmap.c). */
-int envd_errno_status(long status, const char *code, const char *message);
-int envd_errno_transport(int curl_code, int os_errno);
+int envdc_errno_status(long status, const char *code, const char *message);
+int envdc_errno_transport(int curl_code, int os_errno);
 
 #endif

@@ -13,7 +13,7 @@
 #include "envd_priv.h"
 #include "util/log.h"
 
-struct envd {
+struct envdc {
 	char *sandbox_url;          /* without a trailing '/'; NULL: per host */
 	char *domain;
 	char *user;
@@ -55,20 +55,20 @@ static char *basic_auth(const char *user)
 	return out;
 }
 
-struct envd *envd_new(const struct envd_config *cfg, char **errmsg)
+struct envdc *envdc_new(const struct envdc_config *cfg, char **errmsg)
 {
-	struct envd *e = calloc(1, sizeof(*e));
+	struct envdc *e = calloc(1, sizeof(*e));
 	bool novita = cfg->provider && strcmp(cfg->provider, "novita") == 0;
 
 	*errmsg = NULL;
 	if (e == NULL)
 		goto nomem;
 	e->sandbox_url = cfg->sandbox_url ? strdup(cfg->sandbox_url) : NULL;
-	e->domain = strdup(cfg->domain ? cfg->domain : "e2b.app");
+	e->domain = cfg->domain ? strdup(cfg->domain) : NULL;
 	e->user = strdup(cfg->user ? cfg->user : "user");
 	e->cafile = cfg->cafile ? strdup(cfg->cafile) : NULL;
 	e->pool = http_pool_new(16);
-	if ((cfg->sandbox_url && !e->sandbox_url) || !e->domain || !e->user ||
+	if ((cfg->sandbox_url && !e->sandbox_url) || (cfg->domain && !e->domain) || !e->user ||
 	    (cfg->cafile && !e->cafile) || !e->pool || !(e->auth_header = basic_auth(e->user)))
 		goto nomem;
 	if (e->sandbox_url) {
@@ -84,12 +84,12 @@ struct envd *envd_new(const struct envd_config *cfg, char **errmsg)
 	e->deadline_ms = cfg->deadline_ms ? cfg->deadline_ms : 30000;
 	return e;
 nomem:
-	envd_free(e);
+	envdc_free(e);
 	*errmsg = strdup("out of memory");
 	return NULL;
 }
 
-void envd_free(struct envd *e)
+void envdc_free(struct envdc *e)
 {
 	if (e == NULL)
 		return;
@@ -102,17 +102,17 @@ void envd_free(struct envd *e)
 	free(e);
 }
 
-void envd_set_interrupt(struct envd *e, bool (*interrupted)(void))
+void envdc_set_interrupt(struct envdc *e, bool (*interrupted)(void))
 {
 	e->interrupted = interrupted;
 }
 
-const char *envd_user(const struct envd *e)
+const char *envdc_user(const struct envdc *e)
 {
 	return e->user;
 }
 
-int envd_escape(char *dst, size_t size, const char *s)
+int envdc_escape(char *dst, size_t size, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = strlen(dst);
@@ -136,11 +136,21 @@ int envd_escape(char *dst, size_t size, const char *s)
 	return 0;
 }
 
-static char *make_url(const struct envd *e, const struct envd_target *t, const char *path)
+/* The URL of path for t, or NULL: *why says -EHOSTUNREACH when neither
+ * a sandbox URL nor a domain says where the agent is, else -ENOMEM. */
+static char *make_url(const struct envdc *e, const struct envdc_target *t, const char *path,
+		      int *why)
 {
 	const char *dom = t->domain && t->domain[0] ? t->domain : e->domain;
 	char *url = NULL;
-	int r = e->sandbox_url ? asprintf(&url, "%s%s", e->sandbox_url, path)
+	int r;
+
+	*why = -ENOMEM;
+	if (!e->sandbox_url && (dom == NULL || dom[0] == '\0')) {
+		*why = -EHOSTUNREACH;
+		return NULL;
+	}
+	r = e->sandbox_url ? asprintf(&url, "%s%s", e->sandbox_url, path)
 			       : asprintf(&url, "https://49983-%s.%s%s", t->id, dom, path);
 
 	return r < 0 ? NULL : url;
@@ -160,7 +170,7 @@ static bool add(struct curl_slist **h, const char *line)
 	return true;
 }
 
-static struct curl_slist *make_headers(const struct envd *e, const struct envd_target *t,
+static struct curl_slist *make_headers(const struct envdc *e, const struct envdc_target *t,
 				       const struct ecall *c)
 {
 	struct curl_slist *h = NULL;
@@ -223,7 +233,7 @@ static size_t upload_read(char *buf, size_t size, void *ctx)
 
 /* The server's reason: a JSON {"code","message"} (code a Connect name or
  * an HTTP number) or its text, scrubbed. */
-static void server_reason(const struct http_response *rs, struct envd_error *err)
+static void server_reason(const struct http_response *rs, struct envdc_error *err)
 {
 	json_t *j = rs->body ? json_loadb(rs->body, rs->len, 0, NULL) : NULL;
 	const char *code = json_string_value(json_object_get(j, "code"));
@@ -242,7 +252,7 @@ static void server_reason(const struct http_response *rs, struct envd_error *err
 
 /* What one attempt means: 0, or -errno with *err and whether to retry. */
 static int judge(const struct ecall *c, const struct http_response *rs,
-		 struct envd_error *err, bool *retry)
+		 struct envdc_error *err, bool *retry)
 {
 	*retry = false;
 	memset(err, 0, sizeof(*err));
@@ -254,22 +264,22 @@ static int judge(const struct ecall *c, const struct http_response *rs,
 	if (rs->curl_code != CURLE_OK) {
 		scrub_text(err->message, sizeof(err->message), rs->errbuf, strlen(rs->errbuf));
 		*retry = !rs->too_large && http_retry_transport(c->rc, rs->curl_code);
-		return rs->too_large ? -EIO : envd_errno_transport(rs->curl_code, rs->os_errno);
+		return rs->too_large ? -EIO : envdc_errno_transport(rs->curl_code, rs->os_errno);
 	}
 	if (rs->status >= 200 && rs->status < 300)
 		return 0;
 	server_reason(rs, err);
 	*retry = http_retry_status(c->rc, rs->status, rs->retry_after);
-	return envd_errno_status(rs->status, err->code, err->message);
+	return envdc_errno_status(rs->status, err->code, err->message);
 }
 
-static long attempt_timeout(const struct envd *e, const struct ecall *c)
+static long attempt_timeout(const struct envdc *e, const struct ecall *c)
 {
 	return e->request_timeout_ms + (long)(c->transfer_len / MIN_RATE_BYTES_PER_S) * 1000;
 }
 
-static int attempts(struct envd *e, const struct ecall *c, struct http_request *rq,
-		    struct http_response *rs, struct envd_error *err)
+static int attempts(struct envdc *e, const struct ecall *c, struct http_request *rq,
+		    struct http_response *rs, struct envdc_error *err)
 {
 	int64_t deadline_at = clock_mono_ms() + e->deadline_ms + attempt_timeout(e, c);
 	struct upload_src up = { c->upload_fd, 0, c->upload_len };
@@ -302,8 +312,8 @@ static int attempts(struct envd *e, const struct ecall *c, struct http_request *
 	}
 }
 
-int envd_call(struct envd *e, const struct envd_target *t, const struct ecall *c,
-	      struct http_response *rs, struct envd_error *err)
+int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall *c,
+	      struct http_response *rs, struct envdc_error *err)
 {
 	struct http_request rq = {
 		.method = c->method, .body = c->body, .sink = c->sink, .max_body = c->max_body, .cafile = e->cafile,
@@ -312,13 +322,15 @@ int envd_call(struct envd *e, const struct envd_target *t, const struct ecall *c
 		.interrupted = e->interrupted,
 	};
 	struct curl_slist *h = make_headers(e, t, c);
-	char *url = make_url(e, t, c->path);
 	int r = -ENOMEM;
+	char *url = make_url(e, t, c->path, &r);
 
 	memset(rs, 0, sizeof(*rs));
 	memset(err, 0, sizeof(*err));
-	snprintf(err->message, sizeof(err->message), "out of memory");
+	snprintf(err->message, sizeof(err->message), "%s", r == -ENOMEM ? "out of memory" :
+		 "no domain for the sandbox's agent (set -o sandbox_url)");
 	if (h && url) {
+		r = -ENOMEM;
 		rq.url = url;
 		rq.headers = h;
 		r = attempts(e, c, &rq, rs, err);

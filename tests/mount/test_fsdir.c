@@ -1,0 +1,121 @@
+/* MOUNT/<sandbox>/fs/: a sandbox's own files through a real mount, with
+ * every effect checked through envd directly (fsfix.h). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsfix.h"
+
+static char *id;
+
+static void setup(void)
+{
+	fsfix_start(NULL);
+	id = fsfix_sandbox("box", "py3tpl");
+}
+
+static void teardown(void)
+{
+	mnt_stop();
+	free(id);
+	id = NULL;
+}
+
+/* The body of p through envd; fails the test unless it is 200. */
+static char *remote(const char *p, size_t *len)
+{
+	long status;
+	char *b = eget(id, p, len, &status);
+
+	cr_assert_eq(status, 200, "GET %s: %ld %s", p, status, b);
+	return b;
+}
+
+TestSuite(fsdir, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(fsdir, echo_cat_and_append_reach_the_sandbox)
+{
+	char *b;
+
+	cr_assert_eq(sh("echo hello > $MNT/box/fs/home/user/a.txt"), 0);
+	b = remote("/home/user/a.txt", NULL);
+	cr_assert_str_eq(b, "hello\n");
+	free(b);
+	cr_assert_eq(sh("echo more >> $MNT/box/fs/home/user/a.txt"), 0);
+	b = remote("/home/user/a.txt", NULL);
+	cr_assert_str_eq(b, "hello\nmore\n");
+	free(b);
+	b = slurp(P("/box/fs/home/user/a.txt"), NULL);
+	cr_assert_str_eq(b, "hello\nmore\n");
+	free(b);
+}
+
+Test(fsdir, the_sandbox_directory_lists_fs)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(P("/box/fs"), &st), 0, "%s", strerror(errno));
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(sh("ls $MNT/box | grep -qx fs"), 0);
+	cr_assert_eq(sh("ls $MNT/box/fs | grep -qx home"), 0);
+}
+
+Test(fsdir, mkdir_p_rm_r_and_rename_over_a_file)
+{
+	cr_assert_eq(sh("mkdir -p $MNT/box/fs/tmp/a/b/c"), 0);
+	cr_assert(eexists(id, "/tmp/a/b/c"));
+	cr_assert_eq(sh("echo 1 > $MNT/box/fs/tmp/a/b/c/one && echo 2 > $MNT/box/fs/tmp/two"), 0);
+	cr_assert_eq(sh("mv $MNT/box/fs/tmp/two $MNT/box/fs/tmp/a/b/c/one"), 0);
+	char *b = remote("/tmp/a/b/c/one", NULL);
+
+	cr_assert_str_eq(b, "2\n");
+	free(b);
+	cr_assert_not(eexists(id, "/tmp/two"));
+	cr_assert_eq(rmdir(P("/box/fs/tmp/a")), -1);
+	cr_assert_eq(errno, ENOTEMPTY);
+	cr_assert(eexists(id, "/tmp/a/b/c/one"));
+	cr_assert_eq(sh("rm -r $MNT/box/fs/tmp/a"), 0);
+	cr_assert_not(eexists(id, "/tmp/a"));
+}
+
+Test(fsdir, a_file_written_in_the_sandbox_shows_after_a_refresh)
+{
+	FILE *f;
+
+	cr_assert_eq(sh("ls $MNT/box/fs/tmp >/dev/null"), 0);
+	f = fopen(ehost(id, "/tmp/inside.txt"), "w");
+	cr_assert_not_null(f);
+	fputs("from inside\n", f);
+	fclose(f);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	char *b = slurp(P("/box/fs/tmp/inside.txt"), NULL);
+
+	cr_assert_not_null(b, "%s", strerror(errno));
+	cr_assert_str_eq(b, "from inside\n");
+	free(b);
+}
+
+Test(fsdir, ls_l_shows_what_listdir_shows)
+{
+	cr_assert_eq(sh("for i in 1 2 3; do echo $i$i > $MNT/box/fs/tmp/f$i; done"), 0);
+	cr_assert_eq(sh("ls -l $MNT/box/fs/tmp | grep -c ' f[123]$' | grep -qx 3"), 0);
+	cr_assert_eq(sh("test $(stat -c %%s $MNT/box/fs/tmp/f2) = 3"), 0);
+}
+
+Test(fsdir, chmod_chown_utimens_and_links_are_refused)
+{
+	cr_assert_eq(sh("echo x > $MNT/box/fs/tmp/x"), 0);
+	cr_assert_eq(chmod(P("/box/fs/tmp/x"), 0600), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(link(P("/box/fs/tmp/x"), P("/box/fs/tmp/y")), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(symlink("x", P("/box/fs/tmp/l")), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_not(eexists(id, "/tmp/y"));
+}
