@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,8 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 	struct ecall c = {
 		.op = "GET /files", .subject = path, .method = "GET", .path = q,
 		.range = range, .upload_fd = -1, .sink = sink, .transfer_len = len,
+		/* The transport caps what reaches a sink too: at what was asked. */
+		.max_body = len ? (size_t)len : SIZE_MAX,
 		.rc = HTTP_RETRY_IDEMPOTENT, .quiet = -ENOENT,
 	};
 	int r;

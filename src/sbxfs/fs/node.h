@@ -80,6 +80,10 @@ struct node_ops {
 	int (*rename)(struct sbxfs *fs, const struct path_node *n, const char *to,
 		      unsigned flags);
 	int (*truncate)(struct sbxfs *fs, const struct path_node *n, off_t size);
+	/* chmod, for a kind that can tell a no-op from a change; h is the
+	 * open file when the call came through one.  NULL: EPERM. */
+	int (*chmod)(struct sbxfs *fs, const struct path_node *n, const struct open_file *h,
+		     mode_t mode);
 	int (*create)(struct sbxfs *fs, const struct path_node *n, mode_t mode,
 		      struct fuse_file_info *fi);
 };

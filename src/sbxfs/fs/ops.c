@@ -283,9 +283,13 @@ static int refuse_path(const char *path)
 
 static int sbxfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)mode;
-	(void)fi;
-	return refuse_path(path);
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL || ops->chmod == NULL)
+		return refuse_path(path);
+	return ops->chmod(get_fs(), &n, open_file_of(fi), mode);
 }
 
 static int sbxfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/scrub.h"
 #include "files.h"
 #include "model/model.h"
@@ -13,6 +14,15 @@
 struct files_ep {
 	struct files_ep *next;
 	char *id, *token, *domain;
+};
+
+struct files_own {
+	struct files_own *next;
+	char *id, *path;
+	unsigned mode;
+	int refs;
+	uint64_t size;
+	int64_t mtime_ms;
 };
 
 /* The strings of an endpoint, copied out for one call. */
@@ -28,6 +38,7 @@ void files_init(struct files *f)
 {
 	pthread_mutex_init(&f->lock, NULL);
 	f->eps = NULL;
+	f->own = NULL;
 }
 
 static void ep_free(struct files_ep *e)
@@ -42,6 +53,14 @@ static void ep_free(struct files_ep *e)
 
 void files_fini(struct files *f)
 {
+	while (f->own) {
+		struct files_own *o = f->own;
+
+		f->own = o->next;
+		free(o->id);
+		free(o->path);
+		free(o);
+	}
 	while (f->eps) {
 		struct files_ep *e = f->eps;
 
@@ -246,6 +265,88 @@ static void drop_parent(struct files *f, const char *id, const char *path)
 	dircache_drop(f->dirs, id, parent, 0);
 }
 
+/* ---- the own-change overlay (called with f->lock held where noted) ---- */
+
+static struct files_own **own_find(struct files *f, const char *id, const char *path)
+{
+	struct files_own **pp;
+
+	for (pp = &f->own; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->path, path) == 0 && strcmp((*pp)->id, id) == 0)
+			break;
+	return pp;
+}
+
+int files_own_add(struct files *f, const char *id, const char *path, unsigned mode)
+{
+	struct files_own **pp, *o;
+	int err = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (*(pp = own_find(f, id, path))) {
+		(*pp)->refs++;
+	} else if ((o = calloc(1, sizeof(*o))) && (o->id = strdup(id)) &&
+		   (o->path = strdup(path))) {
+		o->mode = mode;
+		o->refs = 1;
+		o->mtime_ms = clock_wall_ms();
+		*pp = o;
+	} else {
+		if (o)
+			free(o->id);
+		free(o);
+		err = -ENOMEM;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+void files_own_set(struct files *f, const char *id, const char *path, uint64_t size)
+{
+	struct files_own *o;
+
+	pthread_mutex_lock(&f->lock);
+	if ((o = *own_find(f, id, path))) {
+		o->size = size;
+		o->mtime_ms = clock_wall_ms();
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+void files_own_del(struct files *f, const char *id, const char *path)
+{
+	struct files_own **pp, *o;
+
+	pthread_mutex_lock(&f->lock);
+	if ((o = *(pp = own_find(f, id, path))) && --o->refs == 0) {
+		*pp = o->next;
+		free(o->id);
+		free(o->path);
+		free(o);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The overlay's entry for path into *out: 1, 0 when it has none. */
+static int own_lookup(struct files *f, const char *id, const char *path, struct fentry *out)
+{
+	struct files_own *o;
+	int found = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if ((o = *own_find(f, id, path))) {
+		out->type = FENTRY_FILE;
+		out->mode = o->mode;
+		out->size = o->size;
+		out->mtime_ms = o->mtime_ms;
+		found = 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (found && (out->name = strdup(strrchr(path, '/') + 1)) == NULL)
+		return -ENOMEM;
+	return found;
+}
+
 /* ---- reads ---- */
 
 struct list_ctx {
@@ -277,6 +378,8 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if ((err = own_lookup(f, id, path, out)) != 0)
+		return err < 0 ? err : 0;
 	if (strcmp(path, "/") == 0) {
 		out->type = FENTRY_DIR;
 		out->mode = 0755;

@@ -23,6 +23,7 @@
 #include "envd/client.h"
 
 struct files_ep;
+struct files_own;
 
 struct files {
 	struct envdc *envd;          /* borrowed */
@@ -31,6 +32,7 @@ struct files {
 	uint64_t max_file;          /* larger files: EFBIG before any transfer */
 	pthread_mutex_t lock;       /* guards eps */
 	struct files_ep *eps;       /* endpoints known, per sandbox */
+	struct files_own *own;      /* files open for writing here */
 };
 
 /* Sets up f's lock and endpoint table (the pointers set by the caller). */
@@ -40,8 +42,17 @@ void files_fini(struct files *f);
 /* Forgets sandbox id's endpoint and listings (it is gone, or a refresh). */
 void files_forget(struct files *f, const char *id);
 
-/* The attributes of path: "/" is a directory of its own; else its entry
- * in its parent's listing.  *out filled (caller fentry_clear()s it). */
+/* The own-change overlay: a file open for writing here exists, with the
+ * size written so far, before the sandbox has it (a lookup by path finds
+ * it: git chmods a lock file it holds open).  Counted per (id, path):
+ * add at open, set after each write, del at release.  0 or -ENOMEM. */
+int files_own_add(struct files *f, const char *id, const char *path, unsigned mode);
+void files_own_set(struct files *f, const char *id, const char *path, uint64_t size);
+void files_own_del(struct files *f, const char *id, const char *path);
+
+/* The attributes of path: a file open for writing here as written so far;
+ * "/" a directory of its own; else its entry in its parent's listing.
+ * *out filled (caller fentry_clear()s it). */
 int files_lookup(struct files *f, const char *id, const char *path, struct fentry *out);
 /* The listing of directory path (caller dirlist_put()s it). */
 int files_list(struct files *f, const char *id, const char *path, struct dirlist **out);

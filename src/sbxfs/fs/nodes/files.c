@@ -3,8 +3,9 @@
  * from store/files.c (one ListDir a directory, cached for fs_cache_ttl);
  * every change is one or two envd calls.  Open files are files_io.c's.
  *
- * What envd has no call for is refused with nothing sent: chmod, chown,
- * utimens, hard links, symlink creation and mknod (ops.c, EPERM).
+ * What envd has no call for is refused with nothing sent: chmod (but to
+ * the same mode), chown, utimens, hard links, symlink creation and mknod
+ * (ops.c, EPERM).
  * Symlinks show as what they point to (envd reports the target's type). */
 #include <errno.h>
 #include <stdio.h>
@@ -149,6 +150,21 @@ static int fs_rename(struct sbxfs *fs, const struct path_node *n, const char *to
 	return files_rename(fs->files, id, rpath, to_path, (flags & RENAME_NOREPLACE) != 0);
 }
 
+/* envd has no call to change a mode: a chmod to the mode a file already
+ * shows succeeds with nothing sent (git and sqlite copy a file's mode to
+ * its replacement), any other is EPERM. */
+static int fs_chmod(struct sbxfs *fs, const struct path_node *n, const struct open_file *h,
+		    mode_t mode)
+{
+	struct stat st;
+	int err = h && h->ops == &files_node_ops ? files_fgetattr(h, &st)
+						 : fs_getattr(fs, n, NULL, &st);
+
+	if (err < 0)
+		return err;
+	return (st.st_mode & 07777) == (mode & 07777) ? 0 : -EPERM;
+}
+
 const struct node_ops files_node_ops = {
 	.dir_of = fs_dir_of,
 	.getattr = fs_getattr,
@@ -167,4 +183,5 @@ const struct node_ops files_node_ops = {
 	.rename = fs_rename,
 	.truncate = files_truncate,
 	.create = files_create,
+	.chmod = fs_chmod,
 };

@@ -33,6 +33,7 @@ struct file_io {
 	int spool;               /* -1: read-only, reads go to the sandbox */
 	bool dirty;              /* the spool holds what the sandbox does not */
 	bool append;
+	bool own;                /* in the store's own-change overlay */
 	struct fentry attr;      /* at open */
 	char *ra;                /* the read-ahead window: ra_len bytes at ra_off */
 	size_t ra_len, ra_want;
@@ -131,13 +132,34 @@ static int spool_fill(struct sbxfs *fs, struct file_io *io)
 
 	if (io->attr.size == 0)
 		return 0;
-	err = files_read(fs->files, io->id, io->path, 0, 0, &sink, &got);
+	err = files_read(fs->files, io->id, io->path, 0, io->attr.size, &sink, &got);
 	if (err == 0 && got != io->attr.size)
 		log_debug("fs: %s changed size while fetched", io->path);
 	return err;
 }
 
 /* ---- open, create ---- */
+
+/* Shows the file being written by path until it is released. */
+static int own_add(struct sbxfs *fs, struct file_io *io)
+{
+	int err = files_own_add(fs->files, io->id, io->path, io->attr.mode ? io->attr.mode : 0644);
+
+	if (err == 0) {
+		io->own = true;
+		files_own_set(fs->files, io->id, io->path, io->attr.size);
+	}
+	return err;
+}
+
+/* The overlay's size after a change to the spool. */
+static void own_size(struct sbxfs *fs, struct file_io *io)
+{
+	struct stat st;
+
+	if (io->own && fstat(io->spool, &st) == 0)
+		files_own_set(fs->files, io->id, io->path, (uint64_t)st.st_size);
+}
 
 /* A handle for io (taken) of node n; -ENOMEM frees io. */
 static int handle_new(const struct path_node *n, struct file_io *io, struct open_file **out)
@@ -192,7 +214,7 @@ int files_open(struct sbxfs *fs, const struct path_node *n, const char *path,
 		goto fail;
 	io->append = fi->flags & O_APPEND;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
-	    (err = spool_open(fs, io, fi->flags & O_TRUNC)) < 0)
+	    ((err = spool_open(fs, io, fi->flags & O_TRUNC)) < 0 || (err = own_add(fs, io)) < 0))
 		goto fail;
 	fi->direct_io = 0;
 	fi->keep_cache = 0;
@@ -221,6 +243,8 @@ int files_create(struct sbxfs *fs, const struct path_node *n, mode_t mode,
 	io->append = fi->flags & O_APPEND;
 	io->attr.name = strdup("");
 	err = io->attr.name ? spool_open(fs, io, true) : -ENOMEM;
+	if (err == 0)
+		err = own_add(fs, io);
 	if (err < 0) {
 		io_free(io);
 		return err;
@@ -264,7 +288,9 @@ static size_t window_size(struct file_io *io, size_t size, uint64_t off)
 	return left < want ? (size_t)left : want;
 }
 
-static int read_remote(struct open_file *h, char *buf, size_t size, uint64_t off)
+/* Part of a read from the window, fetching the window first when it does
+ * not hold off: the bytes copied, 0 at the end, or -errno. */
+static int read_part(struct open_file *h, char *buf, size_t size, uint64_t off)
 {
 	struct file_io *io = h->io;
 	struct mem_sink m = { 0 };
@@ -295,6 +321,20 @@ static int read_remote(struct open_file *h, char *buf, size_t size, uint64_t off
 	k = from_window(io, buf, size, off);
 	pthread_mutex_unlock(&io->lock);
 	return k > 0 ? (int)k : 0;
+}
+
+/* The kernel takes a short read for the end of the file: fill it. */
+static int read_remote(struct open_file *h, char *buf, size_t size, uint64_t off)
+{
+	size_t done = 0;
+	int n = 1;
+
+	while (done < size && n > 0) {
+		n = read_part(h, buf + done, size - done, off + done);
+		if (n > 0)
+			done += (size_t)n;
+	}
+	return n < 0 && done == 0 ? n : (int)done;
 }
 
 int files_read_h(struct open_file *h, char *buf, size_t size, off_t off)
@@ -330,6 +370,7 @@ int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t 
 	pthread_mutex_lock(&io->lock);
 	io->dirty = true;
 	pthread_mutex_unlock(&io->lock);
+	own_size(fs, io);
 	return (int)n;
 }
 
@@ -369,6 +410,7 @@ int files_ftruncate(struct sbxfs *fs, struct open_file *h, off_t size)
 	pthread_mutex_lock(&io->lock);
 	io->dirty = true;
 	pthread_mutex_unlock(&io->lock);
+	own_size(fs, io);
 	return 0;
 }
 
@@ -395,6 +437,8 @@ void files_release(struct sbxfs *fs, struct open_file *h)
 	if (err < 0)
 		log_warn("fs: %s: changes not sent at release: %s",
 			 h->io ? h->io->path : "?", strerror(-err));
+	if (h->io && h->io->own)
+		files_own_del(fs->files, h->io->id, h->io->path);
 	io_free(h->io);
 	h->io = NULL;
 }
