@@ -119,3 +119,75 @@ Test(fsdir, chmod_chown_utimens_and_links_are_refused)
 	cr_assert_eq(errno, EPERM);
 	cr_assert_not(eexists(id, "/tmp/y"));
 }
+
+Test(fsdir, a_paused_sandbox_is_hostdown_and_not_resumed)
+{
+	char *state;
+
+	cr_assert_eq(put(P("/box/state"), "paused"), 0);
+	cr_assert_eq(open(P("/box/fs/tmp/p"), O_CREAT | O_WRONLY, 0644), -1);
+	cr_assert_eq(errno, EHOSTDOWN);
+	cr_assert_eq(access(P("/box/fs/home/user"), F_OK), -1);
+	cr_assert_eq(errno, EHOSTDOWN);
+	state = rest_field(id, "state");
+	cr_assert_str_eq(state, "paused");
+	free(state);
+}
+
+Test(fsdir, a_file_open_when_its_sandbox_is_killed_fails_at_close)
+{
+	int fd = open(P("/box/fs/tmp/k"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	char path[128];
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, "abc", 3), 3);
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	cr_assert_eq(rest("DELETE", path, NULL, NULL), 204);
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	cr_assert_eq(access(P("/box/fs/tmp"), F_OK), -1);
+	cr_assert_eq(errno, ENOENT);
+}
+
+Test(fsdir, a_full_disk_fails_close_with_enospc_and_leaves_nothing)
+{
+	char *tiny = fsfix_sandbox("tiny1", "tiny");
+	char *buf = calloc(1, 2 << 20);
+	int fd = open(P("/tiny1/fs/tmp/big"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	long status;
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, buf, 2 << 20), 2 << 20);
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, ENOSPC);
+	free(eget(tiny, "/tmp/big", NULL, &status));
+	cr_assert_eq(status, 404);
+	free(buf);
+	free(tiny);
+}
+
+Test(fsdir, files_over_fs_max_file_are_efbig_before_any_transfer)
+{
+	int fd = open(P("/box/fs/tmp/f"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)5 << 30), -1);
+	cr_assert_eq(errno, EFBIG);
+	cr_assert_eq(close(fd), 0);
+}
+
+Test(fsdir, rename_noreplace_is_honoured_and_exchange_refused)
+{
+	cr_assert_eq(sh("echo a > $MNT/box/fs/tmp/a && echo b > $MNT/box/fs/tmp/b"), 0);
+	cr_assert_eq(renameat2(AT_FDCWD, P("/box/fs/tmp/a"), AT_FDCWD, P("/box/fs/tmp/b"),
+			       RENAME_NOREPLACE), -1);
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_eq(renameat2(AT_FDCWD, P("/box/fs/tmp/a"), AT_FDCWD, P("/box/fs/tmp/b"),
+			       RENAME_EXCHANGE), -1);
+	cr_assert_eq(errno, EINVAL);
+	char *b = remote("/tmp/b", NULL);
+
+	cr_assert_str_eq(b, "b\n");
+	free(b);
+}

@@ -167,6 +167,22 @@ static int target_get(struct files *f, const char *id, bool refetch, struct targ
 	return 0;
 }
 
+/* envd did not answer for sandbox id (502): ENOENT when the sandbox is
+ * gone (its endpoint and listings forgotten), else EHOSTDOWN (paused, or
+ * not running yet). */
+static int why_down(struct files *f, const char *id)
+{
+	struct api_error aerr;
+	struct sbx *s = NULL;
+	int err = api_get(f->api, id, &s, &aerr);
+
+	sbx_unref(s);
+	if (err != -ENOENT)
+		return -EHOSTDOWN;
+	files_forget(f, id);
+	return -ENOENT;
+}
+
 /* Runs op against sandbox id's envd; a token it rejects (401) is fetched
  * once more, for a sandbox whose token changed (resumed, or reissued). */
 static int with_endpoint(struct files *f, const char *id, envd_op_fn op, void *arg)
@@ -183,7 +199,7 @@ static int with_endpoint(struct files *f, const char *id, envd_op_fn op, void *a
 		if (!(err == -EACCES && eerr.http_status == 401))
 			break;
 	}
-	return err;
+	return err == -EHOSTDOWN ? why_down(f, id) : err;
 }
 
 /* ---- the operations, each one envd call with its arguments ---- */
