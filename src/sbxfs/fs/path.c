@@ -123,6 +123,8 @@ static int parse_fs(const char *rest, struct path_node *out)
 		if (!component_ok(c))
 			return -ENOENT;
 	out->rest = path_span_of(from);
+	while (out->rest.len > 1 && out->rest.p[out->rest.len - 1] == '/')
+		out->rest.len--;   /* "fs/a/" is "fs/a", as "/x/" is "/x" */
 	return 0;
 }
 
