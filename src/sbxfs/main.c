@@ -221,6 +221,12 @@ static int setup_files(struct sbxfs_main *m)
 	};
 	char *msg = NULL;
 
+	/* A custom backend names no domain: without a URL there is no way to
+	 * a sandbox's agent, and no fs/ directories. */
+	if (cfg.sandbox_url == NULL && cfg.domain == NULL) {
+		log_info("no sandbox_url and no domain: no fs/ directories");
+		return 0;
+	}
 	m->envd = envdc_new(&cfg, &msg);
 	m->dirs = dircache_new(1000U * m->opts.fs_cache_ttl, 512);
 	if (m->envd == NULL || m->dirs == NULL) {

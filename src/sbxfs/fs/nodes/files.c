@@ -20,7 +20,7 @@ int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *pat
 	int err;
 
 	if (fs->files == NULL)
-		return -ENOTSUP;
+		return -ENOENT;   /* no way to the agents: no fs/ */
 	if ((err = resolve_sbx(fs, n, false, &l, &s)) < 0)
 		return err;
 	err = s->state == SBX_STATE_PAUSED ? -EHOSTDOWN : 0;

@@ -10,7 +10,7 @@
 
 /* Where node n lives: the sandbox's ID (id, 65 bytes) and the remote path
  * (path, PATH_MAX bytes).  -ENOENT for a sandbox not listed, -EHOSTDOWN
- * for a paused one (reads never resume it), -ENOTSUP when fs/ is off. */
+ * for a paused one (reads never resume it), -ENOENT when fs/ is off. */
 int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *path);
 /* Attributes of entry e as the mount shows them. */
 void files_stat(struct sbxfs *fs, const struct fentry *e, struct stat *st);
