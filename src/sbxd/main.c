@@ -32,6 +32,8 @@ struct opts {
 	const char *templates;
 	unsigned max_sandboxes, max_timeout, default_timeout;
 	bool faults;
+	const char *runtime;
+	unsigned sandbox_uid;
 	enum sbxd_log_level level;
 };
 
@@ -57,11 +59,20 @@ static void usage(FILE *out)
 		"  --max-connections-per-ip N  the same per remote address (default 256)\n"
 		"  --request-timeout SECS  time to send a whole request (default 10)\n"
 		"  --idle-timeout SECS     time a kept-alive connection may idle (default 60)\n"
+		"  --runtime KIND          what a sandbox is: record (records only), dir\n"
+		"                          (a root directory, no processes), bwrap\n"
+		"                          (isolated processes) or auto (default: bwrap\n"
+		"                          where it can run, else record)\n"
+		"  --sandbox-uid UID       as root: host uid of a sandbox's root; its user\n"
+		"                          is UID+1000 (default 1000000)\n"
 		"  --faults                enable the /sbxd/faults fault-injection API\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  --help                  show this help\n"
 		"  --version               show the version\n\n"
 		"Without a key, sbxd generates one and prints where it stored it.\n"
+		"bwrap enforces memoryMB and the process limit (256 per CPU) through\n"
+		"cgroups where sbxd may write them (as root), cpuCount as a CPU quota;\n"
+		"diskSizeMB is not enforced.  /sbxd/stats says what is.\n"
 		"See sbxd(8).\n");
 }
 
@@ -121,10 +132,22 @@ static int parse_level(const char *s, enum sbxd_log_level *out)
 	return -1;
 }
 
+static int parse_runtime(const char *s, const char **out)
+{
+	static const char *const kinds[] = { "record", "dir", "bwrap", "auto" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, kinds[i]) == 0) {
+			*out = kinds[i];
+			return 0;
+		}
+	return -1;
+}
+
 /* The long options; each value indexes longopts (less O_LISTEN). */
 enum { O_LISTEN = 256, O_REMOTE, O_READY, O_KEYFILE, O_STATE, O_TPL, O_MAXSBX,
        O_MAXTO, O_DEFTO, O_FAULTS, O_LEVEL, O_HELP, O_VERSION, O_THREADS, O_MAXCONN,
-       O_PERIP, O_REQTO, O_IDLETO };
+       O_PERIP, O_REQTO, O_IDLETO, O_RUNTIME, O_SBXUID };
 static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "allow-remote", no_argument, NULL, O_REMOTE },
@@ -144,6 +167,8 @@ static const struct option longopts[] = {
 	{ "max-connections-per-ip", required_argument, NULL, O_PERIP },
 	{ "request-timeout", required_argument, NULL, O_REQTO },
 	{ "idle-timeout", required_argument, NULL, O_IDLETO },
+	{ "runtime", required_argument, NULL, O_RUNTIME },
+	{ "sandbox-uid", required_argument, NULL, O_SBXUID },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -172,6 +197,8 @@ static int take_option(int c, struct opts *o)
 	case O_PERIP: bad = parse_uint(optarg, 1, 1000000, &o->max_per_ip); break;
 	case O_REQTO: bad = parse_uint(optarg, 1, 3600, &o->request_timeout); break;
 	case O_IDLETO: bad = parse_uint(optarg, 1, 86400, &o->idle_timeout); break;
+	case O_RUNTIME: bad = parse_runtime(optarg, &o->runtime); break;
+	case O_SBXUID: bad = parse_uint(optarg, 1, 4294967295u - 65536, &o->sandbox_uid); break;
 	default: usage(stderr); return -2;
 	}
 	return bad ? -1 : 0;
@@ -301,7 +328,8 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 		.faults = o->faults, .log_level = o->level, .unix_path = o->unix_path,
 		.threads = o->threads, .max_connections = o->max_conns,
 		.max_per_ip = o->max_per_ip, .request_timeout = o->request_timeout,
-		.idle_timeout = o->idle_timeout,
+		.idle_timeout = o->idle_timeout, .runtime = o->runtime,
+		.sandbox_uid = o->sandbox_uid,
 	};
 	char *err = NULL;
 	struct sbxd *s = sbxd_start(&cfg, &err);
@@ -338,7 +366,8 @@ static int serve(struct opts *o, char *key, sigset_t *sigs)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .host = "127.0.0.1", .port = 49982, .level = SBXD_LOG_INFO };
+	struct opts o = { .host = "127.0.0.1", .port = 49982, .level = SBXD_LOG_INFO,
+			  .runtime = "auto" };
 	sigset_t sigs;
 	char *key = NULL;
 	int rc;

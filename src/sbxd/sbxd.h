@@ -49,6 +49,15 @@ struct sbxd_config {
 	unsigned default_timeout;   /* seconds; 0: default 300 */
 	bool faults;                /* enable the /sbxd/faults test API */
 
+	/* What a sandbox is (see sbxd(8)): "record" (NULL: records only, no
+	 * files, no processes), "dir" (a private root directory each),
+	 * "bwrap" (isolated processes under bubblewrap; fails to start
+	 * where it cannot run) or "auto" (bwrap where it runs, else record). */
+	const char *runtime;
+	/* With bwrap and sbxd running as root: the host uid of a sandbox's
+	 * root; its `user` is this + 1000 (0: 1000000). */
+	unsigned sandbox_uid;
+
 	sbxd_log_fn log;            /* NULL: log to stderr */
 	void *log_ctx;
 	enum sbxd_log_level log_level;

@@ -2,6 +2,7 @@
 #include "envdutil.h"
 
 #include "http/server.h"
+#include "runtime/runtime.h"
 #include "testrt.h"
 
 #include <criterion/criterion.h>
@@ -76,11 +77,45 @@ void efix_start(struct efix *f)
 	resp_free(&r);
 }
 
+void efix_start_rt(struct efix *f, struct rt *rt, const char *state)
+{
+	struct sbxd_config cfg = { 0 };
+	struct resp r;
+	char err[256];
+
+	memset(f, 0, sizeof(*f));
+	tsrv_start(&f->t, &cfg);
+	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"base\"}", &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	json_t *j = resp_json(&r);
+
+	snprintf(f->id, sizeof(f->id), "%s", json_string_value(json_object_get(j, "sandboxID")));
+	snprintf(f->token, sizeof(f->token), "%s",
+		 json_string_value(json_object_get(j, "envdAccessToken")));
+	json_decref(j);
+	resp_free(&r);
+	struct rt_box_spec spec = { .id = f->id, .template_id = "base", .cpu_count = 1,
+				    .memory_mb = 256, .disk_mb = 512, .internet = false };
+	int rc = rt_create(rt, &spec, err, sizeof(err));
+
+	cr_assert_eq(rc, 0, "rt_create: %d %s", rc, err);
+	static struct envd_backend be;
+
+	envd_backend_rt(rt, &be);
+	envd_set_backend(sbxd_envd(f->t.s), &be);
+	snprintf(f->root, sizeof(f->root), "%s/sandboxes/%s/root", state, f->id);
+	f->rt = rt;
+}
+
 void efix_stop(struct efix *f)
 {
 	char cmd[PATH_MAX + 16];
 
 	tsrv_stop(&f->t);
+	if (f->rt) {
+		rt_destroy(f->rt, f->id);
+		return;
+	}
 	unlink(f->templates);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
 	if (strstr(f->root, "/tmp/sbxd-envd-") == f->root)

@@ -16,11 +16,17 @@ struct efix {
 	char templates[PATH_MAX + 32];
 	char id[21];
 	char token[65];
+	struct rt *rt;                  /* a real runtime's, or NULL */
 };
+
+struct rt;
 
 /* Starts sbxd, creates one sandbox and gives it a root with /home/user,
  * /root and /tmp. */
 void efix_start(struct efix *f);
+/* The same on a real runtime: the sandbox made in `rt` (state dir
+ * `state`), envd on the runtime's backend. */
+void efix_start_rt(struct efix *f, struct rt *rt, const char *state);
 /* Stops sbxd and removes the root. */
 void efix_stop(struct efix *f);
 

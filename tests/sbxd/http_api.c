@@ -79,7 +79,7 @@ Test(api, sandbox_lifecycle_routes)
 	cr_expect_str_eq(json_string_value(json_object_get(j, "templateID")), "base");
 	cr_expect_str_eq(json_string_value(json_object_get(j, "alias")), "base");
 	cr_expect_eq(json_string_length(json_object_get(j, "clientID")), 8);
-	cr_expect_str_eq(json_string_value(json_object_get(j, "envdVersion")), "0.2.0");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "envdVersion")), "0.5.7");
 	cr_expect(json_is_string(json_object_get(j, "envdAccessToken")));
 	cr_expect(json_is_null(json_object_get(j, "trafficAccessToken")));
 	cr_expect(json_is_null(json_object_get(j, "domain")));

@@ -77,7 +77,7 @@ Test(lifecycle, auto_pause_then_connect, .timeout = 20)
 	cr_expect_eq(r.status, 201, "%s", r.body);
 	j = resp_json(&r);
 	cr_expect_str_eq(json_string_value(json_object_get(j, "sandboxID")), id);
-	cr_expect_str_eq(json_string_value(json_object_get(j, "envdVersion")), "0.2.0");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "envdVersion")), "0.5.7");
 	json_decref(j);
 	resp_free(&r);
 	j = get_info(id, &st);

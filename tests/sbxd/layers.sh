@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The shape of src/sbxd and src/common, checked from their sources:
-#  - includes obey  http/ -> api/ -> registry/ -> base/ -> src/common,
+#  - includes obey  http/ -> api/ -> registry/ -> runtime/ -> base/ -> src/common
+#    (init/, the sandbox's PID 1, sees runtime/'s wire format only),
 #    nothing upward; src/common uses libc and pthreads only;
 #  - no file over 600 lines, no function body over 60.
 #   tests/sbxd/layers.sh SOURCE_ROOT
@@ -9,7 +10,8 @@ cd "${1:-$(dirname "$0")/../..}" || exit 1
 status=0
 rank() {
 	case $1 in
-	http) echo 4 ;; api) echo 3 ;; envd) echo 3 ;; registry) echo 2 ;; base) echo 1 ;; common) echo 0 ;;
+	http) echo 5 ;; api) echo 4 ;; envd) echo 4 ;; registry) echo 3 ;; runtime | init) echo 2 ;;
+	base) echo 1 ;; common) echo 0 ;;
 	*) echo -1 ;;
 	esac
 }

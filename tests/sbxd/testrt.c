@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@
 struct rt_proc {
 	pid_t pid;
 	int in, out, err, pty, exitfd;
-	int status;
+	pthread_mutex_t lock;           /* status, reaped: the pump reaps while */
+	int status;                     /* another thread may signal */
 	bool reaped;
 };
 
@@ -116,6 +118,7 @@ int testrt_exec(void *ctx, const char *id, const struct rt_exec_spec *spec,
 		nonblock(p->in), nonblock(p->out), nonblock(p->err);
 	}
 	p->exitfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	pthread_mutex_init(&p->lock, NULL);
 	*out = p;
 	return 0;
 }
@@ -137,7 +140,12 @@ static int t_close_stdin(struct rt_proc *p)
 
 static int t_signal(struct rt_proc *p, int sig)
 {
-	return p->reaped ? -ESRCH : kill(-p->pid, sig) < 0 ? -errno : 0;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	rc = p->reaped ? -ESRCH : kill(-p->pid, sig) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
 }
 
 static int t_resize(struct rt_proc *p, unsigned short cols, unsigned short rows)
@@ -149,15 +157,18 @@ static int t_resize(struct rt_proc *p, unsigned short cols, unsigned short rows)
 
 static int t_status(struct rt_proc *p, int *wstatus)
 {
-	if (!p->reaped) {
-		pid_t r = waitpid(p->pid, &p->status, WNOHANG);
+	int rc = 0;
 
-		if (r == 0)
-			return -EAGAIN;
-		p->reaped = true;
+	pthread_mutex_lock(&p->lock);
+	if (!p->reaped) {
+		if (waitpid(p->pid, &p->status, WNOHANG) == 0)
+			rc = -EAGAIN;
+		else
+			p->reaped = true;
 	}
 	*wstatus = p->status;
-	return 0;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
 }
 
 static void t_free(struct rt_proc *p)
@@ -171,6 +182,7 @@ static void t_free(struct rt_proc *p)
 	for (size_t i = 0; i < 5; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 

@@ -1,14 +1,18 @@
 /* Route handlers; see handlers.h. */
 #include "api/handlers.h"
 
+#include "api/boxes.h"
 #include "api/faults.h"
 #include "api/query.h"
 #include "api/reqbody.h"
+#include "api/sbxdata.h"
 #include "api/stats.h"
 #include "base/util.h"
 #include "common/clock.h"
 #include "registry/registry.h"
+#include "registry/sbxlog.h"
 #include "registry/templates.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -49,8 +53,7 @@ static void reply_json(struct reply *rp, int status, json_t *json)
 	rp->json = json;
 }
 
-/* Maps a registry error for sandbox `id` to its reply. */
-static void reply_reg_error(struct reply *rp, int rc, const char *id)
+void reply_reg_error(struct reply *rp, int rc, const char *id)
 {
 	switch (rc) {
 	case -ENOENT:
@@ -98,14 +101,18 @@ static void h_create(struct api_ctx *s, const struct request *rq, struct reply *
 		.allow_internet = req.allow_internet,
 		.metadata = req.metadata, .env_vars = req.env_vars,
 	};
-	int rc = reg_create(s->reg, &spec, clock_wall_ms(), &out);
-	if (rc == -EAGAIN) {
+	int rc = boxes_create(s, &spec, tpl.rootfs, &out, rp);
+	if (rp->status) {
+		/* the runtime's failure, replied */
+	} else if (rc == -EAGAIN) {
 		reply_error(rp, 429, "maximum number of concurrent sandboxes (%u) reached",
 			    s->max_sandboxes);
 	} else if (rc < 0) {
 		reply_reg_error(rp, rc, "");
 	} else {
 		tpl_note_spawn(s->tpl, tpl.id, clock_wall_ms());
+		sbxlog_add(s->logs, json_string_value(json_object_get(out, "sandboxID")), "info",
+			   "lifecycleSvc", NULL, "Sandbox created from template %s", tpl.id);
 		reply_json(rp, 201, out);
 	}
 out:
@@ -198,12 +205,12 @@ static void h_get(struct api_ctx *s, const struct request *rq, struct reply *rp)
 
 static void h_kill(struct api_ctx *s, const struct request *rq, struct reply *rp)
 {
-	int rc = reg_kill(s->reg, rq->m->sandbox_id);
+	int rc = boxes_kill(s, rq->m->sandbox_id);
 
 	if (rc < 0)
-		reply_reg_error(rp, rc, rq->m->sandbox_id);
-	else
-		rp->status = 204;
+		return reply_reg_error(rp, rc, rq->m->sandbox_id);
+	sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox killed");
+	rp->status = 204;
 }
 
 static void h_timeout(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -247,13 +254,15 @@ static void h_pause(struct api_ctx *s, const struct request *rq, struct reply *r
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_pause(s->reg, rq->m->sandbox_id);
+	int rc = boxes_pause(s, rq->m->sandbox_id);
 	if (rc == -EBUSY)
 		reply_error(rp, 409, "sandbox \"%s\" is already paused", rq->m->sandbox_id);
 	else if (rc < 0)
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else
 		rp->status = 204;
+	if (rc == 0)
+		sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox paused");
 }
 
 static void h_resume(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -267,13 +276,15 @@ static void h_resume(struct api_ctx *s, const struct request *rq, struct reply *
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_resume(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out);
+	int rc = boxes_resume(s, rq->m->sandbox_id, t, &out);
 	if (rc == -EBUSY)
 		reply_error(rp, 409, "sandbox \"%s\" is already running", rq->m->sandbox_id);
 	else if (rc < 0)
 		reply_reg_error(rp, rc, rq->m->sandbox_id);
 	else
 		reply_json(rp, 201, out);
+	if (rc == 0)
+		sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox resumed");
 }
 
 static void h_connect(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -288,11 +299,12 @@ static void h_connect(struct api_ctx *s, const struct request *rq, struct reply 
 		reply_error(rp, 400, "%s", err);
 		return;
 	}
-	int rc = reg_connect(s->reg, rq->m->sandbox_id, t, clock_wall_ms(), &out, &resumed);
+	int rc = boxes_connect(s, rq->m->sandbox_id, t, &out, &resumed);
 	if (rc < 0)
-		reply_reg_error(rp, rc, rq->m->sandbox_id);
-	else
-		reply_json(rp, resumed ? 201 : 200, out);
+		return reply_reg_error(rp, rc, rq->m->sandbox_id);
+	if (resumed)
+		sbxlog_add(s->logs, rq->m->sandbox_id, "info", "lifecycleSvc", NULL, "Sandbox resumed");
+	reply_json(rp, resumed ? 201 : 200, out);
 }
 
 static void h_templates(struct api_ctx *s, const struct request *rq, struct reply *rp)
@@ -307,6 +319,8 @@ static void h_stats_get(struct api_ctx *s, const struct request *rq, struct repl
 
 	(void)rq;
 	json_object_set_new(o, "sandboxes", json_integer((json_int_t)reg_count(s->reg)));
+	json_object_set_new(o, "runtime", s->rt ? rt_info(s->rt) : json_pack("{s:s}", "kind",
+									      "record"));
 	reply_json(rp, 200, o);
 }
 
@@ -359,6 +373,9 @@ static const struct {
 	{ RT_SANDBOX_RESUME, "POST", h_resume, "POST /sandboxes/{id}/resume" },
 	{ RT_SANDBOX_CONNECT, "POST", h_connect, "POST /sandboxes/{id}/connect" },
 	{ RT_V2_SANDBOX_CONNECT, "POST", h_connect, "POST /v2/sandboxes/{id}/connect" },
+	{ RT_SANDBOX_METRICS, "GET", h_metrics, "GET /sandboxes/{id}/metrics" },
+	{ RT_SANDBOX_LOGS, "GET", h_logs_v1, "GET /sandboxes/{id}/logs" },
+	{ RT_V2_SANDBOX_LOGS, "GET", h_logs_v2, "GET /v2/sandboxes/{id}/logs" },
 	{ RT_TEMPLATES, "GET", h_templates, "GET /templates" },
 	/* The server's own routes; never counted in the stats. */
 	{ RT_SBXD_STATS, "GET", h_stats_get, NULL },

@@ -8,13 +8,18 @@
 #define SBXD_HANDLERS_H
 
 #include "api/router.h"
+#include "registry/sandbox.h"
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct MHD_Connection;
 struct faults;
+struct sbxlog;
 struct reg;
+struct rt;
+struct slog;
 struct stats;
 struct tpl_store;
 
@@ -25,9 +30,16 @@ struct api_ctx {
 	struct tpl_store *tpl;
 	struct stats *stats;
 	struct faults *faults;  /* NULL unless --faults */
+	struct rt *rt;          /* what runs sandboxes; NULL: records only */
+	const struct slog *log;
 	unsigned max_sandboxes;
 	unsigned max_timeout;
 	unsigned default_timeout;
+	struct sbxlog *logs;    /* lifecycle and process events; NULL: none */
+	/* Live use of a sandbox for its metrics, or NULL (then all 0):
+	 * returns 0 and fills *u, or -errno. */
+	int (*usage)(void *ctx, const char *id, struct sbx_usage *u);
+	void *usage_ctx;
 };
 
 struct request {
@@ -52,6 +64,9 @@ void handlers_dispatch(struct api_ctx *s, const struct request *rq, struct reply
 /* Sets an error reply {"code":status,"message":...}. */
 void reply_error(struct reply *rp, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Maps a registry error for sandbox `id` to its reply. */
+void reply_reg_error(struct reply *rp, int rc, const char *id);
 
 /* The stats key for a request: "METHOD /templated/path", or "other" for
  * paths (and methods) that match no route. */

@@ -17,6 +17,9 @@ static const char *const templates[RT_COUNT] = {
 	[RT_SANDBOX_RESUME] = "/sandboxes/{id}/resume",
 	[RT_SANDBOX_CONNECT] = "/sandboxes/{id}/connect",
 	[RT_V2_SANDBOX_CONNECT] = "/v2/sandboxes/{id}/connect",
+	[RT_SANDBOX_METRICS] = "/sandboxes/{id}/metrics",
+	[RT_SANDBOX_LOGS] = "/sandboxes/{id}/logs",
+	[RT_V2_SANDBOX_LOGS] = "/v2/sandboxes/{id}/logs",
 	[RT_TEMPLATES] = "/templates",
 	[RT_SBXD_STATS] = "/sbxd/stats",
 	[RT_SBXD_FAULTS] = "/sbxd/faults",
@@ -31,6 +34,8 @@ static const struct {
 	{ "pause", RT_SANDBOX_PAUSE },
 	{ "resume", RT_SANDBOX_RESUME },
 	{ "connect", RT_SANDBOX_CONNECT },
+	{ "metrics", RT_SANDBOX_METRICS },
+	{ "logs", RT_SANDBOX_LOGS },
 };
 
 const char *router_template(enum route_id id)
@@ -69,10 +74,14 @@ static enum route_id match_sandbox(const char *rest, bool v2, struct route_match
 	for (size_t i = 0; i < sizeof(actions) / sizeof(*actions); i++) {
 		if (strcmp(slash + 1, actions[i].suffix) != 0)
 			continue;
-		if (v2 && actions[i].id != RT_SANDBOX_CONNECT)
+		/* v2 has only these two. */
+		if (v2 && actions[i].id != RT_SANDBOX_CONNECT && actions[i].id != RT_SANDBOX_LOGS)
 			return RT_NONE;
 		take_id(m, rest, (size_t)(slash - rest));
-		return v2 ? RT_V2_SANDBOX_CONNECT : actions[i].id;
+		if (v2)
+			return actions[i].id == RT_SANDBOX_LOGS ? RT_V2_SANDBOX_LOGS
+								: RT_V2_SANDBOX_CONNECT;
+		return actions[i].id;
 	}
 	return RT_NONE;
 }

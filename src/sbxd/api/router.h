@@ -16,6 +16,9 @@ enum route_id {
 	RT_SANDBOX_RESUME,
 	RT_SANDBOX_CONNECT,
 	RT_V2_SANDBOX_CONNECT,  /* /v2/sandboxes/{id}/connect */
+	RT_SANDBOX_METRICS,
+	RT_SANDBOX_LOGS,
+	RT_V2_SANDBOX_LOGS,     /* /v2/sandboxes/{id}/logs */
 	RT_TEMPLATES,
 	RT_SBXD_STATS,
 	RT_SBXD_FAULTS,

@@ -4,6 +4,7 @@
 
 #include "envd/connect.h"
 #include "envd/files.h"
+#include "envd/path.h"
 #include "envd/priv.h"
 #include "envd/proc.h"
 #include "envd/route.h"
@@ -33,6 +34,7 @@
 struct envd {
 	struct reg *reg;
 	struct slog *log;
+	struct sbxlog *events;
 	struct watchers *watchers;
 	struct procs *procs;
 	pthread_mutex_t lock;           /* guards what follows */
@@ -60,7 +62,7 @@ struct envd_call {
 
 /* ---- the server side ---- */
 
-struct envd *envd_new(struct reg *reg, struct slog *log)
+struct envd *envd_new(struct reg *reg, struct slog *log, struct sbxlog *events)
 {
 	struct envd *e = calloc(1, sizeof(*e));
 
@@ -68,6 +70,7 @@ struct envd *envd_new(struct reg *reg, struct slog *log)
 		return NULL;
 	e->reg = reg;
 	e->log = log;
+	e->events = events;
 	e->watchers = watchers_new();
 	e->procs = procs_new(e);
 	if (!e->watchers || !e->procs) {
@@ -109,6 +112,29 @@ void envd_shutdown(struct envd *e)
 struct procs *envd_procs(struct envd *e)
 {
 	return e->procs;
+}
+
+struct sbxlog *envd_events(struct envd *e)
+{
+	return e->events;
+}
+
+static bool get_backend(struct envd *e, struct envd_backend *b);
+
+int envd_usage(void *ctx, const char *id, struct sbx_usage *u)
+{
+	struct envd *e = ctx;
+	struct envd_backend be;
+	int root;
+
+	memset(u, 0, sizeof(*u));
+	if (!get_backend(e, &be))
+		return -EOPNOTSUPP;
+	if ((root = be.root_open(be.ctx, id)) < 0)
+		return root;
+	u->disk_used = ep_usage(root, 100000);
+	close(root);
+	return 0;
 }
 
 void envd_free(struct envd *e)

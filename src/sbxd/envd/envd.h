@@ -17,6 +17,8 @@
 #include <sys/types.h>
 
 struct reg;
+struct sbx_usage;
+struct sbxlog;
 struct slog;
 struct envd;
 struct envd_call;
@@ -52,6 +54,14 @@ struct envd_backend {
 	const struct envd_proc_ops *proc;
 	void *ctx;
 };
+
+struct rt;
+
+/* The backend of runtime `rt` (borrowed; it must outlive envd's use):
+ * roots and users from it, and processes when it runs them (bwrap). */
+void envd_backend_rt(struct rt *rt, struct envd_backend *out);
+/* Serves `rt`'s sandboxes: envd_set_backend of envd_backend_rt. */
+void envd_use_runtime(struct envd *e, struct rt *rt);
 
 /* What http/ extracts from a request; every pointer borrowed for the
  * call to envd_begin only (envd copies what it keeps).  NULL: absent. */
@@ -91,8 +101,14 @@ struct envd_out {
 	int nhdr;
 };
 
-/* `reg` and `log` are borrowed for envd's lifetime.  NULL on ENOMEM. */
-struct envd *envd_new(struct reg *reg, struct slog *log);
+/* `reg`, `log` and `events` (process starts and exits go there; may be
+ * NULL) are borrowed for envd's lifetime.  NULL on ENOMEM. */
+struct envd *envd_new(struct reg *reg, struct slog *log, struct sbxlog *events);
+
+/* What sandbox `id` uses, for its metrics (api_ctx's usage hook; ctx is
+ * the envd): the disk its root takes; CPU and memory are 0 until the
+ * runtime reports them.  0 or -errno. */
+int envd_usage(void *ctx, const char *id, struct sbx_usage *u);
 void envd_free(struct envd *e);
 
 /* Ends every server stream and waits (10 s at most) for their threads;

@@ -127,8 +127,11 @@ static int begin_part(struct mp *m)
 		if (eol)
 			*eol = '\0';
 		if (strncasecmp(line, "Content-Disposition:", 20) == 0) {
-			disp_param(line, "name", name, sizeof(name));
-			has_fn = disp_param(line, "filename", filename, sizeof(filename));
+			/* The last such line counts, whole. */
+			if (!disp_param(line, "name", name, sizeof(name)))
+				name[0] = '\0';
+			if (!(has_fn = disp_param(line, "filename", filename, sizeof(filename))))
+				filename[0] = '\0';
 		}
 		line = eol ? eol + 2 : NULL;
 	}

@@ -46,20 +46,23 @@ static void clean(char *p)
 
 int ep_expand(const char *in, size_t len, const char *home, char *out, size_t outlen)
 {
-	int n;
+	const char *h = home ? home : "";
+	int n, l = len > PATH_MAX ? PATH_MAX : (int)len;
 
 	if (memchr(in, '\0', len))
 		return -EINVAL;
-	if (len == 0 || strcmp(in, "~") == 0)
-		n = snprintf(out, outlen, "%s", home ? home : "");
+	if (len > PATH_MAX)
+		return -ENAMETOOLONG;
+	if (len == 0 || (len == 1 && in[0] == '~'))
+		n = snprintf(out, outlen, "%s", h);
 	else if (in[0] == '~' && in[1] != '/')
 		return -EINVAL;
 	else if (in[0] == '~')
-		n = snprintf(out, outlen, "%s/%s", home ? home : "", in + 2);
+		n = snprintf(out, outlen, "%s/%.*s", h, l - 2, in + 2);
 	else if (in[0] == '/')
-		n = snprintf(out, outlen, "%s", in);
+		n = snprintf(out, outlen, "%.*s", l, in);
 	else
-		n = snprintf(out, outlen, "%s/%s", home ? home : "", in);
+		n = snprintf(out, outlen, "%s/%.*s", h, l, in);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENAMETOOLONG;
 	if (out[0] != '/')
@@ -219,7 +222,7 @@ int ep_remove(int root, const char *path)
 }
 
 /* Adds up the blocks of what directory `fd` holds (closes fd). */
-static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
+static void usage_at(int fd, dev_t dev, int depth, size_t *left, int64_t *sum)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *de;
@@ -233,7 +236,8 @@ static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		(*left)--;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* Mounts in the root (a read-only /usr) are not its disk. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
 			continue;
 		*sum += (int64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode) && depth < EP_MAX_DEPTH) {
@@ -241,7 +245,7 @@ static void usage_at(int fd, int depth, size_t *left, int64_t *sum)
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (cfd >= 0)
-				usage_at(cfd, depth + 1, left, sum);
+				usage_at(cfd, dev, depth + 1, left, sum);
 		}
 	}
 	closedir(d);
@@ -251,8 +255,11 @@ int64_t ep_usage(int root, size_t max_entries)
 {
 	int64_t sum = 0;
 	int fd = ep_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
+	struct stat st;
 
-	if (fd >= 0)
-		usage_at(fd, 0, &max_entries, &sum);
+	if (fd >= 0 && fstat(fd, &st) == 0)
+		usage_at(fd, st.st_dev, 0, &max_entries, &sum);
+	else if (fd >= 0)
+		close(fd);
 	return sum;
 }

@@ -64,8 +64,9 @@ struct proc_stream {
 	int64_t deadline_ns;            /* 0: none */
 };
 
-/* The process table (proc.h) of envd. */
+/* The process table (proc.h) of envd, and where its events go. */
 struct procs *envd_procs(struct envd *e);
+struct sbxlog *envd_events(struct envd *e);
 /* Process RPCs (procrpc.c): Start and Connect streams, the unary rest
  * (false: no such method). */
 void proc_start(struct envd *e, const struct envd_box *b, const json_t *req,

@@ -5,6 +5,7 @@
 #include "envd/priv.h"
 #include "envd/stream.h"
 #include "common/clock.h"
+#include "registry/sbxlog.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -299,6 +300,9 @@ static void finish(struct eproc *p, struct pump_fds *f)
 	p->ops->status(p->p, &ws);
 	json_t *v = end_event(ws);
 
+	sbxlog_add(envd_events(p->ps->e), p->sandbox, "info", "processSvc", NULL,
+		   "Process with pid %u ended: %s", p->pid,
+		   json_string_value(json_object_get(v, "status")) ?: "?");
 	if (v)
 		broadcast(p, "end", v);
 	json_decref(v);
@@ -440,6 +444,10 @@ int procs_add(struct procs *ps, struct proc_start *st, struct estream *s, int ke
 		eproc_free(p);
 		return rc;
 	}
+	/* Logged first: once the pump runs, p may end and be freed. */
+	sbxlog_add(envd_events(ps->e), p->sandbox, "info", "processSvc",
+		   json_pack("{s:s}", "cmd", json_string_value(json_object_get(p->config, "cmd"))),
+		   "Process with pid %u started", p->pid);
 	if ((rc = pthread_create(&th, NULL, pump_main, p)) != 0) {
 		p->ops->signal(p->p, SIGKILL);
 		/* Nothing else runs it: undo the table entry and the pump. */
@@ -511,7 +519,9 @@ json_t *procs_list(struct procs *ps, const char *sbx)
 
 		if (!p || strcmp(p->sandbox, sbx) != 0)
 			continue;
-		json_t *o = json_pack("{s:O, s:i}", "config", p->config, "pid", (int)p->pid);
+		/* A copy: the reply is written after the pump may free it. */
+		json_t *o = json_pack("{s:o, s:i}", "config", json_deep_copy(p->config), "pid",
+				      (int)p->pid);
 
 		if (o && p->tag)
 			json_object_set_new(o, "tag", json_string(p->tag));

@@ -87,11 +87,12 @@ static void pty_size(const json_t *pty, struct rt_exec_spec *spec)
 /* ProcessConfig as List reports it. */
 static json_t *list_config(const json_t *pc, const char *cwd)
 {
-	json_t *o = json_pack("{s:O, s:O, s:O}", "cmd", json_object_get(pc, "cmd"), "args",
-			      json_object_get(pc, "args") ? json_object_get(pc, "args")
-							  : json_array(),
-			      "envs", json_object_get(pc, "envs") ? json_object_get(pc, "envs")
-								  : json_object());
+	json_t *args = json_object_get(pc, "args"), *envs = json_object_get(pc, "envs");
+	/* Copies only: the table outlives the request, on other threads. */
+	json_t *o = json_pack("{s:s, s:o, s:o}", "cmd",
+			      json_string_value(json_object_get(pc, "cmd")),
+			      "args", args ? json_deep_copy(args) : json_array(),
+			      "envs", envs ? json_deep_copy(envs) : json_object());
 
 	if (o && cwd)
 		json_object_set_new(o, "cwd", json_string(cwd));
@@ -133,11 +134,13 @@ static void start_checked(struct envd *e, const struct envd_box *b, const json_t
 	rc = b->be.exec(b->be.ctx, b->id, &spec, &st.p, err, sizeof(err));
 	if (rc == 0 && !(st.config = list_config(pc, spec.cwd)))
 		rc = -ENOMEM;
+	/* The reply's reference before the pump, which may end the stream
+	 * at once. */
+	out_stream(out, s);
 	if (rc == 0 && (rc = procs_add(envd_procs(e), &st, s, ps->keepalive_ms,
-				       ps->deadline_ns)) == 0) {
-		out_stream(out, s);
+				       ps->deadline_ns)) == 0)
 		return;
-	}
+	envd_out_release(out);
 	if (st.p) {
 		b->be.proc->signal(st.p, SIGKILL);
 		b->be.proc->free(st.p);
@@ -181,11 +184,13 @@ void proc_connect(struct envd *e, const struct envd_box *b, const json_t *req,
 		out_stream_error(out, "not_found", "process not found");
 		return;
 	}
-	if ((rc = envd_stream_begin(e, &s)) == 0 &&
-	    (rc = eproc_attach(p, s, ps->keepalive_ms, ps->deadline_ns)) == 0)
-		out_stream(out, s);
-	else if (s)
-		envd_stream_done(e, s);
+	if ((rc = envd_stream_begin(e, &s)) == 0) {
+		out_stream(out, s);     /* before the pump can end it */
+		if ((rc = eproc_attach(p, s, ps->keepalive_ms, ps->deadline_ns)) < 0) {
+			envd_out_release(out);
+			envd_stream_done(e, s);
+		}
+	}
 	eproc_unref(p);
 	if (rc == -ESRCH)
 		out_stream_error(out, "not_found", "process ended");

@@ -131,13 +131,19 @@ void watch_stream(struct envd *e, const struct envd_box *b, const json_t *req,
 	ws->keepalive_ms = keepalive_ms;
 	ws->deadline_ns = deadline_ns;
 	rc = envd_stream_begin(e, &ws->s);
-	if (rc == 0 && (rc = -pthread_create(&th, NULL, watch_main, ws)) == 0) {
-		pthread_detach(th);
-		out_stream(out, ws->s);
-		return;
+	if (rc == 0) {
+		struct estream *s = ws->s;
+
+		/* The reply's reference first: the thread may end the stream
+		 * (and free ws) before pthread_create returns. */
+		out_stream(out, s);
+		if (pthread_create(&th, NULL, watch_main, ws) == 0) {
+			pthread_detach(th);
+			return;
+		}
+		envd_out_release(out);
+		envd_stream_done(e, s);
 	}
-	if (rc != -EAGAIN && ws->s)
-		envd_stream_done(e, ws->s);
 	iwatch_free(ws->w);
 	free(ws);
 	out_stream_error(out, "resource_exhausted", "too many streams");

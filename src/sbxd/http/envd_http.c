@@ -2,6 +2,7 @@
 #include "http/envd_http.h"
 
 #include "envd/stream.h"
+#include "http/server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -179,4 +180,9 @@ void ehttp_free(struct ehttp *h)
 		return;
 	envd_call_free(h->call);
 	free(h);
+}
+
+struct envd *sbxd_envd(struct sbxd *s)
+{
+	return s->envd;
 }

@@ -11,11 +11,13 @@
 #include "http/envd_http.h"
 #include "http/faultbody.h"
 #include "http/conns.h"
+#include "api/boxes.h"
 #include "api/handlers.h"
 #include "http/listen.h"
 #include "http/server.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "registry/sbxlog.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -379,8 +381,11 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 	s->api.reg = reg_new(s->api.max_sandboxes);
 	s->api.stats = stats_new(keys, nkeys);
 	s->api.faults = cfg->faults ? faults_new() : NULL;
-	s->envd = envd_new(s->api.reg, &s->log);
-	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || !s->envd ||
+	s->api.logs = sbxlog_new();
+	s->envd = envd_new(s->api.reg, &s->log, s->api.logs);
+	s->api.usage = envd_usage;
+	s->api.usage_ctx = s->envd;
+	if (!s->auth || !s->api.tpl || !s->api.reg || !s->api.stats || !s->envd || !s->api.logs ||
 	    (cfg->faults && !s->api.faults)) {
 		set_err(err, "out of memory");
 		return -ENOMEM;
@@ -390,12 +395,12 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		free(msg);
 		return rc;
 	}
+	if (s->state_dir && mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
+		return rc;
+	}
 	if (s->state_dir) {
-		if (mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
-			rc = -errno;
-			set_err(err, "state dir %s: %s", s->state_dir, strerror(-rc));
-			return rc;
-		}
 		int kept = 0;
 
 		s->persist = persist_open(s->api.reg, s->state_dir, clock_wall_ms(), &s->log, &kept, &msg);
@@ -407,6 +412,13 @@ static int load_parts(struct sbxd *s, const struct sbxd_config *cfg, char **err)
 		if (kept > 0)
 			slog_info(&s->log, "restored %d sandbox(es) from %s", kept, s->state_dir);
 	}
+	/* After the state, whose errors say more about a bad state dir. */
+	if ((rc = boxes_open_runtime(&s->api, cfg, s->state_dir, err)) < 0)
+		return rc;
+	s->rt = s->api.rt;
+	envd_use_runtime(s->envd, s->rt);
+	reg_set_expired(s->api.reg, boxes_expired, &s->api);
+	boxes_restore(&s->api);
 	return 0;
 }
 
@@ -505,6 +517,7 @@ struct sbxd *sbxd_start(const struct sbxd_config *cfg, char **err)
 		return NULL;
 	}
 	s->log = (struct slog){ cfg->log, cfg->log_ctx, cfg->log_level };
+	s->api.log = &s->log;
 	set_limits(s, cfg);
 	s->templates_file = cfg->templates_file ? strdup(cfg->templates_file) : NULL;
 	s->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
@@ -529,11 +542,6 @@ fail:
 		close(fd);
 	sbxd_stop(s);
 	return NULL;
-}
-
-struct envd *sbxd_envd(struct sbxd *s)
-{
-	return s->envd;
 }
 
 uint16_t sbxd_port(const struct sbxd *s)
@@ -570,10 +578,13 @@ void sbxd_stop(struct sbxd *s)
 		MHD_stop_daemon(s->mhd);
 	conns_free(s->conns);
 	envd_free(s->envd);
+	sbxlog_free(s->api.logs);
 	if (s->unix_path)
 		unlink(s->unix_path);
 	free(s->unix_path);
 	lifecycle_stop(s->life);
+	/* Every process of every sandbox ends; the roots stay for a restart. */
+	rt_free(s->rt);
 	persist_close(s->persist);
 	reg_free(s->api.reg);
 	stats_free(s->api.stats);

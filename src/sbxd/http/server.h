@@ -17,6 +17,7 @@
 #include "registry/persist.h"
 #include "registry/registry.h"
 #include "registry/templates.h"
+#include "runtime/runtime.h"
 
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct sbxd {
 	struct persist *persist;
 	struct conns *conns;
 	struct envd *envd;      /* the in-sandbox API on the same listener */
+	struct rt *rt;          /* NULL only before load_parts */
 };
 
 /* The server's envd, for tests that give it a backend. */

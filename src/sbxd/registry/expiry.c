@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define EXPIRE_BATCH 64         /* expiries committed in one transaction */
 
@@ -59,10 +60,28 @@ static size_t collect_due(struct reg *r, int64_t now_ms, int64_t *next_ms,
 	return n;
 }
 
+void reg_set_expired(struct reg *r, reg_expired_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&r->lock);
+	r->expired = fn;
+	r->expired_ctx = ctx;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Tells the callback, without the lock, what one pass expired. */
+static void tell_expired(struct reg *r, char (*ids)[SBX_ID_LEN + 1], const bool *paused,
+			 size_t n)
+{
+	for (size_t i = 0; r->expired && i < n; i++)
+		r->expired(r->expired_ctx, ids[i], paused[i]);
+}
+
 size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms)
 {
 	struct sandbox *due[EXPIRE_BATCH];
 	struct reg_change c[EXPIRE_BATCH];
+	char ids[EXPIRE_BATCH][SBX_ID_LEN + 1];
+	bool paused[EXPIRE_BATCH];
 	int retry = 0;
 
 	pthread_mutex_lock(&r->lock);
@@ -72,8 +91,11 @@ size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms)
 	for (size_t i = 0; i < n; i++) {
 		if (r->commit)
 			free(c[i].record);
-		if (rc == 0)
+		if (rc == 0) {
+			memcpy(ids[i], due[i]->id, sizeof(ids[i]));
+			paused[i] = due[i]->auto_pause;
 			expire(r, due[i]);
+		}
 	}
 	if (rc < 0 || retry) {
 		int64_t again = now_ms + (rc < 0 ? 1000 : 100);
@@ -84,6 +106,9 @@ size_t reg_expire_due(struct reg *r, int64_t now_ms, int64_t *next_ms)
 	if (n && rc == 0)
 		change_notify(r);
 	pthread_mutex_unlock(&r->lock);
-	return rc == 0 ? n : 0;
+	if (rc < 0)
+		return 0;
+	tell_expired(r, ids, paused, n);
+	return n;
 }
 

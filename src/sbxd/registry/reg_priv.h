@@ -43,6 +43,8 @@ struct reg {
 	size_t ncreating;           /* creates being committed: count toward max */
 	reg_commit_fn commit;       /* NULL: no journal */
 	void *commit_ctx;
+	reg_expired_fn expired;     /* NULL: none; set before threads start */
+	void *expired_ctx;
 };
 
 

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,13 +142,21 @@ int reg_create(struct reg *r, const struct sandbox_spec *spec, int64_t now_ms,
 		rc = -EAGAIN;
 		goto out;
 	}
+	if (spec->id) {
+		/* Chosen by the caller, who made the sandbox's runtime first. */
+		snprintf(sb->id, sizeof(sb->id), "%s", spec->id);
+		if (store_find(r, sb->id)) {
+			rc = -EEXIST;
+			goto out;
+		}
+	}
 	/* IDs are random; retry the (astronomically unlikely) collision. */
-	do {
+	while (!spec->id && (!sb->id[0] || store_find(r, sb->id))) {
 		if (util_random_alnum(sb->id, SBX_ID_LEN) < 0) {
 			rc = -EIO;
 			goto out;
 		}
-	} while (store_find(r, sb->id));
+	}
 	sb->seq = r->next_seq++;
 	r->ncreating++;
 	rc = commit_one(r, sb, sb);

@@ -12,6 +12,7 @@
 #include "registry/sandbox.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,7 +63,8 @@ int reg_add_listener(struct reg *r, reg_change_fn fn, void *ctx);
 void reg_set_journal(struct reg *r, reg_commit_fn fn, void *ctx);
 
 /* Creates a running sandbox ending at now + spec->timeout_s; *out gets its
- * Sandbox view (caller owns).  -EAGAIN at the sandbox limit, -ENOMEM. */
+ * Sandbox view (caller owns).  -EAGAIN at the sandbox limit, -EEXIST when
+ * spec->id is taken, -ENOMEM. */
 int reg_create(struct reg *r, const struct sandbox_spec *spec, int64_t now_ms,
 	       json_t **out);
 
@@ -96,6 +98,13 @@ int reg_connect(struct reg *r, const char *id, unsigned timeout_s, int64_t now_m
 int reg_list(struct reg *r, const struct reg_filter *f, json_t **out, uint64_t *next);
 
 size_t reg_count(struct reg *r);
+
+/* Called by reg_expire_due, without the registry lock, for each sandbox it
+ * expired (committed): paused (autoPause) or removed. */
+typedef void (*reg_expired_fn)(void *ctx, const char *id, bool paused);
+
+/* Sets the expiry callback; call before threads start. */
+void reg_set_expired(struct reg *r, reg_expired_fn fn, void *ctx);
 
 /* Expires running sandboxes whose end is <= now: removed, or paused when
  * autoPause.  Sets *next_ms to the earliest remaining end (INT64_MAX: none),

@@ -34,6 +34,7 @@ struct sandbox {
 /* What a create request asks for, after validation and template lookup.
  * All pointers are borrowed for the duration of the call. */
 struct sandbox_spec {
+	const char *id;              /* NULL: a new random ID; else this one */
 	const char *template_id;
 	const char *alias;           /* NULL or "" for none */
 	const char *envd_version;
@@ -43,6 +44,13 @@ struct sandbox_spec {
 	int allow_internet;
 	const json_t *metadata;      /* NULL: empty */
 	const json_t *env_vars;      /* NULL: empty */
+};
+
+/* What a sandbox uses now, for its metrics (bytes; CPU in percent of
+ * its cpuCount). */
+struct sbx_usage {
+	double cpu_used_pct;
+	int64_t mem_used, mem_cache, disk_used;
 };
 
 /* The shapes a sandbox is rendered in. */

@@ -15,6 +15,7 @@ struct tpl {
 	char *id;
 	char *build_id;
 	json_t *aliases;        /* array of strings, owned */
+	char *rootfs;           /* an unpacked image to run from; NULL: host /usr */
 	int cpu_count, memory_mb, disk_mb;
 	int is_public;
 	char envd_version[32];
@@ -36,6 +37,7 @@ static void tpl_clear(struct tpl *t)
 {
 	free(t->id);
 	free(t->build_id);
+	free(t->rootfs);
 	json_decref(t->aliases);
 	memset(t, 0, sizeof(*t));
 }
@@ -146,6 +148,10 @@ int tpl_validate_json(const json_t *arr, char **err)
 			return fail(err, "template %zu: %s", i, "diskSizeMB must be >= 0");
 		if (ev && (!json_is_string(ev) || json_string_length(ev) >= 32))
 			return fail(err, "template %zu: %s", i, "envdVersion must be a short string");
+		if (json_object_get(t, "rootfs") &&
+		    (!json_is_string(json_object_get(t, "rootfs")) ||
+		     json_string_value(json_object_get(t, "rootfs"))[0] != '/'))
+			return fail(err, "template %zu: %s", i, "rootfs must be an absolute path");
 		if (json_object_get(t, "public") && !json_is_boolean(json_object_get(t, "public")))
 			return fail(err, "template %zu: %s", i, "public must be a boolean");
 	}
@@ -180,6 +186,11 @@ static int tpl_from_json(struct tpl *t, const json_t *o, int64_t now)
 	t->memory_mb = int_or(o, "memoryMB", 512);
 	t->disk_mb = int_or(o, "diskSizeMB", 512);
 	t->is_public = json_is_true(json_object_get(o, "public"));
+	if (json_object_get(o, "rootfs") &&
+	    !(t->rootfs = strdup(json_string_value(json_object_get(o, "rootfs"))))) {
+		tpl_clear(t);
+		return -ENOMEM;
+	}
 	snprintf(t->envd_version, sizeof(t->envd_version), "%s",
 		 ev ? ev : SBXD_ENVD_VERSION);
 	t->created_ms = now;
@@ -280,6 +291,7 @@ int tpl_resolve(struct tpl_store *st, const char *name, struct tpl_info *out)
 		out->disk_mb = t->disk_mb;
 		snprintf(out->envd_version, sizeof(out->envd_version), "%s",
 			 t->envd_version);
+		snprintf(out->rootfs, sizeof(out->rootfs), "%s", t->rootfs ? t->rootfs : "");
 		rc = 0;
 	}
 	pthread_mutex_unlock(&st->lock);

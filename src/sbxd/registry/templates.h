@@ -6,9 +6,12 @@
 #include <jansson.h>
 #include <stdint.h>
 
-/* The envd version reported for sandboxes and templates; the SDKs refuse
- * anything below 0.1.0. */
-#define SBXD_ENVD_VERSION "0.2.0"
+/* The envd version reported for sandboxes and templates.  The SDKs gate
+ * features on it: 0.5.7 is the lowest with every path envd/ serves (no
+ * implicit user header, stdin honoured, closeStdin, octet-stream and gzip
+ * uploads) and below the ones it does not (write metadata 0.6.2, watch
+ * includeEntry 0.6.3), which the SDKs then refuse loudly. */
+#define SBXD_ENVD_VERSION "0.5.7"
 
 struct tpl_store;
 
@@ -20,6 +23,7 @@ struct tpl_info {
 	int memory_mb;
 	int disk_mb;
 	char envd_version[32];
+	char rootfs[4096];      /* "" for the base root (the host's /usr) */
 };
 
 /* Returns a store holding only `base`, or NULL on allocation failure. */

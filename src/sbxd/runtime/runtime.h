@@ -30,6 +30,11 @@ struct rt_proc;   /* one process started in a sandbox (opaque) */
 struct rt_config {
 	enum rt_kind kind;
 	const char *state_dir;      /* roots live under it; NULL: a private temp dir */
+	/* When sbxd runs as root: the host uid (and gid) of the sandbox's
+	 * uid 0; sandbox uid u is host uid sandbox_uid + u (u < 65536), so
+	 * `user` (1000) is sandbox_uid + 1000.  0: 1000000.  Ignored
+	 * otherwise: every sandbox uid is then sbxd's own. */
+	unsigned sandbox_uid;
 };
 
 /* What a sandbox is made from; every pointer is borrowed for the call. */
@@ -60,6 +65,14 @@ int rt_freeze(struct rt *rt, const char *id);
 int rt_thaw(struct rt *rt, const char *id);
 /* Every process gone and the root removed when it returns 0. */
 int rt_destroy(struct rt *rt, const char *id);
+/* After the restores of a restart: removes the roots of sandboxes for
+ * which keep(ctx, id) is false (they ended while sbxd was down).  How
+ * many. */
+int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx);
+/* What this runtime enforces, for /sbxd/stats (caller owns):
+ * {"kind", and for bwrap "cgroup", "memory", "pids", "cpu", "freezer",
+ *  "disk", "network", "sandbox_uid"}. */
+json_t *rt_info(struct rt *rt);
 
 /* ---- for envd: files ---- */
 

@@ -1,0 +1,309 @@
+/* sbxd with --runtime bwrap, in-process, driven over HTTP; processes are
+ * started through the runtime itself (rt_exec on the server's runtime,
+ * the internal hook until envd's process API drives it).  Every effect is
+ * checked from the host: /proc, the cgroup files, the state dir.  Skips
+ * only where bwrap cannot make namespaces. */
+#include "httputil.h"
+#include "rtutil.h"
+
+#include "common/clock.h"
+#include "http/server.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct tsrv t;
+static char state[64];
+
+static void start(const char *runtime, unsigned max)
+{
+	struct sbxd_config cfg = { .state_dir = state, .runtime = runtime,
+				   .max_sandboxes = max };
+
+	tsrv_start(&t, &cfg);
+}
+
+static void setup(void)
+{
+	rtu_require_bwrap();
+	snprintf(state, sizeof(state), "/tmp/sbxd-rth-XXXXXX");
+	cr_assert(mkdtemp(state));
+	start("bwrap", 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	if (t.s)
+		tsrv_stop(&t);
+	if (state[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
+		cr_expect_eq(system(cmd), 0);
+	}
+	cr_expect_eq(tsrv_complaints(), 0, "sbxd logged errors or warnings");
+}
+
+TestSuite(runtime, .init = setup, .fini = teardown, .timeout = 90);
+
+static struct rt *rt(void)
+{
+	return t.s->rt;
+}
+
+static void root_dir(const char *id, char *out, size_t len)
+{
+	snprintf(out, len, "%s/sandboxes/%s", state, id);
+}
+
+static void status_of(const char *method, const char *path, const char *body, long want)
+{
+	struct resp r;
+
+	http(&t, method, path, TEST_KEY, body, &r);
+	cr_expect_eq(r.status, want, "%s %s: %ld %s", method, path, r.status, r.body);
+	resp_free(&r);
+}
+
+Test(runtime, create_kill_leaves_no_process_no_directory)
+{
+	char id[21], dir[256], path[320];
+	pid_t pids[64];
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	root_dir(id, dir, sizeof(dir));
+	cr_expect(rtu_exists(dir));
+	int n = rtu_cg_pids(id, pids, 64);
+	cr_assert_gt(n, 0, "no process in the sandbox's cgroup");
+	for (int i = 0; i < n; i++)
+		cr_expect_neq(rtu_host_uid(pids[i]), 0, "pid %d is the host's root", (int)pids[i]);
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	status_of("DELETE", path, NULL, 204);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d", (int)pids[i]);
+		cr_expect(!rtu_exists(path), "pid %d survived the kill", (int)pids[i]);
+	}
+	cr_expect(!rtu_exists(dir), "%s survived the kill", dir);
+	cr_expect_eq(rtu_cg_pids(id, pids, 64), -1, "the cgroup survived the kill");
+}
+
+/* Sum of CPU ticks of every process of the sandbox. */
+static long sandbox_ticks(const char *id)
+{
+	pid_t pids[64];
+	int n = rtu_cg_pids(id, pids, 64);
+	long sum = 0;
+
+	for (int i = 0; i < n; i++) {
+		long v = rtu_cpu_ticks(pids[i]);
+
+		sum += v > 0 ? v : 0;
+	}
+	return sum;
+}
+
+Test(runtime, pause_stops_a_busy_loop_and_resume_continues_it)
+{
+	const char *argv[] = { "sh", "-c", "while :; do :; done", NULL };
+	struct rt_exec_spec spec = { .argv = argv };
+	struct rt_proc *p;
+	char id[21], err[256], path[128];
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	cr_assert_eq(rt_exec(rt(), id, &spec, &p, err, sizeof(err)), 0, "%s", err);
+	long before = sandbox_ticks(id);
+	/* Other tests may load the CPUs: wait until the loop got some. */
+	for (int i = 0; i < 100 && sandbox_ticks(id) <= before + 5; i++)
+		clock_sleep_ms(50);
+	snprintf(path, sizeof(path), "/sandboxes/%s/pause", id);
+	status_of("POST", path, NULL, 204);
+	long paused = sandbox_ticks(id);
+	cr_expect_gt(paused, before, "the loop did not run before the pause");
+	clock_sleep_ms(500);
+	cr_expect_eq(sandbox_ticks(id), paused, "CPU time advanced while paused");
+	snprintf(path, sizeof(path), "/sandboxes/%s/resume", id);
+	status_of("POST", path, "{}", 201);
+	for (int i = 0; i < 100 && sandbox_ticks(id) <= paused; i++)
+		clock_sleep_ms(50);
+	cr_expect_gt(sandbox_ticks(id), paused, "the loop did not continue after resume");
+	rt_proc_free(p);
+}
+
+/* Waits (bounded) until the sandbox's cgroup is gone or frozen. */
+static bool wait_for(const char *id, bool frozen)
+{
+	char file[256], st[32] = "";
+
+	for (int i = 0; i < 100; i++) {
+		if (!frozen && rtu_cg_pids(id, (pid_t[1]){ 0 }, 1) < 0)
+			return true;
+		if (frozen && rtu_cg_file(id, "freezer", "freezer.state", file, sizeof(file))) {
+			FILE *f = fopen(file, "re");
+
+			if (f && fgets(st, sizeof(st), f) && strncmp(st, "FROZEN", 6) == 0) {
+				fclose(f);
+				return true;
+			}
+			if (f)
+				fclose(f);
+		}
+		clock_sleep_ms(100);
+	}
+	return false;
+}
+
+Test(runtime, expiry_kills_or_pauses)
+{
+	char killed[21], paused[21], dir[256];
+
+	create_sandbox(&t, "{\"templateID\":\"base\",\"timeout\":1}", killed);
+	create_sandbox(&t, "{\"templateID\":\"base\",\"timeout\":1,\"autoPause\":true}", paused);
+	cr_expect(wait_for(killed, false), "expiry left the processes of %s", killed);
+	root_dir(killed, dir, sizeof(dir));
+	for (int i = 0; i < 50 && rtu_exists(dir); i++)
+		clock_sleep_ms(100);
+	cr_expect(!rtu_exists(dir), "expiry left the root of %s", killed);
+	cr_expect(wait_for(paused, true), "expiry did not freeze %s", paused);
+	root_dir(paused, dir, sizeof(dir));
+	cr_expect(rtu_exists(dir), "a paused sandbox keeps its root");
+}
+
+Test(runtime, sandboxes_are_isolated)
+{
+	char a[21], b[21], out[4096], script[512], secret[64];
+	FILE *f;
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", a);
+	create_sandbox(&t, "{\"templateID\":\"base\"}", b);
+	cr_assert_eq(rtu_sh(rt(), a, NULL, "echo mine > /home/user/a-secret", NULL, 0), 0);
+	cr_expect_eq(rtu_sh(rt(), b, NULL, "ls -A /home/user", out, sizeof(out)), 0);
+	cr_expect_eq(strstr(out, "a-secret"), NULL, "b sees a's file: %s", out);
+	/* The host's /root and sbxd's state dir are not there, even for root. */
+	snprintf(secret, sizeof(secret), "/root/.sbxd-test-%d", (int)getpid());
+	cr_assert((f = fopen(secret, "we")));
+	fclose(f);
+	snprintf(script, sizeof(script), "test -e %s && echo HOSTROOT; test -e %s && echo STATE;"
+		 " ls /tmp /var/tmp", secret, state);
+	cr_expect_eq(rtu_sh(rt(), a, "root", script, out, sizeof(out)), 0);
+	unlink(secret);
+	cr_expect_eq(strstr(out, "HOSTROOT"), NULL, "the host's /root is visible");
+	cr_expect_eq(strstr(out, "STATE"), NULL, "the state dir is visible");
+	/* sbxd's own port on the loopback is out of reach. */
+	snprintf(script, sizeof(script), "exec 3<>/dev/tcp/127.0.0.1/%u && echo CONNECTED",
+		 sbxd_port(t.s));
+	const char *argv[] = { "bash", "-c", script, NULL };
+	int st = rtu_run(rt(), a, NULL, argv, out, sizeof(out), 20000);
+	cr_expect(st > 0 && strstr(out, "CONNECTED") == NULL, "reached sbxd: %d %s", st, out);
+}
+
+static void expect_serving(void)
+{
+	char id[21], out[64];
+
+	status_of("GET", "/health", NULL, 200);
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	cr_expect_eq(rtu_sh(rt(), id, NULL, "echo ok", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "ok\n");
+}
+
+Test(runtime, a_fork_bomb_hits_the_process_limit)
+{
+	const char *argv[] = { "bash", "-c", "f() { f | f & }; f; sleep 3", NULL };
+	struct rt_exec_spec spec = { .argv = argv };
+	struct rt_proc *p;
+	char id[21], err[256], file[256], line[64] = "";
+	pid_t pids[4096];
+	int most = 0;
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	cr_assert_eq(rt_exec(rt(), id, &spec, &p, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 30; i++) {
+		int n = rtu_cg_pids(id, pids, 4096);
+
+		most = n > most ? n : most;
+		clock_sleep_ms(100);
+	}
+	cr_assert(rtu_cg_file(id, "pids", "pids.max", file, sizeof(file)));
+	FILE *f = fopen(file, "re");
+	cr_assert(f && fgets(line, sizeof(line), f));
+	fclose(f);
+	cr_expect_leq(most, atoi(line), "%d processes over pids.max %s", most, line);
+	cr_expect_gt(most, 100, "the bomb did not spread (%d)", most);
+	expect_serving();
+	rt_proc_free(p);
+	char path[64];
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	status_of("DELETE", path, NULL, 204);
+	cr_expect_eq(rtu_cg_pids(id, pids, 1), -1);
+}
+
+Test(runtime, a_memory_hog_hits_the_memory_limit)
+{
+	const char *argv[] = { "sh", "-c", "head -c 900m /dev/zero | tail", NULL };
+	char id[21];
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	int st = rtu_run(rt(), id, NULL, argv, NULL, 0, 30000);
+	cr_expect(st != 0 && st != -ETIMEDOUT, "the hog ended with %d", st);
+	expect_serving();
+}
+
+Test(runtime, restart_keeps_files_and_paused_stays_paused)
+{
+	char run[21], nap[21], out[128], path[128];
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", run);
+	create_sandbox(&t, "{\"templateID\":\"base\"}", nap);
+	cr_assert_eq(rtu_sh(rt(), run, NULL, "echo kept > /home/user/f", NULL, 0), 0);
+	snprintf(path, sizeof(path), "/sandboxes/%s/pause", nap);
+	status_of("POST", path, NULL, 204);
+	tsrv_stop(&t);
+	cr_expect_eq(rtu_cg_pids(run, (pid_t[1]){ 0 }, 1), -1, "processes outlived sbxd");
+	start("bwrap", 0);
+	cr_expect_eq(rtu_sh(rt(), run, NULL, "cat /home/user/f", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "kept\n");
+	cr_expect(wait_for(nap, true), "the paused sandbox came back running");
+}
+
+Test(runtime, bad_templates_and_the_limit)
+{
+	char tpl[128], empty[128], body[256];
+	struct resp r;
+	FILE *f;
+
+	tsrv_stop(&t);
+	snprintf(empty, sizeof(empty), "%s/empty-rootfs", state);
+	cr_assert_eq(mkdir(empty, 0755), 0);
+	snprintf(tpl, sizeof(tpl), "%s/templates.json", state);
+	cr_assert((f = fopen(tpl, "we")));
+	fprintf(f, "[{\"templateID\":\"gone\",\"rootfs\":\"/nonexistent/rootfs\"},"
+		"{\"templateID\":\"empty\",\"rootfs\":\"%s\"}]", empty);
+	fclose(f);
+	struct sbxd_config cfg = { .state_dir = state, .runtime = "bwrap", .max_sandboxes = 1,
+				   .templates_file = tpl };
+	tsrv_start(&t, &cfg);
+	status_of("POST", "/sandboxes", "{\"templateID\":\"gone\"}", 400);
+	/* An empty rootfs has no loader for init: bwrap fails, says why. */
+	http(&t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"empty\"}", &r);
+	cr_expect_eq(r.status, 500, "%s", r.body);
+	cr_expect(strstr(r.body, "bwrap") != NULL, "no reason in %s", r.body);
+	resp_free(&r);
+	snprintf(body, sizeof(body), "%s/sandboxes", state);
+	cr_expect_eq(system("true"), 0);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", body);
+	cr_expect_eq(system(cmd), 0, "a failed create left a root behind");
+	http(&t, "GET", "/sandboxes", TEST_KEY, NULL, &r);
+	cr_expect_str_eq(r.body, "[]");
+	resp_free(&r);
+	char id[21];
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	status_of("POST", "/sandboxes", "{\"templateID\":\"base\"}", 429);
+}
