@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "common/keyfile.h"
 
 struct provider_vars {
 	enum provider id;
@@ -45,40 +46,18 @@ static const char *env_get(const struct env *e, const char *name)
 
 int read_key_file(const char *path, char **key, char **errmsg)
 {
-	char line[4096];
-	FILE *f = fopen(path, "re");
-	size_t start, end;
-	int err;
+	int err = keyfile_read(path, key);
 
-	*key = NULL;
-	if (f == NULL) {
-		err = -errno;
-		if (asprintf(errmsg, "cannot read the API key file %s: %s", path, strerror(-err)) < 0)
-			*errmsg = NULL;
-		return err;
-	}
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	end = strcspn(line, "\r\n");
-	while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t'))
-		end--;
-	start = 0;
-	while (start < end && (line[start] == ' ' || line[start] == '\t'))
-		start++;
-	if (start == end) {
+	if (err == -EINVAL) {
 		if (asprintf(errmsg, "the API key file %s has no key on its first line", path) < 0)
 			*errmsg = NULL;
-		explicit_bzero(line, sizeof(line));
-		return -EINVAL;
-	}
-	*key = strndup(line + start, end - start);
-	explicit_bzero(line, sizeof(line));
-	if (*key == NULL) {
+	} else if (err == -ENOMEM) {
 		*errmsg = strdup("out of memory");
-		return -ENOMEM;
+	} else if (err < 0) {
+		if (asprintf(errmsg, "cannot read the API key file %s: %s", path, strerror(-err)) < 0)
+			*errmsg = NULL;
 	}
-	return 0;
+	return err;
 }
 
 /* Which provider's variables apply; NULL for custom or embedded (told

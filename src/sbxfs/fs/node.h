@@ -3,8 +3,10 @@
  * ops.c parses a path (path.h), picks the entry of its kind and calls it;
  * it knows no kind by name.  Each kind lives in one file of nodes/ and
  * fills only the operations it supports: a NULL member refuses, with the
- * errno a filesystem gives for it (node_default_* below, applied by
- * ops.c).  A new kind of node is a new path kind, one file in nodes/ and
+ * errno a filesystem gives for it, applied by ops.c: open EISDIR on a
+ * directory, else EACCES; read EBADF; write and truncate EACCES (truncate
+ * of a directory EISDIR); readdir ENOTDIR; mkdir, unlink, rename and
+ * create EPERM; rmdir EPERM on a directory, else ENOTDIR.  A new kind of node is a new path kind, one file in nodes/ and
  * one line in ops.c's table; a new file in a sandbox directory is one
  * entry in nodes/sbx_file.c's table (and its name in path.h's enum).
  *

@@ -26,11 +26,18 @@ static void drop_kernel_attrs(struct sbxfs *fs, struct sbx_listing *l)
 		struct path_node n = { .kind = PATH_SBX, .sbx = path_span_of(d->name) };
 
 		kinval_root_entry(fs->kinval, d->name);
-		if (strcmp(d->name, d->sbx->id) != 0)
-			kinval_root_entry(fs->kinval, d->sbx->id);
 		/* -ENOENT: the kernel holds nothing of it, nothing to drop. */
 		if (path_format(&n, path, sizeof(path)) > 0)
 			fuse_invalidate_path(f, path);
+		/* A named sandbox is reachable by its ID too: the entry goes
+		 * later, the attributes now, so the next stat asks. */
+		if (strcmp(d->name, d->sbx->id) != 0) {
+			struct path_node in = { .kind = PATH_SBX, .sbx = path_span_of(d->sbx->id) };
+
+			kinval_root_entry(fs->kinval, d->sbx->id);
+			if (path_format(&in, path, sizeof(path)) > 0)
+				fuse_invalidate_path(f, path);
+		}
 		/* The same sandbox as listed under .sbxfs/templates. */
 		for (size_t t = 0; t < 2; t++) {
 			if (!*tpl[t] || (t == 1 && strcmp(tpl[0], tpl[1]) == 0))
