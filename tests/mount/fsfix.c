@@ -12,52 +12,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http/server.h"
 
-static char roots[PATH_MAX / 2];
 static char extra_opts[1024];
 static const char *user_extra;
-
-/* The test backend: sandbox id's root is roots/<id>, made with /home/user,
- * /root and /tmp on first use; both users are this process's. */
-static int root_open(void *ctx, const char *id)
-{
-	static const char *const dirs[] = { "", "/home", "/home/user", "/root", "/tmp" };
-	char p[PATH_MAX];
-	int fd;
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s%s", (const char *)ctx, id, dirs[i]);
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	snprintf(p, sizeof(p), "%s/%s", (const char *)ctx, id);
-	fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-static int user_of(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
-		   const char **home)
-{
-	(void)ctx;
-	(void)id;
-	if (strcmp(user, "user") != 0 && strcmp(user, "root") != 0)
-		return -ENOENT;
-	*uid = getuid();
-	*gid = getgid();
-	*home = strcmp(user, "root") == 0 ? "/root" : "/home/user";
-	return 0;
-}
+static const char *runtime;
 
 static void on_backend(struct sbxd *s)
 {
-	static struct envd_backend be;
-
-	be = (struct envd_backend){ root_open, user_of, NULL, NULL, roots };
-	envd_set_backend(sbxd_envd(s), &be);
+	(void)s;
 	snprintf(extra_opts, sizeof(extra_opts), "sandbox_url=%s%s%s", M.url,
 		 user_extra ? "," : "", user_extra ? user_extra : "");
 	M.opts.extra = extra_opts;
+}
+
+const char *fsfix_runtime(void)
+{
+	if (runtime == NULL)
+		runtime = system("bwrap --ro-bind / / --unshare-user true >/dev/null 2>&1") == 0
+			  ? "bwrap" : "dir";
+	return runtime;
 }
 
 void fsfix_start(const char *extra)
@@ -66,32 +39,42 @@ void fsfix_start(const char *extra)
 		.cache_ttl = 1,
 		.templates_json = "[{\"templateID\":\"py3tpl\",\"diskSizeMB\":4096},"
 				  "{\"templateID\":\"tiny\",\"diskSizeMB\":1}]\n",
+		.runtime = fsfix_runtime(),
 		.on_backend = on_backend,
 	};
 
 	user_extra = extra;
 	mnt_prepare("fsdir", &o);
-	snprintf(roots, sizeof(roots), "%s/roots", M.tmp);
-	cr_assert_eq(mkdir(roots, 0755), 0);
 	mnt_mount();
 }
+
+/* The sandboxes of the test, killed before the unmount: a bwrap sandbox's
+ * mount namespace holds a copy of the mount, which would keep sbxfs
+ * serving after the unmount until the sandbox ends. */
+static char made[8][64];
+#define MADE_FMT "/sandboxes/%.63s"
+static int n_made;
 
 char *fsfix_sandbox(const char *name, const char *tpl)
 {
 	char *id = rest_create(tpl, name, NULL);
 
 	cr_assert_not_null(id);
+	if (n_made < 8)
+		snprintf(made[n_made++], sizeof(made[0]), "%s", id);
 	return id;
 }
 
-const char *ehost(const char *id, const char *p)
+void fsfix_stop(void)
 {
-	static char bufs[4][PATH_MAX * 2];
-	static int at;
-	char *b = bufs[at++ % 4];
+	char path[96];
 
-	snprintf(b, PATH_MAX * 2, "%s/%s%s", roots, id, p);
-	return b;
+	for (int i = 0; i < n_made; i++) {
+		snprintf(path, sizeof(path), MADE_FMT, made[i]);
+		rest("DELETE", path, NULL, NULL);
+	}
+	n_made = 0;
+	mnt_stop();
 }
 
 struct body {
@@ -113,8 +96,8 @@ static size_t collect(char *p, size_t sz, size_t n, void *ud)
 }
 
 /* One request to sandbox id's envd with its token. */
-static long ereq(const char *id, const char *method, const char *path, const char *body,
-		 struct body *out)
+static long ereq_ct(const char *id, const char *method, const char *path, const char *ct,
+		   const char *body, size_t len, struct body *out)
 {
 	char *token = rest_field(id, "envdAccessToken");
 	char url[PATH_MAX * 3 + 128], line[256];
@@ -128,15 +111,18 @@ static long ereq(const char *id, const char *method, const char *path, const cha
 	h = curl_slist_append(h, line);
 	snprintf(line, sizeof(line), "X-Access-Token: %s", token ? token : "");
 	h = curl_slist_append(h, line);
-	h = curl_slist_append(h, "Content-Type: application/json");
+	snprintf(line, sizeof(line), "Content-Type: %s", ct);
+	h = curl_slist_append(h, line);
 	h = curl_slist_append(h, "Connect-Protocol-Version: 1");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	if (body)
+	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	if (curl_easy_perform(c) == CURLE_OK)
@@ -145,6 +131,12 @@ static long ereq(const char *id, const char *method, const char *path, const cha
 	curl_easy_cleanup(c);
 	free(token);
 	return status;
+}
+
+static long ereq(const char *id, const char *method, const char *path, const char *body,
+		 struct body *out)
+{
+	return ereq_ct(id, method, path, "application/json", body, body ? strlen(body) : 0, out);
 }
 
 char *eget(const char *id, const char *p, size_t *len, long *status)
@@ -187,4 +179,45 @@ int eexists(const char *id, const char *p)
 	json_decref(req);
 	cr_assert(st == 200 || st == 404, "Stat %s: HTTP %ld", p, st);
 	return st == 200;
+}
+
+long eput(const char *id, const char *p, const char *data)
+{
+	struct body b = { 0 };
+	char path[PATH_MAX * 3 + 64];
+	char *esc = curl_easy_escape(NULL, p, 0);
+	long st;
+
+	snprintf(path, sizeof(path), "/files?path=%s&username=user", esc);
+	curl_free(esc);
+	st = ereq_ct(id, "POST", path, "application/octet-stream", data, strlen(data), &b);
+	free(b.p);
+	return st;
+}
+
+long erun(const char *id, const char *cmd)
+{
+	json_t *req = json_pack("{s{sss[sss]}}", "process", "cmd", "/bin/sh", "args", "-c", cmd, "");
+	char *js = json_dumps(req, JSON_COMPACT);
+	size_t n = strlen(js);
+	char *env = malloc(n + 5);
+	struct body b = { 0 };
+	long st;
+
+	/* One Connect envelope: flags, big-endian length, the message. */
+	env[0] = 0;
+	env[1] = (char)(n >> 24);
+	env[2] = (char)(n >> 16);
+	env[3] = (char)(n >> 8);
+	env[4] = (char)n;
+	memcpy(env + 5, js, n);
+	st = ereq_ct(id, "POST", "/process.Process/Start", "application/connect+json", env, n + 5,
+		     &b);
+	/* Envelopes start with a NUL flag byte: search the bytes. */
+	cr_assert(b.p && memmem(b.p, b.len, "\"end\"", 5), "Start %s: %ld", cmd, st);
+	free(b.p);
+	free(env);
+	free(js);
+	json_decref(req);
+	return st;
 }

@@ -1,6 +1,6 @@
-/* The envd side of the fs/ mount tests: the in-process sbxd's envd serves
- * each sandbox from a directory of its own under the test's temp dir (the
- * shape of sbxd's dir runtime), sbxfs reaches it through -o sandbox_url,
+/* The envd side of the fs/ mount tests: the in-process sbxd runs real
+ * sandboxes (--runtime bwrap, or dir where bubblewrap cannot run) and
+ * serves their envd; sbxfs reaches it through -o sandbox_url,
  * and the helpers below check effects through envd directly (libcurl:
  * GET /files, Stat, ListDir), never through the mount. */
 #ifndef SBXFS_TEST_FSFIX_H
@@ -16,6 +16,8 @@
 void fsfix_start(const char *extra);
 /* Creates a sandbox named name from tpl; its ID, malloc'd. */
 char *fsfix_sandbox(const char *name, const char *tpl);
+/* Kills the sandboxes made, then unmounts (mnt_stop). */
+void fsfix_stop(void);
 
 /* GET /files?path=p of sandbox id: the body (malloc'd, NUL-terminated)
  * and *status; *len its length. */
@@ -24,8 +26,13 @@ char *eget(const char *id, const char *p, size_t *len, long *status);
 long erpc(const char *id, const char *method, const char *req, json_t **out);
 /* True if Stat finds p in sandbox id. */
 int eexists(const char *id, const char *p);
-/* The host path of p inside sandbox id's root (what a process in the
- * sandbox writes to); static rotation of a few buffers. */
-const char *ehost(const char *id, const char *p);
+/* Writes data to p of sandbox id through envd (not the mount): the status. */
+long eput(const char *id, const char *p, const char *data);
+/* Runs cmd with /bin/sh -c in sandbox id (the bwrap runtime only) and
+ * waits for it to end; the HTTP status. */
+long erun(const char *id, const char *cmd);
+/* The runtime sbxd runs the sandboxes with: "bwrap" where bubblewrap
+ * works, else "dir" (roots only, no processes). */
+const char *fsfix_runtime(void);
 
 #endif

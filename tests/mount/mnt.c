@@ -143,6 +143,7 @@ void mnt_backend_start(void)
 		.templates_file = M.tplfile,
 		.faults = true,
 		.max_sandboxes = M.opts.sbxd_max_sandboxes ? M.opts.sbxd_max_sandboxes : 2000,
+		.runtime = M.opts.runtime,
 		.log_level = SBXD_LOG_ERROR,
 	};
 	char *err = NULL;

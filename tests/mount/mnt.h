@@ -18,6 +18,7 @@ struct mnt_opts {
 	bool allow_log;             /* the log may have lines (no sanitizer reports) */
 	unsigned sbxd_max_sandboxes;   /* sbxd's limit; 0: 2000 */
 	const char *templates_json;    /* sbxd's templates; NULL: py3tpl only */
+	const char *runtime;           /* sbxd's --runtime; NULL: record */
 	void (*on_backend)(struct sbxd *s);  /* called after each sbxd start */
 };
 

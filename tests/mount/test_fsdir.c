@@ -22,7 +22,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	mnt_stop();
+	fsfix_stop();
 	free(id);
 	id = NULL;
 }
@@ -86,13 +86,11 @@ Test(fsdir, mkdir_p_rm_r_and_rename_over_a_file)
 
 Test(fsdir, a_file_written_in_the_sandbox_shows_after_a_refresh)
 {
-	FILE *f;
-
 	cr_assert_eq(sh("ls $MNT/box/fs/tmp >/dev/null"), 0);
-	f = fopen(ehost(id, "/tmp/inside.txt"), "w");
-	cr_assert_not_null(f);
-	fputs("from inside\n", f);
-	fclose(f);
+	if (strcmp(fsfix_runtime(), "bwrap") == 0)
+		cr_assert_eq(erun(id, "echo 'from inside' > /tmp/inside.txt"), 200);
+	else
+		cr_assert_eq(eput(id, "/tmp/inside.txt", "from inside\n"), 200);
 	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
 	char *b = slurp(P("/box/fs/tmp/inside.txt"), NULL);
 
@@ -189,5 +187,17 @@ Test(fsdir, rename_noreplace_is_honoured_and_exchange_refused)
 	char *b = remote("/tmp/b", NULL);
 
 	cr_assert_str_eq(b, "b\n");
+	free(b);
+}
+
+Test(fsdir, a_change_inside_shows_within_the_ttl)
+{
+	cr_assert_eq(sh("ls $MNT/box/fs/tmp >/dev/null"), 0);
+	cr_assert_eq(eput(id, "/tmp/later.txt", "later\n"), 200);
+	usleep(1200 * 1000);
+	char *b = slurp(P("/box/fs/tmp/later.txt"), NULL);
+
+	cr_assert_not_null(b, "%s", strerror(errno));
+	cr_assert_str_eq(b, "later\n");
 	free(b);
 }

@@ -23,7 +23,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	mnt_stop();
+	fsfix_stop();
 	free(id);
 	id = NULL;
 }
