@@ -506,3 +506,87 @@ Test(proc, logs_and_metrics)
 	cr_expect_eq(r.status, 404);
 	resp_free(&r);
 }
+
+/* Ends the transfer at the first bytes (the start event). */
+static size_t first_bytes(char *p, size_t sz, size_t n, void *ud)
+{
+	struct eresp *r = ud;
+
+	ereq_collect(p, sz, n, ud);
+	return r->len >= 5 ? 0 : sz * n;
+}
+
+/* Starts `sleep 30` and leaves at once; returns the HTTP status and, in
+ * *code, an end-of-stream error code if the start was refused. */
+static long start_detached(char *code)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	static const char json[] = "{\"process\":{\"cmd\":\"sleep\",\"args\":[\"30\"]}}";
+	char url[256], line[160], body[128];
+	struct eresp r = { 0 };
+	size_t n = sizeof(json) - 1;
+	long status = 0;
+
+	body[0] = 0, body[1] = 0, body[2] = 0, body[3] = 0, body[4] = (char)n;
+	memcpy(body + 5, json, n);
+	snprintf(url, sizeof(url), "%s/process.Process/Start", f.t.base);
+	snprintf(line, sizeof(line), "X-Access-Token: %s", f.token);
+	h = curl_slist_append(h, line);
+	snprintf(line, sizeof(line), "E2b-Sandbox-Id: %s", f.id);
+	h = curl_slist_append(h, line);
+	h = curl_slist_append(h, "Content-Type: application/connect+json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(n + 5));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, first_bytes);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	code[0] = '\0';
+	if (r.len > 5 && (unsigned char)r.body[0] == 2) {
+		json_t *j = json_loadb(r.body + 5, r.len - 5, 0, NULL);
+
+		snprintf(code, 64, "%s", json_string_value(json_object_get(json_object_get(j,
+			"error"), "code")) ?: "");
+		json_decref(j);
+	}
+	eresp_free(&r);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+Test(proc, a_flood_of_processes_is_limited, .timeout = 120)
+{
+	char code[64];
+	int started = 0, refused = 0;
+	long st;
+
+	int flood = getenv("FLOOD_N") ? atoi(getenv("FLOOD_N")) : 140;
+
+	for (int i = 0; i < flood; i++) {
+		long s = start_detached(code);
+
+		started += s == 200 && !*code;
+		refused += s == 200 && !strcmp(code, "resource_exhausted");
+	}
+	cr_expect_eq(started, 128, "%d started", started);
+	cr_expect_eq(refused, 12, "%d refused with resource_exhausted", refused);
+	json_t *l = call("List", "{}", &st);
+	size_t i;
+	json_t *p;
+	char body[128];
+
+	cr_expect_eq(json_array_size(json_object_get(l, "processes")), 128, "%zu listed",
+		     json_array_size(json_object_get(l, "processes")));
+	json_array_foreach(json_object_get(l, "processes"), i, p) {
+		snprintf(body, sizeof(body), "{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}",
+			 (int)json_integer_value(json_object_get(p, "pid")));
+		json_decref(call("SendSignal", body, &st));
+	}
+	json_decref(l);
+}

@@ -143,7 +143,11 @@ static int t_signal(struct rt_proc *p, int sig)
 	int rc;
 
 	pthread_mutex_lock(&p->lock);
-	rc = p->reaped ? -ESRCH : kill(-p->pid, sig) < 0 ? -errno : 0;
+	/* The group, and the child itself should it not have made its group
+	 * yet (setsid runs in the child after fork). */
+	rc = p->reaped ? -ESRCH : kill(p->pid, sig) < 0 ? -errno : 0;
+	if (!p->reaped)
+		kill(-p->pid, sig);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
@@ -174,6 +178,7 @@ static int t_status(struct rt_proc *p, int *wstatus)
 static void t_free(struct rt_proc *p)
 {
 	if (!p->reaped) {
+		kill(p->pid, SIGKILL);
 		kill(-p->pid, SIGKILL);
 		waitpid(p->pid, &p->status, 0);
 	}

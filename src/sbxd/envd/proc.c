@@ -2,6 +2,7 @@
 #include "envd/proc.h"
 
 #include "envd/connect.h"
+#include "envd/fdio.h"
 #include "envd/priv.h"
 #include "envd/stream.h"
 #include "common/clock.h"
@@ -250,17 +251,6 @@ static json_t *end_event(int ws)
 	return json_pack("{s:i, s:s, s:s}", "exitCode", -1, "status", status, "error", status);
 }
 
-/* Reads what fd holds now (at most a chunk).  0 at EOF or error. */
-static ssize_t read_chunk(int fd, char *buf, size_t max)
-{
-	ssize_t n;
-
-	do
-		n = read(fd, buf, max);
-	while (n < 0 && errno == EINTR);
-	return n < 0 && errno == EAGAIN ? -1 : n < 0 ? 0 : n;
-}
-
 struct pump_fds {
 	int out, err, exit;
 	const char *out_key;
@@ -272,7 +262,7 @@ struct pump_fds {
 static void forward(struct eproc *p, int *fd, const char *key, size_t chunk)
 {
 	char buf[32 * 1024];
-	ssize_t n = read_chunk(*fd, buf, chunk < sizeof(buf) ? chunk : sizeof(buf));
+	ssize_t n = fd_read_chunk(*fd, buf, chunk < sizeof(buf) ? chunk : sizeof(buf));
 
 	if (n > 0)
 		send_output(p, key, buf, (size_t)n);
@@ -417,6 +407,24 @@ static int insert(struct procs *ps, struct eproc *p)
 	return rc;
 }
 
+/* Undoes procs_add after its insert: the caller keeps `s`. */
+static void unadd(struct procs *ps, struct eproc *p, struct estream *s)
+{
+	p->ops->signal(p->p, SIGKILL);
+	pthread_mutex_lock(&ps->lock);
+	for (unsigned i = 0; i < PROC_MAX; i++)
+		if (ps->t[i] == p)
+			ps->t[i] = NULL;
+	ps->npumps--;
+	pthread_mutex_unlock(&ps->lock);
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < p->nsubs; i++)
+		if (p->subs[i].s == s)
+			p->subs[i--] = p->subs[--p->nsubs];
+	pthread_mutex_unlock(&p->lock);
+	eproc_free(p);
+}
+
 int procs_add(struct procs *ps, struct proc_start *st, struct estream *s, int keepalive_ms,
 	      int64_t stream_deadline_ns)
 {
@@ -434,32 +442,23 @@ int procs_add(struct procs *ps, struct proc_start *st, struct estream *s, int ke
 	}
 	if (!st->stdin && !p->pty)
 		p->ops->close_stdin(p->p);
-	p->subs[0] = (struct sub){ s, keepalive_ms, stream_deadline_ns, clock_mono_ns(), true };
-	p->nsubs = 1;
-	push_event(s, "start", json_pack("{s:i}", "pid", (int)p->pid));
+	/* Into the table before any event: a refused start sends none. */
 	if ((rc = insert(ps, p)) < 0) {
 		p->ops->signal(p->p, SIGKILL);
-		p->subs[0].s = NULL;
-		p->nsubs = 0;
 		eproc_free(p);
 		return rc;
 	}
+	pthread_mutex_lock(&p->lock);
+	push_event(s, "start", json_pack("{s:i}", "pid", (int)p->pid));
+	p->subs[p->nsubs++] = (struct sub){ s, keepalive_ms, stream_deadline_ns, clock_mono_ns(),
+					    true };
+	pthread_mutex_unlock(&p->lock);
 	/* Logged first: once the pump runs, p may end and be freed. */
 	sbxlog_add(envd_events(ps->e), p->sandbox, "info", "processSvc",
 		   json_pack("{s:s}", "cmd", json_string_value(json_object_get(p->config, "cmd"))),
 		   "Process with pid %u started", p->pid);
-	if ((rc = pthread_create(&th, NULL, pump_main, p)) != 0) {
-		p->ops->signal(p->p, SIGKILL);
-		/* Nothing else runs it: undo the table entry and the pump. */
-		pthread_mutex_lock(&ps->lock);
-		for (unsigned i = 0; i < PROC_MAX; i++)
-			if (ps->t[i] == p)
-				ps->t[i] = NULL;
-		ps->npumps--;
-		pthread_mutex_unlock(&ps->lock);
-		p->subs[0].s = NULL;
-		p->nsubs = 0;
-		eproc_free(p);
+	if (pthread_create(&th, NULL, pump_main, p) != 0) {
+		unadd(ps, p, s);
 		return -EAGAIN;
 	}
 	pthread_detach(th);
@@ -531,31 +530,6 @@ json_t *procs_list(struct procs *ps, const char *sbx)
 	return arr;
 }
 
-/* Writes all of data to a non-blocking fd within 5 s. */
-static int write_fd(int fd, const char *data, size_t len)
-{
-	int64_t until = clock_mono_ns() + 5000000000LL;
-
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n > 0) {
-			data += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		int64_t left = (until - clock_mono_ns()) / 1000000;
-		struct pollfd pf = { fd, POLLOUT, 0 };
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		poll(&pf, 1, (int)left);
-	}
-	return 0;
-}
-
 int eproc_input(struct eproc *p, bool pty, const char *data, size_t len)
 {
 	int rc;
@@ -568,7 +542,7 @@ int eproc_input(struct eproc *p, bool pty, const char *data, size_t len)
 	pthread_mutex_lock(&p->in_lock);
 	int fd = pty ? p->ops->pty_fd(p->p) : p->ops->stdin_fd(p->p);
 
-	rc = fd < 0 ? -EPIPE : write_fd(fd, data, len);
+	rc = fd < 0 ? -EPIPE : fd_write_all(fd, data, len);
 	pthread_mutex_unlock(&p->in_lock);
 	return rc;
 }
