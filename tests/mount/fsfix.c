@@ -181,6 +181,37 @@ int eexists(const char *id, const char *p)
 	return st == 200;
 }
 
+long eget_to(const char *id, const char *p, const char *out)
+{
+	char *token = rest_field(id, "envdAccessToken");
+	char url[PATH_MAX * 3 + 128], line[256];
+	char *esc = curl_easy_escape(NULL, p, 0);
+	struct curl_slist *h = NULL;
+	CURL *c = curl_easy_init();
+	FILE *f = fopen(out, "wb");
+	long status = 0;
+
+	cr_assert(c && f);
+	snprintf(url, sizeof(url), "%s/files?path=%s&username=user", M.url, esc);
+	snprintf(line, sizeof(line), "E2b-Sandbox-Id: %s", id);
+	h = curl_slist_append(h, line);
+	snprintf(line, sizeof(line), "X-Access-Token: %s", token ? token : "");
+	h = curl_slist_append(h, line);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);   /* libcurl's default fwrite */
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	fclose(f);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	curl_free(esc);
+	free(token);
+	return status;
+}
+
 long eput(const char *id, const char *p, const char *data)
 {
 	struct body b = { 0 };

@@ -22,6 +22,9 @@ void fsfix_stop(void);
 /* GET /files?path=p of sandbox id: the body (malloc'd, NUL-terminated)
  * and *status; *len its length. */
 char *eget(const char *id, const char *p, size_t *len, long *status);
+/* GET /files?path=p of sandbox id streamed into the local file out: the
+ * status. */
+long eget_to(const char *id, const char *p, const char *out);
 /* A Filesystem RPC with JSON body req: the HTTP status, *out the reply. */
 long erpc(const char *id, const char *method, const char *req, json_t **out);
 /* True if Stat finds p in sandbox id. */

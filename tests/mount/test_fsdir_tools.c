@@ -31,16 +31,9 @@ static void teardown(void)
 /* Saves p of the sandbox, fetched through envd, to the local file out. */
 static void fetch_to(const char *p, const char *out)
 {
-	long status;
-	size_t len;
-	char *b = eget(id, p, &len, &status);
-	FILE *f = fopen(out, "wb");
+	long status = eget_to(id, p, out);
 
 	cr_assert_eq(status, 200, "GET %s: %ld", p, status);
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(b, 1, len, f), len);
-	fclose(f);
-	free(b);
 }
 
 TestSuite(fstools, .init = setup, .fini = teardown, .timeout = 300);
