@@ -392,8 +392,10 @@ int files_flush(struct sbxfs *fs, struct open_file *h)
 	if (fstat(io->spool, &st) < 0)
 		return -errno;
 	err = files_upload(fs->files, io->id, io->path, io->spool, (uint64_t)st.st_size);
+	pthread_mutex_lock(&io->lock);
 	if (err == 0)
 		io->attr.size = (uint64_t)st.st_size;
+	pthread_mutex_unlock(&io->lock);
 	return err;
 }
 
@@ -421,7 +423,9 @@ int files_fgetattr(const struct open_file *h, struct stat *st)
 
 	if (io == NULL)
 		return -EBADF;
+	pthread_mutex_lock(&io->lock);
 	files_stat(get_fs(), &io->attr, st);
+	pthread_mutex_unlock(&io->lock);
 	if (io->spool >= 0 && fstat(io->spool, &sp) == 0) {
 		st->st_size = sp.st_size;
 		st->st_blocks = sp.st_blocks;
