@@ -27,9 +27,10 @@ static char id[64];
 static int failed;
 static int stop_dropping;
 
-static void check(int ok, const char *what, int err)
+/* err: 0, or the -errno of what failed. */
+static void check(int err, const char *what)
 {
-	if (!ok) {
+	if (err) {
 		fprintf(stderr, "tsan_files: %s: %s\n", what, strerror(-err));
 		__atomic_store_n(&failed, 1, __ATOMIC_SEQ_CST);
 	}
@@ -42,29 +43,28 @@ static void *worker(void *arg)
 	int fd = fileno(tmpfile());
 
 	snprintf(dir, sizeof(dir), "/tmp/t%ld", t);
-	check(files_mkdir(&fl, id, dir) == 0, "mkdir", 0);
+	check(files_mkdir(&fl, id, dir), "mkdir");
 	(void)!write(fd, "data", 4);
 	for (int i = 0; i < ROUNDS; i++) {
 		struct fentry e;
-		struct dirlist *l;
-		int err;
+		struct dirlist *l = NULL;
 
 		snprintf(a, sizeof(a), "%s/a%d", dir, i);
 		snprintf(b, sizeof(b), "%s/b%d", dir, i);
-		check(files_own_add(&fl, id, a, 0644) == 0, "own_add", 0);
+		check(files_own_add(&fl, id, a, 0644), "own_add");
 		files_own_set(&fl, id, a, 4);
-		check((err = files_upload(&fl, id, a, fd, 4)) == 0, "upload", err);
+		check(files_upload(&fl, id, a, fd, 4), "upload");
 		files_own_del(&fl, id, a);
-		check((err = files_lookup(&fl, id, a, &e)) == 0 && e.size == 4, "lookup", err);
+		check(files_lookup(&fl, id, a, &e), "lookup");
+		check(e.size == 4 ? 0 : -EIO, "size");
 		fentry_clear(&e);
-		check((err = files_rename(&fl, id, a, b, 0)) == 0, "rename", err);
-		check((err = files_list(&fl, id, dir, &l)) == 0, "list", err);
-		if (err == 0)
-			dirlist_put(l);
-		check(files_lookup(&fl, id, "/tmp", &e) == 0, "lookup /tmp", 0);
+		check(files_rename(&fl, id, a, b, 0), "rename");
+		check(files_list(&fl, id, dir, &l), "list");
+		dirlist_put(l);
+		check(files_lookup(&fl, id, "/tmp", &e), "lookup /tmp");
 		fentry_clear(&e);
 		if (i % 2)
-			check((err = files_unlink(&fl, id, b)) == 0, "unlink", err);
+			check(files_unlink(&fl, id, b), "unlink");
 	}
 	close(fd);
 	return NULL;
