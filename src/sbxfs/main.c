@@ -44,6 +44,9 @@ struct sbxfs_main {
 	int ready_fd;               /* to the waiting parent until ready, or -1 */
 	char *notify_socket;        /* $NOTIFY_SOCKET, malloc'd, or NULL */
 	enum log_level log_level;
+	struct envdc *envd;         /* fs/: the sandboxes' agents */
+	struct dircache *dirs;      /* fs/: their directories' listings */
+	struct files files;
 };
 
 
@@ -185,6 +188,62 @@ static int setup_client(struct sbxfs_main *m)
 	return 0;
 }
 
+/* envd's base for every sandbox: -o sandbox_url, else the provider's
+ * variable, else its own sbxd for the embedded one; NULL: each sandbox's
+ * own host under its domain. */
+static const char *sandbox_url(const struct sbxfs_main *m)
+{
+	const char *v = NULL;
+
+	if (m->opts.sandbox_url)
+		return m->opts.sandbox_url;
+	if (m->backend.provider == PROVIDER_NOVITA)
+		v = getenv("NOVITA_SANDBOX_URL");
+	else if (m->backend.provider == PROVIDER_E2B)
+		v = getenv("E2B_SANDBOX_URL");
+	else if (m->backend.embedded)
+		v = m->backend.url;
+	return v && *v ? v : NULL;
+}
+
+/* MOUNT/<sbx>/fs/: the envd client, the listings' cache and the store. */
+static int setup_files(struct sbxfs_main *m)
+{
+	struct envdc_config cfg = {
+		.sandbox_url = sandbox_url(m),
+		.domain = m->backend.domain,
+		.provider = backend_provider_name(m->backend.provider),
+		.user = m->opts.fs_user_name,
+		.cafile = m->opts.cafile,
+		.connect_timeout_ms = 1000L * m->opts.connect_timeout,
+		.request_timeout_ms = 1000L * m->opts.request_timeout,
+		.deadline_ms = 1000L * m->opts.retry_deadline,
+	};
+	char *msg = NULL;
+
+	/* A custom backend names no domain: without a URL there is no way to
+	 * a sandbox's agent, and no fs/ directories. */
+	if (cfg.sandbox_url == NULL && cfg.domain == NULL) {
+		log_info("no sandbox_url and no domain: no fs/ directories");
+		return 0;
+	}
+	m->envd = envdc_new(&cfg, &msg);
+	m->dirs = dircache_new(1000U * m->opts.fs_cache_ttl, 512);
+	if (m->envd == NULL || m->dirs == NULL) {
+		fprintf(stderr, "sbxfs: %s\n", msg ? msg : "out of memory");
+		free(msg);
+		return -1;
+	}
+	envdc_set_interrupt(m->envd, fs_interrupted);
+	m->files.envd = m->envd;
+	m->files.api = m->fs.store.api;
+	m->files.dirs = m->dirs;
+	m->files.max_file = m->opts.fs_max_file;
+	files_init(&m->files);
+	m->fs.files = &m->files;
+	return 0;
+}
+
 static int setup_log(struct sbxfs_main *m)
 {
 	const char *target = m->opts.log_target;
@@ -288,6 +347,10 @@ static void teardown(struct sbxfs_main *m)
 		cache_free(m->fs.store.cache);
 	kcache_free(m->fs.kcache);
 	kinval_free(m->fs.kinval);
+	if (m->fs.files)
+		files_fini(&m->files);
+	dircache_free(m->dirs);
+	envdc_free(m->envd);
 	idset_free(m->fs.store.state_unsure);
 	if (m->fs.store.api)
 		api_free(m->fs.store.api);
@@ -370,7 +433,7 @@ int main(int argc, char *argv[])
 	if (m.backend.notice)
 		fprintf(stderr, "sbxfs: %s\n", m.backend.notice);
 	if (setup_log(&m) < 0 || (m.backend.embedded && embedded_setup(&m.emb, &m.backend) < 0) ||
-	    setup_client(&m) < 0)
+	    setup_client(&m) < 0 || setup_files(&m) < 0)
 		goto out;
 	ret = serve(&m, &args);
 out:

@@ -143,6 +143,7 @@ void mnt_backend_start(void)
 		.templates_file = M.tplfile,
 		.faults = true,
 		.max_sandboxes = M.opts.sbxd_max_sandboxes ? M.opts.sbxd_max_sandboxes : 2000,
+		.runtime = M.opts.runtime,
 		.log_level = SBXD_LOG_ERROR,
 	};
 	char *err = NULL;
@@ -151,6 +152,8 @@ void mnt_backend_start(void)
 	cr_assert_not_null(M.sbxd, "sbxd_start: %s", err ? err : "?");
 	M.port = sbxd_port(M.sbxd);
 	snprintf(M.url, sizeof(M.url), "http://127.0.0.1:%u", M.port);
+	if (M.opts.on_backend)
+		M.opts.on_backend(M.sbxd);
 }
 
 void mnt_backend_stop(void)
@@ -229,16 +232,22 @@ void mnt_prepare(const char *tag, const struct mnt_opts *o)
 	snprintf(M.key, sizeof(M.key), "sk_%s_%08lx%08lx", tag, (unsigned long)random(),
 		 (unsigned long)getpid());
 	cr_assert_eq(mkdir(M.dir, 0755), 0);
-	write_file(M.tplfile, "[{\"templateID\":\"py3tpl\",\"aliases\":[\"python\"]}]\n");
+	write_file(M.tplfile, o->templates_json ? o->templates_json
+		   : "[{\"templateID\":\"py3tpl\",\"aliases\":[\"python\"]}]\n");
 	snprintf(keyline, sizeof(keyline), "%s\n", M.key);
 	write_file(M.keyfile, keyline);
 }
 
 void mnt_start(const struct mnt_opts *o)
 {
+	mnt_prepare("test", o);
+	mnt_mount();
+}
+
+void mnt_mount(void)
+{
 	int status;
 
-	mnt_prepare("test", o);
 	mnt_backend_start();
 	spawn_sbxfs();
 	for (int i = 0; i < 200 && !mounted(); i++) {
@@ -250,7 +259,11 @@ void mnt_start(const struct mnt_opts *o)
 		}
 		usleep(50 * 1000);
 	}
-	cr_assert(mounted(), "%s did not get mounted", M.dir);
+	if (!mounted()) {
+		char *log = slurp(M.logfile, NULL);
+
+		cr_assert_fail("%s did not get mounted: %s", M.dir, log ? log : "");
+	}
 }
 
 /* Waits up to ms for pid; returns true with *status when it exited. */

@@ -9,12 +9,17 @@
 #include <sys/types.h>
 #include <jansson.h>
 
+struct sbxd;
+
 struct mnt_opts {
 	unsigned cache_ttl;         /* -o cache_ttl */
 	const char *extra;          /* more -o options, or NULL */
 	const char *log_level;      /* NULL: error (and the log must stay empty) */
 	bool allow_log;             /* the log may have lines (no sanitizer reports) */
 	unsigned sbxd_max_sandboxes;   /* sbxd's limit; 0: 2000 */
+	const char *templates_json;    /* sbxd's templates; NULL: py3tpl only */
+	const char *runtime;           /* sbxd's --runtime; NULL: record */
+	void (*on_backend)(struct sbxd *s);  /* called after each sbxd start */
 };
 
 struct mnt {
@@ -43,8 +48,10 @@ void mnt_require_fuse(void);
  * with the mountpoint, a random key in a key file and a templates file;
  * starts nothing. */
 void mnt_prepare(const char *tag, const struct mnt_opts *o);
-/* mnt_prepare, then starts sbxd and mounts; fails the test when it cannot. */
+/* mnt_prepare, then mnt_mount. */
 void mnt_start(const struct mnt_opts *o);
+/* Starts sbxd and mounts; fails the test when it cannot. */
+void mnt_mount(void);
 /* Unmounts (lazily if needed), reaps sbxfs, stops sbxd, checks the log and
  * removes the temp dir.  Safe to call twice. */
 void mnt_stop(void);

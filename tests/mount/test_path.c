@@ -221,3 +221,25 @@ Test(path, format_refuses)
 	cr_assert_eq(path_format(&n, buf, sizeof(buf)), 24);
 	cr_assert_str_eq(buf, "/.sbxfs/templates/base/a");
 }
+
+Test(path, fs_and_everything_below_it_is_the_sandbox_s_own_tree)
+{
+	struct path_node n;
+	char buf[64];
+
+	cr_assert_eq(path_parse("/box/fs", &n), 0);
+	cr_assert_eq(n.kind, PATH_SBX_FS);
+	cr_assert_eq(n.rest.len, 0);
+	cr_assert_eq(path_parse("/box/fs/home/user/a.txt", &n), 0);
+	cr_assert_eq(n.kind, PATH_SBX_FS);
+	cr_assert(path_span_eq(n.sbx, "box"));
+	cr_assert(path_span_eq(n.rest, "/home/user/a.txt"));
+	cr_assert_eq(path_format(&n, buf, sizeof(buf)), 23);
+	cr_assert_str_eq(buf, "/box/fs/home/user/a.txt");
+	cr_assert_eq(path_parse("/box/fs/a/../b", &n), -ENOENT);
+	cr_assert_eq(path_parse("/box/fs/a//b", &n), -ENOENT);
+	cr_assert_eq(path_parse("/.sbxfs/templates/t/box/fs/x", &n), 0);
+	cr_assert_eq(n.kind, PATH_SBX_FS);
+	cr_assert_eq(path_format(&n, buf, sizeof(buf)), 28);
+	cr_assert_str_eq(buf, "/.sbxfs/templates/t/box/fs/x");
+}

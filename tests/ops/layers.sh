@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The data path of sbxfs goes one way: fs -> store -> cache -> api -> http,
+# The data path of sbxfs goes one way: fs -> store -> {cache, api, envd} -> http,
 # with model, util and src/common usable by all and nothing calling upward; config/ and
 # daemon/ serve main.c.  Every include between folders names its folder
 # ("cache/cache.h"), so the rule is checked here on the #include lines:
@@ -16,15 +16,16 @@ src=${1:?usage: layers.sh SRCDIR}
 
 # common/ is src/common, shared with sbxd: below every folder.
 declare -A below=(
-	[fs]="store cache api http model util common"
-	[store]="cache api http model util common"
+	[fs]="store cache api envd http model util common"
+	[store]="cache api envd http model util common"
 	[cache]="api http model util common"
 	[api]="http model util common"
+	[envd]="http model util common"
 	[http]="model util common"
 	[model]="util common"
 	[util]="common"
 	[config]="model util common"
-	[daemon]="config store cache api http model util common"
+	[daemon]="config store cache api envd http model util common"
 )
 
 check() { # TREE (src/sbxfs or a copy): prints each violation, fails on any

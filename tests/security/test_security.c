@@ -225,7 +225,7 @@ Test(security, error_messages_hold_no_key, .init = setup, .fini = teardown, .tim
 
 	/* A rejected key, and a backend that is not there. */
 	snprintf(badkey, sizeof(badkey), "%s/badkey", M.tmp);
-	snprintf(keyline, sizeof(keyline), "sk_wrong_%s\n", M.key + 8);
+	snprintf(keyline, sizeof(keyline), "sk_wrong_%.*s\n", (int)sizeof(M.key) - 8, M.key + 8);
 	f = fopen(badkey, "w");
 	fputs(keyline, f);
 	fclose(f);

@@ -29,6 +29,10 @@ static const struct fuse_opt sbxfs_spec[] = {
 	SBXFS_OPT("cafile=%s", cafile),
 	SBXFS_OPT("log=%s", log_target),
 	SBXFS_OPT("log_level=%s", log_level_str),
+	SBXFS_OPT("sandbox_url=%s", sandbox_url),
+	SBXFS_OPT("fs_user=%s", fs_user),
+	SBXFS_OPT("fs_cache_ttl=%s", fs_cache_ttl_str),
+	SBXFS_OPT("fs_max_file=%s", fs_max_file_str),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("api_key=", KEY_API_KEY),
 	FUSE_OPT_KEY("api_key", KEY_API_KEY),
@@ -177,6 +181,52 @@ static int check_max_sandboxes(struct sbxfs_opts *o, FILE *err)
 	return 0;
 }
 
+/* A size: digits with an optional K, M, G or T (powers of 1024). */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long n;
+	unsigned shift = 0;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || n == 0 || n > (1ULL << 50) >> shift)
+		return -1;
+	*out = n << shift;
+	return 0;
+}
+
+static int check_fs(struct sbxfs_opts *o, FILE *err)
+{
+	o->fs_user_name = o->fs_user ? o->fs_user : SBXFS_DEFAULT_FS_USER;
+	if (!sbx_component_valid(o->fs_user_name)) {
+		fprintf(err, "sbxfs: bad fs_user '%s'\n", o->fs_user_name);
+		return -1;
+	}
+	if (o->fs_max_file_str && parse_size(o->fs_max_file_str, &o->fs_max_file) < 0) {
+		fprintf(err, "sbxfs: bad fs_max_file '%s': expected a size such as 4G or "
+			"512M (up to 1P)\n", o->fs_max_file_str);
+		return -1;
+	}
+	if (o->sandbox_url && !is_url(o->sandbox_url)) {
+		fprintf(err, "sbxfs: bad sandbox_url '%s': expected http://... or https://...\n",
+			o->sandbox_url);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_values(struct sbxfs_opts *o, FILE *err)
 {
 	unsigned deadline = 0, list_deadline = 0;
@@ -187,6 +237,7 @@ static int check_values(struct sbxfs_opts *o, FILE *err)
 		{ "retry_deadline", o->retry_deadline_str, 1, 7200, &deadline },
 		{ "stale_ttl", o->stale_ttl_str, 0, 86400, &o->stale_ttl },
 		{ "list_deadline", o->list_deadline_str, 1, 86400, &list_deadline },
+		{ "fs_cache_ttl", o->fs_cache_ttl_str, 0, 86400, &o->fs_cache_ttl },
 	};
 
 	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
@@ -199,7 +250,7 @@ static int check_values(struct sbxfs_opts *o, FILE *err)
 	}
 	o->retry_deadline = deadline ? deadline : 2 * o->request_timeout;
 	o->list_deadline = list_deadline ? list_deadline : 4 * o->retry_deadline;
-	if (check_max_sandboxes(o, err) < 0)
+	if (check_max_sandboxes(o, err) < 0 || check_fs(o, err) < 0)
 		return -1;
 	if (o->timeout_str &&
 	    sbx_parse_timeout(o->timeout_str, strlen(o->timeout_str), &o->timeout) < 0) {
@@ -295,6 +346,9 @@ int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
 	o->cache_ttl = SBXFS_DEFAULT_CACHE_TTL;
 	o->stale_ttl = SBXFS_DEFAULT_STALE_TTL;
 	o->max_sandboxes = SBXFS_DEFAULT_MAX_SANDBOXES;
+	o->fs_cache_ttl = SBXFS_DEFAULT_FS_CACHE_TTL;
+	o->fs_max_file = SBXFS_DEFAULT_FS_MAX_FILE;
+	o->fs_user_name = SBXFS_DEFAULT_FS_USER;
 	o->connect_timeout = SBXFS_DEFAULT_CONNECT_TIMEOUT;
 	o->request_timeout = SBXFS_DEFAULT_REQUEST_TIMEOUT;
 	o->log_level = LOG_LVL_INFO;
@@ -329,6 +383,7 @@ void opts_free(struct sbxfs_opts *o)
 		&o->cache_ttl_str, &o->connect_timeout_str, &o->request_timeout_str,
 		&o->retry_deadline_str, &o->stale_ttl_str, &o->list_deadline_str,
 		&o->max_sandboxes_str, &o->cafile, &o->log_target, &o->log_level_str,
+		&o->sandbox_url, &o->fs_user, &o->fs_cache_ttl_str, &o->fs_max_file_str,
 		&o->source, &o->nonopt[0], &o->nonopt[1],
 	};
 

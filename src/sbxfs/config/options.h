@@ -16,6 +16,9 @@
 #define SBXFS_DEFAULT_REQUEST_TIMEOUT 15U
 #define SBXFS_DEFAULT_STALE_TTL 30U
 #define SBXFS_DEFAULT_MAX_SANDBOXES 100000UL
+#define SBXFS_DEFAULT_FS_CACHE_TTL 1U
+#define SBXFS_DEFAULT_FS_MAX_FILE (4ULL << 30)
+#define SBXFS_DEFAULT_FS_USER "user"
 
 struct sbxfs_opts {
 	/* As given with -o (malloc'd by fuse_opt_parse, NULL when absent). */
@@ -34,6 +37,10 @@ struct sbxfs_opts {
 	char *cafile;
 	char *log_target;
 	char *log_level_str;
+	char *sandbox_url;          /* envd's base for every sandbox */
+	char *fs_user;
+	char *fs_cache_ttl_str;
+	char *fs_max_file_str;
 	int allow_other;
 	bool fsname_set;            /* -o fsname= was given */
 	bool subtype_set;           /* -o subtype= was given */
@@ -58,6 +65,9 @@ struct sbxfs_opts {
 	unsigned long max_sandboxes;   /* entries a listing may hold */
 	enum log_level log_level;
 	bool log_level_set;
+	const char *fs_user_name;   /* borrowed: fs_user or the default */
+	unsigned fs_cache_ttl;      /* seconds listings of fs/ are kept */
+	unsigned long long fs_max_file;   /* bytes */
 
 	FILE *err;                  /* where opts_parse() reports */
 };

@@ -33,6 +33,8 @@ static void handle_clear(struct dir_handle *h)
 {
 	listing_put(h->l);
 	free(h->tpl);
+	dirlist_put(h->files);
+	free(h->files_id);
 	memset(h, 0, sizeof(*h));
 	h->type = HANDLE_DIR;
 }
@@ -73,8 +75,8 @@ int sbxfs_opendir(const char *path, struct fuse_file_info *fi)
 
 	if ((err = path_parse(path, &n)) < 0)
 		return err;
-	if (!node_ops_of(&n)->dir)
-		return -ENOTDIR;
+	if ((err = node_is_dir(get_fs(), node_ops_of(&n), &n)) <= 0)
+		return err < 0 ? err : -ENOTDIR;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
 	h->type = HANDLE_DIR;
@@ -97,7 +99,7 @@ int sbxfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 		return -EBADF;
 	if ((err = path_parse(path, &n)) < 0)
 		return err;
-	if (!(ops = node_ops_of(&n))->dir)
+	if (!(ops = node_ops_of(&n))->dir && !ops->dir_of)
 		return -ENOTDIR;
 	/* A seek into a listing this handle never took (seekdir after a
 	 * failed first read) starts from a fresh snapshot too. */

@@ -14,6 +14,7 @@
 #include "cache/cache.h"
 #include "kinval.h"
 #include "pagecache.h"
+#include "store/files.h"
 #include "store/sandboxes.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
@@ -23,6 +24,7 @@ struct sbxfs {
 	struct store store;         /* the API, the cache and their policy */
 	struct kcache *kcache;      /* what the kernel's page cache holds */
 	struct kinval *kinval;      /* entries the kernel is told to forget */
+	struct files *files;        /* MOUNT/<sbx>/fs/; NULL: no fs/ directories */
 	const char *template_id;    /* for mkdir MOUNT/NAME */
 	unsigned cache_ttl;         /* seconds */
 	unsigned stale_ttl;         /* seconds */

@@ -23,6 +23,8 @@
 struct node_ops;
 struct sbx;
 struct sbx_listing;
+struct file_io;
+struct dirlist;
 
 enum handle_type {
 	HANDLE_FILE = 0x66696c65,  /* "file": struct open_file (not glibc's struct file_handle) */
@@ -51,6 +53,8 @@ struct open_file {
 	                            * pointed into the open's path) */
 	struct handle_pin pin;
 	struct snap *snap;         /* NULL for kinds that do not read a snapshot */
+	struct file_io *io;        /* a sandbox's own file (nodes/files.c): its
+	                            * spool and read-ahead; freed by its release */
 };
 
 struct dir_handle {
@@ -61,6 +65,8 @@ struct dir_handle {
 	const struct sbx *s;       /* in a sandbox directory: borrowed from l */
 	const char **tpl;          /* .sbxfs/templates: sorted, unique, from l */
 	size_t n_tpl;
+	struct dirlist *files;     /* a directory of a sandbox's own: its listing */
+	char *files_id;            /* and the sandbox's ID it was taken from */
 };
 
 /* A new file handle for node n opened by ops, pinned to sbx_id (copied;

@@ -106,3 +106,8 @@ void node_release_snap(struct sbxfs *fs, struct open_file *h)
 	if (h->snap && h->snap->page_cached)
 		kcache_release(fs->kcache, h->snap->key);
 }
+
+int node_is_dir(struct sbxfs *fs, const struct node_ops *ops, const struct path_node *n)
+{
+	return ops->dir_of ? ops->dir_of(fs, n) : ops->dir;
+}

@@ -40,6 +40,12 @@ enum dir_slot { SLOT_END, SLOT_SKIP, SLOT_ENTRY };
 
 struct node_ops {
 	bool dir;
+	/* For a kind whose nodes may be either (a sandbox's own files): 1 for
+	 * a directory, 0 for not, or -errno; dir is then ignored. */
+	int (*dir_of)(struct sbxfs *fs, const struct path_node *n);
+	/* Attributes of an open file (fstat, and the kernel's getattr with a
+	 * handle); NULL: getattr by path. */
+	int (*fgetattr)(const struct open_file *h, struct stat *st);
 	/* Attributes; path (may be NULL when the size goes nowhere near the
 	 * kernel) is n's, for the size the kernel holds of a page-cached
 	 * file.  Every kind has one. */
@@ -56,6 +62,13 @@ struct node_ops {
 	int (*write)(struct sbxfs *fs, const struct path_node *n, struct open_file *h,
 		     const char *buf, size_t size);
 	void (*release)(struct sbxfs *fs, struct open_file *h);
+	/* A write at an offset, for kinds that keep what is written (write
+	 * above is then unused); flush and fsync send it on (close(2) and
+	 * fsync(2) report their error); ftruncate of an open file. */
+	int (*pwrite)(struct sbxfs *fs, struct open_file *h, const char *buf, size_t size,
+		      off_t off);
+	int (*flush)(struct sbxfs *fs, struct open_file *h);
+	int (*ftruncate)(struct sbxfs *fs, struct open_file *h, off_t size);
 	/* readdir: list takes the snapshot a listing is served from (at
 	 * offset 0), entry gives its i-th entry after "." and "..". */
 	int (*list)(struct sbxfs *fs, struct dir_handle *h, const struct path_node *n);
@@ -65,8 +78,14 @@ struct node_ops {
 	int (*mkdir)(struct sbxfs *fs, const struct path_node *n);
 	int (*rmdir)(struct sbxfs *fs, const struct path_node *n);
 	int (*unlink)(struct sbxfs *fs, const struct path_node *n);
-	int (*rename)(struct sbxfs *fs, const struct path_node *n, const char *to);
+	/* flags: renameat2's; RENAME_EXCHANGE never reaches a kind. */
+	int (*rename)(struct sbxfs *fs, const struct path_node *n, const char *to,
+		      unsigned flags);
 	int (*truncate)(struct sbxfs *fs, const struct path_node *n, off_t size);
+	/* chmod, for a kind that can tell a no-op from a change; h is the
+	 * open file when the call came through one.  NULL: EPERM. */
+	int (*chmod)(struct sbxfs *fs, const struct path_node *n, const struct open_file *h,
+		     mode_t mode);
 	int (*create)(struct sbxfs *fs, const struct path_node *n, mode_t mode,
 		      struct fuse_file_info *fi);
 };
@@ -85,8 +104,12 @@ extern const struct node_ops sbx_node_ops;       /* nodes/sbx.c */
 extern const struct node_ops sbx_file_node_ops;  /* nodes/sbx_file.c */
 extern const struct node_ops meta_dir_node_ops;  /* nodes/meta.c */
 extern const struct node_ops meta_file_node_ops; /* nodes/meta.c */
+extern const struct node_ops files_node_ops;     /* nodes/files.c */
 
 /* ---- what the kinds share (node.c) ---- */
+
+/* 1 if n is a directory, 0 if not, or -errno (dir_of's). */
+int node_is_dir(struct sbxfs *fs, const struct node_ops *ops, const struct path_node *n);
 
 /* Fills *st as getattr reports a node of this mode, size and time. */
 void node_fill_stat(struct sbxfs *fs, struct stat *st, mode_t mode, off_t size, time_t t);

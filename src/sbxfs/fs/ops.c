@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -31,6 +32,7 @@ static const struct node_ops *const node_table[] = {
 	[PATH_CTL_REFRESH] = &refresh_node_ops,
 	[PATH_TPL_ROOT] = &tpl_root_node_ops,
 	[PATH_TPL] = &tpl_node_ops,
+	[PATH_SBX_FS] = &files_node_ops,
 };
 
 const struct node_ops *node_ops_of(const struct path_node *n)
@@ -72,6 +74,9 @@ static int sbxfs_getattr(const char *path, struct stat *st, struct fuse_file_inf
 		*st = h->snap->st;
 		return 0;
 	}
+	/* An open file of a kind that keeps what is written: its own size. */
+	if (h && h->ops == ops && ops->fgetattr)
+		return ops->fgetattr(h, st);
 	return ops->getattr(get_fs(), &n, path, st);
 }
 
@@ -132,7 +137,8 @@ static int sbxfs_write(const char *path, const char *buf, size_t size, off_t off
 	struct path_node n;
 	int err;
 
-	(void)off;
+	if (h && h->ops->pwrite)
+		return h->ops->pwrite(get_fs(), h, buf, size, off);
 	if ((ops = resolve(path, &n, &err)) == NULL)
 		return err;
 	if (h)
@@ -140,6 +146,22 @@ static int sbxfs_write(const char *path, const char *buf, size_t size, off_t off
 	if (ops->write == NULL)
 		return -EACCES;
 	return ops->write(get_fs(), &n, h, buf, size);
+}
+
+/* close(2) of one descriptor: what a kind keeps is sent now, so the
+ * caller of close sees a failure. */
+static int sbxfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *h = open_file_of(fi);
+
+	(void)path;
+	return h && h->ops->flush ? h->ops->flush(get_fs(), h) : 0;
+}
+
+static int sbxfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	return sbxfs_flush(path, fi);
 }
 
 static int sbxfs_release(const char *path, struct fuse_file_info *fi)
@@ -160,7 +182,10 @@ static int sbxfs_truncate(const char *path, off_t size, struct fuse_file_info *f
 	struct path_node n;
 	int err;
 
-	(void)fi;
+	struct open_file *h = open_file_of(fi);
+
+	if (h && h->ops->ftruncate)
+		return h->ops->ftruncate(get_fs(), h, size);
 	if ((ops = resolve(path, &n, &err)) == NULL)
 		return err;
 	if (ops->dir)
@@ -227,10 +252,12 @@ static int sbxfs_rename(const char *from, const char *to, unsigned int flags)
 	struct path_node n;
 	int err;
 
-	(void)flags;
+	/* No remote call swaps two names atomically. */
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
 	if ((ops = resolve(from, &n, &err)) == NULL)
 		return err == -ENOENT ? -ENOENT : -EPERM;
-	return ops->rename ? ops->rename(get_fs(), &n, to) : -EPERM;
+	return ops->rename ? ops->rename(get_fs(), &n, to, flags) : -EPERM;
 }
 
 static int sbxfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -256,9 +283,13 @@ static int refuse_path(const char *path)
 
 static int sbxfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)mode;
-	(void)fi;
-	return refuse_path(path);
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL || ops->chmod == NULL)
+		return refuse_path(path);
+	return ops->chmod(get_fs(), &n, open_file_of(fi), mode);
 }
 
 static int sbxfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
@@ -365,6 +396,8 @@ const struct fuse_operations sbxfs_ops = {
 	.open = sbxfs_open,
 	.read = sbxfs_read,
 	.write = sbxfs_write,
+	.flush = sbxfs_flush,
+	.fsync = sbxfs_fsync,
 	.release = sbxfs_release,
 	.truncate = sbxfs_truncate,
 	.mkdir = sbxfs_mkdir,

@@ -61,7 +61,7 @@ bool path_is_dir(enum path_kind kind)
 bool path_in_sbx(enum path_kind kind)
 {
 	return kind == PATH_SBX || kind == PATH_SBX_FILE ||
-	       kind == PATH_META_DIR || kind == PATH_META_FILE;
+	       kind == PATH_META_DIR || kind == PATH_META_FILE || kind == PATH_SBX_FS;
 }
 
 static bool is_alnum(char c)
@@ -108,8 +108,28 @@ static bool component_ok(struct path_span c)
 	return true;
 }
 
+/* The sandbox's own files: rest is what follows "fs/" (NULL for "fs"),
+ * taken whole as the remote path once each component is checked. */
+static int parse_fs(const char *rest, struct path_node *out)
+{
+	const char *from = rest ? rest - 1 : NULL;
+	struct path_span c;
+
+	out->kind = PATH_SBX_FS;
+	out->rest = (struct path_span){ .p = "", .len = 0 };
+	if (rest == NULL || *rest == '\0')
+		return 0;
+	while (next_component(&rest, &c))
+		if (!component_ok(c))
+			return -ENOENT;
+	out->rest = path_span_of(from);
+	while (out->rest.len > 1 && out->rest.p[out->rest.len - 1] == '/')
+		out->rest.len--;   /* "fs/a/" is "fs/a", as "/x/" is "/x" */
+	return 0;
+}
+
 /* Parses what follows a sandbox component: "", "<file>", "metadata",
- * "metadata/<key>". */
+ * "metadata/<key>", "fs/...". */
 static int parse_in_sbx(const char *rest, struct path_node *out)
 {
 	struct path_span c;
@@ -120,6 +140,8 @@ static int parse_in_sbx(const char *rest, struct path_node *out)
 	}
 	if (!component_ok(c))
 		return -ENOENT;
+	if (path_span_eq(c, PATH_FS_NAME))
+		return parse_fs(rest, out);
 	if (path_span_eq(c, PATH_META_NAME)) {
 		if (!next_component(&rest, &c)) {
 			out->kind = PATH_META_DIR;
@@ -234,6 +256,22 @@ static void put_span(struct builder *b, struct path_span s)
 	put_component(b, s.p, s.len);
 }
 
+/* The remote path of a PATH_SBX_FS node, one component at a time. */
+static void put_rest(struct builder *b, struct path_span rest)
+{
+	const char *p = rest.p, *end = rest.p + rest.len;
+
+	if (rest.len && p[0] != '/')
+		b->err = -EINVAL;
+	while (!b->err && p < end) {
+		const char *c = p + 1, *slash = memchr(c, '/', (size_t)(end - c));
+		const char *stop = slash ? slash : end;
+
+		put_component(b, c, (size_t)(stop - c));
+		p = stop;
+	}
+}
+
 /* A sandbox node: the templates prefix when reached through one, the
  * sandbox, then what is below it. */
 static void format_in_sbx(const struct path_node *n, struct builder *b)
@@ -250,6 +288,10 @@ static void format_in_sbx(const struct path_node *n, struct builder *b)
 		put_str(b, PATH_META_NAME);
 	if (n->kind == PATH_META_FILE)
 		put_span(b, n->key);
+	if (n->kind == PATH_SBX_FS) {
+		put_str(b, PATH_FS_NAME);
+		put_rest(b, n->rest);
+	}
 }
 
 int path_format(const struct path_node *n, char *buf, size_t size)

@@ -13,9 +13,11 @@
  *   /.sbxfs/templates                    PATH_TPL_ROOT
  *   /.sbxfs/templates/<tpl>              PATH_TPL
  *   /.sbxfs/templates/<tpl>/<sbx>/...    as /<sbx>/... with tpl set
+ *   /<sbx>/fs, /<sbx>/fs/<rest...>       PATH_SBX_FS: the sandbox's own "/"
+ *                                        and below (rest "", or "/a/b")
  *
- * A sandbox's own files (served by envd) will be another subtree of PATH_SBX
- * with its own kinds; names not listed here are -ENOENT. */
+ * Names not listed here are -ENOENT.  Whether a PATH_SBX_FS node is a
+ * directory only the sandbox knows. */
 #ifndef SBXFS_PATH_H
 #define SBXFS_PATH_H
 
@@ -33,6 +35,7 @@ enum path_kind {
 	PATH_CTL_REFRESH,
 	PATH_TPL_ROOT,
 	PATH_TPL,
+	PATH_SBX_FS,
 };
 
 /* The single-value and rendered files of a sandbox directory, in the order
@@ -62,12 +65,16 @@ struct path_node {
 	struct path_span tpl;   /* PATH_TPL, and sandboxes reached through it */
 	struct path_span key;   /* PATH_META_FILE */
 	enum sbx_file file;     /* PATH_SBX_FILE */
+	struct path_span rest;  /* PATH_SBX_FS: "" or "/a/b", each component
+	                         * valid (not empty, ".", "..", over NAME_MAX) */
 };
 
 /* The control directory's name in the mount root. */
 #define PATH_CTL_NAME ".sbxfs"
 /* The sandbox subdirectory holding metadata. */
 #define PATH_META_NAME "metadata"
+/* The sandbox subdirectory holding its own filesystem. */
+#define PATH_FS_NAME "fs"
 
 /* Parses an absolute path as FUSE passes it ("/", "/a/b", no trailing
  * slash).  0 and *out filled (spans point into path), or -ENOENT for a path

@@ -80,6 +80,10 @@ static int refresh_write(struct sbxfs *fs, const struct path_node *n, struct ope
 		return -EINVAL;
 	log_debug("refresh: dropping the caches");
 	drop_kernel_attrs(fs, cache_take(fs->store.cache));
+	/* And every listing of a sandbox's own directories: a change made
+	 * inside shows at the next look. */
+	if (fs->files)
+		dircache_drop_all(fs->files->dirs, NULL);
 	return (int)size;
 }
 

@@ -1,6 +1,6 @@
 /* A sandbox as a directory (MOUNT/<sbx>, by name or ID): mkdir creates
- * one, rmdir kills it, and it lists its files (sbx_file.c) and its
- * metadata directory (meta.c). */
+ * one, rmdir kills it, and it lists its files (sbx_file.c), its
+ * metadata directory (meta.c) and its own filesystem (files.c). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -49,6 +49,11 @@ static enum dir_slot sbx_entry(struct sbxfs *fs, const struct dir_handle *h,
 	struct path_node fn = *n;
 	char path[PATH_MAX];
 
+	if (i == SBX_FILE_COUNT + 1 && fs->files) {
+		*name = PATH_FS_NAME;
+		node_fill_stat(fs, st, MODE_DIR, 0, h->s->started_at);
+		return SLOT_ENTRY;
+	}
 	if (i > SBX_FILE_COUNT)
 		return SLOT_END;
 	if (i == SBX_FILE_COUNT) {

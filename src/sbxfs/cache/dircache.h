@@ -1,0 +1,57 @@
+/* Listings of directories inside sandboxes, keyed by (sandbox ID, remote
+ * path), for a TTL: the mechanism behind MOUNT/<sandbox>/fs/.
+ *
+ * A listing is immutable and reference counted (struct dirlist): a reader
+ * takes one and uses it without the cache lock.  Fetches run on the
+ * calling thread, one per key at a time (single flight: a second caller
+ * for the same key waits for the first one's result, at most
+ * DIRCACHE_WAIT_MS).  A change the caller makes meanwhile (dircache_drop)
+ * bumps a generation, so a fetch that raced it is handed to its caller but
+ * not kept.  At most max_dirs listings are kept, the least recently used
+ * going first, so a walk over a huge tree keeps memory flat.  No lock is
+ * held while fetching.  Thread-safe. */
+#ifndef SBXFS_CACHE_DIRCACHE_H
+#define SBXFS_CACHE_DIRCACHE_H
+
+#include <stddef.h>
+
+#include "model/fentry.h"
+
+#define DIRCACHE_WAIT_MS 60000
+
+struct dircache;
+
+struct dirlist {
+	size_t n;
+	struct fentry *v;           /* sorted by name */
+	int refs;                   /* the cache's lock guards it */
+	struct dircache *owner;
+};
+
+/* Fills a fresh listing (caller of the cache hands it over): 0 or -errno. */
+typedef int (*dircache_fetch_fn)(void *ctx, struct fentry **v, size_t *n);
+
+/* ttl_ms 0: every get fetches (still single flight).  NULL on ENOMEM. */
+struct dircache *dircache_new(unsigned ttl_ms, size_t max_dirs);
+/* Every listing must have been put back. */
+void dircache_free(struct dircache *c);
+/* The listing of (id, path): from the cache when fresh, else fetched with
+ * fetch(ctx).  0 and *out (caller dirlist_put()s it), or fetch's -errno,
+ * or -ETIMEDOUT after waiting for another caller's fetch too long. */
+int dircache_get(struct dircache *c, const char *id, const char *path, dircache_fetch_fn fetch,
+		 void *ctx, struct dirlist **out);
+/* The listing of (id, path) if one is cached and fresh, else NULL. */
+struct dirlist *dircache_peek(struct dircache *c, const char *id, const char *path);
+/* Drops (id, path)'s listing, and with subtree every listing under path
+ * too: a change there happened. */
+void dircache_drop(struct dircache *c, const char *id, const char *path, int subtree);
+/* Drops every listing of sandbox id, or of all sandboxes when id is NULL. */
+void dircache_drop_all(struct dircache *c, const char *id);
+/* Number of listings held (tests). */
+size_t dircache_count(struct dircache *c);
+
+void dirlist_put(struct dirlist *l);
+/* The entry named name, or NULL; borrowed from l. */
+const struct fentry *dirlist_find(const struct dirlist *l, const char *name);
+
+#endif

@@ -1,0 +1,548 @@
+/* A sandbox's own files: envd calls with their endpoint and the listing
+ * cache kept coherent; see files.h. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/scrub.h"
+#include "files.h"
+#include "model/model.h"
+#include "util/log.h"
+
+struct files_ep {
+	struct files_ep *next;
+	char *id, *token, *domain;
+};
+
+struct files_own {
+	struct files_own *next;
+	char *id, *path;
+	unsigned mode;
+	int refs;
+	uint64_t size;
+	int64_t mtime_ms;
+};
+
+/* The strings of an endpoint, copied out for one call. */
+struct target {
+	struct envdc_target t;
+	char *token, *domain;
+};
+
+typedef int (*envd_op_fn)(struct files *f, const struct envdc_target *t, void *arg,
+			  struct envdc_error *err);
+
+void files_init(struct files *f)
+{
+	pthread_mutex_init(&f->lock, NULL);
+	f->eps = NULL;
+	f->own = NULL;
+}
+
+static void ep_free(struct files_ep *e)
+{
+	scrub_remove(e->token);
+	explicit_bzero(e->token, strlen(e->token));
+	free(e->id);
+	free(e->token);
+	free(e->domain);
+	free(e);
+}
+
+void files_fini(struct files *f)
+{
+	while (f->own) {
+		struct files_own *o = f->own;
+
+		f->own = o->next;
+		free(o->id);
+		free(o->path);
+		free(o);
+	}
+	while (f->eps) {
+		struct files_ep *e = f->eps;
+
+		f->eps = e->next;
+		ep_free(e);
+	}
+	pthread_mutex_destroy(&f->lock);
+}
+
+void files_forget(struct files *f, const char *id)
+{
+	struct files_ep **pp, *e;
+
+	pthread_mutex_lock(&f->lock);
+	for (pp = &f->eps; (e = *pp); pp = &e->next)
+		if (strcmp(e->id, id) == 0) {
+			*pp = e->next;
+			ep_free(e);
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	dircache_drop_all(f->dirs, id);
+}
+
+/* Copies sandbox id's endpoint out of the table into *t; false when the
+ * table has none. */
+static bool ep_copy(struct files *f, const char *id, struct target *t)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&f->lock);
+	for (struct files_ep *e = f->eps; e && !found; e = e->next)
+		if (strcmp(e->id, id) == 0) {
+			t->token = strdup(e->token);
+			t->domain = strdup(e->domain);
+			found = true;
+		}
+	pthread_mutex_unlock(&f->lock);
+	return found;
+}
+
+/* Puts a fetched endpoint in the table, replacing the old one. */
+static int ep_store(struct files *f, const char *id, const struct sbx_creds *c)
+{
+	struct files_ep *e = calloc(1, sizeof(*e));
+
+	if (!e || !(e->id = strdup(id)) || !(e->token = strdup(c->envd_access_token)) ||
+	    !(e->domain = strdup(c->domain))) {
+		if (e) {
+			free(e->id);
+			free(e->token);
+			free(e);
+		}
+		return -ENOMEM;
+	}
+	if (e->token[0] && scrub_add(e->token) < 0) {
+		free(e->id);
+		free(e->token);
+		free(e->domain);
+		free(e);
+		return -ENOMEM;
+	}
+	files_forget(f, id);   /* the old endpoint, if any */
+	pthread_mutex_lock(&f->lock);
+	e->next = f->eps;
+	f->eps = e;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+static void target_clear(struct target *t)
+{
+	if (t->token)
+		explicit_bzero(t->token, strlen(t->token));
+	free(t->token);
+	free(t->domain);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Sandbox id's endpoint for one call: from the table unless refetch, else
+ * with one GET /sandboxes/{id}. */
+static int target_get(struct files *f, const char *id, bool refetch, struct target *t)
+{
+	struct api_error aerr;
+	struct sbx *s = NULL;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->t.id = id;
+	if (refetch || !ep_copy(f, id, t)) {
+		if ((err = api_get(f->api, id, &s, &aerr)) < 0)
+			return err;
+		err = ep_store(f, id, &s->creds);
+		sbx_unref(s);
+		if (err < 0 || !ep_copy(f, id, t))
+			return err < 0 ? err : -ENOENT;
+	}
+	if (t->token == NULL || t->domain == NULL) {
+		target_clear(t);
+		return -ENOMEM;
+	}
+	t->t.token = t->token;
+	t->t.domain = t->domain;
+	return 0;
+}
+
+/* envd did not answer for sandbox id (502): ENOENT when the sandbox is
+ * gone (its endpoint and listings forgotten), else EHOSTDOWN (paused, or
+ * not running yet). */
+static int why_down(struct files *f, const char *id)
+{
+	struct api_error aerr;
+	struct sbx *s = NULL;
+	int err = api_get(f->api, id, &s, &aerr);
+
+	sbx_unref(s);
+	if (err != -ENOENT)
+		return -EHOSTDOWN;
+	files_forget(f, id);
+	return -ENOENT;
+}
+
+/* Runs op against sandbox id's envd; a token it rejects (401) is fetched
+ * once more, for a sandbox whose token changed (resumed, or reissued). */
+static int with_endpoint(struct files *f, const char *id, envd_op_fn op, void *arg)
+{
+	struct envdc_error eerr;
+	struct target t;
+	int err = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if ((err = target_get(f, id, pass > 0, &t)) < 0)
+			return err;
+		err = op(f, &t.t, arg, &eerr);
+		target_clear(&t);
+		if (!(err == -EACCES && eerr.http_status == 401))
+			break;
+	}
+	return err == -EHOSTDOWN ? why_down(f, id) : err;
+}
+
+/* ---- the operations, each one envd call with its arguments ---- */
+
+struct op_args {
+	const char *path, *to;
+	uint64_t off, len;
+	const struct http_sink *sink;
+	uint64_t *got;
+	int fd;
+	struct fentry **v;
+	size_t *n;
+};
+
+static int op_list(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_list(f->envd, t, a->path, a->v, a->n, err);
+}
+
+static int op_read(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_read(f->envd, t, a->path, a->off, a->len, a->sink, a->got, err);
+}
+
+static int op_upload(struct files *f, const struct envdc_target *t, void *arg,
+		     struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_upload(f->envd, t, a->path, a->fd, a->len, err);
+}
+
+static int op_mkdir(struct files *f, const struct envdc_target *t, void *arg,
+		    struct envdc_error *err)
+{
+	return envdc_mkdir(f->envd, t, ((struct op_args *)arg)->path, err);
+}
+
+static int op_remove(struct files *f, const struct envdc_target *t, void *arg,
+		     struct envdc_error *err)
+{
+	return envdc_remove(f->envd, t, ((struct op_args *)arg)->path, err);
+}
+
+static int op_move(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_move(f->envd, t, a->path, a->to, err);
+}
+
+/* ---- paths ---- */
+
+/* Splits path into its parent (into buf) and its last name (borrowed). */
+static const char *split(const char *path, char *parent, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	return slash ? slash + 1 : path;
+}
+
+static void drop_parent(struct files *f, const char *id, const char *path)
+{
+	char parent[PATH_MAX];
+
+	split(path, parent, sizeof(parent));
+	dircache_drop(f->dirs, id, parent, 0);
+}
+
+/* ---- the own-change overlay (called with f->lock held where noted) ---- */
+
+static struct files_own **own_find(struct files *f, const char *id, const char *path)
+{
+	struct files_own **pp;
+
+	for (pp = &f->own; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->path, path) == 0 && strcmp((*pp)->id, id) == 0)
+			break;
+	return pp;
+}
+
+int files_own_add(struct files *f, const char *id, const char *path, unsigned mode)
+{
+	struct files_own **pp, *o;
+	int err = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (*(pp = own_find(f, id, path))) {
+		(*pp)->refs++;
+	} else if ((o = calloc(1, sizeof(*o))) && (o->id = strdup(id)) &&
+		   (o->path = strdup(path))) {
+		o->mode = mode;
+		o->refs = 1;
+		o->mtime_ms = clock_wall_ms();
+		*pp = o;
+	} else {
+		if (o)
+			free(o->id);
+		free(o);
+		err = -ENOMEM;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+void files_own_set(struct files *f, const char *id, const char *path, uint64_t size)
+{
+	struct files_own *o;
+
+	pthread_mutex_lock(&f->lock);
+	if ((o = *own_find(f, id, path))) {
+		o->size = size;
+		o->mtime_ms = clock_wall_ms();
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+void files_own_del(struct files *f, const char *id, const char *path)
+{
+	struct files_own **pp, *o;
+
+	pthread_mutex_lock(&f->lock);
+	if ((o = *(pp = own_find(f, id, path))) && --o->refs == 0) {
+		*pp = o->next;
+		free(o->id);
+		free(o->path);
+		free(o);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The overlay's entry for path into *out: 1, 0 when it has none. */
+static int own_lookup(struct files *f, const char *id, const char *path, struct fentry *out)
+{
+	struct files_own *o;
+	int found = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if ((o = *own_find(f, id, path))) {
+		out->type = FENTRY_FILE;
+		out->mode = o->mode;
+		out->size = o->size;
+		out->mtime_ms = o->mtime_ms;
+		found = 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (found && (out->name = strdup(strrchr(path, '/') + 1)) == NULL)
+		return -ENOMEM;
+	return found;
+}
+
+/* ---- reads ---- */
+
+struct list_ctx {
+	struct files *f;
+	const char *id, *path;
+};
+
+static int fetch_list(void *ctx, struct fentry **v, size_t *n)
+{
+	struct list_ctx *c = ctx;
+	struct op_args a = { .path = c->path, .v = v, .n = n };
+
+	return with_endpoint(c->f, c->id, op_list, &a);
+}
+
+int files_list(struct files *f, const char *id, const char *path, struct dirlist **out)
+{
+	struct list_ctx c = { f, id, path };
+
+	return dircache_get(f->dirs, id, path, fetch_list, &c, out);
+}
+
+int files_lookup(struct files *f, const char *id, const char *path, struct fentry *out)
+{
+	char parent[PATH_MAX];
+	const char *name;
+	const struct fentry *e;
+	struct dirlist *l;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = own_lookup(f, id, path, out)) != 0)
+		return err < 0 ? err : 0;
+	if (strcmp(path, "/") == 0) {
+		out->type = FENTRY_DIR;
+		out->mode = 0755;
+		out->name = strdup("/");
+		return out->name ? 0 : -ENOMEM;
+	}
+	name = split(path, parent, sizeof(parent));
+	if ((err = files_list(f, id, parent, &l)) < 0)
+		return err;
+	e = dirlist_find(l, name);
+	err = e ? fentry_copy(e, out) : -ENOENT;
+	dirlist_put(l);
+	return err;
+}
+
+int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,
+	       const struct http_sink *sink, uint64_t *got)
+{
+	struct op_args a = { .path = path, .off = off, .len = len, .sink = sink, .got = got };
+
+	return with_endpoint(f, id, op_read, &a);
+}
+
+/* ---- changes ---- */
+
+int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len)
+{
+	struct op_args a = { .path = path, .fd = fd, .len = len };
+	int err;
+
+	if (len > f->max_file)
+		return -EFBIG;
+	err = with_endpoint(f, id, op_upload, &a);
+	drop_parent(f, id, path);   /* even a failure may have changed it */
+	return err;
+}
+
+int files_mkdir(struct files *f, const char *id, const char *path)
+{
+	struct op_args a = { .path = path };
+	int err = with_endpoint(f, id, op_mkdir, &a);
+
+	drop_parent(f, id, path);
+	return err;
+}
+
+/* Is directory path empty?  Asked of envd now, not of the cache: a file
+ * made inside the sandbox within the TTL must not be removed with it. */
+static int dir_empty(struct files *f, const char *id, const char *path)
+{
+	struct dirlist *l;
+	int err;
+
+	dircache_drop(f->dirs, id, path, 0);
+	if ((err = files_list(f, id, path, &l)) < 0)
+		return err;
+	err = l->n ? -ENOTEMPTY : 0;
+	dirlist_put(l);
+	return err;
+}
+
+int files_rmdir(struct files *f, const char *id, const char *path)
+{
+	struct op_args a = { .path = path };
+	struct fentry e;
+	int err;
+
+	if (strcmp(path, "/") == 0)
+		return -EBUSY;
+	if ((err = files_lookup(f, id, path, &e)) < 0)
+		return err;
+	err = e.type == FENTRY_DIR ? 0 : -ENOTDIR;
+	fentry_clear(&e);
+	if (err < 0 || (err = dir_empty(f, id, path)) < 0)
+		return err;
+	err = with_endpoint(f, id, op_remove, &a);
+	drop_parent(f, id, path);
+	dircache_drop(f->dirs, id, path, 1);
+	return err;
+}
+
+int files_unlink(struct files *f, const char *id, const char *path)
+{
+	struct op_args a = { .path = path };
+	struct fentry e;
+	int err;
+
+	if ((err = files_lookup(f, id, path, &e)) < 0)
+		return err;
+	err = e.type == FENTRY_DIR ? -EISDIR : 0;
+	fentry_clear(&e);
+	if (err < 0)
+		return err;
+	err = with_endpoint(f, id, op_remove, &a);
+	drop_parent(f, id, path);
+	return err;
+}
+
+/* What rename(2) says of moving a node of type from over to's entry. */
+static int replace_rules(struct files *f, const char *id, enum fentry_type from,
+			 const char *to, int noreplace)
+{
+	struct fentry e;
+	int err = files_lookup(f, id, to, &e);
+
+	if (err == -ENOENT)
+		return 0;
+	if (err < 0)
+		return err;
+	if (noreplace)
+		err = -EEXIST;
+	else if (from == FENTRY_DIR && e.type != FENTRY_DIR)
+		err = -ENOTDIR;
+	else if (from != FENTRY_DIR && e.type == FENTRY_DIR)
+		err = -EISDIR;
+	else if (e.type == FENTRY_DIR)
+		err = dir_empty(f, id, to);
+	fentry_clear(&e);
+	return err;
+}
+
+int files_rename(struct files *f, const char *id, const char *from, const char *to,
+		 int noreplace)
+{
+	struct op_args a = { .path = from, .to = to };
+	struct fentry e;
+	size_t n = strlen(from);
+	int err;
+
+	if ((err = files_lookup(f, id, from, &e)) < 0)
+		return err;
+	if (strcmp(from, to) == 0) {
+		fentry_clear(&e);
+		return 0;
+	}
+	/* A directory into its own subtree. */
+	if (e.type == FENTRY_DIR && strncmp(to, from, n) == 0 && to[n] == '/')
+		err = -EINVAL;
+	else
+		err = replace_rules(f, id, e.type, to, noreplace);
+	fentry_clear(&e);
+	if (err < 0)
+		return err;
+	err = with_endpoint(f, id, op_move, &a);
+	drop_parent(f, id, from);
+	drop_parent(f, id, to);
+	dircache_drop(f->dirs, id, from, 1);
+	dircache_drop(f->dirs, id, to, 1);
+	return err;
+}

@@ -1,0 +1,76 @@
+/* A sandbox's own files as the filesystem asks for them (MOUNT/<sbx>/fs/):
+ * each operation is envd calls plus the listing-cache updates it implies,
+ * and every envd call carries the sandbox's endpoint (its access token and
+ * domain), fetched once with GET /sandboxes/{id} (never connect, which
+ * moves the sandbox's timer) and kept per sandbox.  A token envd rejects
+ * is fetched once more and the call repeated.  Tokens enter the
+ * scrubber's set when fetched and leave it when forgotten.
+ *
+ * Attributes come from the listing of the parent directory (one ListDir
+ * serves a whole `ls -l`, and a lookup of a sibling), cached per
+ * (sandbox, directory) for the TTL; every change drops the listings it
+ * touched, so the writer sees it at once.  No FUSE here; every function
+ * returns 0 or -errno (envd.h's map), thread-safe, no lock held over a
+ * request.  Remote paths are absolute, normalized ("/", "/a/b"). */
+#ifndef SBXFS_STORE_FILES_H
+#define SBXFS_STORE_FILES_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "cache/dircache.h"
+#include "envd/client.h"
+
+struct files_ep;
+struct files_own;
+
+struct files {
+	struct envdc *envd;          /* borrowed */
+	struct api *api;            /* borrowed: the endpoints' GET */
+	struct dircache *dirs;      /* borrowed */
+	uint64_t max_file;          /* larger files: EFBIG before any transfer */
+	pthread_mutex_t lock;       /* guards eps */
+	struct files_ep *eps;       /* endpoints known, per sandbox */
+	struct files_own *own;      /* files open for writing here */
+};
+
+/* Sets up f's lock and endpoint table (the pointers set by the caller). */
+void files_init(struct files *f);
+/* Forgets every endpoint (their tokens leave the scrubber). */
+void files_fini(struct files *f);
+/* Forgets sandbox id's endpoint and listings (it is gone, or a refresh). */
+void files_forget(struct files *f, const char *id);
+
+/* The own-change overlay: a file open for writing here exists, with the
+ * size written so far, before the sandbox has it (a lookup by path finds
+ * it: git chmods a lock file it holds open).  Counted per (id, path):
+ * add at open, set after each write, del at release.  0 or -ENOMEM. */
+int files_own_add(struct files *f, const char *id, const char *path, unsigned mode);
+void files_own_set(struct files *f, const char *id, const char *path, uint64_t size);
+void files_own_del(struct files *f, const char *id, const char *path);
+
+/* The attributes of path: a file open for writing here as written so far;
+ * "/" a directory of its own; else its entry in its parent's listing.
+ * *out filled (caller fentry_clear()s it). */
+int files_lookup(struct files *f, const char *id, const char *path, struct fentry *out);
+/* The listing of directory path (caller dirlist_put()s it). */
+int files_list(struct files *f, const char *id, const char *path, struct dirlist **out);
+/* Reads [off, off+len) of path into sink; *got the bytes given. */
+int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,
+	       const struct http_sink *sink, uint64_t *got);
+/* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */
+int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len);
+int files_mkdir(struct files *f, const char *id, const char *path);
+/* ENOTEMPTY for a directory with entries (envd's Remove is recursive,
+ * so this asks first), ENOTDIR for a file. */
+int files_rmdir(struct files *f, const char *id, const char *path);
+/* EISDIR for a directory. */
+int files_unlink(struct files *f, const char *id, const char *path);
+/* rename(2) rules checked on the listings first: noreplace gives EEXIST
+ * when to exists; a directory over a file ENOTDIR, a file over a
+ * directory EISDIR, over a non-empty directory ENOTEMPTY. */
+int files_rename(struct files *f, const char *id, const char *from, const char *to,
+		 int noreplace);
+
+#endif

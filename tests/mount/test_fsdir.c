@@ -1,0 +1,203 @@
+/* MOUNT/<sandbox>/fs/: a sandbox's own files through a real mount, with
+ * every effect checked through envd directly (fsfix.h). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsfix.h"
+
+static char *id;
+
+static void setup(void)
+{
+	fsfix_start(NULL);
+	id = fsfix_sandbox("box", "py3tpl");
+}
+
+static void teardown(void)
+{
+	fsfix_stop();
+	free(id);
+	id = NULL;
+}
+
+/* The body of p through envd; fails the test unless it is 200. */
+static char *remote(const char *p, size_t *len)
+{
+	long status;
+	char *b = eget(id, p, len, &status);
+
+	cr_assert_eq(status, 200, "GET %s: %ld %s", p, status, b);
+	return b;
+}
+
+TestSuite(fsdir, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(fsdir, echo_cat_and_append_reach_the_sandbox)
+{
+	char *b;
+
+	cr_assert_eq(sh("echo hello > $MNT/box/fs/home/user/a.txt"), 0);
+	b = remote("/home/user/a.txt", NULL);
+	cr_assert_str_eq(b, "hello\n");
+	free(b);
+	cr_assert_eq(sh("echo more >> $MNT/box/fs/home/user/a.txt"), 0);
+	b = remote("/home/user/a.txt", NULL);
+	cr_assert_str_eq(b, "hello\nmore\n");
+	free(b);
+	b = slurp(P("/box/fs/home/user/a.txt"), NULL);
+	cr_assert_str_eq(b, "hello\nmore\n");
+	free(b);
+}
+
+Test(fsdir, the_sandbox_directory_lists_fs)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(P("/box/fs"), &st), 0, "%s", strerror(errno));
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(sh("ls $MNT/box | grep -qx fs"), 0);
+	cr_assert_eq(sh("ls $MNT/box/fs | grep -qx home"), 0);
+}
+
+Test(fsdir, mkdir_p_rm_r_and_rename_over_a_file)
+{
+	cr_assert_eq(sh("mkdir -p $MNT/box/fs/tmp/a/b/c"), 0);
+	cr_assert(eexists(id, "/tmp/a/b/c"));
+	cr_assert_eq(sh("echo 1 > $MNT/box/fs/tmp/a/b/c/one && echo 2 > $MNT/box/fs/tmp/two"), 0);
+	cr_assert_eq(sh("mv $MNT/box/fs/tmp/two $MNT/box/fs/tmp/a/b/c/one"), 0);
+	char *b = remote("/tmp/a/b/c/one", NULL);
+
+	cr_assert_str_eq(b, "2\n");
+	free(b);
+	cr_assert_not(eexists(id, "/tmp/two"));
+	cr_assert_eq(rmdir(P("/box/fs/tmp/a")), -1);
+	cr_assert_eq(errno, ENOTEMPTY);
+	cr_assert(eexists(id, "/tmp/a/b/c/one"));
+	cr_assert_eq(sh("rm -r $MNT/box/fs/tmp/a"), 0);
+	cr_assert_not(eexists(id, "/tmp/a"));
+}
+
+Test(fsdir, a_file_written_in_the_sandbox_shows_after_a_refresh)
+{
+	cr_assert_eq(sh("ls $MNT/box/fs/tmp >/dev/null"), 0);
+	if (strcmp(fsfix_runtime(), "bwrap") == 0)
+		cr_assert_eq(erun(id, "echo 'from inside' > /tmp/inside.txt"), 200);
+	else
+		cr_assert_eq(eput(id, "/tmp/inside.txt", "from inside\n"), 200);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	char *b = slurp(P("/box/fs/tmp/inside.txt"), NULL);
+
+	cr_assert_not_null(b, "%s", strerror(errno));
+	cr_assert_str_eq(b, "from inside\n");
+	free(b);
+}
+
+Test(fsdir, ls_l_shows_what_listdir_shows)
+{
+	cr_assert_eq(sh("for i in 1 2 3; do echo $i$i > $MNT/box/fs/tmp/f$i; done"), 0);
+	cr_assert_eq(sh("ls -l $MNT/box/fs/tmp | grep -c ' f[123]$' | grep -qx 3"), 0);
+	cr_assert_eq(sh("test $(stat -c %%s $MNT/box/fs/tmp/f2) = 3"), 0);
+}
+
+Test(fsdir, chmod_chown_utimens_and_links_are_refused)
+{
+	cr_assert_eq(sh("echo x > $MNT/box/fs/tmp/x"), 0);
+	cr_assert_eq(chmod(P("/box/fs/tmp/x"), 0600), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(link(P("/box/fs/tmp/x"), P("/box/fs/tmp/y")), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(symlink("x", P("/box/fs/tmp/l")), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_not(eexists(id, "/tmp/y"));
+}
+
+Test(fsdir, a_paused_sandbox_is_hostdown_and_not_resumed)
+{
+	char *state;
+
+	cr_assert_eq(put(P("/box/state"), "paused"), 0);
+	cr_assert_eq(open(P("/box/fs/tmp/p"), O_CREAT | O_WRONLY, 0644), -1);
+	cr_assert_eq(errno, EHOSTDOWN);
+	cr_assert_eq(access(P("/box/fs/home/user"), F_OK), -1);
+	cr_assert_eq(errno, EHOSTDOWN);
+	state = rest_field(id, "state");
+	cr_assert_str_eq(state, "paused");
+	free(state);
+}
+
+Test(fsdir, a_file_open_when_its_sandbox_is_killed_fails_at_close)
+{
+	int fd = open(P("/box/fs/tmp/k"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	char path[128];
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, "abc", 3), 3);
+	snprintf(path, sizeof(path), "/sandboxes/%s", id);
+	cr_assert_eq(rest("DELETE", path, NULL, NULL), 204);
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	cr_assert_eq(access(P("/box/fs/tmp"), F_OK), -1);
+	cr_assert_eq(errno, ENOENT);
+}
+
+Test(fsdir, a_full_disk_fails_close_with_enospc_and_leaves_nothing)
+{
+	char *tiny = fsfix_sandbox("tiny1", "tiny");
+	char *buf = calloc(1, 2 << 20);
+	int fd = open(P("/tiny1/fs/tmp/big"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	long status;
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, buf, 2 << 20), 2 << 20);
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, ENOSPC);
+	free(eget(tiny, "/tmp/big", NULL, &status));
+	cr_assert_eq(status, 404);
+	free(buf);
+	free(tiny);
+}
+
+Test(fsdir, files_over_fs_max_file_are_efbig_before_any_transfer)
+{
+	int fd = open(P("/box/fs/tmp/f"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)5 << 30), -1);
+	cr_assert_eq(errno, EFBIG);
+	cr_assert_eq(close(fd), 0);
+}
+
+Test(fsdir, rename_noreplace_is_honoured_and_exchange_refused)
+{
+	cr_assert_eq(sh("echo a > $MNT/box/fs/tmp/a && echo b > $MNT/box/fs/tmp/b"), 0);
+	cr_assert_eq(renameat2(AT_FDCWD, P("/box/fs/tmp/a"), AT_FDCWD, P("/box/fs/tmp/b"),
+			       RENAME_NOREPLACE), -1);
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_eq(renameat2(AT_FDCWD, P("/box/fs/tmp/a"), AT_FDCWD, P("/box/fs/tmp/b"),
+			       RENAME_EXCHANGE), -1);
+	cr_assert_eq(errno, EINVAL);
+	char *b = remote("/tmp/b", NULL);
+
+	cr_assert_str_eq(b, "b\n");
+	free(b);
+}
+
+Test(fsdir, a_change_inside_shows_within_the_ttl)
+{
+	cr_assert_eq(sh("ls $MNT/box/fs/tmp >/dev/null"), 0);
+	cr_assert_eq(eput(id, "/tmp/later.txt", "later\n"), 200);
+	usleep(1200 * 1000);
+	char *b = slurp(P("/box/fs/tmp/later.txt"), NULL);
+
+	cr_assert_not_null(b, "%s", strerror(errno));
+	cr_assert_str_eq(b, "later\n");
+	free(b);
+}

@@ -1,0 +1,122 @@
+/* MOUNT/<sandbox>/fs/ under real tools (cp, tar, git, sqlite3, sha256sum)
+ * and its failures (a paused or killed sandbox, a full disk at close),
+ * with every effect checked through envd directly (fsfix.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsfix.h"
+
+static char *id;
+
+static void setup(void)
+{
+	fsfix_start(NULL);
+	id = fsfix_sandbox("box", "py3tpl");
+}
+
+static void teardown(void)
+{
+	fsfix_stop();
+	free(id);
+	id = NULL;
+}
+
+/* Saves p of the sandbox, fetched through envd, to the local file out. */
+static void fetch_to(const char *p, const char *out)
+{
+	long status = eget_to(id, p, out);
+
+	cr_assert_eq(status, 200, "GET %s: %ld", p, status);
+}
+
+TestSuite(fstools, .init = setup, .fini = teardown, .timeout = 300);
+
+Test(fstools, cp_r_of_a_tree_in_and_cp_a_out_keep_every_byte)
+{
+	cr_assert_eq(sh("mkdir -p $MNT/../src/a/b && seq 1 5000 > $MNT/../src/a/nums && "
+			"head -c 300000 /dev/urandom > $MNT/../src/a/b/rand && "
+			"echo hi > $MNT/../src/top && : > $MNT/../src/a/empty"), 0);
+	cr_assert_eq(sh("cp -r $MNT/../src $MNT/box/fs/tmp/tree"), 0);
+	/* Through envd: each file as sent. */
+	fetch_to("/tmp/tree/a/b/rand", P("/../rand.remote"));
+	cr_assert_eq(sh("cmp $MNT/../src/a/b/rand $MNT/../rand.remote"), 0);
+	cr_assert(eexists(id, "/tmp/tree/a/empty"));
+	cr_assert_eq(sh("cp -a $MNT/box/fs/tmp/tree $MNT/../back && diff -r $MNT/../src "
+			"$MNT/../back"), 0);
+}
+
+Test(fstools, tar_x_into_fs)
+{
+	cr_assert_eq(sh("mkdir -p $MNT/../t/d && seq 1 100 > $MNT/../t/d/f && echo x > "
+			"$MNT/../t/g && tar -C $MNT/../t -cf $MNT/../t.tar ."), 0);
+	cr_assert_eq(sh("mkdir $MNT/box/fs/tmp/x && tar -C $MNT/box/fs/tmp/x -xf $MNT/../t.tar "
+			"-m --no-same-owner --no-same-permissions"), 0);
+	fetch_to("/tmp/x/d/f", P("/../f.remote"));
+	cr_assert_eq(sh("cmp $MNT/../t/d/f $MNT/../f.remote"), 0);
+}
+
+Test(fstools, git_init_and_commit_inside_fs)
+{
+	cr_assert_eq(sh("cd $MNT/box/fs/home/user && mkdir repo && cd repo && "
+			"git init -q && echo hi > README && git add README && "
+			"git -c user.name=t -c user.email=t@t commit -qm first >/dev/null 2>&1"), 0);
+	cr_assert(eexists(id, "/home/user/repo/.git/HEAD"));
+	/* The repository as the sandbox has it, checked by git outside. */
+	cr_assert_eq(sh("test \"$(git -C $MNT/box/fs/home/user/repo log --format=%%s)\" = first"),
+		     0);
+}
+
+Test(fstools, sqlite3_database_made_in_fs)
+{
+	cr_assert_eq(sh("sqlite3 $MNT/box/fs/tmp/db.sqlite "
+			"'create table t(a); insert into t values (42);'"), 0);
+	fetch_to("/tmp/db.sqlite", P("/../db.remote"));
+	cr_assert_eq(sh("test \"$(sqlite3 $MNT/../db.remote 'select a from t')\" = 42"), 0);
+}
+
+Test(fstools, a_256_mib_file_round_trips_with_its_sha256)
+{
+	cr_assert_eq(sh("head -c 268435456 /dev/urandom > $MNT/../big && "
+			"cp $MNT/../big $MNT/box/fs/tmp/big"), 0);
+	fetch_to("/tmp/big", P("/../big.remote"));
+	cr_assert_eq(sh("test \"$(sha256sum < $MNT/../big)\" = "
+			"\"$(sha256sum < $MNT/../big.remote)\""), 0);
+	cr_assert_eq(sh("echo 3 > /proc/sys/vm/drop_caches; test \"$(sha256sum < $MNT/../big)\" = "
+			"\"$(sha256sum < $MNT/box/fs/tmp/big)\""), 0);
+}
+
+static void *writer(void *arg)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "seq 1 20000 > $MNT/box/fs/tmp/w%ld", (long)(intptr_t)arg);
+	return (void *)(intptr_t)sh("%s", cmd);
+}
+
+Test(fstools, concurrent_writers_to_different_files)
+{
+	pthread_t t[4];
+	void *rc;
+
+	for (long i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, writer, (void *)(intptr_t)i);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &rc);
+		cr_assert_eq((intptr_t)rc, 0);
+	}
+	cr_assert_eq(sh("seq 1 20000 > $MNT/../w"), 0);
+	for (int i = 0; i < 4; i++) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "/tmp/w%d", i);
+		fetch_to(p, P("/../w.remote"));
+		cr_assert_eq(sh("cmp $MNT/../w $MNT/../w.remote"), 0, "%s", p);
+	}
+}

@@ -1,0 +1,128 @@
+/* ThreadSanitizer driver for MOUNT/<sandbox>/fs/'s store: eight threads
+ * look up, list, upload, rename, remove and hold files open for writing
+ * (the own-change overlay) in one sandbox of an in-process sbxd (dir
+ * runtime), while another drops every listing, as a refresh does.  Exits
+ * non-zero on a wrong result; TSan reports races. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "api/api.h"
+#include "cache/dircache.h"
+#include "envd/client.h"
+#include "sbxd.h"
+#include "store/files.h"
+#include "util/log.h"
+
+#define KEY "tsan-files-key-0123456789"
+#define THREADS 8
+#define ROUNDS 40
+
+static struct files fl;
+static char id[64];
+static int failed;
+static int stop_dropping;
+
+/* err: 0, or the -errno of what failed. */
+static void check(int err, const char *what)
+{
+	if (err) {
+		fprintf(stderr, "tsan_files: %s: %s\n", what, strerror(-err));
+		__atomic_store_n(&failed, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void *worker(void *arg)
+{
+	long t = (long)arg;
+	char dir[64], a[96], b[96];
+	int fd = fileno(tmpfile());
+
+	snprintf(dir, sizeof(dir), "/tmp/t%ld", t);
+	check(files_mkdir(&fl, id, dir), "mkdir");
+	(void)!write(fd, "data", 4);
+	for (int i = 0; i < ROUNDS; i++) {
+		struct fentry e;
+		struct dirlist *l = NULL;
+
+		snprintf(a, sizeof(a), "%s/a%d", dir, i);
+		snprintf(b, sizeof(b), "%s/b%d", dir, i);
+		check(files_own_add(&fl, id, a, 0644), "own_add");
+		files_own_set(&fl, id, a, 4);
+		check(files_upload(&fl, id, a, fd, 4), "upload");
+		files_own_del(&fl, id, a);
+		check(files_lookup(&fl, id, a, &e), "lookup");
+		check(e.size == 4 ? 0 : -EIO, "size");
+		fentry_clear(&e);
+		check(files_rename(&fl, id, a, b, 0), "rename");
+		check(files_list(&fl, id, dir, &l), "list");
+		dirlist_put(l);
+		check(files_lookup(&fl, id, "/tmp", &e), "lookup /tmp");
+		fentry_clear(&e);
+		if (i % 2)
+			check(files_unlink(&fl, id, b), "unlink");
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *dropper(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop_dropping, __ATOMIC_SEQ_CST)) {
+		dircache_drop_all(fl.dirs, NULL);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .runtime = "dir",
+				   .log_level = SBXD_LOG_ERROR };
+	char base[64], *err = NULL;
+	struct api_config ac = { .url = base, .api_key = KEY };
+	struct envdc_config ec = { .sandbox_url = base };
+	pthread_t t[THREADS], d;
+	struct api_error ae;
+	struct sbxd *srv;
+	struct sbx *s;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	log_open("stderr", LOG_LVL_ERROR);
+	if ((srv = sbxd_start(&cfg, &err)) == NULL) {
+		fprintf(stderr, "sbxd_start: %s\n", err ? err : "?");
+		return 1;
+	}
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(srv));
+	fl.api = api_new(&ac, &err);
+	fl.envd = envdc_new(&ec, &err);
+	fl.dirs = dircache_new(1000, 4);   /* small: eviction under load too */
+	fl.max_file = 1 << 20;
+	files_init(&fl);
+	if (!fl.api || !fl.envd || !fl.dirs || api_create(fl.api, "base", 300, NULL, &s, &ae)) {
+		fprintf(stderr, "tsan_files: setup failed\n");
+		return 1;
+	}
+	snprintf(id, sizeof(id), "%s", s->id);
+	sbx_unref(s);
+	pthread_create(&d, NULL, dropper, NULL);
+	for (long i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, worker, (void *)i);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	__atomic_store_n(&stop_dropping, 1, __ATOMIC_SEQ_CST);
+	pthread_join(d, NULL);
+	files_fini(&fl);
+	dircache_free(fl.dirs);
+	envdc_free(fl.envd);
+	api_free(fl.api);
+	sbxd_stop(srv);
+	log_close();
+	curl_global_cleanup();
+	return failed;
+}

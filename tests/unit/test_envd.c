@@ -1,0 +1,228 @@
+/* The envd client and store/files against sbxd's envd in-process on a
+ * loopback port, each sandbox served from a temporary directory. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cache/dircache.h"
+#include "common/scrub.h"
+#include "envd/client.h"
+#include "http/server.h"
+#include "store/files.h"
+#include "util/log.h"
+
+#define KEY "sbxfs-envd-test-key-0123456789"
+
+static struct sbxd *srv;
+static struct api *api;
+static struct envdc *ec;
+static struct sbx *box;
+static struct envdc_target tg;
+static char base[64], root[PATH_MAX / 2];
+
+static int root_open(void *ctx, const char *id)
+{
+	int fd = open(ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	(void)id;
+	return fd < 0 ? -errno : fd;
+}
+
+static int user_of(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
+		   const char **home)
+{
+	(void)ctx;
+	(void)id;
+	if (strcmp(user, "user") != 0 && strcmp(user, "root") != 0)
+		return -ENOENT;
+	*uid = getuid();
+	*gid = getgid();
+	*home = strcmp(user, "root") == 0 ? "/" : "/home/user";
+	return 0;
+}
+
+static void quiet(void *ctx, enum sbxd_log_level level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	(void)msg;
+}
+
+static void setup(void)
+{
+	static struct envd_backend be = { root_open, user_of, NULL, NULL, root };
+	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log = quiet };
+	struct api_config ac = { .url = base, .api_key = KEY, .deadline_ms = 10000 };
+	struct envdc_config ec_cfg = { .sandbox_url = base, .deadline_ms = 5000 };
+	struct api_error ae;
+	char *err = NULL, p[PATH_MAX];
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	log_open("stderr", LOG_LVL_ERROR);
+	snprintf(root, sizeof(root), "/tmp/sbxfs-envdc-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/home", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/home/user", root);
+	mkdir(p, 0755);
+	srv = sbxd_start(&cfg, &err);
+	cr_assert_not_null(srv, "%s", err ? err : "?");
+	envd_set_backend(sbxd_envd(srv), &be);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(srv));
+	api = api_new(&ac, &err);
+	ec = envdc_new(&ec_cfg, &err);
+	cr_assert(api && ec);
+	cr_assert_eq(api_get(api, "nope", &box, &ae), -ENOENT);
+	cr_assert_eq(api_create(api, "base", 300, NULL, &box, &ae), 0, "%s", ae.message);
+	tg = (struct envdc_target){ box->id, box->creds.envd_access_token, NULL };
+	cr_assert_str_neq(tg.token, "");
+}
+
+static void teardown(void)
+{
+	char cmd[PATH_MAX];
+
+	sbx_unref(box);
+	envdc_free(ec);
+	api_free(api);
+	sbxd_stop(srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	(void)!system(cmd);
+	scrub_reset();
+	log_close();
+	curl_global_cleanup();
+}
+
+TestSuite(envdc, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A file of the sandbox with text, for an upload. */
+static int spool_of(const char *text)
+{
+	char t[] = "/tmp/sbxfs-envdc-spool-XXXXXX";
+	int fd = mkstemp(t);
+
+	cr_assert_geq(fd, 0);
+	unlink(t);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	return fd;
+}
+
+struct mem {
+	char buf[256];
+	size_t len;
+};
+
+static int to_mem(const char *d, size_t n, void *ctx)
+{
+	struct mem *m = ctx;
+
+	if (n > sizeof(m->buf) - 1 - m->len)
+		return -EIO;
+	memcpy(m->buf + m->len, d, n);
+	m->len += n;
+	m->buf[m->len] = '\0';
+	return 0;
+}
+
+Test(envdc, upload_stat_list_ranged_read_move_and_remove)
+{
+	struct envdc_error e;
+	struct fentry f, *v;
+	struct mem m = { .len = 0 };
+	struct http_sink sink = { to_mem, &m };
+	uint64_t got;
+	size_t n;
+	int fd = spool_of("hello world");
+
+	cr_assert_eq(envdc_upload(ec, &tg, "/home/user/a.txt", fd, 11, &e), 0, "%s", e.message);
+	close(fd);
+	cr_assert_eq(envdc_stat(ec, &tg, "/home/user/a.txt", &f, &e), 0);
+	cr_assert_eq(f.size, 11);
+	cr_assert_eq(f.type, FENTRY_FILE);
+	fentry_clear(&f);
+	cr_assert_eq(envdc_mkdir(ec, &tg, "/home/user/d", &e), 0);
+	cr_assert_eq(envdc_list(ec, &tg, "/home/user", &v, &n, &e), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0].name, "a.txt");
+	cr_assert_eq(v[1].type, FENTRY_DIR);
+	fentry_list_free(v, n);
+	cr_assert_eq(envdc_read(ec, &tg, "/home/user/a.txt", 6, 5, &sink, &got, &e), 0);
+	cr_assert_str_eq(m.buf, "world");
+	cr_assert_eq(got, 5);
+	cr_assert_eq(envdc_move(ec, &tg, "/home/user/a.txt", "/home/user/d/b.txt", &e), 0);
+	cr_assert_eq(envdc_stat(ec, &tg, "/home/user/a.txt", &f, &e), -ENOENT);
+	cr_assert_eq(envdc_remove(ec, &tg, "/home/user/d", &e), 0);
+	cr_assert_eq(envdc_stat(ec, &tg, "/home/user/d/b.txt", &f, &e), -ENOENT);
+}
+
+Test(envdc, errors_map_to_the_errno_a_filesystem_gives)
+{
+	struct envdc_error e;
+	struct envdc_target bad = tg, gone = { "nosuchsandbox", "x", NULL };
+	struct mem m = { .len = 0 };
+	struct http_sink sink = { to_mem, &m };
+	struct fentry f, *v;
+	uint64_t got;
+	size_t n;
+	int fd = spool_of("x");
+
+	cr_assert_eq(envdc_upload(ec, &tg, "/home/user/f", fd, 1, &e), 0);
+	close(fd);
+	cr_assert_eq(envdc_list(ec, &tg, "/home/user/f", &v, &n, &e), -ENOTDIR);
+	cr_assert_eq(envdc_read(ec, &tg, "/home/user", 0, 0, &sink, &got, &e), -EISDIR);
+	cr_assert_eq(envdc_read(ec, &tg, "/home/user/none", 0, 0, &sink, &got, &e), -ENOENT);
+	cr_assert_eq(envdc_mkdir(ec, &tg, "/home/user", &e), -EEXIST);
+	bad.token = "wrong-token";
+	cr_assert_eq(envdc_stat(ec, &bad, "/home/user", &f, &e), -EACCES);
+	cr_assert_eq(e.http_status, 401);
+	cr_assert_eq(envdc_stat(ec, &gone, "/home/user", &f, &e), -EHOSTDOWN);
+}
+
+Test(envdc, without_a_url_or_domain_nothing_is_sent)
+{
+	struct envdc_config c = { .deadline_ms = 1000 };
+	struct envdc_error e;
+	struct fentry f;
+	char *err = NULL;
+	struct envdc *nodom = envdc_new(&c, &err);
+
+	cr_assert_not_null(nodom);
+	cr_assert_eq(envdc_stat(nodom, &tg, "/", &f, &e), -EHOSTUNREACH);
+	envdc_free(nodom);
+}
+
+Test(envdc, the_store_fetches_the_token_once_and_scrubs_it)
+{
+	struct dircache *dc = dircache_new(60000, 16);
+	struct files fl = { .envd = ec, .api = api, .dirs = dc, .max_file = 1 << 20 };
+	struct fentry f;
+	char out[256];
+	int fd = spool_of("abc");
+
+	files_init(&fl);
+	cr_assert_eq(files_upload(&fl, box->id, "/home/user/s", fd, 3), 0);
+	cr_assert_eq(files_upload(&fl, box->id, "/home/user/big", fd, 2 << 20), -EFBIG);
+	close(fd);
+	cr_assert_eq(files_lookup(&fl, box->id, "/home/user/s", &f), 0);
+	cr_assert_eq(f.size, 3);
+	fentry_clear(&f);
+	cr_assert_eq(files_lookup(&fl, box->id, "/home/user/big", &f), -ENOENT);
+	scrub_text(out, sizeof(out), tg.token, strlen(tg.token));
+	cr_assert_str_eq(out, "***");
+	cr_assert_eq(files_mkdir(&fl, box->id, "/home/user/e"), 0);
+	cr_assert_eq(files_upload(&fl, box->id, "/home/user/e/x", spool_of(""), 0), 0);
+	cr_assert_eq(files_rmdir(&fl, box->id, "/home/user/e"), -ENOTEMPTY);
+	cr_assert_eq(files_unlink(&fl, box->id, "/home/user/e"), -EISDIR);
+	cr_assert_eq(files_rename(&fl, box->id, "/home/user/s", "/home/user/e/x", 1), -EEXIST);
+	cr_assert_eq(files_rename(&fl, box->id, "/home/user/s", "/home/user/e", 0), -EISDIR);
+	cr_assert_eq(files_rename(&fl, box->id, "/home/user/e", "/home/user/e/y", 0), -EINVAL);
+	files_fini(&fl);
+	dircache_free(dc);
+}

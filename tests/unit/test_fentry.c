@@ -1,0 +1,206 @@
+/* envd's EntryInfo decoder, its errno map and the directory-listing cache,
+ * without a network. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/dircache.h"
+#include "envd/client.h"
+#include "model/fentry.h"
+
+Test(fentry, a_stat_reply_gives_size_mode_type_and_time)
+{
+	const char *b = "{\"entry\":{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\","
+			"\"path\":\"/home/user/a.txt\",\"size\":\"5\",\"mode\":420,"
+			"\"permissions\":\"-rw-r--r--\",\"owner\":\"user\",\"group\":\"user\","
+			"\"modifiedTime\":\"2026-01-02T03:04:05.678912345Z\"}}";
+	struct fentry e;
+
+	cr_assert_eq(fentry_parse_reply(b, strlen(b), &e), 0);
+	cr_assert_str_eq(e.name, "a.txt");
+	cr_assert_eq(e.type, FENTRY_FILE);
+	cr_assert_eq(e.size, 5);
+	cr_assert_eq(e.mode, 0644);
+	cr_assert_eq(e.mtime_ms % 1000, 678);
+	cr_assert_null(e.symlink_target);
+	fentry_clear(&e);
+}
+
+Test(fentry, sizes_come_as_strings_or_numbers_and_zeros_are_omitted)
+{
+	const char *b = "{\"entry\":{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\"}}";
+	const char *n = "{\"entry\":{\"name\":\"f\",\"type\":1,\"size\":123}}";
+	struct fentry e;
+
+	cr_assert_eq(fentry_parse_reply(b, strlen(b), &e), 0);
+	cr_assert_eq(e.type, FENTRY_DIR);
+	cr_assert_eq(e.size, 0);
+	fentry_clear(&e);
+	cr_assert_eq(fentry_parse_reply(n, strlen(n), &e), 0);
+	cr_assert_eq(e.size, 123);
+	cr_assert_eq(e.type, FENTRY_FILE);
+	fentry_clear(&e);
+}
+
+Test(fentry, bad_shapes_are_eproto)
+{
+	const char *bad[] = {
+		"", "[]", "{}", "{\"entry\":[]}", "{\"entry\":{}}",
+		"{\"entry\":{\"name\":1}}", "{\"entry\":{\"name\":\"a\",\"size\":\"-1\"}}",
+		"{\"entry\":{\"name\":\"a\",\"size\":\"12x\"}}",
+		"{\"entry\":{\"name\":\"a\",\"size\":\"99999999999999999999\"}}",
+		"{\"entry\":{\"name\":\"a\",\"mode\":\"420\"}}",
+		"{\"entry\":{\"name\":\"a\",\"mode\":-1}}",
+		"{\"entries\":{}}",
+	};
+	struct fentry e, *v;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(fentry_parse_reply(bad[i], strlen(bad[i]), &e), -EPROTO, "%s", bad[i]);
+	cr_assert_eq(fentry_parse_list("{\"entries\":{}}", 14, &v, &n), -EPROTO);
+	cr_assert_eq(fentry_parse_list("{\"entries\":[1]}", 15, &v, &n), -EPROTO);
+}
+
+Test(fentry, a_listing_is_sorted_deduplicated_and_holds_only_nameable_entries)
+{
+	const char *b = "{\"entries\":["
+		"{\"name\":\"b\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"2\"},"
+		"{\"name\":\"a\",\"type\":\"FILE_TYPE_DIRECTORY\"},"
+		"{\"name\":\"b\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"9\"},"
+		"{\"name\":\"..\",\"type\":\"FILE_TYPE_DIRECTORY\"},"
+		"{\"name\":\"x/y\",\"type\":\"FILE_TYPE_FILE\"},"
+		"{\"name\":\"\",\"type\":\"FILE_TYPE_FILE\"},"
+		"{\"name\":\"u\",\"type\":\"FILE_TYPE_UNSPECIFIED\"},"
+		"{\"name\":\"l\",\"type\":\"FILE_TYPE_UNSPECIFIED\",\"symlinkTarget\":\"/nowhere\"}]}";
+	struct fentry *v;
+	size_t n;
+
+	cr_assert_eq(fentry_parse_list(b, strlen(b), &v, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(v[0].name, "a");
+	cr_assert_str_eq(v[1].name, "b");
+	cr_assert_str_eq(v[2].name, "l");
+	cr_assert_eq(v[2].type, FENTRY_SYMLINK);
+	fentry_list_free(v, n);
+	cr_assert_eq(fentry_parse_list("{}", 2, &v, &n), 0);
+	cr_assert_eq(n, 0);
+}
+
+Test(errmap, connect_codes_and_file_statuses_map_to_one_errno_each)
+{
+	cr_assert_eq(envdc_errno_status(404, "not_found", "x"), -ENOENT);
+	cr_assert_eq(envdc_errno_status(409, "already_exists", "x"), -EEXIST);
+	cr_assert_eq(envdc_errno_status(403, "permission_denied", "x"), -EACCES);
+	cr_assert_eq(envdc_errno_status(400, "invalid_argument", "bad"), -EINVAL);
+	cr_assert_eq(envdc_errno_status(400, "invalid_argument", "path is not a directory: /a"),
+		     -ENOTDIR);
+	cr_assert_eq(envdc_errno_status(400, NULL, "path '/a' is a directory"), -EISDIR);
+	cr_assert_eq(envdc_errno_status(504, "deadline_exceeded", "x"), -ETIMEDOUT);
+	cr_assert_eq(envdc_errno_status(503, "unavailable", "x"), -EAGAIN);
+	cr_assert_eq(envdc_errno_status(507, NULL, "full"), -ENOSPC);
+	cr_assert_eq(envdc_errno_status(502, "unavailable", "sandbox not found"), -EHOSTDOWN);
+	cr_assert_eq(envdc_errno_status(401, NULL, "unauthorized"), -EACCES);
+	cr_assert_eq(envdc_errno_status(500, "internal", "x"), -EIO);
+	cr_assert_eq(envdc_errno_transport(CURLE_OPERATION_TIMEDOUT, 0), -ETIMEDOUT);
+}
+
+/* ---- the listing cache ---- */
+
+struct counter {
+	int calls;
+	int delay_ms;
+	int fail;
+};
+
+static int fetch_one(void *ctx, struct fentry **v, size_t *n)
+{
+	struct counter *c = ctx;
+
+	__atomic_add_fetch(&c->calls, 1, __ATOMIC_SEQ_CST);
+	usleep((useconds_t)c->delay_ms * 1000);
+	if (c->fail)
+		return c->fail;
+	*v = calloc(1, sizeof(**v));
+	(*v)->name = strdup("f");
+	(*v)->type = FENTRY_FILE;
+	*n = 1;
+	return 0;
+}
+
+struct getter {
+	struct dircache *c;
+	struct counter *k;
+	int err;
+};
+
+static void *get_one(void *arg)
+{
+	struct getter *g = arg;
+	struct dirlist *l = NULL;
+
+	g->err = dircache_get(g->c, "id", "/d", fetch_one, g->k, &l);
+	dirlist_put(l);
+	return NULL;
+}
+
+Test(dircache, concurrent_gets_of_one_directory_fetch_it_once)
+{
+	struct dircache *c = dircache_new(60000, 8);
+	struct counter k = { .delay_ms = 200 };
+	struct getter g[4];
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++) {
+		g[i] = (struct getter){ c, &k, 1 };
+		pthread_create(&t[i], NULL, get_one, &g[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(g[i].err, 0);
+	}
+	cr_assert_eq(k.calls, 1);
+	dircache_free(c);
+}
+
+Test(dircache, a_drop_forgets_and_the_bound_evicts_the_oldest)
+{
+	struct dircache *c = dircache_new(60000, 2);
+	struct counter k = { 0 };
+	struct dirlist *l;
+	char p[8];
+
+	cr_assert_eq(dircache_get(c, "id", "/d", fetch_one, &k, &l), 0);
+	cr_assert_not_null(dirlist_find(l, "f"));
+	cr_assert_null(dirlist_find(l, "g"));
+	dirlist_put(l);
+	cr_assert_eq(dircache_get(c, "id", "/d", fetch_one, &k, &l), 0);
+	dirlist_put(l);
+	cr_assert_eq(k.calls, 1);
+	dircache_drop(c, "id", "/", 1);
+	cr_assert_null(dircache_peek(c, "id", "/d"));
+	for (int i = 0; i < 5; i++) {
+		snprintf(p, sizeof(p), "/%d", i);
+		cr_assert_eq(dircache_get(c, "id", p, fetch_one, &k, &l), 0);
+		dirlist_put(l);
+	}
+	cr_assert_eq(dircache_count(c), 2);
+	cr_assert_null(dircache_peek(c, "id", "/0"));
+	cr_assert_not_null((l = dircache_peek(c, "id", "/4")));
+	dirlist_put(l);
+	dircache_free(c);
+}
+
+Test(dircache, a_failed_fetch_is_not_kept)
+{
+	struct dircache *c = dircache_new(60000, 8);
+	struct counter k = { .fail = -EHOSTDOWN };
+	struct dirlist *l;
+
+	cr_assert_eq(dircache_get(c, "id", "/d", fetch_one, &k, &l), -EHOSTDOWN);
+	cr_assert_null(l);
+	cr_assert_eq(dircache_count(c), 0);
+	dircache_free(c);
+}
