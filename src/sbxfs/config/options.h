@@ -32,6 +32,7 @@ struct sbxfs_opts {
 	char *list_deadline_str;
 	char *max_sandboxes_str;
 	char *cafile;
+	char *runtime;          /* the embedded sbxd's runtime; NULL: record */
 	char *log_target;
 	char *log_level_str;
 	int allow_other;
