@@ -97,6 +97,8 @@ int rtu_sh(struct rt *rt, const char *id, const char *user, const char *script, 
 
 bool rtu_cg_file(const char *id, const char *v1ctl, const char *file, char *out, size_t len)
 {
+	if (!out || len == 0)
+		return false;
 	snprintf(out, len, "/sys/fs/cgroup/sbxd/%s/%s", id, file);
 	if (rtu_exists(out))
 		return true;
