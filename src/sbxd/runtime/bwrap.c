@@ -287,8 +287,10 @@ static void set_oom_adj(pid_t pid, const char *val)
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (write(fd, val, strlen(val)) < 0)
-			fd = fd;    /* best effort: init then may be chosen */
+		/* Best effort: without it init may be the OOM killer's pick. */
+		ssize_t ignored = write(fd, val, strlen(val));
+
+		(void)ignored;
 		close(fd);
 	}
 }
