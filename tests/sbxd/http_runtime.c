@@ -229,6 +229,23 @@ static long refused_forks(const char *id)
 	return n;
 }
 
+/* Restarts sbxd with template "small": one CPU (its quota, and 256
+ * processes), 128 MB, so a bomb or a hog stays small and quick and leaves
+ * the other CPU to the rest of the suite. */
+static void start_small(void)
+{
+	char tpl[128];
+	FILE *f;
+
+	tsrv_stop(&t);
+	snprintf(tpl, sizeof(tpl), "%s/templates.json", state);
+	cr_assert((f = fopen(tpl, "we")));
+	fputs("[{\"templateID\":\"small\",\"cpuCount\":1,\"memoryMB\":128}]", f);
+	fclose(f);
+	struct sbxd_config cfg = { .state_dir = state, .runtime = "bwrap", .templates_file = tpl };
+	tsrv_start(&t, &cfg);
+}
+
 Test(runtime, a_fork_bomb_hits_the_process_limit)
 {
 	const char *argv[] = { "bash", "-c", "f() { f | f & }; f; sleep 30", NULL };
@@ -238,7 +255,8 @@ Test(runtime, a_fork_bomb_hits_the_process_limit)
 	pid_t pids[4096];
 	int most = 0;
 
-	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	start_small();
+	create_sandbox(&t, "{\"templateID\":\"small\"}", id);
 	cr_assert_eq(rt_exec(rt(), id, &spec, &p, err, sizeof(err)), 0, "%s", err);
 	/* Until the limit refused forks (bounded: a loaded machine is slow). */
 	for (int i = 0; i < 300 && refused_forks(id) <= 0; i++) {
@@ -265,17 +283,9 @@ Test(runtime, a_fork_bomb_hits_the_process_limit)
 Test(runtime, a_memory_hog_hits_the_memory_limit)
 {
 	const char *argv[] = { "sh", "-c", "head -c 400m /dev/zero | tail", NULL };
-	char id[21], tpl[128];
-	FILE *f;
+	char id[21];
 
-	/* The smallest template, so the hog reaches its limit soon. */
-	tsrv_stop(&t);
-	snprintf(tpl, sizeof(tpl), "%s/templates.json", state);
-	cr_assert((f = fopen(tpl, "we")));
-	fputs("[{\"templateID\":\"small\",\"memoryMB\":128}]", f);
-	fclose(f);
-	struct sbxd_config cfg = { .state_dir = state, .runtime = "bwrap", .templates_file = tpl };
-	tsrv_start(&t, &cfg);
+	start_small();
 	create_sandbox(&t, "{\"templateID\":\"small\"}", id);
 	int st = rtu_run(rt(), id, NULL, argv, NULL, 0, 120000);
 	cr_expect(st > 0, "the hog ended with %d", st);
