@@ -100,7 +100,7 @@ static int start_embedded(struct sbxfs_main *m)
 {
 	struct api_error e = { 0 };
 
-	if (embedded_start(&m->emb, &m->backend, m->opts.timeout) < 0)
+	if (embedded_start(&m->emb, &m->backend, m->opts.timeout, m->opts.runtime) < 0)
 		return -1;
 	if (api_probe(m->fs.store.api, &e) < 0) {
 		log_error("the local sbxd on %s does not answer: %s", shown_url(m), e.message);

@@ -473,9 +473,11 @@ static void sbxd_spawn(struct sbxd_proc *p, const char *tmp)
 	cr_assert_geq(p->pid, 0);
 	if (p->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* The state's survival, not the sandboxes': records only
+		 * (bwrap's restarts are tested in sbxd-http-runtime). */
 		execl(bin, "sbxd", "--listen", "127.0.0.1:0", "--ready-file", p->ready,
 		      "--api-key-file", keyfile, "--state-dir", state, "--log-level", "error",
-		      (char *)NULL);
+		      "--runtime", "record", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500 && !(port = slurp(p->ready, NULL)); i++)

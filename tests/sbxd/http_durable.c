@@ -70,6 +70,9 @@ static pid_t spawn_only(void)
 
 		dup2(fd, 2);
 		setenv("SBXD_API_KEY", TEST_KEY, 1);
+		/* The registry's durability, not the sandboxes': the record
+		 * runtime keeps a kill at a random moment cheap (bwrap's
+		 * restarts are tested in sbxd-http-runtime). */
 		execl(bin, "sbxd", "--listen", "127.0.0.1:0", "--ready-file", ready,
 		      "--state-dir", state, "--log-level", "warn", "--runtime", "record",
 		      (char *)NULL);

@@ -95,3 +95,104 @@ Test(rt_bwrap, create_exec_destroy)
 	cr_expect(!rtu_exists(dir), "the root survived the kill");
 	cr_expect_eq(rt_destroy(rt, "box1"), -ENOENT);
 }
+
+Test(rt_bwrap, root_open_and_user_for_envd)
+{
+	char out[256];
+	uid_t uid;
+	gid_t gid;
+	const char *home;
+
+	create("box2", NULL);
+	cr_assert_eq(rtu_sh(rt, "box2", NULL, "echo from-inside > /home/user/f; echo x > /tmp/t",
+			    NULL, 0), 0);
+	int root = rt_root_open(rt, "box2");
+	cr_assert_geq(root, 0, "rt_root_open: %d", root);
+	int fd = openat(root, "home/user/f", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "the sandbox's file is not under its root: %s", strerror(errno));
+	ssize_t n = read(fd, out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	close(root);
+	cr_expect_str_eq(out, "from-inside\n");
+	cr_assert_eq(rt_user(rt, "box2", "user", &uid, &gid, &home), 0);
+	cr_expect_str_eq(home, "/home/user");
+	struct stat st;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/sandboxes/box2/root/home/user/f", state);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_uid, uid, "user's files are owned by %u, rt_user says %u",
+		     (unsigned)st.st_uid, (unsigned)uid);
+	cr_expect_neq(uid, 0);
+	cr_expect_eq(rt_user(rt, "box2", "nobody-else", &uid, &gid, &home), -ENOENT);
+	cr_expect_eq(rt_root_open(rt, "nonexistent"), -ENOENT);
+}
+
+Test(rt_bwrap, pty_signal_and_exit_status)
+{
+	const char *sh[] = { "sh", "-c", "tty; stty size; exit 3", NULL };
+	const char *sleeper[] = { "sleep", "100", NULL };
+	struct rt_exec_spec spec = { .argv = sh, .pty = true, .cols = 77, .rows = 11 };
+	struct rt_proc *p;
+	char err[256], out[512] = "";
+	size_t got = 0;
+	int st = -1;
+
+	create("box3", NULL);
+	cr_assert_eq(rt_exec(rt, "box3", &spec, &p, err, sizeof(err)), 0, "%s", err);
+	cr_expect_lt(rt_proc_stdout(p), 0);
+	cr_assert_geq(rt_proc_pty(p), 0);
+	for (int i = 0; i < 200; i++) {
+		ssize_t n = read(rt_proc_pty(p), out + got, sizeof(out) - 1 - got);
+
+		got += n > 0 ? (size_t)n : 0;
+		out[got] = '\0';
+		/* Done once it exited and the pty is drained. */
+		if (n <= 0 && rt_proc_status(p, &st) == 0)
+			break;
+		if (n <= 0)
+			usleep(10000);
+	}
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %d", st);
+	cr_expect(strstr(out, "/dev/pts/") != NULL, "no tty: %s", out);
+	cr_expect(strstr(out, "11 77") != NULL, "no size: %s", out);
+	rt_proc_free(p);
+
+	spec = (struct rt_exec_spec){ .argv = sleeper };
+	cr_assert_eq(rt_exec(rt, "box3", &spec, &p, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rt_proc_status(p, &st), -EAGAIN);
+	cr_assert_eq(rt_proc_signal(p, SIGTERM), 0);
+	for (int i = 0; i < 200 && rt_proc_status(p, &st) == -EAGAIN; i++)
+		usleep(10000);
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %d", st);
+	rt_proc_free(p);
+
+	const char *missing[] = { "no-such-program", NULL };
+	spec = (struct rt_exec_spec){ .argv = missing };
+	cr_expect_eq(rt_exec(rt, "box3", &spec, &p, err, sizeof(err)), -ENOENT);
+}
+
+Test(rt_bwrap, the_dir_runtime_runs_nothing)
+{
+	struct rt *dir = open_rt(RT_DIR);
+	struct rt_box_spec spec = { .id = "d1", .template_id = "base" };
+	const char *argv[] = { "true", NULL };
+	struct rt_exec_spec ex = { .argv = argv };
+	struct rt_proc *p;
+	char err[256], path[256];
+
+	cr_assert_eq(rt_create(dir, &spec, err, sizeof(err)), 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/sandboxes/d1/root/home/user", state);
+	cr_expect(rtu_exists(path));
+	cr_expect_eq(rt_exec(dir, "d1", &ex, &p, err, sizeof(err)), -EOPNOTSUPP);
+	cr_expect(strstr(err, "no processes") != NULL, "%s", err);
+	int fd = rt_root_open(dir, "d1");
+	cr_expect_geq(fd, 0);
+	if (fd >= 0)
+		close(fd);
+	cr_expect_eq(rt_freeze(dir, "d1"), 0);
+	cr_expect_eq(rt_destroy(dir, "d1"), 0);
+	snprintf(path, sizeof(path), "%s/sandboxes/d1", state);
+	cr_expect(!rtu_exists(path));
+	rt_free(dir);
+}

@@ -101,10 +101,12 @@ static int child_exec(struct spawn *s)
 	}
 	/* init is shielded from the OOM killer; what it runs is not. */
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0 && write(fd, "0", 1) < 0)
-		fd = fd;        /* best effort */
-	if (fd >= 0)
+	if (fd >= 0) {
+		ssize_t ignored = write(fd, "0", 1);    /* best effort */
+
+		(void)ignored;
 		close(fd);
+	}
 	if (getuid() != s->h.uid || getgid() != s->h.gid) {
 		if (setgroups(0, NULL) < 0 || setresgid(s->h.gid, s->h.gid, s->h.gid) < 0 ||
 		    setresuid(s->h.uid, s->h.uid, s->h.uid) < 0)

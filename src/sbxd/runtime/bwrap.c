@@ -160,7 +160,7 @@ static void launch_close(struct launch *l)
 /* In the forked child: async-signal-safe calls only.  It keeps only its
  * own descriptors, at once: a copy of another launch's pipe held here would
  * keep that launch waiting if sbxd died.  It dies with sbxd until bwrap
- * takes over (--die-with-parent). */
+ * takes over (--die-with-parent; our own signal stays set in bwrap). */
 static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t parent)
 {
 	static char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -194,6 +194,11 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 				rt->base_gid) < 0 || setresuid(rt->base_uid, rt->base_uid,
 				rt->base_uid) < 0))
 		_exit(125);
+	/* The uid change cleared the parent-death signal; bwrap keeps it
+	 * across exec, so even a bwrap stuck in its setup dies with sbxd. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(126);
 	execve(a->v[0], (char *const *)a->v, envp);
 	_exit(127);
 }
@@ -282,8 +287,10 @@ static void set_oom_adj(pid_t pid, const char *val)
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (write(fd, val, strlen(val)) < 0)
-			fd = fd;    /* best effort: init then may be chosen */
+		/* Best effort: without it init may be the OOM killer's pick. */
+		ssize_t ignored = write(fd, val, strlen(val));
+
+		(void)ignored;
 		close(fd);
 	}
 }

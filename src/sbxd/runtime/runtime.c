@@ -45,12 +45,13 @@ bool rt_find_program(const char *name, char *out, size_t outlen)
 }
 
 /* sbxd-init: $SBXD_INIT, next to the program (installed side by side or in
- * the build tree, src/sbxd/init/), else where meson installs it. */
+ * the build tree), else where meson installs it. */
 static bool find_init(char *out, size_t outlen)
 {
-	static const char *const rel[] = { "sbxd-init", "init/sbxd-init",
-					   "../src/sbxd/init/sbxd-init",
-					   "../../src/sbxd/init/sbxd-init" };
+	/* sbxd's folder (build tree and side by side), sbxfs's in the build
+	 * tree (src/sbxfs), and bin/ or sbin/ next to libexec/. */
+	static const char *const rel[] = { "sbxd-init", "../sbxd/sbxd-init",
+					   "../libexec/sbxd-init" };
 	const char *env = getenv("SBXD_INIT");
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -398,6 +399,14 @@ int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx)
 			continue;
 		if (!box_paths(rt, &gone, e->d_name))
 			continue;
+		/* A create cut short by sbxd's death can leave bwrap's child
+		 * waiting for its dead parent; cg_new ends what is left in the
+		 * sandbox's cgroups, cg_free removes them. */
+		if (rt->kind == RT_BWRAP) {
+			int rc;
+
+			cg_free(cg_new(&rt->cgs, e->d_name, 0, 0, 0, &rc));
+		}
 		/* An overlay left mounted by a crash goes first. */
 		gone.overlay = true;
 		if (rootfs_remove(rt, &gone) == 0)

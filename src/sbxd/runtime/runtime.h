@@ -102,13 +102,19 @@ struct rt_exec_spec {
 
 /* Starts a process inside the sandbox's namespaces.  *out is owned by the
  * caller (rt_proc_free).  -EOPNOTSUPP (with err): record and dir runtimes;
- * -ENOENT: no such sandbox; -EAGAIN: process limit. */
+ * -ENOENT: no such sandbox (or no such program: err says which);
+ * -EAGAIN: process limit.  Also: -EBUSY while the sandbox is paused, -EPERM
+ * for "root" when sbxd is not root (then only one uid exists inside),
+ * -EINVAL (with err) for an empty argv or an unknown user.  rt_proc_free
+ * does not end the process; it runs on, reaped by init. */
 int rt_exec(struct rt *rt, const char *id, const struct rt_exec_spec *spec,
 	    struct rt_proc **out, char *err, size_t errlen);
 /* The pid inside the sandbox. */
 int rt_proc_pid(const struct rt_proc *p);
 /* Non-blocking descriptors owned by p: stdin (-1 once closed), stdout,
- * stderr (-1 with a pty: the pty carries both), pty master (-1 without). */
+ * stderr (-1 with a pty: the pty carries both), pty master (-1 without).
+ * With a pty, stdin, stdout and stderr are all -1: read and write the
+ * master. */
 int rt_proc_stdin(const struct rt_proc *p);
 int rt_proc_stdout(const struct rt_proc *p);
 int rt_proc_stderr(const struct rt_proc *p);

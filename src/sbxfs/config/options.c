@@ -27,6 +27,7 @@ static const struct fuse_opt sbxfs_spec[] = {
 	SBXFS_OPT("list_deadline=%s", list_deadline_str),
 	SBXFS_OPT("max_sandboxes=%s", max_sandboxes_str),
 	SBXFS_OPT("cafile=%s", cafile),
+	SBXFS_OPT("runtime=%s", runtime),
 	SBXFS_OPT("log=%s", log_target),
 	SBXFS_OPT("log_level=%s", log_level_str),
 	SBXFS_OPT("sandbox_url=%s", sandbox_url),
@@ -382,7 +383,7 @@ void opts_free(struct sbxfs_opts *o)
 		&o->api_url, &o->api_key_file, &o->provider, &o->template_name, &o->timeout_str,
 		&o->cache_ttl_str, &o->connect_timeout_str, &o->request_timeout_str,
 		&o->retry_deadline_str, &o->stale_ttl_str, &o->list_deadline_str,
-		&o->max_sandboxes_str, &o->cafile, &o->log_target, &o->log_level_str,
+		&o->max_sandboxes_str, &o->cafile, &o->runtime, &o->log_target, &o->log_level_str,
 		&o->sandbox_url, &o->fs_user, &o->fs_cache_ttl_str, &o->fs_max_file_str,
 		&o->source, &o->nonopt[0], &o->nonopt[1],
 	};

@@ -35,6 +35,7 @@ struct sbxfs_opts {
 	char *list_deadline_str;
 	char *max_sandboxes_str;
 	char *cafile;
+	char *runtime;          /* the embedded sbxd's runtime; NULL: record */
 	char *log_target;
 	char *log_level_str;
 	char *sandbox_url;          /* envd's base for every sandbox */

@@ -141,12 +141,16 @@ static void sbxd_log(void *ctx, enum sbxd_log_level level, const char *msg)
 		log_msg(map[level], "sbxd: %s", msg);
 }
 
-int embedded_start(struct embedded *e, const struct backend *b, int timeout)
+int embedded_start(struct embedded *e, const struct backend *b, int timeout,
+		   const char *runtime)
 {
 	struct sbxd_config cfg = {
 		.listen_fd = e->listen_fd,
 		.api_key = b->key,
 		.default_timeout = (unsigned)timeout,
+		/* NULL: records only, which keeps a mount quick to start
+		 * and needs nothing installed; -o runtime= asks for more. */
+		.runtime = runtime,
 		.log = sbxd_log,
 		.log_level = log_enabled(LOG_LVL_DEBUG) ? SBXD_LOG_DEBUG : SBXD_LOG_WARN,
 	};

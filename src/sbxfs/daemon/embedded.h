@@ -21,7 +21,8 @@ int embedded_setup(struct embedded *e, struct backend *b);
 /* In the daemon: starts sbxd on the socket (it owns it from then on),
  * sandboxes getting `timeout` seconds by default.  Logs and returns -1 on
  * failure. */
-int embedded_start(struct embedded *e, const struct backend *b, int timeout);
+int embedded_start(struct embedded *e, const struct backend *b, int timeout,
+		   const char *runtime);
 /* "unix:PATH" once set up, else NULL. */
 const char *embedded_url(const struct embedded *e);
 /* Stops the server and removes the socket and its directory. */
