@@ -148,9 +148,9 @@ int embedded_start(struct embedded *e, const struct backend *b, int timeout,
 		.listen_fd = e->listen_fd,
 		.api_key = b->key,
 		.default_timeout = (unsigned)timeout,
-		/* NULL: records only, which keeps a mount quick to start
-		 * and needs nothing installed; -o runtime= asks for more. */
-		.runtime = runtime,
+		/* Real sandboxes wherever bubblewrap runs, as the hosted
+		 * services give; -o runtime=record keeps records only. */
+		.runtime = runtime ? runtime : "auto",
 		.log = sbxd_log,
 		.log_level = log_enabled(LOG_LVL_DEBUG) ? SBXD_LOG_DEBUG : SBXD_LOG_WARN,
 	};
