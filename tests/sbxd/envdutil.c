@@ -64,7 +64,7 @@ void efix_start(struct efix *f)
 	tsrv_start(&f->t, &cfg);
 	static struct envd_backend be;
 
-	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, f->root };
+	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, f->root, NULL };
 	envd_set_backend(sbxd_envd(f->t.s), &be);
 	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"big\"}", &r);
 	cr_assert_eq(r.status, 201, "%s", r.body);

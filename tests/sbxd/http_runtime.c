@@ -136,6 +136,57 @@ Test(runtime, pause_stops_a_busy_loop_and_resume_continues_it)
 	rt_proc_free(p);
 }
 
+/* One metrics entry of sandbox id, as GET /sandboxes/{id}/metrics gives. */
+static json_t *metrics_of(const char *id)
+{
+	char path[128];
+	struct resp r;
+
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics", id);
+	http(&t, "GET", path, TEST_KEY, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *arr = json_loads(r.body, 0, NULL);
+	resp_free(&r);
+	cr_assert(json_is_array(arr) && json_array_size(arr) == 1);
+	json_t *m = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	return m;
+}
+
+Test(runtime, metrics_count_cpu_and_memory_from_the_cgroup)
+{
+	const char *argv[] = { "sh", "-c", "while :; do :; done", NULL };
+	struct rt_exec_spec spec = { .argv = argv };
+	struct rt_proc *p;
+	char id[21], err[256], cg[256], val[64];
+
+	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
+	cr_assert_eq(rt_exec(rt(), id, &spec, &p, err, sizeof(err)), 0, "%s", err);
+	json_decref(metrics_of(id));      /* the share is counted from here */
+	long before = sandbox_ticks(id);
+	for (int i = 0; i < 100 && sandbox_ticks(id) <= before + 50; i++)
+		clock_sleep_ms(50);
+	json_t *m = metrics_of(id);
+	double pct = json_number_value(json_object_get(m, "cpuUsedPct"));
+	json_int_t mem = json_integer_value(json_object_get(m, "memUsed"));
+
+	cr_expect(pct > 1.0 && pct <= 100.0, "cpuUsedPct %.1f with a busy loop", pct);
+	cr_expect_gt(mem, 0, "memUsed of a running sandbox");
+	/* The memory figure is the cgroup's own, read here independently. */
+	if (rtu_cg_file(id, "memory", "memory.usage_in_bytes", cg, sizeof(cg)) ||
+	    rtu_cg_file(id, "memory", "memory.current", cg, sizeof(cg))) {
+		FILE *f = fopen(cg, "r");
+
+		cr_assert(f && fgets(val, sizeof(val), f), "%s", cg);
+		fclose(f);
+		long long now = atoll(val);
+		cr_expect(mem > now / 4 && mem < now * 4, "memUsed %lld, cgroup %lld",
+			  (long long)mem, now);
+	}
+	json_decref(m);
+	rt_proc_free(p);
+}
+
 /* Waits (bounded) until the sandbox's cgroup is gone or frozen. */
 static bool wait_for(const char *id, bool frozen)
 {

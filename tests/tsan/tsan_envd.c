@@ -153,7 +153,7 @@ int main(void)
 
 	if (!s)
 		return fprintf(stderr, "tsan_envd: %s\n", err), 1;
-	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, root };
+	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, root, NULL };
 	envd_set_backend(sbxd_envd(s), &be);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(s));
 	req("/sandboxes", "application/json", "{\"templateID\":\"base\"}", false, 5000, NULL, out);

@@ -57,7 +57,7 @@ static void quiet(void *ctx, enum sbxd_log_level level, const char *msg)
 
 static void setup(void)
 {
-	static struct envd_backend be = { root_open, user_of, NULL, NULL, root };
+	static struct envd_backend be = { root_open, user_of, NULL, NULL, root, NULL };
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log = quiet };
 	struct api_config ac = { .url = base, .api_key = KEY, .deadline_ms = 10000 };
 	struct envdc_config ec_cfg = { .sandbox_url = base, .deadline_ms = 5000 };

@@ -2,6 +2,8 @@
  * files.c, upload.c and fsrpc.c; see envd.h. */
 #include "envd/envd.h"
 
+#include "runtime/runtime.h"
+
 #include "envd/connect.h"
 #include "envd/files.h"
 #include "envd/path.h"
@@ -130,10 +132,17 @@ int envd_usage(void *ctx, const char *id, struct sbx_usage *u)
 	memset(u, 0, sizeof(*u));
 	if (!get_backend(e, &be))
 		return -EOPNOTSUPP;
+	struct rt_usage ru;
+
 	if ((root = be.root_open(be.ctx, id)) < 0)
 		return root;
 	u->disk_used = ep_usage(root, 100000);
 	close(root);
+	if (be.usage && be.usage(be.ctx, id, &ru) == 0) {
+		u->cpu_used_pct = ru.cpu_pct;
+		u->mem_used = (int64_t)ru.mem;
+		u->mem_cache = (int64_t)ru.cache;
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct envd_call;
 
 struct rt_exec_spec;
 struct rt_proc;
+struct rt_usage;
 
 /* A started process, exactly runtime.h's rt_proc_* functions (the real
  * backend's table is made of them). */
@@ -53,6 +54,8 @@ struct envd_backend {
 		    struct rt_proc **out, char *err, size_t errlen);
 	const struct envd_proc_ops *proc;
 	void *ctx;
+	/* NULL: CPU and memory are not counted (their metrics show 0). */
+	int (*usage)(void *ctx, const char *id, struct rt_usage *u);
 };
 
 struct rt;

@@ -21,6 +21,11 @@ static int be_exec(void *ctx, const char *id, const struct rt_exec_spec *spec,
 	return rt_exec(ctx, id, spec, out, err, errlen);
 }
 
+static int be_usage(void *ctx, const char *id, struct rt_usage *u)
+{
+	return rt_usage(ctx, id, u);
+}
+
 static const struct envd_proc_ops rt_ops = {
 	rt_proc_pid, rt_proc_stdin, rt_proc_stdout, rt_proc_stderr, rt_proc_pty,
 	rt_proc_close_stdin, rt_proc_signal, rt_proc_resize, rt_proc_exit_fd,
@@ -32,7 +37,7 @@ void envd_backend_rt(struct rt *rt, struct envd_backend *out)
 	bool procs = rt_kind(rt) == RT_BWRAP;
 
 	*out = (struct envd_backend){ be_root_open, be_user, procs ? be_exec : NULL,
-				      procs ? &rt_ops : NULL, rt };
+				      procs ? &rt_ops : NULL, rt, be_usage };
 }
 
 void envd_use_runtime(struct envd *e, struct rt *rt)

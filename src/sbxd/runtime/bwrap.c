@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "runtime/initproto.h"
 #include "runtime/launcher.h"
+#include "runtime/nsclean.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,8 +187,11 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	if (rt->mapped && (unshare(CLONE_NEWNS) < 0 ||
-			   mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-			   mount(l->root, RT_ANCHOR_ROOT, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+			   mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
+		_exit(124);
+	if (rt->mapped)
+		nsclean_detach_fuse();
+	if (rt->mapped && (mount(l->root, RT_ANCHOR_ROOT, NULL, MS_BIND | MS_REC, NULL) < 0 ||
 			   mount(rt->init, RT_ANCHOR_INIT, NULL, MS_BIND, NULL) < 0))
 		_exit(124);
 	if (rt->mapped && (setgroups(0, NULL) < 0 || setresgid(rt->base_gid, rt->base_gid,

@@ -281,7 +281,7 @@ int cg_freeze(struct cg *cg, bool frozen)
 }
 
 /* Calls fn on every pid listed in the process list; the count or -errno. */
-static int for_each_pid(struct cg *cg, void (*fn)(pid_t))
+static int for_each_pid(struct cg *cg, void (*fn)(pid_t, void *), void *ctx)
 {
 	const char *dir = cg_procs_dir(cg);
 	char buf[16384];
@@ -298,7 +298,7 @@ static int for_each_pid(struct cg *cg, void (*fn)(pid_t))
 		if (end == p)
 			break;
 		if (fn && pid > 0)
-			fn((pid_t)pid);
+			fn((pid_t)pid, ctx);
 		n++;
 	}
 	return n;
@@ -306,11 +306,12 @@ static int for_each_pid(struct cg *cg, void (*fn)(pid_t))
 
 int cg_count(struct cg *cg)
 {
-	return for_each_pid(cg, NULL);
+	return for_each_pid(cg, NULL, NULL);
 }
 
-static void kill9(pid_t pid)
+static void kill9(pid_t pid, void *ctx)
 {
+	(void)ctx;
 	kill(pid, SIGKILL);
 }
 
@@ -321,7 +322,7 @@ int cg_kill(struct cg *cg)
 		      write_file(cg->dir[0], "cgroup.kill", "1") == 0;
 
 	for (;;) {
-		int n = v2kill ? cg_count(cg) : for_each_pid(cg, kill9);
+		int n = v2kill ? cg_count(cg) : for_each_pid(cg, kill9, NULL);
 
 		if (n <= 0)
 			return n < 0 ? n : 0;
@@ -356,4 +357,78 @@ json_t *cg_sys_json(const struct cg_sys *sys)
 	return json_pack("{s:s, s:b, s:b, s:b, s:s}", "cgroup", mode[sys->mode],
 			 "memory", sys->has_mem, "pids", sys->has_pids, "cpu", sys->has_cpu,
 			 "freezer", sys->has_freeze ? "cgroup" : "sigstop");
+}
+
+/* ---- usage ------------------------------------------------------------- */
+
+/* The number after "key " in a stat file's text; false when absent. */
+static bool stat_value(const char *text, const char *key, uint64_t *out)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, klen) == 0 && p[klen] == ' ') {
+			*out = strtoull(p + klen + 1, NULL, 10);
+			return true;
+		}
+	return false;
+}
+
+/* utime + stime + cutime + cstime of one process, in clock ticks. */
+static uint64_t proc_ticks(pid_t pid)
+{
+	char dir[32], buf[1024], *p;
+	unsigned long long t[4];
+
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
+	if (read_file(dir, "stat", buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	/* After "pid (comm)": state and ten fields, then the four times. */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+		   &t[0], &t[1], &t[2], &t[3]) != 4)
+		return 0;
+	return t[0] + t[1] + t[2] + t[3];
+}
+
+static void add_ticks(pid_t pid, void *sum)
+{
+	*(uint64_t *)sum += proc_ticks(pid);
+}
+
+static int cpu_usage(struct cg *cg, uint64_t *cpu_us)
+{
+	char buf[4096];
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (cg->sys->mode == CG_V2)
+		return read_file(cg->dir[0], "cpu.stat", buf, sizeof(buf)) > 0 &&
+		       stat_value(buf, "usage_usec", cpu_us) ? 0 : -EOPNOTSUPP;
+	if (cg->made[D_CPU] && read_file(cg->dir[D_CPU], "cpuacct.usage", buf, sizeof(buf)) > 0) {
+		*cpu_us = strtoull(buf, NULL, 10) / 1000;
+		return 0;
+	}
+	uint64_t ticks = 0;
+	int n = for_each_pid(cg, add_ticks, &ticks);
+
+	*cpu_us = hz > 0 ? ticks * 1000000 / (uint64_t)hz : 0;
+	return n < 0 ? n : 0;
+}
+
+int cg_usage(struct cg *cg, uint64_t *cpu_us, uint64_t *mem, uint64_t *cache)
+{
+	bool v2 = cg->sys->mode == CG_V2;
+	const char *dir = v2 ? cg->dir[0] : cg->dir[D_MEM];
+	char buf[8192];
+	int rc = cpu_usage(cg, cpu_us);
+
+	*mem = *cache = 0;
+	if (!v2 && !cg->made[D_MEM])
+		return rc;
+	if (read_file(dir, v2 ? "memory.current" : "memory.usage_in_bytes", buf, sizeof(buf)) > 0) {
+		*mem = strtoull(buf, NULL, 10);
+		rc = 0;
+	}
+	if (read_file(dir, "memory.stat", buf, sizeof(buf)) > 0)
+		stat_value(buf, v2 ? "file" : "cache", cache);
+	return rc;
 }

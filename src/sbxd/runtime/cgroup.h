@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum cg_mode { CG_NONE, CG_V1, CG_V2 };
@@ -42,6 +43,11 @@ int cg_count(struct cg *cg);
 int cg_kill(struct cg *cg);
 /* Removes the groups (they must be empty) and frees cg; NULL is a no-op. */
 void cg_free(struct cg *cg);
+/* What the groups' processes use: CPU time (µs, since the groups were
+ * made; with v1's cpu controller alone, summed from /proc over the live
+ * processes and what they reaped), memory and of it page cache (bytes).
+ * 0, or -EOPNOTSUPP when the machine counts neither. */
+int cg_usage(struct cg *cg, uint64_t *cpu_us, uint64_t *mem, uint64_t *cache);
 /* The group directory that holds the process list ("cgroup.procs"). */
 const char *cg_procs_dir(const struct cg *cg);
 

@@ -42,6 +42,9 @@ struct rt_box {
 	int ctl;                    /* control socket to init, or -1 */
 	pid_t net_pid;              /* pasta / slirp4netns, 0: none */
 	struct cg *cg;
+	int cpus;                   /* its cpuCount, for the CPU share */
+	uint64_t last_cpu_us;       /* the previous rt_usage sample */
+	int64_t last_ms;            /* its monotonic time; 0: none yet */
 };
 
 struct rt_ops {

@@ -3,6 +3,7 @@
 #include "runtime/rt_priv.h"
 
 #include "base/util.h"
+#include "common/clock.h"
 #include "runtime/launcher.h"
 #include "config.h"
 
@@ -270,6 +271,8 @@ static struct rt_box *add_box(struct rt *rt, const struct rt_box_spec *spec, int
 		return NULL;
 	}
 	snprintf(b->id, sizeof(b->id), "%s", spec->id);
+	b->cpus = spec->cpu_count > 0 ? spec->cpu_count : 1;
+	b->last_ms = clock_mono_ms();
 	if (!box_paths(rt, b, spec->id)) {
 		box_free(b);
 		*rc = -ENAMETOOLONG;
@@ -432,6 +435,41 @@ static int open_root(struct rt *rt, struct rt_box *b)
 		fd = open(b->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	return fd < 0 ? -errno : fd;
+}
+
+/* The CPU share is a difference of two samples: a box keeps the last. */
+static int sample_usage(struct rt_box *b, struct rt_usage *u)
+{
+	int64_t now = clock_mono_ms();
+	int rc;
+
+	if (!b->cg)
+		return -EOPNOTSUPP;
+	if ((rc = cg_usage(b->cg, &u->cpu_us, &u->mem, &u->cache)) < 0)
+		return rc;
+	if (now > b->last_ms && u->cpu_us >= b->last_cpu_us)
+		u->cpu_pct = (double)(u->cpu_us - b->last_cpu_us) / 10.0 /
+			     (double)(now - b->last_ms) / b->cpus;
+	if (u->cpu_pct > 100.0)
+		u->cpu_pct = 100.0;
+	b->last_cpu_us = u->cpu_us;
+	b->last_ms = now;
+	return 0;
+}
+
+int rt_usage(struct rt *rt, const char *id, struct rt_usage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (rt->kind != RT_BWRAP)
+		return -EOPNOTSUPP;
+	struct rt_box *b = box_get(rt, id);
+	if (!b)
+		return -ENOENT;
+	pthread_mutex_lock(&b->lock);
+	int rc = b->gone ? -ENOENT : sample_usage(b, out);
+	pthread_mutex_unlock(&b->lock);
+	box_put(rt, b);
+	return rc;
 }
 
 int rt_root_open(struct rt *rt, const char *id)

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum rt_kind { RT_RECORD, RT_DIR, RT_BWRAP };
@@ -73,6 +74,17 @@ int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx);
  * {"kind", and for bwrap "cgroup", "memory", "pids", "cpu", "freezer",
  *  "disk", "network", "sandbox_uid"}. */
 json_t *rt_info(struct rt *rt);
+
+/* What a sandbox uses now, for its metrics. */
+struct rt_usage {
+	double cpu_pct;             /* of its CPUs, since the previous call (or its start) */
+	uint64_t cpu_us;            /* CPU time of its processes */
+	uint64_t mem, cache;        /* memory in use and, of it, page cache (bytes) */
+};
+
+/* 0; -ENOENT: no such sandbox; -EOPNOTSUPP: nothing is counted (record and
+ * dir runtimes, or no cgroup to read). */
+int rt_usage(struct rt *rt, const char *id, struct rt_usage *out);
 
 /* ---- for envd: files ---- */
 
