@@ -369,15 +369,46 @@ int sbx_from_json(const json_t *obj, struct sbx **out, char *why, size_t whylen)
 	return from_json(obj, NULL, 0, out, why, whylen);
 }
 
+/* Fills v[0..count) from the array root, each element's text being the
+ * one jscan finds in body at its place: the parser has accepted the body,
+ * so a mismatch is a bug in one of the two.  *done gets how many were
+ * built (for the caller to free). */
+static int list_items(json_t *root, const char *body, size_t len, struct sbx **v,
+		      size_t count, size_t *done, char *why, size_t whylen)
+{
+	struct jscan scan;
+	const char *raw;
+	size_t raw_len;
+	int r;
+
+	jscan_init(&scan, body, len);
+	for (*done = 0; *done < count; (*done)++) {
+		char w[200] = "";
+
+		if (jscan_next(&scan, &raw, &raw_len) != 1) {
+			set_why(why, whylen, "item %zu: not found in the list's text", *done);
+			return -EIO;
+		}
+		r = from_json(json_array_get(root, *done), raw, raw_len, &v[*done], w, sizeof(w));
+		if (r) {
+			set_why(why, whylen, "item %zu: %s", *done, w);
+			return r;
+		}
+	}
+	if (jscan_next(&scan, &raw, &raw_len) != 0) {
+		set_why(why, whylen, "list text has more items than its JSON");
+		return -EIO;
+	}
+	return 0;
+}
+
 int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t *n,
 		       char *why, size_t whylen)
 {
 	json_error_t jerr;
 	json_t *root;
 	struct sbx **v = NULL;
-	struct jscan scan;
-	const char *raw;
-	size_t count, i = 0, raw_len;
+	size_t count, done = 0;
 	int r = 0;
 
 	*items = NULL;
@@ -393,40 +424,17 @@ int sbx_list_from_json(const char *body, size_t len, struct sbx ***items, size_t
 		goto out;
 	}
 	count = json_array_size(root);
-	if (count) {
-		v = calloc(count, sizeof(*v));
-		if (!v) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	/* Element i's text is the i-th the scanner finds: the parser has
-	 * accepted the body, so anything else is a bug in one of the two. */
-	jscan_init(&scan, body, len);
-	for (i = 0; i < count; i++) {
-		char w[200] = "";
-
-		if (jscan_next(&scan, &raw, &raw_len) != 1) {
-			set_why(why, whylen, "item %zu: not found in the list's text", i);
-			r = -EIO;
-			goto out;
-		}
-		r = from_json(json_array_get(root, i), raw, raw_len, &v[i], w, sizeof(w));
-		if (r) {
-			set_why(why, whylen, "item %zu: %s", i, w);
-			goto out;
-		}
-	}
-	if (jscan_next(&scan, &raw, &raw_len) != 0) {
-		set_why(why, whylen, "list text has more items than its JSON");
-		r = -EIO;
+	if (count && !(v = calloc(count, sizeof(*v)))) {
+		r = -ENOMEM;
 		goto out;
 	}
+	if ((r = list_items(root, body ? body : "", len, v, count, &done, why, whylen)))
+		goto out;
 	*items = v;
 	*n = count;
 	v = NULL;
 out:
-	sbx_array_free(v, i);
+	sbx_array_free(v, done);
 	json_decref(root);
 	return r;
 }
