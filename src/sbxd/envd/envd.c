@@ -354,6 +354,25 @@ static int64_t stream_deadline_ns(const char *h)
 	return clock_mono_ns() + ms * 1000000;
 }
 
+/* A Connect call of this kind to method m: checks its content type (415
+ * otherwise) and records it in c. */
+static bool rpc_admit(struct envd_call *c, const struct envd_in *in, struct envd_out *out,
+		      const char *m, bool fs, enum call_kind kind)
+{
+	const char *want = kind == CALL_STREAM ? "application/connect+json" : "application/json";
+
+	if (!content_type_is(in->content_type, want)) {
+		out_cx_error(out, "invalid_argument", "unsupported content type: %s",
+			     in->content_type ? in->content_type : "(none)");
+		out->status = 415;
+		return false;
+	}
+	snprintf(c->method, sizeof(c->method), "%s", m);
+	c->fs = fs;
+	c->kind = kind;
+	return true;
+}
+
 static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd_out *out)
 {
 	bool fs = !strncmp(in->path, FS_PREFIX, strlen(FS_PREFIX));
@@ -366,15 +385,8 @@ static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd
 		return false;
 	}
 	if (is_stream_method(service, m)) {
-		if (!content_type_is(in->content_type, "application/connect+json")) {
-			out_cx_error(out, "invalid_argument", "unsupported content type: %s",
-				     in->content_type ? in->content_type : "(none)");
-			out->status = 415;
+		if (!rpc_admit(c, in, out, m, fs, CALL_STREAM))
 			return false;
-		}
-		snprintf(c->method, sizeof(c->method), "%s", m);
-		c->fs = fs;
-		c->kind = CALL_STREAM;
 		c->keepalive_ms = stream_keepalive_ms(in->keepalive);
 		c->deadline_ns = stream_deadline_ns(in->timeout_ms);
 		return true;
@@ -384,16 +396,7 @@ static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd
 		out->status = 404;
 		return false;
 	}
-	if (!content_type_is(in->content_type, "application/json")) {
-		out_cx_error(out, "invalid_argument", "unsupported content type: %s",
-			     in->content_type ? in->content_type : "(none)");
-		out->status = 415;
-		return false;
-	}
-	snprintf(c->method, sizeof(c->method), "%s", m);
-	c->fs = fs;
-	c->kind = CALL_UNARY;
-	return true;
+	return rpc_admit(c, in, out, m, fs, CALL_UNARY);
 }
 
 /* The routes after admission: a call to feed, or NULL and *out. */
