@@ -114,28 +114,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	return len;
 }
 
-static char *read_key(const char *file)
-{
-	FILE *f = fopen(file, "r");
-	char line[1024];
-	size_t n;
-
-	if (!f) {
-		fprintf(stderr, "benchtool: %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	if (n == 0) {
-		fprintf(stderr, "benchtool: %s: empty key file\n", file);
-		return NULL;
-	}
-	return strdup(line);
-}
-
 static int conn_init(struct conn *c, const char *base, const char *key)
 {
 	char hdr[1100];
@@ -534,7 +512,7 @@ int main(int argc, char **argv)
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	key = read_key(o.key_file);
+	key = bu_read_key("benchtool", o.key_file);
 	if (!key) {
 		rc = 1;
 	} else if (strcmp(cmd, "seed") == 0) {

@@ -2,7 +2,9 @@
 #include "benchutil.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 uint64_t bu_now_ns(void)
@@ -57,4 +59,26 @@ int bu_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+char *bu_read_key(const char *tool, const char *file)
+{
+	char line[1024] = "";
+	FILE *f = fopen(file, "r");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s\n", tool, file, strerror(errno));
+		return NULL;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "%s: %s: empty key file\n", tool, file);
+		return NULL;
+	}
+	return strdup(line);
 }

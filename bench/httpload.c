@@ -209,20 +209,6 @@ static int start_responder(char *base, size_t len)
 	return 0;
 }
 
-static char *read_key(const char *file)
-{
-	static char key[1024];
-	FILE *f = fopen(file, "r");
-
-	if (!f || !fgets(key, sizeof(key), f)) {
-		fprintf(stderr, "httpload: cannot read the key from %s\n", file);
-		exit(1);
-	}
-	fclose(f);
-	key[strcspn(key, "\r\n")] = '\0';
-	return key;
-}
-
 static void usage(void)
 {
 	fputs("usage: httpload run -u URL -k KEYFILE -c CLIENTS -t SECS list|create-kill\n"
@@ -234,6 +220,7 @@ int main(int argc, char **argv)
 {
 	static struct job j;
 	const char *url = NULL, *keyfile = NULL;
+	char *key;
 	unsigned long clients = 1, secs = 5;
 	int c;
 
@@ -268,6 +255,9 @@ int main(int argc, char **argv)
 	if (strcmp(j.op, "list") != 0 && strcmp(j.op, "create-kill") != 0)
 		usage();
 	snprintf(j.base, sizeof(j.base), "%s", url);
-	snprintf(j.hdr, sizeof(j.hdr), "X-API-Key: %s", read_key(keyfile));
+	if (!(key = bu_read_key("httpload", keyfile)))
+		return 1;
+	snprintf(j.hdr, sizeof(j.hdr), "X-API-Key: %s", key);
+	free(key);
 	return run_clients(&j, clients, secs);
 }

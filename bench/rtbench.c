@@ -114,22 +114,6 @@ static void *client_run(void *arg)
 	return NULL;
 }
 
-static char *read_key(const char *file)
-{
-	char line[1024] = "";
-	FILE *f = fopen(file, "r");
-
-	if (!f || !fgets(line, sizeof(line), f)) {
-		fprintf(stderr, "rtbench: cannot read %s\n", file);
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	return strdup(line);
-}
-
 static void report(uint64_t *cr, uint64_t *kl, size_t n, double secs)
 {
 	bu_sort_u64(cr, n);
@@ -145,7 +129,7 @@ static int run(const char *url, const char *keyfile, unsigned long nclients,
 {
 	struct client cl[MAX_CLIENTS];
 	pthread_t th[MAX_CLIENTS];
-	char *key = read_key(keyfile);
+	char *key = bu_read_key("rtbench", keyfile);
 	unsigned long per = count / nclients;
 	uint64_t *cr = calloc(per * nclients + 1, sizeof(*cr));
 	uint64_t *kl = calloc(per * nclients + 1, sizeof(*kl));

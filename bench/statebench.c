@@ -99,28 +99,12 @@ static void *client_run(void *arg)
 	return NULL;
 }
 
-static char *read_key(const char *file)
-{
-	char line[1024] = "";
-	FILE *f = fopen(file, "r");
-
-	if (!f || !fgets(line, sizeof(line), f)) {
-		fprintf(stderr, "statebench: cannot read %s\n", file);
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	return strdup(line);
-}
-
 static int creates(const char *url, const char *keyfile, unsigned long nclients,
 		   unsigned long count)
 {
 	struct client cl[MAX_CLIENTS];
 	pthread_t th[MAX_CLIENTS];
-	char *key = read_key(keyfile);
+	char *key = bu_read_key("statebench", keyfile);
 	uint64_t *lat = calloc(count, sizeof(*lat));
 	unsigned long per = count / nclients;
 	int failed = !key || !lat;
