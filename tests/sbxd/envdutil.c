@@ -39,10 +39,27 @@ static int t_user(void *ctx, const char *id, const char *user, uid_t *uid, gid_t
 	return 0;
 }
 
+/* Creates f's sandbox from template tpl: its ID and token into f. */
+static void create(struct efix *f, const char *tpl)
+{
+	char body[128];
+	struct resp r;
+
+	snprintf(body, sizeof(body), "{\"templateID\":\"%s\"}", tpl);
+	http(&f->t, "POST", "/sandboxes", TEST_KEY, body, &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	json_t *j = resp_json(&r);
+
+	snprintf(f->id, sizeof(f->id), "%s", json_string_value(json_object_get(j, "sandboxID")));
+	snprintf(f->token, sizeof(f->token), "%s",
+		 json_string_value(json_object_get(j, "envdAccessToken")));
+	json_decref(j);
+	resp_free(&r);
+}
+
 void efix_start(struct efix *f)
 {
 	struct sbxd_config cfg = { 0 };
-	struct resp r;
 	char p[PATH_MAX];
 
 	memset(f, 0, sizeof(*f));
@@ -66,34 +83,17 @@ void efix_start(struct efix *f)
 
 	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, f->root, NULL };
 	envd_set_backend(sbxd_envd(f->t.s), &be);
-	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"big\"}", &r);
-	cr_assert_eq(r.status, 201, "%s", r.body);
-	json_t *j = resp_json(&r);
-
-	snprintf(f->id, sizeof(f->id), "%s", json_string_value(json_object_get(j, "sandboxID")));
-	snprintf(f->token, sizeof(f->token), "%s",
-		 json_string_value(json_object_get(j, "envdAccessToken")));
-	json_decref(j);
-	resp_free(&r);
+	create(f, "big");
 }
 
 void efix_start_rt(struct efix *f, struct rt *rt, const char *state)
 {
 	struct sbxd_config cfg = { 0 };
-	struct resp r;
 	char err[256];
 
 	memset(f, 0, sizeof(*f));
 	tsrv_start(&f->t, &cfg);
-	http(&f->t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"base\"}", &r);
-	cr_assert_eq(r.status, 201, "%s", r.body);
-	json_t *j = resp_json(&r);
-
-	snprintf(f->id, sizeof(f->id), "%s", json_string_value(json_object_get(j, "sandboxID")));
-	snprintf(f->token, sizeof(f->token), "%s",
-		 json_string_value(json_object_get(j, "envdAccessToken")));
-	json_decref(j);
-	resp_free(&r);
+	create(f, "base");
 	struct rt_box_spec spec = { .id = f->id, .template_id = "base", .cpu_count = 1,
 				    .memory_mb = 256, .disk_mb = 512, .internet = false };
 	int rc = rt_create(rt, &spec, err, sizeof(err));
@@ -156,37 +156,16 @@ char *eread_host(const char *path, size_t *len)
 size_t ereq_collect(char *p, size_t sz, size_t n, void *ud)
 {
 	struct eresp *r = ud;
-	char *b = realloc(r->body, r->len + sz * n + 1);
 
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, sz * n);
-	r->len += sz * n;
-	b[r->len] = '\0';
-	r->body = b;
-	return sz * n;
-}
-
-static void take(const char *line, size_t len, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-
-	if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return;
-	line += nl + 1, len -= nl + 1;
-	while (len && *line == ' ')
-		line++, len--;
-	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-		len--;
-	snprintf(out, cap, "%.*s", (int)len, line);
+	return tbody_append(&r->body, &r->len, p, sz * n);
 }
 
 size_t ereq_header(char *p, size_t sz, size_t n, void *ud)
 {
 	struct eresp *r = ud;
 
-	take(p, sz * n, "Content-Type", r->content_type, sizeof(r->content_type));
-	take(p, sz * n, "Content-Range", r->content_range, sizeof(r->content_range));
+	theader_take(p, sz * n, "Content-Type", r->content_type, sizeof(r->content_type));
+	theader_take(p, sz * n, "Content-Range", r->content_range, sizeof(r->content_range));
 	return sz * n;
 }
 

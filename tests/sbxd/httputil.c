@@ -48,21 +48,27 @@ void tsrv_stop(struct tsrv *t)
 	t->s = NULL;
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+size_t tbody_append(char **body, size_t *len, const char *p, size_t n)
 {
-	struct resp *r = ud;
-	char *b = realloc(r->body, r->len + sz * n + 1);
+	char *b = realloc(*body, *len + n + 1);
 
 	if (!b)
 		return 0;
-	memcpy(b + r->len, p, sz * n);
-	r->len += sz * n;
-	b[r->len] = '\0';
-	r->body = b;
-	return sz * n;
+	memcpy(b + *len, p, n);
+	*len += n;
+	b[*len] = '\0';
+	*body = b;
+	return n;
 }
 
-static void take_header(const char *line, size_t len, const char *name, char *out, size_t cap)
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	struct resp *r = ud;
+
+	return tbody_append(&r->body, &r->len, p, sz * n);
+}
+
+void theader_take(const char *line, size_t len, const char *name, char *out, size_t cap)
 {
 	size_t nl = strlen(name);
 
@@ -84,10 +90,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 {
 	struct resp *r = ud;
 
-	take_header(p, sz * n, "X-Next-Token", r->next_token, sizeof(r->next_token));
-	take_header(p, sz * n, "Retry-After", r->retry_after, sizeof(r->retry_after));
-	take_header(p, sz * n, "Allow", r->allow, sizeof(r->allow));
-	take_header(p, sz * n, "Content-Type", r->content_type, sizeof(r->content_type));
+	theader_take(p, sz * n, "X-Next-Token", r->next_token, sizeof(r->next_token));
+	theader_take(p, sz * n, "Retry-After", r->retry_after, sizeof(r->retry_after));
+	theader_take(p, sz * n, "Allow", r->allow, sizeof(r->allow));
+	theader_take(p, sz * n, "Content-Type", r->content_type, sizeof(r->content_type));
 	return sz * n;
 }
 

@@ -46,6 +46,13 @@ json_t *resp_json(const struct resp *r);
 /* True when r is {"code": r->status, "message": "<non-empty>"}. */
 bool resp_is_error(const struct resp *r);
 
+/* Appends n bytes at p to the NUL-terminated *body of *len bytes: n, or
+ * 0 when out of memory (a libcurl write callback's answer). */
+size_t tbody_append(char **body, size_t *len, const char *p, size_t n);
+/* Copies the value of header line (len bytes) into out when it is header
+ * name (case-insensitive), trimmed; out is left alone otherwise. */
+void theader_take(const char *line, size_t len, const char *name, char *out, size_t cap);
+
 /* Creates a sandbox from `body` and copies its ID into id[21]; asserts 201. */
 void create_sandbox(const struct tsrv *t, const char *body, char id[21]);
 
