@@ -22,15 +22,27 @@ static bool same_str(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* Entry index of name (or where it would go) in l's name order. */
-static size_t name_pos(const struct sbx_listing *l, const char *name, bool *found)
+static const char *name_at(const struct sbx_listing *l, size_t i)
+{
+	return l->ents[i].name;
+}
+
+static const char *id_at(const struct sbx_listing *l, size_t i)
+{
+	return l->ents[l->by_id[i]].sbx->id;
+}
+
+/* Position of key (or where it would go) in the order key_at gives l's
+ * entries: the name order or the ID index. */
+static size_t key_pos(const struct sbx_listing *l, const char *key,
+		      const char *(*key_at)(const struct sbx_listing *, size_t), bool *found)
 {
 	size_t lo = 0, hi = l->n;
 
 	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, l->ents[mid].name);
+		int c = strcmp(key, key_at(l, mid));
 
 		if (c == 0) {
 			*found = true;
@@ -44,26 +56,14 @@ static size_t name_pos(const struct sbx_listing *l, const char *name, bool *foun
 	return lo;
 }
 
-/* Position of id (or where it would go) in l's ID index. */
+static size_t name_pos(const struct sbx_listing *l, const char *name, bool *found)
+{
+	return key_pos(l, name, name_at, found);
+}
+
 static size_t id_pos(const struct sbx_listing *l, const char *id, bool *found)
 {
-	size_t lo = 0, hi = l->n;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(id, l->ents[l->by_id[mid]].sbx->id);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
+	return key_pos(l, id, id_at, found);
 }
 
 static struct sbx_listing *listing_alloc(size_t n)
