@@ -120,13 +120,25 @@ Test(fsdir, chmod_chown_utimens_and_links_are_refused)
 
 Test(fsdir, a_paused_sandbox_is_hostdown_and_not_resumed)
 {
-	char *state;
+	char path[128], *state, *st;
 
-	cr_assert_eq(put(P("/box/state"), "paused"), 0);
-	cr_assert_eq(open(P("/box/fs/tmp/p"), O_CREAT | O_WRONLY, 0644), -1);
+	cr_assert_eq(sh("echo before > $MNT/box/fs/tmp/p"), 0);
+	snprintf(path, sizeof(path), "/sandboxes/%s/pause", id);
+	cr_assert_eq(rest("POST", path, NULL, NULL), 204);
+	/* Whether the mount's listing still says running or not. */
+	cr_assert_eq(sh("ls $MNT/box/fs/tmp 2>$MNT/../ls.err"), 2);
+	cr_assert_eq(sh("grep -q 'Host is down' $MNT/../ls.err"), 0);
+	cr_assert_eq(sh("cat $MNT/box/fs/tmp/p 2>$MNT/../cat.err"), 1);
+	cr_assert_eq(sh("grep -q 'Host is down' $MNT/../cat.err"), 0);
+	cr_assert_eq(open(P("/box/fs/tmp/q"), O_CREAT | O_WRONLY, 0644), -1);
 	cr_assert_eq(errno, EHOSTDOWN);
 	cr_assert_eq(access(P("/box/fs/home/user"), F_OK), -1);
 	cr_assert_eq(errno, EHOSTDOWN);
+	st = slurp(P("/.sbxfs/status"), NULL);
+	cr_assert_not_null(st);
+	snprintf(path, sizeof(path), "fs_last_error=EHOSTDOWN sandbox %s is paused (", id);
+	cr_assert(strstr(st, path), "%s", st);
+	free(st);
 	state = rest_field(id, "state");
 	cr_assert_str_eq(state, "paused");
 	free(state);
@@ -200,4 +212,24 @@ Test(fsdir, a_change_inside_shows_within_the_ttl)
 	cr_assert_not_null(b, "%s", strerror(errno));
 	cr_assert_str_eq(b, "later\n");
 	free(b);
+}
+
+Test(fsdir, a_file_being_written_shows_in_its_directory_with_its_size)
+{
+	char buf[5000];
+	int fd;
+
+	cr_assert_eq(sh("ls $MNT/box/fs/tmp >/dev/null"), 0);   /* a cached listing */
+	fd = open(P("/box/fs/tmp/open.txt"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	memset(buf, 'x', sizeof(buf));
+	cr_assert_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	/* Not sent yet: the sandbox has no such file. */
+	cr_assert_not(eexists(id, "/tmp/open.txt"));
+	cr_assert_eq(sh("ls -l $MNT/box/fs/tmp | grep ' open.txt$' | awk '{print $5}' "
+			"| grep -qx 5000"), 0);
+	cr_assert_eq(sh("find $MNT/box/fs/tmp -maxdepth 1 -name open.txt -size 5000c | "
+			"grep -q ."), 0);
+	cr_assert_eq(close(fd), 0);
+	cr_assert(eexists(id, "/tmp/open.txt"));
 }

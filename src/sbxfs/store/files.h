@@ -33,12 +33,22 @@ struct files {
 	pthread_mutex_t lock;       /* guards eps */
 	struct files_ep *eps;       /* endpoints known, per sandbox */
 	struct files_own *own;      /* files open for writing here */
+	/* The last sandbox fs/ found not running (guarded by lock): for
+	 * .sbxfs/status, which says which one and why. */
+	char down_id[65];
+	char down_state[16];
+	int64_t down_ms;            /* 0: none yet */
 };
 
 /* Sets up f's lock and endpoint table (the pointers set by the caller). */
 void files_init(struct files *f);
 /* Forgets every endpoint (their tokens leave the scrubber). */
 void files_fini(struct files *f);
+/* Notes that sandbox id's fs/ was refused because it is not running
+ * (state: "paused", or what the API said). */
+void files_note_down(struct files *f, const char *id, const char *state);
+/* "EHOSTDOWN sandbox <id> is paused (<time>)" or "none", into buf. */
+void files_format_down(struct files *f, char *buf, size_t size);
 /* Forgets sandbox id's endpoint and listings (it is gone, or a refresh). */
 void files_forget(struct files *f, const char *id);
 

@@ -25,6 +25,8 @@ int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *pat
 		return err;
 	err = s->state == SBX_STATE_PAUSED ? -EHOSTDOWN : 0;
 	snprintf(id, 65, "%s", s->id);
+	if (err < 0)
+		files_note_down(fs->files, id, "paused");
 	listing_put(l);
 	if (err < 0)
 		return err;
