@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fsfix.h"
@@ -232,4 +233,35 @@ Test(fsdir, a_file_being_written_shows_in_its_directory_with_its_size)
 			"grep -q ."), 0);
 	cr_assert_eq(close(fd), 0);
 	cr_assert(eexists(id, "/tmp/open.txt"));
+}
+
+Test(fsdir, statfs_gives_the_sandboxs_disk_as_its_metrics_do)
+{
+	char path[128], *big = malloc(1 << 20);
+	struct statvfs sv;
+	json_t *m = NULL, *e;
+	long long total, used;
+
+	memset(big, 'z', 1 << 20);
+	big[(1 << 20) - 1] = '\0';
+	cr_assert_eq(eput(id, "/tmp/megabyte", big), 200);
+	free(big);
+	cr_assert_eq(statvfs(P("/box/fs/tmp"), &sv), 0, "%s", strerror(errno));
+	snprintf(path, sizeof(path), "/sandboxes/%s/metrics", id);
+	cr_assert_eq(rest("GET", path, NULL, &m), 200);
+	cr_assert(json_is_array(m) && json_array_size(m) == 1);
+	e = json_array_get(m, 0);
+	total = json_integer_value(json_object_get(e, "diskTotal"));
+	used = json_integer_value(json_object_get(e, "diskUsed"));
+	json_decref(m);
+	cr_assert_eq(total, 4096LL << 20);
+	cr_assert_geq(used, 1 << 20, "used %lld", used);
+	cr_assert_eq((long long)sv.f_blocks * (long long)sv.f_frsize, total);
+	cr_assert_eq((long long)sv.f_bfree * (long long)sv.f_frsize, (total - used) / 4096 * 4096,
+		     "free %llu blocks, metrics say %lld used", (unsigned long long)sv.f_bfree, used);
+	/* df shows it too: 4 GiB in 1 KiB blocks. */
+	cr_assert_eq(sh("df -k $MNT/box/fs | awk 'NR==2 {print $2}' | grep -qx 4194304"), 0);
+	/* The mount's own directories still have no sizes. */
+	cr_assert_eq(statvfs(P("/box"), &sv), 0);
+	cr_assert_eq(sv.f_blocks, 0);
 }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "fs.h"
@@ -88,6 +89,9 @@ struct node_ops {
 		     mode_t mode);
 	int (*create)(struct sbxfs *fs, const struct path_node *n, mode_t mode,
 		      struct fuse_file_info *fi);
+	/* statfs of a kind with sizes of its own (*sv zeroed, f_bsize set);
+	 * NULL: the mount's (no sizes). */
+	int (*statfs)(struct sbxfs *fs, const struct path_node *n, struct statvfs *sv);
 };
 
 /* The entry of n's kind; never NULL for a node path_parse gave. */

@@ -332,14 +332,20 @@ static int sbxfs_mknod(const char *path, mode_t mode, dev_t dev)
 
 /* ---- the mount ---- */
 
+/* The mount has no size of its own; a sandbox's fs/ has its disk's. */
 static int sbxfs_statfs(const char *path, struct statvfs *sv)
 {
-	(void)path;
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;
 	sv->f_frsize = 4096;
 	sv->f_namemax = NAME_MAX;
-	return 0;
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	return ops->statfs ? ops->statfs(get_fs(), &n, sv) : 0;
 }
 static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {

@@ -234,6 +234,14 @@ static int op_upload(struct files *f, const struct envdc_target *t, void *arg,
 	return envdc_upload(f->envd, t, a->path, a->fd, a->len, err);
 }
 
+static int op_disk(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_disk(f->envd, t, &a->off, &a->len, err);
+}
+
 static int op_mkdir(struct files *f, const struct envdc_target *t, void *arg,
 		    struct envdc_error *err)
 {
@@ -350,6 +358,16 @@ int files_read(struct files *f, const char *id, const char *path, uint64_t off, 
 	struct op_args a = { .path = path, .off = off, .len = len, .sink = sink, .got = got };
 
 	return with_endpoint(f, id, op_read, &a);
+}
+
+int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total)
+{
+	struct op_args a = { 0 };
+	int err = with_endpoint(f, id, op_disk, &a);
+
+	*used = a.off;
+	*total = a.len;
+	return err;
 }
 
 /* ---- changes ---- */

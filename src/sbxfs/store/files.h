@@ -69,6 +69,8 @@ int files_list(struct files *f, const char *id, const char *path, struct dirlist
 /* Reads [off, off+len) of path into sink; *got the bytes given. */
 int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,
 	       const struct http_sink *sink, uint64_t *got);
+/* The sandbox's disk, bytes used and in all (envd's GET /metrics). */
+int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total);
 /* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */
 int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len);
 int files_mkdir(struct files *f, const char *id, const char *path);

@@ -167,6 +167,24 @@ static int fs_chmod(struct sbxfs *fs, const struct path_node *n, const struct op
 	return (st.st_mode & 07777) == (mode & 07777) ? 0 : -EPERM;
 }
 
+/* The sandbox's disk as envd's GET /metrics reports it: its size (the
+ * template's diskSizeMB on sbxd) and what its files take, in 4 KiB
+ * blocks; no inode counts (envd has none). */
+static int fs_statfs(struct sbxfs *fs, const struct path_node *n, struct statvfs *sv)
+{
+	char id[65], rpath[PATH_MAX];
+	uint64_t used, total;
+	int err;
+
+	if ((err = files_where(fs, n, id, rpath)) < 0 ||
+	    (err = files_disk(fs->files, id, &used, &total)) < 0)
+		return err;
+	sv->f_blocks = (fsblkcnt_t)(total / sv->f_frsize);
+	sv->f_bfree = (fsblkcnt_t)(used < total ? (total - used) / sv->f_frsize : 0);
+	sv->f_bavail = sv->f_bfree;
+	return 0;
+}
+
 const struct node_ops files_node_ops = {
 	.dir_of = fs_dir_of,
 	.getattr = fs_getattr,
@@ -186,4 +204,5 @@ const struct node_ops files_node_ops = {
 	.truncate = files_truncate,
 	.create = files_create,
 	.chmod = fs_chmod,
+	.statfs = fs_statfs,
 };
