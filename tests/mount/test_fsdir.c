@@ -265,3 +265,45 @@ Test(fsdir, statfs_gives_the_sandboxs_disk_as_its_metrics_do)
 	cr_assert_eq(statvfs(P("/box"), &sv), 0);
 	cr_assert_eq(sv.f_blocks, 0);
 }
+
+Test(fsdir, a_symlink_made_in_the_sandbox_reads_as_a_link)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (strcmp(fsfix_runtime(), "bwrap") != 0)
+		cr_skip_test("no processes in the dir runtime to make a link with");
+	cr_assert_eq(eput(id, "/home/user/a.txt", "target\n"), 200);
+	cr_assert_eq(erun(id, "mkdir -p /tmp/d && ln -s a.txt /home/user/l && "
+			  "ln -s /tmp/d /home/user/ld && ln -s /nowhere /home/user/dangling"), 200);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	cr_assert_eq(lstat(P("/box/fs/home/user/l"), &st), 0, "%s", strerror(errno));
+	cr_assert(S_ISLNK(st.st_mode));
+	n = readlink(P("/box/fs/home/user/l"), buf, sizeof(buf) - 1);
+	cr_assert_eq(n, 5);
+	buf[n] = '\0';
+	cr_assert_str_eq(buf, "a.txt");
+	cr_assert_eq(st.st_size, 5);
+	n = readlink(P("/box/fs/home/user/ld"), buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	cr_assert_str_eq(buf, "../../tmp/d");
+	cr_assert_eq(sh("ls -l $MNT/box/fs/home/user | grep -q ' l -> a.txt$'"), 0);
+	cr_assert_eq(sh("ls -l $MNT/box/fs/home/user | grep -q ' dangling -> ../../nowhere$'"), 0);
+	/* Followed by the kernel, inside fs/. */
+	char *b = slurp(P("/box/fs/home/user/l"), NULL);
+
+	cr_assert_not_null(b, "%s", strerror(errno));
+	cr_assert_str_eq(b, "target\n");
+	free(b);
+	cr_assert_eq(stat(P("/box/fs/home/user/ld"), &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	/* rm takes the link, not what it points to. */
+	cr_assert_eq(unlink(P("/box/fs/home/user/ld")), 0, "%s", strerror(errno));
+	cr_assert_not(eexists(id, "/home/user/ld"));
+	cr_assert(eexists(id, "/tmp/d"));
+	/* envd has no call to make one. */
+	cr_assert_eq(symlink("a.txt", P("/box/fs/home/user/l3")), -1);
+	cr_assert_eq(errno, EPERM);
+}

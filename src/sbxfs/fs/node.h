@@ -92,6 +92,9 @@ struct node_ops {
 	/* statfs of a kind with sizes of its own (*sv zeroed, f_bsize set);
 	 * NULL: the mount's (no sizes). */
 	int (*statfs)(struct sbxfs *fs, const struct path_node *n, struct statvfs *sv);
+	/* readlink: the link's text into buf (size bytes, NUL-terminated).
+	 * NULL: EINVAL (not a link). */
+	int (*readlink)(struct sbxfs *fs, const struct path_node *n, char *buf, size_t size);
 };
 
 /* The entry of n's kind; never NULL for a node path_parse gave. */

@@ -308,6 +308,17 @@ static int sbxfs_utimens(const char *path, const struct timespec tv[2],
 	return refuse_path(path);
 }
 
+static int sbxfs_readlink(const char *path, char *buf, size_t size)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	return ops->readlink ? ops->readlink(get_fs(), &n, buf, size) : -EINVAL;
+}
+
 static int sbxfs_symlink(const char *target, const char *path)
 {
 	(void)target;
@@ -413,6 +424,7 @@ const struct fuse_operations sbxfs_ops = {
 	.chmod = sbxfs_chmod,
 	.chown = sbxfs_chown,
 	.utimens = sbxfs_utimens,
+	.readlink = sbxfs_readlink,
 	.symlink = sbxfs_symlink,
 	.link = sbxfs_link,
 	.mknod = sbxfs_mknod,

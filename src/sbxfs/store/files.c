@@ -291,12 +291,19 @@ struct list_ctx {
 	const char *id, *path;
 };
 
+/* A listing as lstat(2) sees it: envd gives a symlink its target's type
+ * (with symlinkTarget), the mount shows it as a link, so that unlink and
+ * rename treat it as one and the kernel follows it. */
 static int fetch_list(void *ctx, struct fentry **v, size_t *n)
 {
 	struct list_ctx *c = ctx;
 	struct op_args a = { .path = c->path, .v = v, .n = n };
+	int err = with_endpoint(c->f, c->id, op_list, &a);
 
-	return with_endpoint(c->f, c->id, op_list, &a);
+	for (size_t i = 0; err == 0 && i < *n; i++)
+		if ((*v)[i].symlink_target)
+			(*v)[i].type = FENTRY_SYMLINK;
+	return err;
 }
 
 /* The cached listing, with the files being written here laid over it:

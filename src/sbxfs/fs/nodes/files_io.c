@@ -424,7 +424,7 @@ int files_fgetattr(const struct open_file *h, struct stat *st)
 	if (io == NULL)
 		return -EBADF;
 	pthread_mutex_lock(&io->lock);
-	files_stat(get_fs(), &io->attr, st);
+	files_stat(get_fs(), &io->attr, NULL, st);
 	pthread_mutex_unlock(&io->lock);
 	if (io->spool >= 0 && fstat(io->spool, &sp) == 0) {
 		st->st_size = sp.st_size;
