@@ -307,3 +307,41 @@ Test(fsdir, a_symlink_made_in_the_sandbox_reads_as_a_link)
 	cr_assert_eq(symlink("a.txt", P("/box/fs/home/user/l3")), -1);
 	cr_assert_eq(errno, EPERM);
 }
+
+/* GET /files requests sbxd's envd has answered. */
+static long gets(void)
+{
+	return stats("envd GET /files");
+}
+
+Test(fsdir, a_reread_of_an_unchanged_file_comes_from_the_page_cache)
+{
+	char *data = malloc(100001), *b;
+	long before;
+	size_t len;
+
+	memset(data, 'a', 100000);
+	data[100000] = '\0';
+	cr_assert_eq(eput(id, "/tmp/pc.txt", data), 200);
+	before = gets();
+	b = slurp(P("/box/fs/tmp/pc.txt"), &len);
+	cr_assert(b && len == 100000 && b[0] == 'a');
+	free(b);
+	cr_assert_eq(gets(), before + 1, "the first read: %ld GETs", gets() - before);
+	b = slurp(P("/box/fs/tmp/pc.txt"), &len);
+	cr_assert(b && len == 100000 && b[99999] == 'a');
+	free(b);
+	cr_assert_eq(gets(), before + 1, "the reread sent %ld more GETs", gets() - before - 1);
+	/* Changed inside the sandbox, same size: the new mtime drops the pages. */
+	usleep(20 * 1000);
+	memset(data, 'b', 100000);
+	cr_assert_eq(eput(id, "/tmp/pc.txt", data), 200);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	b = slurp(P("/box/fs/tmp/pc.txt"), &len);
+	cr_assert(b && len == 100000);
+	cr_assert_eq(b[0], 'b');
+	cr_assert_eq(b[99999], 'b');
+	free(b);
+	cr_assert_eq(gets(), before + 2);
+	free(data);
+}

@@ -188,6 +188,7 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	if (ehttp_claim(conn, key)) {
 		/* Streamed bodies of any size: no request deadline, no cap. */
 		rc->is_envd = true;
+		stats_count_envd(s->api.stats, method, url);
 		conns_request_read(s->conns, rc->conn);
 		return ehttp_begin(s->envd, conn, url, method, key, &rc->envd, &rc->status);
 	}

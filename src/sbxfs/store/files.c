@@ -30,6 +30,8 @@ void files_init(struct files *f)
 	pthread_mutex_init(&f->lock, NULL);
 	f->eps = NULL;
 	f->own = NULL;
+	f->seen = NULL;
+	f->n_seen = 0;
 	f->down_id[0] = f->down_state[0] = '\0';
 	f->down_ms = 0;
 }
@@ -60,6 +62,7 @@ void files_fini(struct files *f)
 		f->eps = e->next;
 		ep_free(e);
 	}
+	files_seen_free_all(f);
 	pthread_mutex_destroy(&f->lock);
 }
 
@@ -388,6 +391,7 @@ int files_upload(struct files *f, const char *id, const char *path, int fd, uint
 		return -EFBIG;
 	err = with_endpoint(f, id, op_upload, &a);
 	drop_parent(f, id, path);   /* even a failure may have changed it */
+	files_pages_forget(f, id, path);
 	return err;
 }
 
@@ -449,6 +453,7 @@ int files_unlink(struct files *f, const char *id, const char *path)
 		return err;
 	err = with_endpoint(f, id, op_remove, &a);
 	drop_parent(f, id, path);
+	files_pages_forget(f, id, path);
 	return err;
 }
 
@@ -498,6 +503,8 @@ int files_rename(struct files *f, const char *id, const char *from, const char *
 	if (err < 0)
 		return err;
 	err = with_endpoint(f, id, op_move, &a);
+	files_pages_forget(f, id, from);
+	files_pages_forget(f, id, to);
 	drop_parent(f, id, from);
 	drop_parent(f, id, to);
 	dircache_drop(f->dirs, id, from, 1);

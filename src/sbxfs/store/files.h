@@ -16,6 +16,7 @@
 #define SBXFS_STORE_FILES_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -24,6 +25,7 @@
 
 struct files_ep;
 struct files_own;
+struct files_seen;
 
 struct files {
 	struct envdc *envd;          /* borrowed */
@@ -33,6 +35,9 @@ struct files {
 	pthread_mutex_t lock;       /* guards eps */
 	struct files_ep *eps;       /* endpoints known, per sandbox */
 	struct files_own *own;      /* files open for writing here */
+	struct files_seen *seen;    /* (size, mtime) at each file's last open,
+	                             * most recent first; n_seen of them */
+	size_t n_seen;
 	/* The last sandbox fs/ found not running (guarded by lock): for
 	 * .sbxfs/status, which says which one and why. */
 	char down_id[65];
@@ -59,6 +64,17 @@ void files_forget(struct files *f, const char *id);
 int files_own_add(struct files *f, const char *id, const char *path, unsigned mode);
 void files_own_set(struct files *f, const char *id, const char *path, uint64_t size);
 void files_own_del(struct files *f, const char *id, const char *path);
+
+/* The kernel's page cache of a file: true when path's (size, mtime_ms)
+ * are those seen at its previous open (its pages may be kept), false
+ * otherwise (drop them) or when mtime_ms is 0 (unknown); either way
+ * records them for the next open.  At most FILES_SEEN_MAX files are
+ * remembered, the least recently opened forgotten first. */
+#define FILES_SEEN_MAX 4096
+bool files_pages_same(struct files *f, const char *id, const char *path, uint64_t size,
+		      int64_t mtime_ms);
+/* Forgets what was seen of path (its content changed here). */
+void files_pages_forget(struct files *f, const char *id, const char *path);
 
 /* The attributes of path: a file open for writing here as written so far;
  * "/" a directory of its own; else its entry in its parent's listing.

@@ -156,3 +156,98 @@ int files_own_in(struct files *f, const char *id, const char *dir, struct fentry
 	return err;
 }
 
+
+/* ---- what the kernel's page cache holds of each file ---- */
+
+struct files_seen {
+	struct files_seen *next;
+	char *id, *path;
+	uint64_t size;
+	int64_t mtime_ms;
+};
+
+static void seen_free(struct files_seen *e)
+{
+	free(e->id);
+	free(e->path);
+	free(e);
+}
+
+/* Unlinks and returns (id, path)'s record, or NULL.  Called locked. */
+static struct files_seen *seen_take(struct files *f, const char *id, const char *path)
+{
+	for (struct files_seen **pp = &f->seen; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->path, path) == 0 && strcmp((*pp)->id, id) == 0) {
+			struct files_seen *e = *pp;
+
+			*pp = e->next;
+			f->n_seen--;
+			return e;
+		}
+	return NULL;
+}
+
+/* Drops the least recently opened past the bound.  Called locked. */
+static void seen_trim(struct files *f)
+{
+	struct files_seen **pp = &f->seen;
+	size_t k = 0;
+
+	while (*pp && ++k < FILES_SEEN_MAX)
+		pp = &(*pp)->next;
+	while (*pp) {
+		struct files_seen *e = *pp;
+
+		*pp = e->next;
+		seen_free(e);
+		f->n_seen--;
+	}
+}
+
+bool files_pages_same(struct files *f, const char *id, const char *path, uint64_t size,
+		      int64_t mtime_ms)
+{
+	struct files_seen *e;
+	bool same;
+
+	pthread_mutex_lock(&f->lock);
+	e = seen_take(f, id, path);
+	same = e && mtime_ms != 0 && e->size == size && e->mtime_ms == mtime_ms;
+	if (e == NULL && (e = calloc(1, sizeof(*e))) &&
+	    (!(e->id = strdup(id)) || !(e->path = strdup(path)))) {
+		seen_free(e);
+		e = NULL;   /* out of memory: not remembered, so not kept */
+	}
+	if (e) {
+		e->size = size;
+		e->mtime_ms = mtime_ms;
+		e->next = f->seen;
+		f->seen = e;
+		f->n_seen++;
+		seen_trim(f);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return same;
+}
+
+void files_pages_forget(struct files *f, const char *id, const char *path)
+{
+	struct files_seen *e;
+
+	pthread_mutex_lock(&f->lock);
+	e = seen_take(f, id, path);
+	pthread_mutex_unlock(&f->lock);
+	if (e)
+		seen_free(e);
+}
+
+void files_seen_free_all(struct files *f)
+{
+	while (f->seen) {
+		struct files_seen *e = f->seen;
+
+		f->seen = e->next;
+		seen_free(e);
+	}
+	f->n_seen = 0;
+}

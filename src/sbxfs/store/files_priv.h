@@ -27,5 +27,7 @@ int files_own_lookup(struct files *f, const char *id, const char *path, struct f
  * (*v malloc'd, caller fentry_list_free()s it; NULL when none). */
 int files_own_in(struct files *f, const char *id, const char *dir, struct fentry **v,
 		 size_t *n);
+/* Frees the page-cache records (files_fini). */
+void files_seen_free_all(struct files *f);
 
 #endif
