@@ -120,3 +120,38 @@ Test(fstools, concurrent_writers_to_different_files)
 		cr_assert_eq(sh("cmp $MNT/../w $MNT/../w.remote"), 0, "%s", p);
 	}
 }
+
+Test(fstools, a_connection_dropped_mid_upload_fails_close_and_leaves_nothing)
+{
+	char *buf = malloc(4 << 20);
+	json_t *dir = NULL;
+	int fd;
+
+	memset(buf, 'u', 4 << 20);
+	/* The old content must survive the failed replacement. */
+	cr_assert_eq(eput(id, "/tmp/cut.bin", "old\n"), 200);
+	cr_assert_eq(rest("POST", "/sbxd/faults",
+			  "{\"path_prefix\":\"/files\",\"cut_after_bytes\":1048576}", NULL), 200);
+	fd = open(P("/box/fs/tmp/cut.bin"), O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, buf, 4 << 20), 4 << 20);
+	errno = 0;
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, EIO, "%s", strerror(errno));
+	cr_assert_eq(rest("DELETE", "/sbxd/faults", NULL, NULL), 204);
+	free(buf);
+	/* Through envd: the old file whole, no temporary left beside it. */
+	size_t len;
+	long status;
+	char *b = eget(id, "/tmp/cut.bin", &len, &status);
+
+	cr_assert_eq(status, 200);
+	cr_assert_str_eq(b, "old\n");
+	free(b);
+	cr_assert_eq(erpc(id, "ListDir", "{\"path\":\"/tmp\",\"depth\":1}", &dir), 200);
+	char *text = json_dumps(dir, JSON_COMPACT);
+
+	cr_assert_null(strstr(text, "upload-"), "%s", text);
+	free(text);
+	json_decref(dir);
+}

@@ -11,6 +11,7 @@
 struct ehttp {
 	struct envd_call *call;
 	bool failed;                    /* the body is being discarded */
+	long long cut_left;             /* body bytes to take before a cut; -1 */
 };
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -154,7 +155,13 @@ enum MHD_Result ehttp_begin(struct envd *e, struct MHD_Connection *conn, const c
 		return MHD_NO;
 	}
 	(*h)->call = c;
+	(*h)->cut_left = -1;
 	return MHD_YES;
+}
+
+void ehttp_cut(struct ehttp *h, long long after)
+{
+	h->cut_left = after;
 }
 
 enum MHD_Result ehttp_step(struct ehttp *h, struct MHD_Connection *conn, const char *data,
@@ -162,6 +169,16 @@ enum MHD_Result ehttp_step(struct ehttp *h, struct MHD_Connection *conn, const c
 {
 	struct envd_out out;
 
+	if (*size && h->cut_left >= 0 && (unsigned long long)h->cut_left < *size) {
+		/* The fault: what fits, then the connection closes with no
+		 * reply; the call is freed with it (an upload's temporary
+		 * file removed). */
+		if (!h->failed && h->cut_left > 0)
+			envd_body(h->call, data, (size_t)h->cut_left);
+		return MHD_NO;
+	}
+	if (*size && h->cut_left >= 0)
+		h->cut_left -= (long long)*size;
 	if (*size) {
 		/* After a failure the rest is read and dropped, so the
 		 * client sees the error rather than a reset. */

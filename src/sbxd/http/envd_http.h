@@ -20,6 +20,10 @@ bool ehttp_claim(struct MHD_Connection *conn, char id[65]);
 enum MHD_Result ehttp_begin(struct envd *e, struct MHD_Connection *conn, const char *url,
 			    const char *method, const char *id, struct ehttp **h, int *status);
 
+/* Closes the connection once `after` body bytes have arrived (a fault,
+ * faults.h): the call is dropped as if the client had gone. */
+void ehttp_cut(struct ehttp *h, long long after);
+
 /* Every later callback: body bytes, then (size 0) the reply. */
 enum MHD_Result ehttp_step(struct ehttp *h, struct MHD_Connection *conn, const char *data,
 			   size_t *size, int *status);
