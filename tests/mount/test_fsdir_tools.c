@@ -155,3 +155,30 @@ Test(fstools, a_connection_dropped_mid_upload_fails_close_and_leaves_nothing)
 	free(text);
 	json_decref(dir);
 }
+
+Test(fstools, rsync_a_of_a_tree_in_and_out)
+{
+	if (system("rsync --version >/dev/null 2>&1") != 0)
+		cr_skip_test("rsync is not installed: the rsync round trip is not tested");
+	cr_assert_eq(sh("mkdir -p $MNT/../rs/a/b && seq 1 3000 > $MNT/../rs/a/nums && "
+			"head -c 200000 /dev/urandom > $MNT/../rs/a/b/rand && "
+			"echo top > $MNT/../rs/top && : > $MNT/../rs/a/empty"), 0);
+	/* Without times: envd cannot set them, so utimensat is EPERM and
+	 * rsync -a alone ends with code 23 (the files all sent). */
+	cr_assert_eq(sh("rsync -a $MNT/../rs/ $MNT/box/fs/tmp/rs/ 2>/dev/null; test $? = 23"), 0);
+	cr_assert_eq(sh("rsync -a --no-times $MNT/../rs/ $MNT/box/fs/tmp/rs/"), 0);
+	/* Through envd: each file as sent, and nothing of rsync's temporaries. */
+	fetch_to("/tmp/rs/a/b/rand", P("/../rand.remote"));
+	cr_assert_eq(sh("cmp $MNT/../rs/a/b/rand $MNT/../rand.remote"), 0);
+	fetch_to("/tmp/rs/a/nums", P("/../nums.remote"));
+	cr_assert_eq(sh("cmp $MNT/../rs/a/nums $MNT/../nums.remote"), 0);
+	cr_assert(eexists(id, "/tmp/rs/a/empty"));
+	json_t *dir = NULL;
+
+	cr_assert_eq(erpc(id, "ListDir", "{\"path\":\"/tmp/rs/a\",\"depth\":1}", &dir), 200);
+	cr_assert_eq(json_array_size(json_object_get(dir, "entries")), 3);
+	json_decref(dir);
+	/* And back out, with everything. */
+	cr_assert_eq(sh("rsync -a $MNT/box/fs/tmp/rs/ $MNT/../rs.back/ && "
+			"diff -r $MNT/../rs $MNT/../rs.back"), 0);
+}
