@@ -1,6 +1,7 @@
 /* envd over microhttpd; see envd_http.h. */
 #include "http/envd_http.h"
 
+#include "api/faults.h"
 #include "envd/stream.h"
 #include "http/server.h"
 
@@ -125,9 +126,11 @@ static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o,
 	return ret;
 }
 
-enum MHD_Result ehttp_begin(struct envd *e, struct MHD_Connection *conn, const char *url,
-			    const char *method, const char *id, struct ehttp **h, int *status)
+enum MHD_Result ehttp_begin(struct envd *e, struct faults *faults, struct MHD_Connection *conn,
+			    const char *url, const char *method, const char *id,
+			    struct ehttp **h, int *status)
 {
+	struct fault_action act;
 	bool bad = false;
 	struct envd_in in = {
 		.method = method, .path = url, .sandbox_id = id,
@@ -155,13 +158,8 @@ enum MHD_Result ehttp_begin(struct envd *e, struct MHD_Connection *conn, const c
 		return MHD_NO;
 	}
 	(*h)->call = c;
-	(*h)->cut_left = -1;
+	(*h)->cut_left = faults && faults_decide_envd(faults, url, &act) ? act.cut_after : -1;
 	return MHD_YES;
-}
-
-void ehttp_cut(struct ehttp *h, long long after)
-{
-	h->cut_left = after;
 }
 
 enum MHD_Result ehttp_step(struct ehttp *h, struct MHD_Connection *conn, const char *data,

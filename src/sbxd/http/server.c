@@ -190,12 +190,8 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 		rc->is_envd = true;
 		stats_count_envd(s->api.stats, method, url);
 		conns_request_read(s->conns, rc->conn);
-		enum MHD_Result r = ehttp_begin(s->envd, conn, url, method, key, &rc->envd,
-						&rc->status);
-
-		if (rc->envd && s->api.faults && faults_decide_envd(s->api.faults, url, &rc->act))
-			ehttp_cut(rc->envd, rc->act.cut_after);
-		return r;
+		return ehttp_begin(s->envd, s->api.faults, conn, url, method, key, &rc->envd,
+				   &rc->status);
 	}
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);
