@@ -32,7 +32,7 @@ struct files {
 	struct api *api;            /* borrowed: the endpoints' GET */
 	struct dircache *dirs;      /* borrowed */
 	uint64_t max_file;          /* larger files: EFBIG before any transfer */
-	pthread_mutex_t lock;       /* guards eps */
+	pthread_mutex_t lock;       /* guards eps, own, seen, n_seen, down_* */
 	struct files_ep *eps;       /* endpoints known, per sandbox */
 	struct files_own *own;      /* files open for writing here */
 	struct files_seen *seen;    /* (size, mtime) at each file's last open,

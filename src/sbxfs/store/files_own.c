@@ -1,6 +1,8 @@
-/* The own-change overlay of store/files.h (files open for writing here
- * show at once, with what was written so far) and the note of the last
- * sandbox found not running, for the status file. */
+/* The records of store/files.h kept beside the envd calls: the own-change
+ * overlay (files open for writing here show at once, with what was
+ * written so far), the note of the last sandbox found not running (for
+ * the status file), and each file's (size, mtime) at its last open (for
+ * the kernel's page cache).  All under f->lock, never over a request. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
