@@ -1,8 +1,10 @@
-/* libFuzzer target: envd's EntryInfo decoder (Stat and ListDir replies),
+/* libFuzzer target: envd's EntryInfo decoder (Stat and ListDir replies)
+ * and its GET /metrics disk fields,
  * the server's JSON being untrusted.  Checks that a listing holds only
  * nameable entries, sorted without repeats, and that every entry's mode is
  * permission bits only. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -30,5 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(i == 0 || strcmp(v[i - 1].name, v[i].name) < 0);
 	}
 	fentry_list_free(v, n);
+	uint64_t used, total;
+
+	r = fentry_parse_disk(buf, size, &used, &total);
+	FUZZ_CHECK(r == 0 || r == -EPROTO);
+	FUZZ_CHECK(r == 0 || (used == 0 && total == 0));
+	FUZZ_CHECK(used <= INT64_MAX && total <= INT64_MAX);
 	return 0;
 }

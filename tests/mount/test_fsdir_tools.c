@@ -120,3 +120,65 @@ Test(fstools, concurrent_writers_to_different_files)
 		cr_assert_eq(sh("cmp $MNT/../w $MNT/../w.remote"), 0, "%s", p);
 	}
 }
+
+Test(fstools, a_connection_dropped_mid_upload_fails_close_and_leaves_nothing)
+{
+	char *buf = malloc(4 << 20);
+	json_t *dir = NULL;
+	int fd;
+
+	memset(buf, 'u', 4 << 20);
+	/* The old content must survive the failed replacement. */
+	cr_assert_eq(eput(id, "/tmp/cut.bin", "old\n"), 200);
+	cr_assert_eq(rest("POST", "/sbxd/faults",
+			  "{\"path_prefix\":\"/files\",\"cut_after_bytes\":1048576}", NULL), 200);
+	fd = open(P("/box/fs/tmp/cut.bin"), O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, buf, 4 << 20), 4 << 20);
+	errno = 0;
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, EIO, "%s", strerror(errno));
+	cr_assert_eq(rest("DELETE", "/sbxd/faults", NULL, NULL), 204);
+	free(buf);
+	/* Through envd: the old file whole, no temporary left beside it. */
+	size_t len;
+	long status;
+	char *b = eget(id, "/tmp/cut.bin", &len, &status);
+
+	cr_assert_eq(status, 200);
+	cr_assert_str_eq(b, "old\n");
+	free(b);
+	cr_assert_eq(erpc(id, "ListDir", "{\"path\":\"/tmp\",\"depth\":1}", &dir), 200);
+	char *text = json_dumps(dir, JSON_COMPACT);
+
+	cr_assert_null(strstr(text, "upload-"), "%s", text);
+	free(text);
+	json_decref(dir);
+}
+
+Test(fstools, rsync_a_of_a_tree_in_and_out)
+{
+	if (system("rsync --version >/dev/null 2>&1") != 0)
+		cr_skip_test("rsync is not installed: the rsync round trip is not tested");
+	cr_assert_eq(sh("mkdir -p $MNT/../rs/a/b && seq 1 3000 > $MNT/../rs/a/nums && "
+			"head -c 200000 /dev/urandom > $MNT/../rs/a/b/rand && "
+			"echo top > $MNT/../rs/top && : > $MNT/../rs/a/empty"), 0);
+	/* Without times: envd cannot set them, so utimensat is EPERM and
+	 * rsync -a alone ends with code 23 (the files all sent). */
+	cr_assert_eq(sh("rsync -a $MNT/../rs/ $MNT/box/fs/tmp/rs/ 2>/dev/null; test $? = 23"), 0);
+	cr_assert_eq(sh("rsync -a --no-times $MNT/../rs/ $MNT/box/fs/tmp/rs/"), 0);
+	/* Through envd: each file as sent, and nothing of rsync's temporaries. */
+	fetch_to("/tmp/rs/a/b/rand", P("/../rand.remote"));
+	cr_assert_eq(sh("cmp $MNT/../rs/a/b/rand $MNT/../rand.remote"), 0);
+	fetch_to("/tmp/rs/a/nums", P("/../nums.remote"));
+	cr_assert_eq(sh("cmp $MNT/../rs/a/nums $MNT/../nums.remote"), 0);
+	cr_assert(eexists(id, "/tmp/rs/a/empty"));
+	json_t *dir = NULL;
+
+	cr_assert_eq(erpc(id, "ListDir", "{\"path\":\"/tmp/rs/a\",\"depth\":1}", &dir), 200);
+	cr_assert_eq(json_array_size(json_object_get(dir, "entries")), 3);
+	json_decref(dir);
+	/* And back out, with everything. */
+	cr_assert_eq(sh("rsync -a $MNT/box/fs/tmp/rs/ $MNT/../rs.back/ && "
+			"diff -r $MNT/../rs $MNT/../rs.back"), 0);
+}

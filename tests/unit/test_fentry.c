@@ -204,3 +204,21 @@ Test(dircache, a_failed_fetch_is_not_kept)
 	cr_assert_eq(dircache_count(c), 0);
 	dircache_free(c);
 }
+
+Test(fentry, metrics_disk_fields)
+{
+	const char ok[] = "{\"ts\":1,\"disk_used\":4096,\"disk_total\":1073741824,\"mem_used\":5}";
+	uint64_t used = 1, total = 1;
+
+	cr_assert_eq(fentry_parse_disk(ok, strlen(ok), &used, &total), 0);
+	cr_expect_eq(used, 4096);
+	cr_expect_eq(total, 1073741824);
+	cr_expect_eq(fentry_parse_disk("{\"disk_used\":1}", 15, &used, &total), -EPROTO);
+	cr_expect_eq(total, 0);
+	cr_expect_eq(fentry_parse_disk("{\"disk_used\":-1,\"disk_total\":2}", 31, &used, &total),
+		     -EPROTO);
+	cr_expect_eq(fentry_parse_disk("{\"disk_used\":\"1\",\"disk_total\":2}", 32, &used, &total),
+		     -EPROTO);
+	cr_expect_eq(fentry_parse_disk("[1]", 3, &used, &total), -EPROTO);
+	cr_expect_eq(fentry_parse_disk(NULL, 0, &used, &total), -EPROTO);
+}

@@ -112,6 +112,10 @@ static int parse_config(const json_t *o, struct faults *n, char *err, size_t err
 			    json_number_value(v) > 1.0)
 				return bad(err, errlen, "%s must be a number between 0 and 1", key);
 			n->share = json_number_value(v);
+		} else if (strcmp(key, "cut_after_bytes") == 0) {
+			if (get_long(v, key, 0, 1L << 40, &l, err, errlen) < 0)
+				return -EINVAL;
+			n->act.cut_after = l;
 		} else if (strcmp(key, "path_prefix") == 0) {
 			if (!json_is_string(v) || json_string_length(v) >= sizeof(n->prefix) ||
 			    json_string_value(v)[0] != '/')
@@ -132,6 +136,7 @@ int faults_set(struct faults *f, const char *body, size_t len, char *err, size_t
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 
 	n.act.retry_after = -1;
+	n.act.cut_after = -1;
 	if (!o) {
 		snprintf(err, errlen, "malformed JSON: %s", jerr.text);
 		return -EINVAL;
@@ -172,6 +177,8 @@ json_t *faults_json(struct faults *f)
 			json_object_set_new(o, "retry_after", json_integer(f->act.retry_after));
 		if (f->act.body)
 			json_object_set_new(o, "body", json_string(body_names[f->act.body]));
+		if (f->act.cut_after >= 0)
+			json_object_set_new(o, "cut_after_bytes", json_integer(f->act.cut_after));
 		json_object_set_new(o, "count", json_integer(f->count));
 		json_object_set_new(o, "share", json_real(f->share));
 		json_object_set_new(o, "path_prefix", json_string(f->prefix));
@@ -188,12 +195,13 @@ static double next_unit(uint64_t *s)
 	return (double)(*s >> 11) / 9007199254740992.0;
 }
 
-bool faults_decide(struct faults *f, const char *path, struct fault_action *act)
+static bool decide(struct faults *f, const char *path, bool envd, struct fault_action *act)
 {
 	bool hit = false;
 
 	pthread_mutex_lock(&f->lock);
-	if (f->active && strncmp(path, f->prefix, strlen(f->prefix)) == 0 &&
+	if (f->active && (f->act.cut_after >= 0) == envd &&
+	    strncmp(path, f->prefix, strlen(f->prefix)) == 0 &&
 	    (f->share >= 1.0 || next_unit(&f->rng) < f->share)) {
 		hit = true;
 		*act = f->act;
@@ -202,4 +210,14 @@ bool faults_decide(struct faults *f, const char *path, struct fault_action *act)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return hit;
+}
+
+bool faults_decide(struct faults *f, const char *path, struct fault_action *act)
+{
+	return decide(f, path, false, act);
+}
+
+bool faults_decide_envd(struct faults *f, const char *path, struct fault_action *act)
+{
+	return decide(f, path, true, act);
 }

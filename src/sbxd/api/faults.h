@@ -26,6 +26,9 @@ struct fault_action {
 	int status;             /* 0: answer normally (or with `body`) */
 	long retry_after;       /* < 0: no Retry-After header */
 	enum fault_body body;
+	long long cut_after;    /* >= 0: an envd request's connection is closed
+	                         * once this many body bytes have arrived (and
+	                         * only envd requests are faulted); -1: none */
 };
 
 struct faults *faults_new(void);
@@ -40,8 +43,11 @@ void faults_clear(struct faults *f);
 /* The current configuration (caller owns). */
 json_t *faults_json(struct faults *f);
 
-/* Decides whether the request for `path` is faulted, consuming one of a
- * `count`.  Returns true and fills *act when it is. */
+/* Decides whether the API request for `path` is faulted, consuming one of
+ * a `count`.  Returns true and fills *act when it is. */
 bool faults_decide(struct faults *f, const char *path, struct fault_action *act);
+/* The same for a request to a sandbox's envd: only a configuration with
+ * cut_after_bytes applies to those (and to no API request). */
+bool faults_decide_envd(struct faults *f, const char *path, struct fault_action *act);
 
 #endif

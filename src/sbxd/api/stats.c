@@ -2,6 +2,7 @@
 #include "api/stats.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,27 @@ void stats_count(struct stats *s, const char *key)
 	else
 		json_object_set_new(s->routes, key, json_integer(1));
 	s->total++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void stats_count_envd(struct stats *s, const char *method, const char *path)
+{
+	char key[96];
+
+	/* envd's routes are fixed names; anything else is one key. */
+	if (strcmp(path, "/files") && strcmp(path, "/files/compose") && strcmp(path, "/metrics") &&
+	    strcmp(path, "/health") && strncmp(path, "/filesystem.Filesystem/", 23) &&
+	    strncmp(path, "/process.Process/", 17))
+		path = "other";
+	if (strlen(path) > 64)
+		path = "other";
+	snprintf(key, sizeof(key), "envd %.8s %s", method, path);
+	pthread_mutex_lock(&s->lock);
+	json_t *v = json_object_get(s->routes, key);
+	if (v)
+		json_integer_set(v, json_integer_value(v) + 1);
+	else
+		json_object_set_new(s->routes, key, json_integer(1));
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -14,6 +14,11 @@ void stats_free(struct stats *s);
 /* Counts one request under `key` (copied if new). */
 void stats_count(struct stats *s, const char *key);
 
+/* Counts a request to a sandbox's envd under "envd METHOD /path" (the
+ * path without its query; unknown paths as "envd METHOD other"), outside
+ * the control-plane total "requests". */
+void stats_count_envd(struct stats *s, const char *method, const char *path);
+
 /* Connection events, for the "connections" object of stats_json. */
 enum stats_conn_event {
 	STATS_CONN_OPENED,      /* accepted: open +1, accepted +1 */

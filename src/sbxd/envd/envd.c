@@ -399,6 +399,33 @@ static bool rpc_start(struct envd_call *c, const struct envd_in *in, struct envd
 	return rpc_admit(c, in, out, m, fs, CALL_UNARY);
 }
 
+/* GET /metrics as envd answers it (host/metrics.go): bytes unless _mib;
+ * the disk is the sandbox's own (what its files take of its template's
+ * diskSizeMB), as the control plane's metrics report it. */
+static void metrics_get(struct envd *e, const struct envd_box *b, struct envd_out *out)
+{
+	struct sbx_usage u;
+	json_t *o = NULL;
+	int64_t mem = 0, cpus = 0;
+
+	envd_usage(e, b->id, &u);
+	if (reg_get(e->reg, b->id, SBX_VIEW_DETAIL, &o) == 0) {
+		mem = json_integer_value(json_object_get(o, "memoryMB")) * 1024 * 1024;
+		cpus = json_integer_value(json_object_get(o, "cpuCount"));
+	}
+	json_decref(o);
+	out_json(out, 200, json_pack("{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				     "ts", (json_int_t)(clock_wall_ms() / 1000),
+				     "cpu_count", (json_int_t)cpus, "cpu_used_pct", u.cpu_used_pct,
+				     "mem_total_mib", (json_int_t)(mem >> 20),
+				     "mem_used_mib", (json_int_t)(u.mem_used >> 20),
+				     "mem_total", (json_int_t)mem, "mem_used", (json_int_t)u.mem_used,
+				     "mem_cache", (json_int_t)u.mem_cache,
+				     "disk_used", (json_int_t)u.disk_used,
+				     "disk_total", (json_int_t)b->disk_bytes));
+	out_add_header(out, "Cache-Control", "no-store");
+}
+
 /* The routes after admission: a call to feed, or NULL and *out. */
 static bool start_route(struct envd_call *c, const struct envd_in *in, struct envd_out *out)
 {
@@ -411,6 +438,10 @@ static bool start_route(struct envd_call *c, const struct envd_in *in, struct en
 	if (!strcmp(in->path, "/files") && post) {
 		c->kind = CALL_UPLOAD;
 		return (c->up = upload_new(&c->box, in, out)) != NULL;
+	}
+	if (!strcmp(in->path, "/metrics") && !strcmp(in->method, "GET")) {
+		metrics_get(c->e, &c->box, out);
+		return false;
 	}
 	if (!strcmp(in->path, "/files/compose") && post) {
 		c->kind = CALL_COMPOSE;

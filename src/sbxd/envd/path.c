@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -222,6 +225,26 @@ int ep_remove(int root, const char *path)
 }
 
 /* Adds up the blocks of what directory `fd` holds (closes fd). */
+static void usage_at(int fd, dev_t dev, int depth, size_t *left, int64_t *sum);
+
+/* A mount at the top of the root, counted when it is a writable disk. */
+static void usage_mount(int dfd, const char *name, size_t *left, int64_t *sum)
+{
+	int cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct statfs sf;
+	struct stat st;
+
+	if (cfd < 0)
+		return;
+	if (fstatfs(cfd, &sf) < 0 || (sf.f_flags & ST_RDONLY) || sf.f_type == TMPFS_MAGIC ||
+	    sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || fstat(cfd, &st) < 0) {
+		close(cfd);
+		return;
+	}
+	*sum += (int64_t)st.st_blocks * 512;
+	usage_at(cfd, st.st_dev, 1, left, sum);
+}
+
 static void usage_at(int fd, dev_t dev, int depth, size_t *left, int64_t *sum)
 {
 	DIR *d = fdopendir(fd);
@@ -236,9 +259,16 @@ static void usage_at(int fd, dev_t dev, int depth, size_t *left, int64_t *sum)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		(*left)--;
-		/* Mounts in the root (a read-only /usr) are not its disk. */
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		if (st.st_dev != dev) {
+			/* Mounts in the root: a read-only /usr, /proc and the
+			 * tmpfs ones are not its disk; the writable directories
+			 * a bwrap sandbox has bound from its own tree are. */
+			if (depth == 0 && S_ISDIR(st.st_mode))
+				usage_mount(dirfd(d), de->d_name, left, sum);
+			continue;
+		}
 		*sum += (int64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode) && depth < EP_MAX_DEPTH) {
 			int cfd = openat(dirfd(d), de->d_name,

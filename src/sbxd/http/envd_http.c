@@ -1,6 +1,7 @@
 /* envd over microhttpd; see envd_http.h. */
 #include "http/envd_http.h"
 
+#include "api/faults.h"
 #include "envd/stream.h"
 #include "http/server.h"
 
@@ -11,6 +12,7 @@
 struct ehttp {
 	struct envd_call *call;
 	bool failed;                    /* the body is being discarded */
+	long long cut_left;             /* body bytes to take before a cut; -1 */
 };
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -124,9 +126,11 @@ static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o,
 	return ret;
 }
 
-enum MHD_Result ehttp_begin(struct envd *e, struct MHD_Connection *conn, const char *url,
-			    const char *method, const char *id, struct ehttp **h, int *status)
+enum MHD_Result ehttp_begin(struct envd *e, struct faults *faults, struct MHD_Connection *conn,
+			    const char *url, const char *method, const char *id,
+			    struct ehttp **h, int *status)
 {
+	struct fault_action act;
 	bool bad = false;
 	struct envd_in in = {
 		.method = method, .path = url, .sandbox_id = id,
@@ -154,6 +158,7 @@ enum MHD_Result ehttp_begin(struct envd *e, struct MHD_Connection *conn, const c
 		return MHD_NO;
 	}
 	(*h)->call = c;
+	(*h)->cut_left = faults && faults_decide_envd(faults, url, &act) ? act.cut_after : -1;
 	return MHD_YES;
 }
 
@@ -162,6 +167,16 @@ enum MHD_Result ehttp_step(struct ehttp *h, struct MHD_Connection *conn, const c
 {
 	struct envd_out out;
 
+	if (*size && h->cut_left >= 0 && (unsigned long long)h->cut_left < *size) {
+		/* The fault: what fits, then the connection closes with no
+		 * reply; the call is freed with it (an upload's temporary
+		 * file removed). */
+		if (!h->failed && h->cut_left > 0)
+			envd_body(h->call, data, (size_t)h->cut_left);
+		return MHD_NO;
+	}
+	if (*size && h->cut_left >= 0)
+		h->cut_left -= (long long)*size;
 	if (*size) {
 		/* After a failure the rest is read and dropped, so the
 		 * client sees the error rather than a reset. */

@@ -188,8 +188,10 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	if (ehttp_claim(conn, key)) {
 		/* Streamed bodies of any size: no request deadline, no cap. */
 		rc->is_envd = true;
+		stats_count_envd(s->api.stats, method, url);
 		conns_request_read(s->conns, rc->conn);
-		return ehttp_begin(s->envd, conn, url, method, key, &rc->envd, &rc->status);
+		return ehttp_begin(s->envd, s->api.faults, conn, url, method, key, &rc->envd,
+				   &rc->status);
 	}
 	router_match(url, &rc->m);
 	rc->internal = router_is_internal(url);

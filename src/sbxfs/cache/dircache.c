@@ -334,3 +334,45 @@ const struct fentry *dirlist_find(const struct dirlist *l, const char *name)
 {
 	return l->n ? bsearch(name, l->v, l->n, sizeof(*l->v), by_name) : NULL;
 }
+
+static int cmp_entries(const void *a, const void *b)
+{
+	return strcmp(((const struct fentry *)a)->name, ((const struct fentry *)b)->name);
+}
+
+int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
+		    struct dirlist **out)
+{
+	struct dirlist *l = calloc(1, sizeof(*l));
+	size_t n = 0;
+	int err = 0;
+
+	if (l == NULL || (l->v = calloc(base->n + n_extra + 1, sizeof(*l->v))) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < n_extra; i++) {
+		l->v[n++] = extra[i];
+		memset(&extra[i], 0, sizeof(extra[i]));
+	}
+	for (size_t i = 0; i < base->n && err == 0; i++) {
+		bool shadowed = false;
+
+		for (size_t j = 0; j < n_extra && !shadowed; j++)
+			shadowed = strcmp(l->v[j].name, base->v[i].name) == 0;
+		if (!shadowed && (err = fentry_copy(&base->v[i], &l->v[n])) == 0)
+			n++;
+	}
+	l->n = n;
+	if (err < 0) {
+		fentry_list_free(l->v, l->n);
+		free(l);
+		return err;
+	}
+	qsort(l->v, l->n, sizeof(*l->v), cmp_entries);
+	l->refs = 1;
+	l->owner = base->owner;
+	*out = l;
+	return 0;
+nomem:
+	free(l);
+	return -ENOMEM;
+}

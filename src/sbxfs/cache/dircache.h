@@ -51,6 +51,12 @@ void dircache_drop_all(struct dircache *c, const char *id);
 size_t dircache_count(struct dircache *c);
 
 void dirlist_put(struct dirlist *l);
+/* A private listing (never cached): base with the n_extra entries of
+ * extra (taken: their contents move, the array stays the caller's) in
+ * place of base's of the same name or added.  0 and *out (caller
+ * dirlist_put()s it), or -ENOMEM. */
+int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
+		    struct dirlist **out);
 /* The entry named name, or NULL; borrowed from l. */
 const struct fentry *dirlist_find(const struct dirlist *l, const char *name);
 

@@ -171,3 +171,20 @@ int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path
 	http_response_clear(&rs);
 	return r;
 }
+
+int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,
+	       struct envdc_error *err)
+{
+	struct http_response rs;
+	struct ecall c = {
+		.op = "GET /metrics", .subject = "/", .method = "GET", .path = "/metrics",
+		.upload_fd = -1, .max_body = 64 * 1024, .rc = HTTP_RETRY_IDEMPOTENT,
+	};
+	int r = envdc_call(e, t, &c, &rs, err);
+
+	*used = *total = 0;
+	if (r == 0)
+		r = bad_reply(err, "GET /metrics", fentry_parse_disk(rs.body, rs.len, used, total));
+	http_response_clear(&rs);
+	return r;
+}

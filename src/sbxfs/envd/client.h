@@ -87,6 +87,10 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
 		uint64_t len, struct envdc_error *err);
 
+/* The sandbox's disk from envd's GET /metrics: bytes used and in all. */
+int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,
+	       struct envdc_error *err);
+
 /* The one map from an envd outcome to -errno (errmap.c). */
 int envdc_errno_status(long status, const char *code, const char *message);
 int envdc_errno_transport(int curl_code, int os_errno);

@@ -35,6 +35,7 @@ static void handle_clear(struct dir_handle *h)
 	free(h->tpl);
 	dirlist_put(h->files);
 	free(h->files_id);
+	free(h->files_dir);
 	memset(h, 0, sizeof(*h));
 	h->type = HANDLE_DIR;
 }

@@ -67,6 +67,7 @@ struct dir_handle {
 	size_t n_tpl;
 	struct dirlist *files;     /* a directory of a sandbox's own: its listing */
 	char *files_id;            /* and the sandbox's ID it was taken from */
+	char *files_dir;           /* and the remote directory's path */
 };
 
 /* A new file handle for node n opened by ops, pinned to sbx_id (copied;

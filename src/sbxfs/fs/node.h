@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "fs.h"
@@ -88,6 +89,12 @@ struct node_ops {
 		     mode_t mode);
 	int (*create)(struct sbxfs *fs, const struct path_node *n, mode_t mode,
 		      struct fuse_file_info *fi);
+	/* statfs of a kind with sizes of its own (*sv zeroed, f_bsize set);
+	 * NULL: the mount's (no sizes). */
+	int (*statfs)(struct sbxfs *fs, const struct path_node *n, struct statvfs *sv);
+	/* readlink: the link's text into buf (size bytes, NUL-terminated).
+	 * NULL: EINVAL (not a link). */
+	int (*readlink)(struct sbxfs *fs, const struct path_node *n, char *buf, size_t size);
 };
 
 /* The entry of n's kind; never NULL for a node path_parse gave. */

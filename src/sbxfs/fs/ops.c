@@ -308,6 +308,17 @@ static int sbxfs_utimens(const char *path, const struct timespec tv[2],
 	return refuse_path(path);
 }
 
+static int sbxfs_readlink(const char *path, char *buf, size_t size)
+{
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	return ops->readlink ? ops->readlink(get_fs(), &n, buf, size) : -EINVAL;
+}
+
 static int sbxfs_symlink(const char *target, const char *path)
 {
 	(void)target;
@@ -332,14 +343,20 @@ static int sbxfs_mknod(const char *path, mode_t mode, dev_t dev)
 
 /* ---- the mount ---- */
 
+/* The mount has no size of its own; a sandbox's fs/ has its disk's. */
 static int sbxfs_statfs(const char *path, struct statvfs *sv)
 {
-	(void)path;
+	const struct node_ops *ops;
+	struct path_node n;
+	int err;
+
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;
 	sv->f_frsize = 4096;
 	sv->f_namemax = NAME_MAX;
-	return 0;
+	if ((ops = resolve(path, &n, &err)) == NULL)
+		return err;
+	return ops->statfs ? ops->statfs(get_fs(), &n, sv) : 0;
 }
 static void *sbxfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -407,6 +424,7 @@ const struct fuse_operations sbxfs_ops = {
 	.chmod = sbxfs_chmod,
 	.chown = sbxfs_chown,
 	.utimens = sbxfs_utimens,
+	.readlink = sbxfs_readlink,
 	.symlink = sbxfs_symlink,
 	.link = sbxfs_link,
 	.mknod = sbxfs_mknod,

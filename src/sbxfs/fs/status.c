@@ -77,11 +77,14 @@ char *status_render(const struct status_info *si, size_t *len)
 	char build[256];
 	char backend[1024];
 	char last[512];
+	char fs_last[256];
 	char *text;
 	int n;
 
 	scrub_text(backend, sizeof(backend), si->backend, si->backend ? strlen(si->backend) : 0);
 	status_format_error(&si->api.last_error, last, sizeof(last));
+	scrub_text(fs_last, sizeof(fs_last), si->fs_last_error ? si->fs_last_error : "none",
+		   si->fs_last_error ? strlen(si->fs_last_error) : 4);
 	build_line(build, sizeof(build));
 	listing_lines(si, listing, sizeof(listing));
 	n = asprintf(&text,
@@ -92,6 +95,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "reachable=%s\n"
 		     "embedded=%s\n"
 		     "last_error=%s\n"
+		     "fs_last_error=%s\n"
 		     "requests=%llu\n"
 		     "retries=%llu\n"
 		     "failures=%llu\n"
@@ -103,7 +107,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "%s",
 		     si->version, build, si->provider ? si->provider : "custom", backend,
 		     si->api.reachable ? "yes" : "no",
-		     si->embedded ? "yes" : "no", last,
+		     si->embedded ? "yes" : "no", last, fs_last,
 		     (unsigned long long)si->api.requests,
 		     (unsigned long long)si->api.retries,
 		     (unsigned long long)si->api.failures,

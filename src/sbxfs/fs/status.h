@@ -19,6 +19,7 @@ struct status_info {
 	unsigned stale_ttl;       /* seconds */
 	struct api_stats api;
 	struct cache_stats cache;
+	const char *fs_last_error;  /* files_format_down()'s; NULL reads "none" */
 };
 
 /* Returns malloc'd text ending in a newline (caller frees), length in

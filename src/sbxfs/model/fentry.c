@@ -220,3 +220,19 @@ out:
 	json_decref(root);
 	return err;
 }
+
+int fentry_parse_disk(const char *body, size_t len, uint64_t *used, uint64_t *total)
+{
+	json_t *root = json_loadb(body ? body : "", len, 0, NULL);
+	const json_t *u = json_object_get(root, "disk_used");
+	const json_t *t = json_object_get(root, "disk_total");
+	int err = -EPROTO;
+
+	*used = *total = 0;
+	/* Both present and numbers: a reply without them says nothing. */
+	if (json_is_object(root) && json_is_integer(u) && json_is_integer(t) &&
+	    parse_size(u, used) == 0 && parse_size(t, total) == 0)
+		err = 0;
+	json_decref(root);
+	return err;
+}

@@ -39,6 +39,11 @@ int fentry_parse_reply(const char *body, size_t len, struct fentry *out);
  * sorted by name with duplicates dropped; -EPROTO, -ENOMEM. */
 int fentry_parse_list(const char *body, size_t len, struct fentry **out, size_t *n);
 
+/* envd's GET /metrics reply ({"disk_used":N,"disk_total":N,...}, bytes):
+ * 0 with *used and *total, -EPROTO when either is missing or not a
+ * non-negative integer. */
+int fentry_parse_disk(const char *body, size_t len, uint64_t *used, uint64_t *total);
+
 /* True if name (len bytes) can be one path component of a remote path. */
 int fentry_name_ok(const char *name, size_t len);
 

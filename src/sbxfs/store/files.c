@@ -7,22 +7,13 @@
 
 #include "common/clock.h"
 #include "common/scrub.h"
-#include "files.h"
+#include "files_priv.h"
 #include "model/model.h"
 #include "util/log.h"
 
 struct files_ep {
 	struct files_ep *next;
 	char *id, *token, *domain;
-};
-
-struct files_own {
-	struct files_own *next;
-	char *id, *path;
-	unsigned mode;
-	int refs;
-	uint64_t size;
-	int64_t mtime_ms;
 };
 
 /* The strings of an endpoint, copied out for one call. */
@@ -39,6 +30,10 @@ void files_init(struct files *f)
 	pthread_mutex_init(&f->lock, NULL);
 	f->eps = NULL;
 	f->own = NULL;
+	f->seen = NULL;
+	f->n_seen = 0;
+	f->down_id[0] = f->down_state[0] = '\0';
+	f->down_ms = 0;
 }
 
 static void ep_free(struct files_ep *e)
@@ -67,6 +62,7 @@ void files_fini(struct files *f)
 		f->eps = e->next;
 		ep_free(e);
 	}
+	files_seen_free_all(f);
 	pthread_mutex_destroy(&f->lock);
 }
 
@@ -169,18 +165,21 @@ static int target_get(struct files *f, const char *id, bool refetch, struct targ
 
 /* envd did not answer for sandbox id (502): ENOENT when the sandbox is
  * gone (its endpoint and listings forgotten), else EHOSTDOWN (paused, or
- * not running yet). */
+ * not running yet), noted for the status file. */
 static int why_down(struct files *f, const char *id)
 {
 	struct api_error aerr;
 	struct sbx *s = NULL;
 	int err = api_get(f->api, id, &s, &aerr);
 
+	if (err == -ENOENT) {
+		files_forget(f, id);
+		return -ENOENT;
+	}
+	files_note_down(f, id, err < 0 ? "unreachable"
+			: s->state == SBX_STATE_PAUSED ? "paused" : "not answering");
 	sbx_unref(s);
-	if (err != -ENOENT)
-		return -EHOSTDOWN;
-	files_forget(f, id);
-	return -ENOENT;
+	return -EHOSTDOWN;
 }
 
 /* Runs op against sandbox id's envd; a token it rejects (401) is fetched
@@ -238,6 +237,14 @@ static int op_upload(struct files *f, const struct envdc_target *t, void *arg,
 	return envdc_upload(f->envd, t, a->path, a->fd, a->len, err);
 }
 
+static int op_disk(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_disk(f->envd, t, &a->off, &a->len, err);
+}
+
 static int op_mkdir(struct files *f, const struct envdc_target *t, void *arg,
 		    struct envdc_error *err)
 {
@@ -260,8 +267,7 @@ static int op_move(struct files *f, const struct envdc_target *t, void *arg,
 
 /* ---- paths ---- */
 
-/* Splits path into its parent (into buf) and its last name (borrowed). */
-static const char *split(const char *path, char *parent, size_t size)
+const char *files_split(const char *path, char *parent, size_t size)
 {
 	const char *slash = strrchr(path, '/');
 	size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
@@ -277,90 +283,8 @@ static void drop_parent(struct files *f, const char *id, const char *path)
 {
 	char parent[PATH_MAX];
 
-	split(path, parent, sizeof(parent));
+	files_split(path, parent, sizeof(parent));
 	dircache_drop(f->dirs, id, parent, 0);
-}
-
-/* ---- the own-change overlay (called with f->lock held where noted) ---- */
-
-static struct files_own **own_find(struct files *f, const char *id, const char *path)
-{
-	struct files_own **pp;
-
-	for (pp = &f->own; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->path, path) == 0 && strcmp((*pp)->id, id) == 0)
-			break;
-	return pp;
-}
-
-int files_own_add(struct files *f, const char *id, const char *path, unsigned mode)
-{
-	struct files_own **pp, *o;
-	int err = 0;
-
-	pthread_mutex_lock(&f->lock);
-	if (*(pp = own_find(f, id, path))) {
-		(*pp)->refs++;
-	} else if ((o = calloc(1, sizeof(*o))) && (o->id = strdup(id)) &&
-		   (o->path = strdup(path))) {
-		o->mode = mode;
-		o->refs = 1;
-		o->mtime_ms = clock_wall_ms();
-		*pp = o;
-	} else {
-		if (o)
-			free(o->id);
-		free(o);
-		err = -ENOMEM;
-	}
-	pthread_mutex_unlock(&f->lock);
-	return err;
-}
-
-void files_own_set(struct files *f, const char *id, const char *path, uint64_t size)
-{
-	struct files_own *o;
-
-	pthread_mutex_lock(&f->lock);
-	if ((o = *own_find(f, id, path))) {
-		o->size = size;
-		o->mtime_ms = clock_wall_ms();
-	}
-	pthread_mutex_unlock(&f->lock);
-}
-
-void files_own_del(struct files *f, const char *id, const char *path)
-{
-	struct files_own **pp, *o;
-
-	pthread_mutex_lock(&f->lock);
-	if ((o = *(pp = own_find(f, id, path))) && --o->refs == 0) {
-		*pp = o->next;
-		free(o->id);
-		free(o->path);
-		free(o);
-	}
-	pthread_mutex_unlock(&f->lock);
-}
-
-/* The overlay's entry for path into *out: 1, 0 when it has none. */
-static int own_lookup(struct files *f, const char *id, const char *path, struct fentry *out)
-{
-	struct files_own *o;
-	int found = 0;
-
-	pthread_mutex_lock(&f->lock);
-	if ((o = *own_find(f, id, path))) {
-		out->type = FENTRY_FILE;
-		out->mode = o->mode;
-		out->size = o->size;
-		out->mtime_ms = o->mtime_ms;
-		found = 1;
-	}
-	pthread_mutex_unlock(&f->lock);
-	if (found && (out->name = strdup(strrchr(path, '/') + 1)) == NULL)
-		return -ENOMEM;
-	return found;
 }
 
 /* ---- reads ---- */
@@ -370,19 +294,46 @@ struct list_ctx {
 	const char *id, *path;
 };
 
+/* A listing as lstat(2) sees it: envd gives a symlink its target's type
+ * (with symlinkTarget), the mount shows it as a link, so that unlink and
+ * rename treat it as one and the kernel follows it. */
 static int fetch_list(void *ctx, struct fentry **v, size_t *n)
 {
 	struct list_ctx *c = ctx;
 	struct op_args a = { .path = c->path, .v = v, .n = n };
+	int err = with_endpoint(c->f, c->id, op_list, &a);
 
-	return with_endpoint(c->f, c->id, op_list, &a);
+	for (size_t i = 0; err == 0 && i < *n; i++)
+		if ((*v)[i].symlink_target)
+			(*v)[i].type = FENTRY_SYMLINK;
+	return err;
 }
 
+/* The cached listing, with the files being written here laid over it:
+ * they show at once, with the size written so far. */
 int files_list(struct files *f, const char *id, const char *path, struct dirlist **out)
 {
 	struct list_ctx c = { f, id, path };
+	struct dirlist *l, *mine;
+	struct fentry *v;
+	size_t n;
+	int err;
 
-	return dircache_get(f->dirs, id, path, fetch_list, &c, out);
+	if ((err = dircache_get(f->dirs, id, path, fetch_list, &c, &l)) < 0)
+		return err;
+	if ((err = files_own_in(f, id, path, &v, &n)) < 0 || n == 0) {
+		if (err < 0)
+			dirlist_put(l);
+		else
+			*out = l;
+		return err;
+	}
+	err = dirlist_overlay(l, v, n, &mine);
+	fentry_list_free(v, n);
+	dirlist_put(l);
+	if (err == 0)
+		*out = mine;
+	return err;
 }
 
 int files_lookup(struct files *f, const char *id, const char *path, struct fentry *out)
@@ -394,7 +345,7 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = own_lookup(f, id, path, out)) != 0)
+	if ((err = files_own_lookup(f, id, path, out)) != 0)
 		return err < 0 ? err : 0;
 	if (strcmp(path, "/") == 0) {
 		out->type = FENTRY_DIR;
@@ -402,7 +353,7 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 		out->name = strdup("/");
 		return out->name ? 0 : -ENOMEM;
 	}
-	name = split(path, parent, sizeof(parent));
+	name = files_split(path, parent, sizeof(parent));
 	if ((err = files_list(f, id, parent, &l)) < 0)
 		return err;
 	e = dirlist_find(l, name);
@@ -419,6 +370,16 @@ int files_read(struct files *f, const char *id, const char *path, uint64_t off, 
 	return with_endpoint(f, id, op_read, &a);
 }
 
+int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total)
+{
+	struct op_args a = { 0 };
+	int err = with_endpoint(f, id, op_disk, &a);
+
+	*used = a.off;
+	*total = a.len;
+	return err;
+}
+
 /* ---- changes ---- */
 
 int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len)
@@ -430,6 +391,7 @@ int files_upload(struct files *f, const char *id, const char *path, int fd, uint
 		return -EFBIG;
 	err = with_endpoint(f, id, op_upload, &a);
 	drop_parent(f, id, path);   /* even a failure may have changed it */
+	files_pages_forget(f, id, path);
 	return err;
 }
 
@@ -491,6 +453,7 @@ int files_unlink(struct files *f, const char *id, const char *path)
 		return err;
 	err = with_endpoint(f, id, op_remove, &a);
 	drop_parent(f, id, path);
+	files_pages_forget(f, id, path);
 	return err;
 }
 
@@ -540,6 +503,8 @@ int files_rename(struct files *f, const char *id, const char *from, const char *
 	if (err < 0)
 		return err;
 	err = with_endpoint(f, id, op_move, &a);
+	files_pages_forget(f, id, from);
+	files_pages_forget(f, id, to);
 	drop_parent(f, id, from);
 	drop_parent(f, id, to);
 	dircache_drop(f->dirs, id, from, 1);

@@ -16,6 +16,7 @@
 #define SBXFS_STORE_FILES_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -24,21 +25,35 @@
 
 struct files_ep;
 struct files_own;
+struct files_seen;
 
 struct files {
 	struct envdc *envd;          /* borrowed */
 	struct api *api;            /* borrowed: the endpoints' GET */
 	struct dircache *dirs;      /* borrowed */
 	uint64_t max_file;          /* larger files: EFBIG before any transfer */
-	pthread_mutex_t lock;       /* guards eps */
+	pthread_mutex_t lock;       /* guards eps, own, seen, n_seen, down_* */
 	struct files_ep *eps;       /* endpoints known, per sandbox */
 	struct files_own *own;      /* files open for writing here */
+	struct files_seen *seen;    /* (size, mtime) at each file's last open,
+	                             * most recent first; n_seen of them */
+	size_t n_seen;
+	/* The last sandbox fs/ found not running (guarded by lock): for
+	 * .sbxfs/status, which says which one and why. */
+	char down_id[65];
+	char down_state[16];
+	int64_t down_ms;            /* 0: none yet */
 };
 
 /* Sets up f's lock and endpoint table (the pointers set by the caller). */
 void files_init(struct files *f);
 /* Forgets every endpoint (their tokens leave the scrubber). */
 void files_fini(struct files *f);
+/* Notes that sandbox id's fs/ was refused because it is not running
+ * (state: "paused", or what the API said). */
+void files_note_down(struct files *f, const char *id, const char *state);
+/* "EHOSTDOWN sandbox <id> is paused (<time>)" or "none", into buf. */
+void files_format_down(struct files *f, char *buf, size_t size);
 /* Forgets sandbox id's endpoint and listings (it is gone, or a refresh). */
 void files_forget(struct files *f, const char *id);
 
@@ -50,6 +65,17 @@ int files_own_add(struct files *f, const char *id, const char *path, unsigned mo
 void files_own_set(struct files *f, const char *id, const char *path, uint64_t size);
 void files_own_del(struct files *f, const char *id, const char *path);
 
+/* The kernel's page cache of a file: true when path's (size, mtime_ms)
+ * are those seen at its previous open (its pages may be kept), false
+ * otherwise (drop them) or when mtime_ms is 0 (unknown); either way
+ * records them for the next open.  At most FILES_SEEN_MAX files are
+ * remembered, the least recently opened forgotten first. */
+#define FILES_SEEN_MAX 4096
+bool files_pages_same(struct files *f, const char *id, const char *path, uint64_t size,
+		      int64_t mtime_ms);
+/* Forgets what was seen of path (its content changed here). */
+void files_pages_forget(struct files *f, const char *id, const char *path);
+
 /* The attributes of path: a file open for writing here as written so far;
  * "/" a directory of its own; else its entry in its parent's listing.
  * *out filled (caller fentry_clear()s it). */
@@ -59,6 +85,8 @@ int files_list(struct files *f, const char *id, const char *path, struct dirlist
 /* Reads [off, off+len) of path into sink; *got the bytes given. */
 int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,
 	       const struct http_sink *sink, uint64_t *got);
+/* The sandbox's disk, bytes used and in all (envd's GET /metrics). */
+int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total);
 /* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */
 int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len);
 int files_mkdir(struct files *f, const char *id, const char *path);

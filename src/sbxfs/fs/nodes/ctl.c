@@ -18,9 +18,14 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 		.cache_ttl = fs->cache_ttl,
 		.stale_ttl = fs->stale_ttl,
 	};
+	char down[256];
 
 	api_get_stats(fs->store.api, &si.api);
 	cache_get_stats(fs->store.cache, &si.cache);
+	if (fs->files) {
+		files_format_down(fs->files, down, sizeof(down));
+		si.fs_last_error = down;
+	}
 	return status_render(&si, len);
 }
 

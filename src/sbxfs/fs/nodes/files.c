@@ -6,7 +6,8 @@
  * What envd has no call for is refused with nothing sent: chmod (but to
  * the same mode), chown, utimens, hard links, symlink creation and mknod
  * (ops.c, EPERM).
- * Symlinks show as what they point to (envd reports the target's type). */
+ * Symlinks show as links (envd reports the target's type and its resolved
+ * path; the store makes them FENTRY_SYMLINK), read as relative paths. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,8 @@ int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *pat
 		return err;
 	err = s->state == SBX_STATE_PAUSED ? -EHOSTDOWN : 0;
 	snprintf(id, 65, "%s", s->id);
+	if (err < 0)
+		files_note_down(fs->files, id, "paused");
 	listing_put(l);
 	if (err < 0)
 		return err;
@@ -33,17 +36,75 @@ int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *pat
 	return path_span_copy(n->rest, path, PATH_MAX);
 }
 
-void files_stat(struct sbxfs *fs, const struct fentry *e, struct stat *st)
+int files_link_text(const char *dir, const char *target, char *out, size_t size)
 {
-	bool dir = e->type == FENTRY_DIR;
-	mode_t perm = e->mode ? (mode_t)e->mode : dir ? 0755 : 0644;
+	const char *d = dir, *t = target;
+	size_t len = 0;
+	int n;
 
-	node_fill_stat(fs, st, (dir ? S_IFDIR : S_IFREG) | (perm & 07777), (off_t)e->size,
-		       (time_t)(e->mtime_ms / 1000));
+	/* The common leading components of dir and target. */
+	for (;;) {
+		while (*d == '/')
+			d++;
+		while (*t == '/')
+			t++;
+		size_t dl = strcspn(d, "/"), tl = strcspn(t, "/");
+
+		if (dl == 0 || dl != tl || strncmp(d, t, dl) != 0)
+			break;
+		d += dl;
+		t += tl;
+	}
+	out[0] = '\0';
+	/* One ".." for each component of dir left. */
+	while (*d) {
+		while (*d == '/')
+			d++;
+		if (*d == '\0')
+			break;
+		d += strcspn(d, "/");
+		if ((n = snprintf(out + len, size - len, "../")) < 0 || (size_t)n >= size - len)
+			return -ENAMETOOLONG;
+		len += (size_t)n;
+	}
+	while (*t == '/')
+		t++;
+	n = snprintf(out + len, size - len, "%s", *t ? t : len ? "" : ".");
+	if (n < 0 || (size_t)n >= size - len)
+		return -ENAMETOOLONG;
+	len += (size_t)n;
+	if (len > 1 && out[len - 1] == '/')
+		out[len - 1] = '\0';   /* "../" alone: the parent */
+	return 0;
+}
+
+void files_stat(struct sbxfs *fs, const struct fentry *e, const char *dir, struct stat *st)
+{
+	bool isdir = e->type == FENTRY_DIR;
+	bool link = e->type == FENTRY_SYMLINK && e->symlink_target;
+	mode_t perm = e->mode ? (mode_t)e->mode : isdir ? 0755 : 0644;
+	char text[PATH_MAX];
+	off_t size = (off_t)e->size;
+
+	if (link)
+		size = dir && files_link_text(dir, e->symlink_target, text, sizeof(text)) == 0
+		       ? (off_t)strlen(text) : (off_t)strlen(e->symlink_target);
+	node_fill_stat(fs, st, link ? S_IFLNK | 0777 : (isdir ? S_IFDIR : S_IFREG) | (perm & 07777),
+		       size, (time_t)(e->mtime_ms / 1000));
 	st->st_mtim.tv_nsec = (long)(e->mtime_ms % 1000) * 1000000;
 	st->st_ctim = st->st_mtim;
-	st->st_nlink = dir ? 2 : 1;
-	st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
+	st->st_nlink = isdir ? 2 : 1;
+	st->st_blocks = link ? 0 : (blkcnt_t)((e->size + 511) / 512);
+}
+
+/* The directory part of rpath, into dir (PATH_MAX). */
+static void parent_of(const char *rpath, char *dir)
+{
+	const char *slash = strrchr(rpath, '/');
+	size_t n = slash && slash != rpath ? (size_t)(slash - rpath) : 1;
+
+	memcpy(dir, rpath, n);
+	dir[n] = '\0';
 }
 
 static int fs_getattr(struct sbxfs *fs, const struct path_node *n, const char *path,
@@ -53,11 +114,14 @@ static int fs_getattr(struct sbxfs *fs, const struct path_node *n, const char *p
 	struct fentry e;
 	int err;
 
+	char dir[PATH_MAX];
+
 	(void)path;
 	if ((err = files_where(fs, n, id, rpath)) < 0 ||
 	    (err = files_lookup(fs->files, id, rpath, &e)) < 0)
 		return err;
-	files_stat(fs, &e, st);
+	parent_of(rpath, dir);
+	files_stat(fs, &e, dir, st);
 	fentry_clear(&e);
 	return 0;
 }
@@ -79,7 +143,7 @@ static int fs_list(struct sbxfs *fs, struct dir_handle *h, const struct path_nod
 	if ((err = files_where(fs, n, id, rpath)) < 0 ||
 	    (err = files_list(fs->files, id, rpath, &h->files)) < 0)
 		return err;
-	if ((h->files_id = strdup(id)) == NULL)
+	if ((h->files_id = strdup(id)) == NULL || (h->files_dir = strdup(rpath)) == NULL)
 		return -ENOMEM;
 	node_fill_stat(fs, &h->self, MODE_DIR, 0, fs->mount_time);
 	return 0;
@@ -93,7 +157,7 @@ static enum dir_slot fs_entry(struct sbxfs *fs, const struct dir_handle *h,
 	if (i >= h->files->n)
 		return SLOT_END;
 	*name = h->files->v[i].name;
-	files_stat(fs, &h->files->v[i], st);
+	files_stat(fs, &h->files->v[i], h->files_dir, st);
 	return SLOT_ENTRY;
 }
 
@@ -165,6 +229,45 @@ static int fs_chmod(struct sbxfs *fs, const struct path_node *n, const struct op
 	return (st.st_mode & 07777) == (mode & 07777) ? 0 : -EPERM;
 }
 
+/* The sandbox's disk as envd's GET /metrics reports it: its size (the
+ * template's diskSizeMB on sbxd) and what its files take, in 4 KiB
+ * blocks; no inode counts (envd has none). */
+static int fs_statfs(struct sbxfs *fs, const struct path_node *n, struct statvfs *sv)
+{
+	char id[65], rpath[PATH_MAX];
+	uint64_t used, total;
+	int err;
+
+	if ((err = files_where(fs, n, id, rpath)) < 0 ||
+	    (err = files_disk(fs->files, id, &used, &total)) < 0)
+		return err;
+	sv->f_blocks = (fsblkcnt_t)(total / sv->f_frsize);
+	sv->f_bfree = (fsblkcnt_t)(used < total ? (total - used) / sv->f_frsize : 0);
+	sv->f_bavail = sv->f_bfree;
+	return 0;
+}
+
+/* envd reports a link's target resolved to an absolute path in the
+ * sandbox; it is given relative to the link's directory, so following it
+ * in the mount stays inside fs/. */
+static int fs_readlink(struct sbxfs *fs, const struct path_node *n, char *buf, size_t size)
+{
+	char id[65], rpath[PATH_MAX], dir[PATH_MAX];
+	struct fentry e;
+	int err;
+
+	if ((err = files_where(fs, n, id, rpath)) < 0 ||
+	    (err = files_lookup(fs->files, id, rpath, &e)) < 0)
+		return err;
+	parent_of(rpath, dir);
+	if (e.type != FENTRY_SYMLINK || e.symlink_target == NULL)
+		err = -EINVAL;
+	else
+		err = files_link_text(dir, e.symlink_target, buf, size);
+	fentry_clear(&e);
+	return err;
+}
+
 const struct node_ops files_node_ops = {
 	.dir_of = fs_dir_of,
 	.getattr = fs_getattr,
@@ -184,4 +287,6 @@ const struct node_ops files_node_ops = {
 	.truncate = files_truncate,
 	.create = files_create,
 	.chmod = fs_chmod,
+	.statfs = fs_statfs,
+	.readlink = fs_readlink,
 };

@@ -12,8 +12,12 @@
  * (path, PATH_MAX bytes).  -ENOENT for a sandbox not listed, -EHOSTDOWN
  * for a paused one (reads never resume it), -ENOENT when fs/ is off. */
 int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *path);
-/* Attributes of entry e as the mount shows them. */
-void files_stat(struct sbxfs *fs, const struct fentry *e, struct stat *st);
+/* Attributes of entry e (in remote directory dir, NULL when unknown) as
+ * the mount shows them. */
+void files_stat(struct sbxfs *fs, const struct fentry *e, const char *dir, struct stat *st);
+/* The text of a link in remote directory dir to absolute target, as a
+ * path relative to dir ("a.txt", "../../tmp/x", "."): 0 or -ENAMETOOLONG. */
+int files_link_text(const char *dir, const char *target, char *out, size_t size);
 
 /* files_io.c: the open-file members of files_node_ops. */
 int files_open(struct sbxfs *fs, const struct path_node *n, const char *path,

@@ -217,7 +217,9 @@ int files_open(struct sbxfs *fs, const struct path_node *n, const char *path,
 	    ((err = spool_open(fs, io, fi->flags & O_TRUNC)) < 0 || (err = own_add(fs, io)) < 0))
 		goto fail;
 	fi->direct_io = 0;
-	fi->keep_cache = 0;
+	/* The kernel's pages of this file stay while it is unchanged since
+	 * the last open: a reread costs no request. */
+	fi->keep_cache = files_pages_same(fs->files, id, rpath, io->attr.size, io->attr.mtime_ms);
 	return handle_new(n, io, out);
 fail:
 	io_free(io);
@@ -424,7 +426,7 @@ int files_fgetattr(const struct open_file *h, struct stat *st)
 	if (io == NULL)
 		return -EBADF;
 	pthread_mutex_lock(&io->lock);
-	files_stat(get_fs(), &io->attr, st);
+	files_stat(get_fs(), &io->attr, NULL, st);
 	pthread_mutex_unlock(&io->lock);
 	if (io->spool >= 0 && fstat(io->spool, &sp) == 0) {
 		st->st_size = sp.st_size;
