@@ -132,6 +132,7 @@ Test(sbxdata, long_message_cut)
 	struct sbx_log_line *v;
 	size_t n;
 
+	cr_assert_not_null(body);
 	p = body + sprintf(body, "{\"logs\":[{\"timestamp\":\"2026-12-03T20:19:05Z\","
 			   "\"level\":\"debug\",\"message\":\"");
 	memset(p, 'a', big);
