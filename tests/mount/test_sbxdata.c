@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,57 @@ Test(sbxdata, logs_show_the_lifecycle_and_grow_like_a_log_file, .init = setup,
 	expect_lines(text, len, more, 0);
 	json_decref(logs);
 	json_decref(more);
+	free(text);
+	free(id);
+}
+
+static int count_of(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* GNU tail -f itself: it polls a FUSE file (no inotify for it) with stat
+ * and reads from where it was. */
+Test(sbxdata, tail_f_follows_new_lines, .init = setup, .fini = teardown)
+{
+	char *id = rest_create("base", "alpha", NULL);
+	char out[128], pidf[128], *text = NULL;
+	long pid = 0;
+	FILE *f;
+
+	refresh();
+	snprintf(out, sizeof(out), "%s/tail.out", M.tmp);
+	snprintf(pidf, sizeof(pidf), "%s/tail.pid", M.tmp);
+	/* bounded by timeout(1) should the kill below not happen */
+	cr_assert_eq(sh("timeout 20 tail -s 0.2 -f \"$MNT/alpha/logs\" > '%s' 2>&1 & "
+			"echo $! > '%s'", out, pidf), 0);
+	for (int i = 0; i < 50 && !(text && strstr(text, " INFO Sandbox created")); i++) {
+		free(text);
+		usleep(100 * 1000);
+		text = slurp(out, NULL);
+	}
+	cr_expect(text && strstr(text, " INFO Sandbox created"), "tail -f showed: %s", text);
+	post(id, "pause");
+	for (int i = 0; i < 50 && !(text && strstr(text, " INFO Sandbox paused")); i++) {
+		free(text);
+		usleep(100 * 1000);
+		text = slurp(out, NULL);
+	}
+	cr_expect(text && strstr(text, " INFO Sandbox paused\n"), "tail -f showed: %s", text);
+	cr_expect(text && count_of(text, "Sandbox created") == 1 &&
+		  count_of(text, "Sandbox paused") == 1, "a line came twice: %s", text);
+	if ((f = fopen(pidf, "r")) != NULL) {
+		if (fscanf(f, "%ld", &pid) == 1 && pid > 0)
+			kill((pid_t)pid, SIGTERM);
+		fclose(f);
+	}
+	/* gone before the unmount (bounded: 2 s) */
+	for (int i = 0; pid > 0 && i < 20 && kill((pid_t)pid, 0) == 0; i++)
+		usleep(100 * 1000);
 	free(text);
 	free(id);
 }
