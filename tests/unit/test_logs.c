@@ -127,7 +127,7 @@ Test(logs, fetches_only_new_lines, .init = setup, .fini = teardown)
 			     len, want_len);
 		cr_assert_eq(memcmp(got, want, len), 0, "round %d:\n%.*s\nwant:\n%s", round,
 			     (int)len, got, want);
-		logs_size(L, e, origin, &size, &mtime);
+		logs_size(L, e, &origin, &size, &mtime);
 		cr_expect_eq(size, len);
 		cr_expect_neq(mtime, 0);
 		free(got);
@@ -174,7 +174,7 @@ Test(logs, capped_oldest_dropped_reader_kept, .init = setup, .fini = teardown)
 	cr_assert_eq(logs_read(L, e, &origin, buf, sizeof(buf), 0), sizeof(buf));
 	cr_assert_eq(origin, late);
 	cr_assert_eq(memcmp(buf, want + late, sizeof(buf)), 0);
-	logs_size(L, e, origin, &size, &mtime);
+	logs_size(L, e, &origin, &size, &mtime);
 	cr_assert_eq(size, len);
 	logs_close(L, e);
 	logs_close(L, e);

@@ -305,11 +305,11 @@ size_t logs_read(struct logs *L, struct logs_sbx *e, uint64_t *origin, char *buf
 	return n;
 }
 
-void logs_size(struct logs *L, struct logs_sbx *e, uint64_t origin, uint64_t *size,
+void logs_size(struct logs *L, struct logs_sbx *e, const uint64_t *origin, uint64_t *size,
 	       time_t *mtime)
 {
 	pthread_mutex_lock(&L->lock);
-	*size = e->base + e->len - origin;
+	*size = e->base + e->len - *origin;
 	*mtime = e->mtime;
 	pthread_mutex_unlock(&L->lock);
 }

@@ -63,9 +63,10 @@ int logs_update(struct logs *L, struct logs_sbx *e, long min_age_ms);
  * were dropped (see above). */
 size_t logs_read(struct logs *L, struct logs_sbx *e, uint64_t *origin, char *buf, size_t size,
 		 uint64_t off);
-/* The size a reader with origin sees, and the time a line was last
- * added (0: none). */
-void logs_size(struct logs *L, struct logs_sbx *e, uint64_t origin, uint64_t *size,
+/* The size a reader with *origin sees, and the time a line was last
+ * added (0: none).  *origin is read under the lock logs_read moves it
+ * under. */
+void logs_size(struct logs *L, struct logs_sbx *e, const uint64_t *origin, uint64_t *size,
 	       time_t *mtime);
 
 #endif

@@ -113,7 +113,7 @@ static int logs_open_node(struct sbxfs *fs, const struct path_node *n, const cha
 		r = NULL;
 		goto out;
 	}
-	logs_size(fs->logs, r->e, r->origin, &before, &mtime);
+	logs_size(fs->logs, r->e, &r->origin, &before, &mtime);
 	if ((err = logs_update(fs->logs, r->e, 0)) < 0)
 		goto out;
 	if ((*out = open_file_new(node_ops_of(n), n, id, NULL)) == NULL) {
@@ -126,7 +126,7 @@ static int logs_open_node(struct sbxfs *fs, const struct path_node *n, const cha
 	fi->nonseekable = 0;
 	/* The kernel holds the size a stat gave before this fetch; tail
 	 * seeks from it, so it must ask again. */
-	logs_size(fs->logs, (*out)->logs->e, (*out)->logs->origin, &after, &mtime);
+	logs_size(fs->logs, (*out)->logs->e, &(*out)->logs->origin, &after, &mtime);
 	if (after != before && path)
 		fuse_invalidate_path(fuse_get_context()->fuse, path);
 out:
@@ -167,7 +167,7 @@ static int logs_fgetattr(const struct open_file *h, struct stat *st)
 	if (r == NULL)
 		return -EBADF;
 	(void)logs_update(fs->logs, r->e, ttl_ms(fs));
-	logs_size(fs->logs, r->e, r->origin, &size, &mtime);
+	logs_size(fs->logs, r->e, &r->origin, &size, &mtime);
 	node_fill_stat(fs, st, MODE_RO, (off_t)size, mtime ? mtime : r->started_at);
 	return 0;
 }
