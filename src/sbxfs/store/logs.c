@@ -263,7 +263,8 @@ int logs_update(struct logs *L, struct logs_sbx *e, long min_age_ms)
 	pthread_mutex_lock(&L->lock);
 	while (e->fetching)
 		pthread_cond_wait(&L->done, &L->lock);
-	if (e->fetch_ended_ms && (e->fetch_began_ms >= called ||
+	/* began in a later millisecond: surely after this call */
+	if (e->fetch_ended_ms && (e->fetch_began_ms > called ||
 				  (min_age_ms > 0 && called - e->fetch_ended_ms < min_age_ms))) {
 		pthread_mutex_unlock(&L->lock);
 		return 0;
