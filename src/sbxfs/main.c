@@ -168,10 +168,11 @@ static int setup_client(struct sbxfs_main *m)
 	m->fs.kcache = kcache_new(0);
 	m->fs.kinval = kinval_new();
 	m->fs.store.state_unsure = idset_new(1024);
+	m->fs.logs = logs_new(m->fs.store.api, 0);
 	if (m->fs.store.cache)
 		cache_set_listener(m->fs.store.cache, kinval_on_refresh, m->fs.kinval);
 	if (m->fs.store.cache == NULL || m->fs.kcache == NULL || m->fs.kinval == NULL ||
-	    m->fs.store.state_unsure == NULL) {
+	    m->fs.store.state_unsure == NULL || m->fs.logs == NULL) {
 		fprintf(stderr, "sbxfs: out of memory\n");
 		return -1;
 	}
@@ -352,6 +353,7 @@ static void teardown(struct sbxfs_main *m)
 	dircache_free(m->dirs);
 	envdc_free(m->envd);
 	idset_free(m->fs.store.state_unsure);
+	logs_free(m->fs.logs);
 	if (m->fs.store.api)
 		api_free(m->fs.store.api);
 	backend_clear(&m->backend);

@@ -43,7 +43,7 @@ Test(path, sandbox_files)
 {
 	static const char *const names[] = {
 		"info", "info.json", "state", "timeout", "sandbox_id", "template_id",
-		"started_at", "end_at",
+		"started_at", "end_at", "logs", "metrics",
 	};
 	char p[64];
 

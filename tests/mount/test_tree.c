@@ -86,8 +86,8 @@ Test(tree, ls_shows_named_and_unnamed, .init = setup, .fini = teardown)
 	cr_expect(has_line(out, ".sbxfs"), "%s", out);
 	free(out);
 	out = shout("ls \"$MNT/alpha\"");
-	cr_expect_str_eq(out, "end_at\ninfo\ninfo.json\nmetadata\nsandbox_id\nstarted_at\n"
-			 "state\ntemplate_id\ntimeout\n");
+	cr_expect_str_eq(out, "end_at\ninfo\ninfo.json\nlogs\nmetadata\nmetrics\nsandbox_id\n"
+			 "started_at\nstate\ntemplate_id\ntimeout\n");
 	free(out);
 	free(named);
 	free(anon);

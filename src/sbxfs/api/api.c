@@ -54,7 +54,8 @@ struct api {
 static const char *const op_names[] = {
 	[API_OP_LIST] = "list", [API_OP_GET] = "get", [API_OP_CREATE] = "create",
 	[API_OP_KILL] = "kill", [API_OP_TIMEOUT] = "timeout", [API_OP_PAUSE] = "pause",
-	[API_OP_RESUME] = "resume", [API_OP_PROBE] = "probe",
+	[API_OP_RESUME] = "resume", [API_OP_PROBE] = "probe", [API_OP_METRICS] = "metrics",
+	[API_OP_LOGS] = "logs",
 };
 
 static long now_ms(void)

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "model/model.h"
+#include "model/sbxdata.h"
 
 struct api;
 
@@ -58,7 +59,7 @@ struct api_error {
 /* The operations, for the per-operation errno overrides. */
 enum api_op {
 	API_OP_LIST, API_OP_GET, API_OP_CREATE, API_OP_KILL, API_OP_TIMEOUT,
-	API_OP_PAUSE, API_OP_RESUME, API_OP_PROBE,
+	API_OP_PAUSE, API_OP_RESUME, API_OP_PROBE, API_OP_METRICS, API_OP_LOGS,
 };
 
 /* Maps an HTTP status to -errno for an operation: 2xx→0, 400→EINVAL,
@@ -120,6 +121,19 @@ int api_set_timeout(struct api *a, const char *id, unsigned long secs, struct ap
 int api_pause(struct api *a, const char *id, struct api_error *err);
 /* Resumes a paused sandbox via POST /sandboxes/{id}/connect. */
 int api_resume(struct api *a, const char *id, unsigned long timeout, struct api_error *err);
+
+/* The newest sample of GET /sandboxes/{id}/metrics?start=<now - 300 s>
+ * into *out (present false when the server has none).  Retried as a
+ * GET. */
+int api_metrics(struct api *a, const char *id, struct sbx_metrics *out,
+		struct api_error *err);
+/* One page of GET /v2/sandboxes/{id}/logs?direction=forward&limit=limit,
+ * from cursor_ms on (the server's cursor is inclusive: entries at that
+ * millisecond come again), or from the oldest when cursor_ms < 0.  limit
+ * 1..1000.  0 with the lines in the server's (ascending) order in *out
+ * (caller sbx_log_lines_free()s it), or -errno.  Retried as a GET. */
+int api_logs(struct api *a, const char *id, int64_t cursor_ms, unsigned limit,
+	     struct sbx_log_line **out, size_t *n, struct api_error *err);
 
 struct api_stats {
 	uint64_t requests;      /* HTTP attempts sent */

@@ -24,6 +24,7 @@ struct node_ops;
 struct sbx;
 struct sbx_listing;
 struct file_io;
+struct logs_reader;
 struct dirlist;
 
 enum handle_type {
@@ -55,6 +56,9 @@ struct open_file {
 	struct snap *snap;         /* NULL for kinds that do not read a snapshot */
 	struct file_io *io;        /* a sandbox's own file (nodes/files.c): its
 	                            * spool and read-ahead; freed by its release */
+	struct logs_reader *logs;  /* MOUNT/<sbx>/logs (nodes/sbx_data.c): the
+	                            * copy read and this reader's place in it;
+	                            * freed by its release */
 };
 
 struct dir_handle {

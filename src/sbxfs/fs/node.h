@@ -8,7 +8,9 @@
  * of a directory EISDIR); readdir ENOTDIR; mkdir, unlink, rename and
  * create EPERM; rmdir EPERM on a directory, else ENOTDIR.  A new kind of node is a new path kind, one file in nodes/ and
  * one line in ops.c's table; a new file in a sandbox directory is one
- * entry in nodes/sbx_file.c's table (and its name in path.h's enum).
+ * entry in nodes/sbx_file.c's table (and its name in path.h's enum),
+ * which names node_ops of its own when it is more than a rendering of
+ * the record.
  *
  * A kind with a subtree of its own (a sandbox's files, served from inside
  * it) gets its paths from path_parse as one kind with a remote path, pins
@@ -112,6 +114,8 @@ extern const struct node_ops sbx_file_node_ops;  /* nodes/sbx_file.c */
 extern const struct node_ops meta_dir_node_ops;  /* nodes/meta.c */
 extern const struct node_ops meta_file_node_ops; /* nodes/meta.c */
 extern const struct node_ops files_node_ops;     /* nodes/files.c */
+extern const struct node_ops logs_node_ops;      /* nodes/sbx_data.c */
+extern const struct node_ops metrics_node_ops;   /* nodes/sbx_data.c */
 
 /* ---- what the kinds share (node.c) ---- */
 
@@ -178,6 +182,12 @@ struct sbx_file_def {
 	int (*write)(struct sbxfs *fs, const struct sbx *s, const char *buf, size_t size);
 	bool live;        /* changes by itself (a countdown): never page-cached */
 	bool complete;    /* shows what only a full GET has (resolve_sbx) */
+	/* A file that fetches content of its own (logs, metrics) instead of
+	 * rendering the record: the node_ops serving it (render is NULL),
+	 * and its attributes as known without a request, so a listing of
+	 * the sandbox directory sends none. */
+	const struct node_ops *ops;
+	void (*known)(struct sbxfs *fs, const struct sbx *s, struct stat *st);
 };
 
 /* The entry of file f, or NULL past the table. */
@@ -185,6 +195,12 @@ const struct sbx_file_def *sbx_file_def(enum sbx_file f);
 /* Attributes of file f of sandbox s; path as for getattr. */
 int sbx_file_stat(struct sbxfs *fs, const struct sbx *s, enum sbx_file f, const char *path,
 		  struct stat *st);
+
+/* The attributes of logs and metrics known without a request
+ * (nodes/sbx_data.c): logs the bytes held locally, metrics a nominal
+ * size (it is read with direct I/O). */
+void sbx_logs_known(struct sbxfs *fs, const struct sbx *s, struct stat *st);
+void sbx_metrics_known(struct sbxfs *fs, const struct sbx *s, struct stat *st);
 
 /* ---- a sandbox's metadata (nodes/meta.c) ---- */
 

@@ -35,8 +35,14 @@ static const struct node_ops *const node_table[] = {
 	[PATH_SBX_FS] = &files_node_ops,
 };
 
+/* A sandbox file served by a kind of its own (logs, metrics) names it in
+ * its entry of the sandbox files' table. */
 const struct node_ops *node_ops_of(const struct path_node *n)
 {
+	const struct sbx_file_def *d;
+
+	if (n->kind == PATH_SBX_FILE && (d = sbx_file_def(n->file)) != NULL && d->ops)
+		return d->ops;
 	return node_table[n->kind];
 }
 

@@ -103,6 +103,9 @@ static const struct sbx_file_def files[SBX_FILE_COUNT] = {
 	[SBX_FILE_TEMPLATE_ID] = { "template_id", render_template, NULL, false, false },
 	[SBX_FILE_STARTED_AT] = { "started_at", render_started, NULL, false, false },
 	[SBX_FILE_END_AT] = { "end_at", render_end, NULL, false, false },
+	[SBX_FILE_LOGS] = { "logs", NULL, NULL, true, false, &logs_node_ops, sbx_logs_known },
+	[SBX_FILE_METRICS] = { "metrics", NULL, NULL, true, false, &metrics_node_ops,
+			       sbx_metrics_known },
 };
 
 const struct sbx_file_def *sbx_file_def(enum sbx_file f)
@@ -132,6 +135,10 @@ int sbx_file_stat(struct sbxfs *fs, const struct sbx *s, enum sbx_file f, const 
 
 	if (d == NULL)
 		return -ENOENT;
+	if (d->known) {
+		d->known(fs, s, st);
+		return 0;
+	}
 	/* info.json's size is known without a copy (rendered once per sbx) */
 	if (f == SBX_FILE_INFO_JSON) {
 		if ((json = sbx_info_json(s, &len)) == NULL)
