@@ -242,22 +242,6 @@ static size_t read_until(int fd, char *buf, size_t len, const char *stop, int64_
 	return got;
 }
 
-static int write_map(pid_t pid, const char *file, unsigned base)
-{
-	char path[64], map[64];
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	snprintf(map, sizeof(map), "0 %u %u\n", base, RT_UID_RANGE);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, map, strlen(map)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* Steps 3 and 4: *init gets init's host pid.  0, or -EIO with err. */
 static int await_init(struct rt *rt, struct launch *l, pid_t *init, int64_t until)
 {
@@ -270,8 +254,8 @@ static int await_init(struct rt *rt, struct launch *l, pid_t *init, int64_t unti
 	*init = p ? (pid_t)atoi(p + 12) : 0;
 	if (*init <= 0)
 		return -EIO;
-	if (rt->mapped && (write_map(*init, "uid_map", rt->base_uid) < 0 ||
-			   write_map(*init, "gid_map", rt->base_gid) < 0 ||
+	if (rt->mapped && (rootfs_write_map(*init, "uid_map", rt->base_uid) < 0 ||
+			   rootfs_write_map(*init, "gid_map", rt->base_gid) < 0 ||
 			   write(l->block[1], "1", 1) != 1))
 		return -EIO;
 	close_fd(&l->block[1]);

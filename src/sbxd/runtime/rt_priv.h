@@ -69,6 +69,8 @@ struct rt {
 	char bwrap[PATH_MAX];
 	char init[PATH_MAX];
 	char net_tool[PATH_MAX];    /* pasta or slirp4netns; "" none */
+	bool overlay_ok;            /* a rootfs gets an overlay (else a copy) */
+	int idmap_ns;               /* user namespace of the sandbox map, or -1 */
 	struct cg_sys cgs;
 	struct launcher *launcher;  /* bwrap: the thread that forks sandboxes */
 
@@ -96,6 +98,12 @@ int rootfs_build(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spec
 /* Removes b->dir and everything below (never crossing a mount or
  * following a link).  0 or -errno. */
 int rootfs_remove(struct rt *rt, struct rt_box *b);
+/* Decides overlay or copy for rootfs templates (rt->overlay_ok) and opens
+ * rt->idmap_ns; after ROOTS exists.  rootfs_teardown closes it. */
+void rootfs_setup(struct rt *rt);
+void rootfs_teardown(struct rt *rt);
+/* Writes "0 base 65536" to /proc/PID/FILE (uid_map, gid_map). */
+int rootfs_write_map(pid_t pid, const char *file, unsigned base);
 /* The host uid/gid sandbox uid `u` owns files as. */
 uid_t rootfs_host_uid(const struct rt *rt, unsigned u);
 gid_t rootfs_host_gid(const struct rt *rt, unsigned g);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -166,6 +167,7 @@ struct rt *rt_new(const struct rt_config *cfg, char **err)
 	rt->mapped = geteuid() == 0;
 	rt->base_uid = cfg->sandbox_uid ? cfg->sandbox_uid : DEFAULT_SANDBOX_UID;
 	rt->base_gid = rt->base_uid;
+	rt->idmap_ns = -1;
 	if ((cfg->kind == RT_BWRAP && setup_bwrap(rt, err) < 0) ||
 	    (cfg->kind != RT_RECORD && make_roots(rt, cfg, err) < 0)) {
 		launcher_free(rt->launcher);
@@ -173,6 +175,8 @@ struct rt *rt_new(const struct rt_config *cfg, char **err)
 		free(rt);
 		return NULL;
 	}
+	if (cfg->kind != RT_RECORD)
+		rootfs_setup(rt);
 	return rt;
 }
 
@@ -193,11 +197,14 @@ void rt_free(struct rt *rt)
 		rt->ops->stop(rt, b);
 		if (rt->private_roots)
 			rootfs_remove(rt, b);
+		else if (b->overlay)
+			umount2(b->root, MNT_DETACH);   /* mounted again at restore */
 		pthread_mutex_unlock(&b->lock);
 		box_free(b);
 	}
 	if (rt->private_roots)
 		rmdir(rt->roots);
+	rootfs_teardown(rt);
 	launcher_free(rt->launcher);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
@@ -508,6 +515,8 @@ json_t *rt_info(struct rt *rt)
 {
 	json_t *o = json_pack("{s:s}", "kind", rt_kind_name(rt->kind));
 
+	if (o && rt->kind != RT_RECORD)
+		json_object_set_new(o, "rootfs", json_string(rt->overlay_ok ? "overlay" : "copy"));
 	if (!o || rt->kind != RT_BWRAP)
 		return o;
 	json_t *cg = cg_sys_json(&rt->cgs);
