@@ -158,6 +158,35 @@ static void launch_close(struct launch *l)
 		close_fd(&all[i]);
 }
 
+/* Runs bwrap as PID 1 of the PID namespace we unshared (as root: this
+ * needs CAP_SYS_ADMIN) and waits for it.  Why:
+ * bwrap's child waits (on an eventfd) for bwrap to let it go after we
+ * wrote its uid maps, and only then ties itself to bwrap's death; if sbxd
+ * dies in that window, bwrap dies (--die-with-parent) and the child would
+ * wait for ever.  As PID 1 here, bwrap's death ends every process of the
+ * namespace, that child included.  We stay as bwrap's parent, dying with
+ * sbxd (PR_SET_PDEATHSIG), so that bwrap dies with us.  Exits with
+ * bwrap's status.  Async-signal-safe calls only. */
+static void run_in_pidns(const struct args *a, char *const *envp)
+{
+	int st = 0;
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Our parent is outside the namespace: getppid() says 0, so a
+		 * death before this line goes unseen; bwrap then dies of
+		 * SIGPIPE on its --info-fd, sbxd's end being closed. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execve(a->v[0], (char *const *)a->v, envp);
+		_exit(127);
+	}
+	/* bwrap keeps the pipes: no copy of ours may hold them open. */
+	syscall(SYS_close_range, 0, ~0U, 0);
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(pid < 0 ? 123 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 /* In the forked child: async-signal-safe calls only.  It keeps only its
  * own descriptors, at once: a copy of another launch's pipe held here would
  * keep that launch waiting if sbxd died.  It dies with sbxd until bwrap
@@ -186,7 +215,8 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	if (rt->mapped && (unshare(CLONE_NEWNS) < 0 ||
+	/* CLONE_NEWPID for run_in_pidns, while we may. */
+	if (rt->mapped && (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0 ||
 			   mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 		_exit(124);
 	if (rt->mapped)
@@ -198,11 +228,14 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 				rt->base_gid) < 0 || setresuid(rt->base_uid, rt->base_uid,
 				rt->base_uid) < 0))
 		_exit(125);
-	/* The uid change cleared the parent-death signal; bwrap keeps it
-	 * across exec, so even a bwrap stuck in its setup dies with sbxd. */
+	/* The uid change cleared the parent-death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(126);
+	if (rt->mapped)
+		run_in_pidns(a, envp);
+	/* Not root: bwrap writes the maps itself, and its child waits only
+	 * for that. */
 	execve(a->v[0], (char *const *)a->v, envp);
 	_exit(127);
 }
@@ -242,8 +275,26 @@ static size_t read_until(int fd, char *buf, size_t len, const char *stop, int64_
 	return got;
 }
 
+/* The only child of host pid `pid` (its first), or 0. */
+static pid_t first_child(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return (pid_t)atoi(buf);
+}
+
 /* Steps 3 and 4: *init gets init's host pid.  0, or -EIO with err. */
-static int await_init(struct rt *rt, struct launch *l, pid_t *init, int64_t until)
+static int await_init(struct rt *rt, struct launch *l, pid_t bwrap_pid, pid_t *init,
+		      int64_t until)
 {
 	char info[1024];
 	struct ip_msg m;
@@ -251,7 +302,9 @@ static int await_init(struct rt *rt, struct launch *l, pid_t *init, int64_t unti
 
 	read_until(l->info[0], info, sizeof(info), "}", until);
 	p = strstr(info, "\"child-pid\"");
-	*init = p ? (pid_t)atoi(p + 12) : 0;
+	/* bwrap names its child as its own PID namespace numbers it: the
+	 * host's pid is the child of bwrap, itself our child's child. */
+	*init = !p ? 0 : rt->mapped ? first_child(first_child(bwrap_pid)) : (pid_t)atoi(p + 12);
 	if (*init <= 0)
 		return -EIO;
 	if (rt->mapped && (rootfs_write_map(*init, "uid_map", rt->base_uid) < 0 ||
@@ -351,7 +404,7 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 		build_args(rt, b, spec, a, paths);
 		rc = start_bwrap(rt, b, &l, a);
 	}
-	if (rc == 0 && (rc = await_init(rt, &l, &b->init_pid, until)) < 0)
+	if (rc == 0 && (rc = await_init(rt, &l, b->bwrap_pid, &b->init_pid, until)) < 0)
 		bwrap_error(&l, err, errlen, until);
 	if (rc == 0) {
 		b->ctl = l.ctl[0];

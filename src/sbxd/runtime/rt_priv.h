@@ -41,6 +41,7 @@ struct rt_box {
 	int init_pidfd;
 	int ctl;                    /* control socket to init, or -1 */
 	pid_t net_pid;              /* pasta / slirp4netns, 0: none */
+	int net_exit;               /* slirp4netns's --exit-fd pipe (ours), or -1 */
 	struct cg *cg;
 	int cpus;                   /* its cpuCount, for the CPU share */
 	uint64_t last_cpu_us;       /* the previous rt_usage sample */
@@ -69,6 +70,7 @@ struct rt {
 	char bwrap[PATH_MAX];
 	char init[PATH_MAX];
 	char net_tool[PATH_MAX];    /* pasta or slirp4netns; "" none */
+	bool net_as_root;           /* slirp4netns runs as root (net.c) */
 	bool overlay_ok;            /* a rootfs gets an overlay (else a copy) */
 	int idmap_ns;               /* user namespace of the sandbox map, or -1 */
 	struct cg_sys cgs;
@@ -110,6 +112,8 @@ gid_t rootfs_host_gid(const struct rt *rt, unsigned g);
 
 /* ---- net.c: the user-mode network of a sandbox ------------------------ */
 
+/* Chooses the stack this machine lets us run (rt->net_tool, "" none). */
+void net_pick(struct rt *rt);
 /* Starts pasta or slirp4netns for the network namespace of b->init_pid;
  * sets b->net_pid.  0 or -errno (the sandbox then has no network). */
 int net_start(struct rt *rt, struct rt_box *b);

@@ -114,18 +114,6 @@ fail:
 	return -errno;
 }
 
-/* The network stack runs as the sandbox's host uid (as root, pasta
- * would drop to nobody before it could join the sandbox), so it needs
- * /dev/net/tun open to everyone, as distributions ship it. */
-static bool tun_usable(const struct rt *rt)
-{
-	struct stat st;
-
-	if (stat("/dev/net/tun", &st) < 0)
-		return false;
-	return !rt->mapped || (st.st_mode & 0006) == 0006;
-}
-
 static int setup_bwrap(struct rt *rt, char **err)
 {
 	const char *why = NULL;
@@ -138,10 +126,7 @@ static int setup_bwrap(struct rt *rt, char **err)
 		*err = strdup(why);
 		return -ENOENT;
 	}
-	if ((!rt_find_program("pasta", rt->net_tool, sizeof(rt->net_tool)) &&
-	     !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool))) ||
-	    !tun_usable(rt))
-		rt->net_tool[0] = '\0';
+	net_pick(rt);
 	cg_detect(&rt->cgs);
 	rt->launcher = launcher_new();
 	if (!rt->launcher) {
@@ -285,7 +270,7 @@ static struct rt_box *add_box(struct rt *rt, const struct rt_box_spec *spec, int
 		*rc = -ENAMETOOLONG;
 		return NULL;
 	}
-	b->ctl = b->bwrap_pidfd = b->init_pidfd = -1;
+	b->ctl = b->bwrap_pidfd = b->init_pidfd = b->net_exit = -1;
 	b->refs = 2;
 	pthread_mutex_lock(&rt->lock);
 	if (find(rt, spec->id)) {
@@ -398,7 +383,8 @@ int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx)
 	if (rt->kind == RT_RECORD || !(d = opendir(rt->roots)))
 		return 0;
 	while ((e = readdir(d))) {
-		struct rt_box gone = { .ctl = -1, .bwrap_pidfd = -1, .init_pidfd = -1 };
+		struct rt_box gone = { .ctl = -1, .bwrap_pidfd = -1, .init_pidfd = -1,
+				       .net_exit = -1 };
 
 		if (e->d_name[0] == '.' || !util_valid_id(e->d_name))
 			continue;
