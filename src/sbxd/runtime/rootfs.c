@@ -247,9 +247,9 @@ int rootfs_build(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spec
 			 spec->template_id ? spec->template_id : "?");
 		return -ENOENT;
 	}
-	if (mkdir(b->dir, 0711) < 0 && errno != EEXIST)
-		return -errno;
-	rc = mkdir_owned(rt, b->dir, "root", 0755, 0);
+	rc = mkdir(b->dir, 0711) < 0 && errno != EEXIST ? -errno : 0;
+	if (rc == 0)
+		rc = mkdir_owned(rt, b->dir, "root", 0755, 0);
 	if (rc == 0 && spec->rootfs && !b->overlay)
 		rc = build_rootfs(rt, b, spec->rootfs, err, errlen);
 	if (rc == 0)
