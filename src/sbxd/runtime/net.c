@@ -89,12 +89,13 @@ static int spawn(struct rt *rt, const char *const *argv, int exit_r, int ready_w
 
 static int start_slirp(struct rt *rt, struct rt_box *b, const char *pid)
 {
-	const char *argv[] = { rt->net_tool, "--configure", "--mtu=65520",
-			       "--disable-host-loopback", "--exit-fd=3", "--ready-fd=4",
-			       rt->net_as_root ? "--enable-sandbox" : pid,
-			       rt->net_as_root ? "--enable-seccomp" : "tap0",
-			       rt->net_as_root ? pid : NULL, "tap0", NULL };
-	int ex[2], ready[2], rc;
+	const char *argv[12] = { rt->net_tool, "--configure", "--mtu=65520",
+				 "--disable-host-loopback", "--exit-fd=3", "--ready-fd=4" };
+	int ex[2], ready[2], rc, n = 6;
+
+	if (rt->net_as_root)
+		argv[n++] = "--enable-sandbox", argv[n++] = "--enable-seccomp";
+	argv[n++] = pid, argv[n++] = "tap0", argv[n] = NULL;
 
 	if (pipe2(ex, O_CLOEXEC) < 0)
 		return -errno;
