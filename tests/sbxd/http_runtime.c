@@ -396,22 +396,6 @@ Test(runtime, bad_templates_and_the_limit)
 	status_of("POST", "/sandboxes", "{\"templateID\":\"base\"}", 429);
 }
 
-/* A tiny image at DIR: sh, cat and ls with the libraries they and
- * sbxd-init load (init is bound in from the host), and an
- * /etc/os-release marker, all owned by the host's root as an unpacked
- * image is. */
-static void make_image(const char *dir)
-{
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd),
-		 "set -e; D=%s; mkdir -p $D/bin $D/etc; echo ID=sbxd-test-image > $D/etc/os-release;"
-		 " for f in /bin/sh /bin/cat /bin/ls \"$SBXD_INIT\"; do ldd \"$f\"; done |"
-		 " grep -o '/[^ ]*' | sort -u | while read l; do cp --parents -L \"$l\" $D; done;"
-		 " cp -L /bin/sh /bin/cat /bin/ls $D/bin/", dir);
-	cr_assert_eq(system(cmd), 0, "cannot build the test image: %s", cmd);
-}
-
 static bool mounted_at(const char *path, const char *type)
 {
 	char line[4096], want[512];
@@ -448,7 +432,7 @@ Test(runtime, a_rootfs_template_is_read_only_below_a_private_layer)
 
 	tsrv_stop(&t);
 	snprintf(image, sizeof(image), "%s/image", state);
-	make_image(image);
+	rtu_make_image(image);
 	snprintf(tpl, sizeof(tpl), "%s/templates.json", state);
 	cr_assert((f = fopen(tpl, "we")));
 	fprintf(f, "[{\"templateID\":\"img\",\"rootfs\":\"%s\"}]", image);
@@ -488,6 +472,15 @@ Test(runtime, a_rootfs_template_is_read_only_below_a_private_layer)
 	cr_expect_eq(rtu_sh(rt(), b, NULL, "cat /etc/os-release; ls /new-file /home/user/f"
 			    " 2>/dev/null; true", out, sizeof(out)), 0);
 	cr_expect_str_eq(out, "ID=sbxd-test-image\n", "b sees a's writes");
+
+	/* A restart (a reboot) keeps a's layer: sbxd unmounts it when it
+	 * stops and mounts it again. */
+	tsrv_stop(&t);
+	snprintf(path, sizeof(path), "%s/root", dir);
+	cr_expect(!mounted_at(path, "overlay"), "a stopped sbxd left the overlay mounted");
+	tsrv_start(&t, &cfg);
+	cr_expect_eq(rtu_sh(rt(), a, NULL, "cat /etc/os-release /new-file", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "changed\nmine\n");
 
 	snprintf(path, sizeof(path), "/sandboxes/%s", a);
 	status_of("DELETE", path, NULL, 204);

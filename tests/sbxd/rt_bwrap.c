@@ -238,4 +238,27 @@ Test(rt_bwrap, not_root_user_is_mapped_and_root_is_nested)
 	cr_expect_eq(uid, me);
 	cr_expect_str_eq(home, "/root");
 	cr_expect_eq(rt_destroy(rt, "nr1"), 0);
+
+	/* A rootfs template: a copy (no overlay without root), its files
+	 * sbxd's uid's, so root inside may change them; the image stays. */
+	json_t *info = rt_info(rt);
+	cr_expect_str_eq(json_string_value(json_object_get(info, "rootfs")), "copy");
+	json_decref(info);
+	snprintf(path, sizeof(path), "%s/image", state);
+	rtu_make_image(path);
+	spec = (struct rt_box_spec){ .id = "nr2", .template_id = "img", .rootfs = path };
+	cr_assert_eq(rt_create(rt, &spec, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rtu_sh(rt, "nr2", "root", "cat /etc/os-release; echo new > /etc/os-release",
+			    out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "ID=sbxd-test-image\n");
+	cr_expect_eq(rtu_sh(rt, "nr2", NULL, "cat /etc/os-release", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "new\n");
+	snprintf(path, sizeof(path), "%s/image/etc/os-release", state);
+	FILE *f = fopen(path, "re");
+	cr_assert(f && fgets(out, sizeof(out), f));
+	fclose(f);
+	cr_expect_str_eq(out, "ID=sbxd-test-image\n", "a write inside reached the image");
+	cr_expect_eq(rt_destroy(rt, "nr2"), 0);
+	snprintf(path, sizeof(path), "%s/sandboxes/nr2", state);
+	cr_expect(!rtu_exists(path), "the copy survived the kill");
 }

@@ -188,6 +188,8 @@ static int mount_overlay(struct rt *rt, struct rt_box *b, const char *rootfs)
 	    (mkdir(lower, 0700) < 0 && errno != EEXIST) ||
 	    chown(upper, rootfs_host_uid(rt, 0), rootfs_host_gid(rt, 0)) < 0)
 		return -errno;
+	/* One left by an sbxd that died: the layers are in use until it goes. */
+	umount2(b->root, MNT_DETACH);
 	bool idmapped = mount_idmapped(rt, rootfs, lower) == 0;
 	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
 		 idmapped ? lower : rootfs, upper, work);
