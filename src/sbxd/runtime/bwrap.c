@@ -412,6 +412,8 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 		b->init_pidfd = (int)syscall(SYS_pidfd_open, b->init_pid, 0);
 		set_oom_adj(b->init_pid, "-1000");
 		set_oom_adj(b->bwrap_pid, "-1000");
+		if (rt->mapped)     /* bwrap itself, below the launcher's child */
+			set_oom_adj(first_child(b->bwrap_pid), "-1000");
 	}
 	if (rc < 0 && b->bwrap_pid > 0)
 		bwrap_stop(rt, b);
