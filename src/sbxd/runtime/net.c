@@ -15,8 +15,10 @@
  *     with --enable-sandbox (its own mount namespace, every capability
  *     dropped but CAP_NET_BIND_SERVICE) and --enable-seccomp.
  * slirp4netns ends when the pipe on its --exit-fd closes: when sbxd stops
- * it or dies, even by SIGKILL.  Start waits (at most READY_MS) for its
- * --ready-fd, so the network is up before the create's 201. */
+ * it or dies, even by SIGKILL.  It takes tens of milliseconds to configure
+ * the sandbox's interface (more on a loaded machine), so the create does
+ * not wait for it: the first process started in the sandbox does (at most
+ * READY_MS, net_await), and finds the network up. */
 #include "runtime/rt_priv.h"
 
 #include "common/clock.h"
@@ -105,15 +107,24 @@ static int start_slirp(struct rt *rt, struct rt_box *b, const char *pid)
 	}
 	rc = spawn(rt, argv, ex[0], ready[1], &b->net_pid);
 	close(ex[0]), close(ready[1]);
-	b->net_exit = ex[1];
-	if (rc == 0 && (rc = await_ready(ready[0])) < 0)
-		net_stop(b);
-	close(ready[0]);
-	if (rc < 0 && b->net_exit >= 0) {
-		close(b->net_exit);
-		b->net_exit = -1;
+	if (rc < 0) {
+		close(ex[1]), close(ready[0]);
+		return rc;
 	}
-	return rc;
+	b->net_exit = ex[1];
+	b->net_ready = ready[0];
+	return 0;
+}
+
+void net_await(struct rt_box *b)
+{
+	if (b->net_ready < 0)
+		return;
+	if (await_ready(b->net_ready) < 0)
+		net_stop(b);        /* the sandbox is offline, as without a stack */
+	if (b->net_ready >= 0)
+		close(b->net_ready);
+	b->net_ready = -1;
 }
 
 int net_start(struct rt *rt, struct rt_box *b)
@@ -144,6 +155,8 @@ void net_stop(struct rt_box *b)
 		close(fd);
 	if (b->net_exit >= 0)
 		close(b->net_exit);
-	b->net_exit = -1;
+	if (b->net_ready >= 0)
+		close(b->net_ready);
+	b->net_exit = b->net_ready = -1;
 	b->net_pid = 0;
 }

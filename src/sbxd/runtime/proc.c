@@ -189,6 +189,8 @@ static int exec_in(struct rt_box *b, const struct rt_exec_spec *spec,
 	if (len >= 0) {
 		p->sock = sv[0];
 		pthread_mutex_lock(&b->lock);
+		if (!b->gone && !b->frozen)
+			net_await(b);   /* the first process finds the network up */
 		rc = b->gone || b->ctl < 0 ? -ENOENT : b->frozen ? -EBUSY
 			: send_request(b->ctl, buf, (size_t)len, sv[1]);
 		pthread_mutex_unlock(&b->lock);

@@ -42,6 +42,7 @@ struct rt_box {
 	int ctl;                    /* control socket to init, or -1 */
 	pid_t net_pid;              /* pasta / slirp4netns, 0: none */
 	int net_exit;               /* slirp4netns's --exit-fd pipe (ours), or -1 */
+	int net_ready;              /* its --ready-fd pipe until it said ready, or -1 */
 	struct cg *cg;
 	int cpus;                   /* its cpuCount, for the CPU share */
 	uint64_t last_cpu_us;       /* the previous rt_usage sample */
@@ -117,6 +118,9 @@ void net_pick(struct rt *rt);
 /* Starts pasta or slirp4netns for the network namespace of b->init_pid;
  * sets b->net_pid.  0 or -errno (the sandbox then has no network). */
 int net_start(struct rt *rt, struct rt_box *b);
+/* Waits (at most 3 s) until a starting slirp4netns has configured the
+ * sandbox's interface; stops it if it does not.  b->lock held. */
+void net_await(struct rt_box *b);
 void net_stop(struct rt_box *b);
 
 /* ---- proc.c: processes ------------------------------------------------ */

@@ -270,7 +270,7 @@ static struct rt_box *add_box(struct rt *rt, const struct rt_box_spec *spec, int
 		*rc = -ENAMETOOLONG;
 		return NULL;
 	}
-	b->ctl = b->bwrap_pidfd = b->init_pidfd = b->net_exit = -1;
+	b->ctl = b->bwrap_pidfd = b->init_pidfd = b->net_exit = b->net_ready = -1;
 	b->refs = 2;
 	pthread_mutex_lock(&rt->lock);
 	if (find(rt, spec->id)) {
@@ -384,7 +384,7 @@ int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx)
 		return 0;
 	while ((e = readdir(d))) {
 		struct rt_box gone = { .ctl = -1, .bwrap_pidfd = -1, .init_pidfd = -1,
-				       .net_exit = -1 };
+				       .net_exit = -1, .net_ready = -1 };
 
 		if (e->d_name[0] == '.' || !util_valid_id(e->d_name))
 			continue;
