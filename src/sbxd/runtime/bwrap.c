@@ -158,8 +158,8 @@ static void launch_close(struct launch *l)
 		close_fd(&all[i]);
 }
 
-/* Runs bwrap as PID 1 of the PID namespace we unshared (as root: this
- * needs CAP_SYS_ADMIN) and waits for it.  Why:
+/* Runs bwrap as PID 1 of the PID namespace we unshared (as root, or in a
+ * user namespace of our own) and waits for it.  Why:
  * bwrap's child waits (on an eventfd) for bwrap to let it go after we
  * wrote its uid maps, and only then ties itself to bwrap's death; if sbxd
  * dies in that window, bwrap dies (--die-with-parent) and the child would
@@ -185,6 +185,55 @@ static void run_in_pidns(const struct args *a, char *const *envp)
 	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	_exit(pid < 0 ? 123 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/* "N N 1\n" into out (async-signal-safe: no stdio). */
+static void self_map(char *out, unsigned n)
+{
+	char digits[16];
+	int len = 0;
+
+	do
+		digits[len++] = (char)('0' + n % 10);
+	while ((n /= 10) && len < 16);
+	for (int rep = 0; rep < 2; rep++) {
+		for (int i = len - 1; i >= 0; i--)
+			*out++ = digits[i];
+		*out++ = ' ';
+	}
+	memcpy(out, "1\n", 3);
+}
+
+static int write_self(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0) {
+		rc = write(fd, text, strlen(text)) < 0 ? -1 : 0;
+		close(fd);
+	}
+	return rc;
+}
+
+/* Not root: a PID namespace for run_in_pidns needs a user namespace of
+ * our own first, mapping our uid and gid to themselves, so bwrap (which
+ * loses these capabilities at exec, its uid not being 0) still maps the
+ * sandbox's `user` to sbxd's uid.  Async-signal-safe. */
+static int unshare_own_pidns(void)
+{
+	char uid_map[48], gid_map[48];
+
+	self_map(uid_map, (unsigned)getuid());
+	self_map(gid_map, (unsigned)getgid());
+	/* A process that changed its uids is not dumpable, and its /proc
+	 * files are then root's: we could not write our maps. */
+	prctl(PR_SET_DUMPABLE, 1);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0 ||
+	    write_self("/proc/self/setgroups", "deny") < 0 ||
+	    write_self("/proc/self/uid_map", uid_map) < 0 ||
+	    write_self("/proc/self/gid_map", gid_map) < 0)
+		return -1;
+	return 0;
 }
 
 /* In the forked child: async-signal-safe calls only.  It keeps only its
@@ -228,16 +277,13 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 				rt->base_gid) < 0 || setresuid(rt->base_uid, rt->base_uid,
 				rt->base_uid) < 0))
 		_exit(125);
-	/* The uid change cleared the parent-death signal. */
+	if (!rt->mapped && unshare_own_pidns() < 0)
+		_exit(124);
+	/* The uid (or namespace) change cleared the parent-death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(126);
-	if (rt->mapped)
-		run_in_pidns(a, envp);
-	/* Not root: bwrap writes the maps itself, and its child waits only
-	 * for that. */
-	execve(a->v[0], (char *const *)a->v, envp);
-	_exit(127);
+	run_in_pidns(a, envp);
 }
 
 static int launch_open(struct launch *l, const char *root)
@@ -304,7 +350,7 @@ static int await_init(struct rt *rt, struct launch *l, pid_t bwrap_pid, pid_t *i
 	p = strstr(info, "\"child-pid\"");
 	/* bwrap names its child as its own PID namespace numbers it: the
 	 * host's pid is the child of bwrap, itself our child's child. */
-	*init = !p ? 0 : rt->mapped ? first_child(first_child(bwrap_pid)) : (pid_t)atoi(p + 12);
+	*init = p ? first_child(first_child(bwrap_pid)) : 0;
 	if (*init <= 0)
 		return -EIO;
 	if (rt->mapped && (rootfs_write_map(*init, "uid_map", rt->base_uid) < 0 ||
@@ -412,8 +458,8 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 		b->init_pidfd = (int)syscall(SYS_pidfd_open, b->init_pid, 0);
 		set_oom_adj(b->init_pid, "-1000");
 		set_oom_adj(b->bwrap_pid, "-1000");
-		if (rt->mapped)     /* bwrap itself, below the launcher's child */
-			set_oom_adj(first_child(b->bwrap_pid), "-1000");
+		/* bwrap itself, below the launcher's child */
+		set_oom_adj(first_child(b->bwrap_pid), "-1000");
 	}
 	if (rc < 0 && b->bwrap_pid > 0)
 		bwrap_stop(rt, b);
