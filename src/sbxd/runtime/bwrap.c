@@ -10,9 +10,11 @@
  *      because bwrap, run as the sandbox's unprivileged host uid, could not
  *      walk to them through a private state dir (bwrap resolves sources by
  *      path, so a descriptor would not do); then it drops to that uid and
- *      execs bwrap;
- *   3. bwrap reports its child's pid on --info-fd; as root we write that
- *      user namespace's uid and gid maps ourselves (sandbox 0..65535 ->
+ *      runs bwrap as PID 1 of a PID namespace of its own (run_in_pidns),
+ *      staying as bwrap's parent;
+ *   3. bwrap reports its child on --info-fd (its host pid we read from
+ *      /proc: the info numbers it in bwrap's namespace); as root we write
+ *      that user namespace's uid and gid maps (sandbox 0..65535 ->
  *      host base..base+65535, so both `root` and `user` exist and neither
  *      is the host's root), then let it go on --userns-block-fd;
  *   4. init says IP_READY on the control socket (fd 3); anything bwrap
