@@ -255,6 +255,7 @@ static pid_t spawn_sbxd(unsigned base, const char *ready, bool as_root)
 	int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	dup2(fd, 2), dup2(fd, 1);
 	setenv("SBXD_API_KEY", TEST_KEY, 1);
+	setenv("TMPDIR", state, 1);     /* its private roots, which its death leaves */
 	if (!as_root && (setgroups(0, NULL) < 0 || setresgid(base, base, base) < 0 ||
 			 setresuid(base, base, base) < 0))
 		_exit(126);
