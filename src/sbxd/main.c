@@ -72,7 +72,9 @@ static void usage(FILE *out)
 		"Without a key, sbxd generates one and prints where it stored it.\n"
 		"bwrap enforces memoryMB and the process limit (256 per CPU) through\n"
 		"cgroups where sbxd may write them (as root), cpuCount as a CPU quota;\n"
-		"diskSizeMB is not enforced.  /sbxd/stats says what is.\n"
+		"diskSizeMB is not enforced.  /sbxd/stats says what is.  Not root,\n"
+		"a sandbox has one uid (user) and its root is a nested user namespace\n"
+		"with no more power.\n"
 		"See sbxd(8).\n");
 }
 

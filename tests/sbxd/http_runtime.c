@@ -395,3 +395,97 @@ Test(runtime, bad_templates_and_the_limit)
 	create_sandbox(&t, "{\"templateID\":\"base\"}", id);
 	status_of("POST", "/sandboxes", "{\"templateID\":\"base\"}", 429);
 }
+
+static bool mounted_at(const char *path, const char *type)
+{
+	char line[4096], want[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	snprintf(want, sizeof(want), " %s ", path);
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+
+		found = strstr(line, want) && sep && strncmp(sep + 3, type, strlen(type)) == 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static char *file_text(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n = f ? fread(out, 1, len - 1, f) : 0;
+
+	out[n] = '\0';
+	if (f)
+		fclose(f);
+	return out;
+}
+
+Test(runtime, a_rootfs_template_is_read_only_below_a_private_layer)
+{
+	char image[128], tpl[160], a[21], b[21], out[1024], path[320], dir[256];
+	struct resp r;
+	FILE *f;
+
+	tsrv_stop(&t);
+	snprintf(image, sizeof(image), "%s/image", state);
+	rtu_make_image(image);
+	snprintf(tpl, sizeof(tpl), "%s/templates.json", state);
+	cr_assert((f = fopen(tpl, "we")));
+	fprintf(f, "[{\"templateID\":\"img\",\"rootfs\":\"%s\"}]", image);
+	fclose(f);
+	struct sbxd_config cfg = { .state_dir = state, .runtime = "bwrap", .templates_file = tpl };
+	tsrv_start(&t, &cfg);
+	http(&t, "GET", "/sbxd/stats", TEST_KEY, NULL, &r);
+	json_t *stats = json_loads(r.body, 0, NULL);
+	resp_free(&r);
+	const char *mode = json_string_value(json_object_get(json_object_get(stats, "runtime"),
+							     "rootfs"));
+	cr_assert(mode && (strcmp(mode, "overlay") == 0 || strcmp(mode, "copy") == 0),
+		  "stats say rootfs %s", mode ? mode : "(none)");
+	cr_expect_str_eq(mode, geteuid() == 0 ? "overlay" : "copy");
+
+	create_sandbox(&t, "{\"templateID\":\"img\"}", a);
+	create_sandbox(&t, "{\"templateID\":\"img\"}", b);
+	root_dir(a, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/root", dir);
+	cr_expect_eq(mounted_at(path, "overlay"), strcmp(mode, "overlay") == 0,
+		     "stats say %s, the mount table disagrees", mode);
+	cr_expect_eq(rtu_sh(rt(), a, NULL, "cat /etc/os-release; echo u > /home/user/f", out,
+			    sizeof(out)), 0);
+	cr_expect_str_eq(out, "ID=sbxd-test-image\n");
+	/* The image's files are root's inside (an idmapped lower layer or
+	 * shifted copy): the sandbox's root may change them, in its layer. */
+	cr_expect_eq(rtu_sh(rt(), a, "root", "set -- $(ls -n /etc/os-release); echo $3;"
+			    " echo changed > /etc/os-release && echo mine > /new-file &&"
+			    " cat /etc/os-release", out, sizeof(out)), 0, "%s", out);
+	cr_expect_str_eq(out, "0\nchanged\n");
+	snprintf(path, sizeof(path), "%s/etc/os-release", image);
+	cr_expect_str_eq(file_text(path, out, sizeof(out)), "ID=sbxd-test-image\n");
+	snprintf(path, sizeof(path), "%s/new-file", image);
+	cr_expect(!rtu_exists(path), "a write inside reached the image");
+	snprintf(path, sizeof(path), "%s/home", image);
+	cr_expect(!rtu_exists(path), "a write inside reached the image");
+	cr_expect_eq(rtu_sh(rt(), b, NULL, "cat /etc/os-release; ls /new-file /home/user/f"
+			    " 2>/dev/null; true", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "ID=sbxd-test-image\n", "b sees a's writes");
+
+	/* A restart (a reboot) keeps a's layer: sbxd unmounts it when it
+	 * stops and mounts it again. */
+	tsrv_stop(&t);
+	snprintf(path, sizeof(path), "%s/root", dir);
+	cr_expect(!mounted_at(path, "overlay"), "a stopped sbxd left the overlay mounted");
+	tsrv_start(&t, &cfg);
+	cr_expect_eq(rtu_sh(rt(), a, NULL, "cat /etc/os-release /new-file", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "changed\nmine\n");
+
+	snprintf(path, sizeof(path), "/sandboxes/%s", a);
+	status_of("DELETE", path, NULL, 204);
+	cr_expect(!rtu_exists(dir), "the writable layer %s survived the kill", dir);
+	snprintf(path, sizeof(path), "%s/root", dir);
+	cr_expect(!mounted_at(path, "overlay"), "the overlay survived the kill");
+	json_decref(stats);
+}

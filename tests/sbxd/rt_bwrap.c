@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -195,4 +196,69 @@ Test(rt_bwrap, the_dir_runtime_runs_nothing)
 	snprintf(path, sizeof(path), "%s/sandboxes/d1", state);
 	cr_expect(!rtu_exists(path));
 	rt_free(dir);
+}
+
+/* sbxd not root: bubblewrap maps the one uid it has to `user`; `root` is
+ * uid 0 of a user namespace of the process's own over it.  The test drops
+ * to an unprivileged uid (Criterion runs each test in a process of its
+ * own, so nothing else runs as it). */
+Test(rt_bwrap, not_root_user_is_mapped_and_root_is_nested)
+{
+	uid_t me = 1900000 + (uid_t)(getpid() % 1000);
+	char out[512], path[320], err[256];
+	struct stat st;
+
+	rt_free(rt);
+	rt = NULL;
+	snprintf(path, sizeof(path), "%s/sandboxes", state);
+	cr_assert_eq(rmdir(path), 0, "%s: %s", path, strerror(errno));  /* root's */
+	cr_assert_eq(chown(state, me, me), 0);
+	cr_assert(setgroups(0, NULL) == 0 && setresgid(me, me, me) == 0 &&
+		  setresuid(me, me, me) == 0, "cannot drop to uid %u", (unsigned)me);
+	rt = open_rt(RT_BWRAP);
+	struct rt_box_spec spec = { .id = "nr1", .template_id = "base", .cpu_count = 1 };
+	int rc = rt_create(rt, &spec, err, sizeof(err));
+	if (rc == -EIO && strstr(err, "user namespace"))
+		cr_skip("bwrap cannot make a user namespace unprivileged here: %s", err);
+	cr_assert_eq(rc, 0, "rt_create as uid %u: %d %s", (unsigned)me, rc, err);
+
+	cr_expect_eq(rtu_sh(rt, "nr1", NULL, "id -u; echo $HOME", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "1000\n/home/user\n");
+	cr_expect_eq(rtu_sh(rt, "nr1", "root", "id -u; id -g; echo $HOME; echo r > /root/r;"
+			    " ls -n /root/r | cut -c1-17", out, sizeof(out)), 0, "%s", out);
+	cr_expect_str_eq(out, "0\n0\n/root\n-rw-r--r-- 1 0 0 \n");
+	/* On the host, both are sbxd's own uid: never more. */
+	snprintf(path, sizeof(path), "%s/sandboxes/nr1/root/root/r", state);
+	cr_assert_eq(stat(path, &st), 0, "%s", path);
+	cr_expect_eq(st.st_uid, me);
+	uid_t uid;
+	gid_t gid;
+	const char *home;
+	cr_assert_eq(rt_user(rt, "nr1", "root", &uid, &gid, &home), 0);
+	cr_expect_eq(uid, me);
+	cr_expect_str_eq(home, "/root");
+	cr_expect_eq(rt_destroy(rt, "nr1"), 0);
+
+	/* A rootfs template: a copy (no overlay without root), its files
+	 * sbxd's uid's, so root inside may change them; the image stays. */
+	json_t *info = rt_info(rt);
+	cr_expect_str_eq(json_string_value(json_object_get(info, "rootfs")), "copy");
+	json_decref(info);
+	snprintf(path, sizeof(path), "%s/image", state);
+	rtu_make_image(path);
+	spec = (struct rt_box_spec){ .id = "nr2", .template_id = "img", .rootfs = path };
+	cr_assert_eq(rt_create(rt, &spec, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rtu_sh(rt, "nr2", "root", "cat /etc/os-release; echo new > /etc/os-release",
+			    out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "ID=sbxd-test-image\n");
+	cr_expect_eq(rtu_sh(rt, "nr2", NULL, "cat /etc/os-release", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "new\n");
+	snprintf(path, sizeof(path), "%s/image/etc/os-release", state);
+	FILE *f = fopen(path, "re");
+	cr_assert(f && fgets(out, sizeof(out), f));
+	fclose(f);
+	cr_expect_str_eq(out, "ID=sbxd-test-image\n", "a write inside reached the image");
+	cr_expect_eq(rt_destroy(rt, "nr2"), 0);
+	snprintf(path, sizeof(path), "%s/sandboxes/nr2", state);
+	cr_expect(!rtu_exists(path), "the copy survived the kill");
 }

@@ -163,3 +163,15 @@ bool rtu_exists(const char *path)
 
 	return lstat(path, &st) == 0;
 }
+
+void rtu_make_image(const char *dir)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; D=%s; mkdir -p $D/bin $D/etc; echo ID=sbxd-test-image > $D/etc/os-release;"
+		 " for f in /bin/sh /bin/cat /bin/ls \"$SBXD_INIT\"; do ldd \"$f\"; done |"
+		 " grep -o '/[^ ]*' | sort -u | while read l; do cp --parents -L \"$l\" $D; done;"
+		 " cp -L /bin/sh /bin/cat /bin/ls $D/bin/", dir);
+	cr_assert_eq(system(cmd), 0, "cannot build the test image: %s", cmd);
+}

@@ -40,6 +40,12 @@ long rtu_cpu_ticks(pid_t pid);
 /* The real uid of host pid, or -1. */
 long rtu_host_uid(pid_t pid);
 
+/* A tiny image at dir for a "rootfs" template: sh, cat and ls with the
+ * libraries they and sbxd-init ($SBXD_INIT, bound in from the host) load,
+ * and /etc/os-release saying ID=sbxd-test-image; owned by the caller, as an
+ * unpacked image is by root.  Asserts. */
+void rtu_make_image(const char *dir);
+
 /* True when path exists on the host. */
 bool rtu_exists(const char *path);
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,44 @@ struct spawn {
 	char slave[64];
 };
 
+/* Writes text to /proc/self/FILE. */
+static int write_self(const char *file, const char *text)
+{
+	char path[64];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (write(fd, text, strlen(text)) < 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+/* `root` where the sandbox has one uid only (sbxd is not root, so
+ * bubblewrap maps `user` alone): uid and gid 0 of a user namespace of the
+ * process's own over user's ids, as `unshare -r` makes.  It has root's
+ * name and ids and its own capabilities, but no power over the sandbox
+ * beyond user's: the sandbox's namespaces belong to the outer one.  0 or
+ * an errno. */
+static int become_nested_root(void)
+{
+	char uid_map[32], gid_map[32];
+	int rc;
+
+	snprintf(uid_map, sizeof(uid_map), "0 %u 1\n", (unsigned)getuid());
+	snprintf(gid_map, sizeof(gid_map), "0 %u 1\n", (unsigned)getgid());
+	if (unshare(CLONE_NEWUSER) < 0)
+		return errno;
+	if ((rc = write_self("setgroups", "deny")) != 0 ||
+	    (rc = write_self("uid_map", uid_map)) != 0 ||
+	    (rc = write_self("gid_map", gid_map)) != 0)
+		return rc;
+	return 0;
+}
+
 /* In the child: the descriptors, the user, the directory, the program.
  * Returns only on failure, with the errno to report. */
 static int child_exec(struct spawn *s)
@@ -107,7 +146,12 @@ static int child_exec(struct spawn *s)
 		(void)ignored;
 		close(fd);
 	}
-	if (getuid() != s->h.uid || getgid() != s->h.gid) {
+	if (s->h.uid == 0 && geteuid() != 0) {
+		int rc = become_nested_root();
+
+		if (rc)
+			return rc;
+	} else if (getuid() != s->h.uid || getgid() != s->h.gid) {
 		if (setgroups(0, NULL) < 0 || setresgid(s->h.gid, s->h.gid, s->h.gid) < 0 ||
 		    setresuid(s->h.uid, s->h.uid, s->h.uid) < 0)
 			return errno;

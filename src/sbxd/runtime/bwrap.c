@@ -10,9 +10,11 @@
  *      because bwrap, run as the sandbox's unprivileged host uid, could not
  *      walk to them through a private state dir (bwrap resolves sources by
  *      path, so a descriptor would not do); then it drops to that uid and
- *      execs bwrap;
- *   3. bwrap reports its child's pid on --info-fd; as root we write that
- *      user namespace's uid and gid maps ourselves (sandbox 0..65535 ->
+ *      runs bwrap as PID 1 of a PID namespace of its own (run_in_pidns),
+ *      staying as bwrap's parent;
+ *   3. bwrap reports its child on --info-fd (its host pid we read from
+ *      /proc: the info numbers it in bwrap's namespace); as root we write
+ *      that user namespace's uid and gid maps (sandbox 0..65535 ->
  *      host base..base+65535, so both `root` and `user` exist and neither
  *      is the host's root), then let it go on --userns-block-fd;
  *   4. init says IP_READY on the control socket (fd 3); anything bwrap
@@ -158,6 +160,84 @@ static void launch_close(struct launch *l)
 		close_fd(&all[i]);
 }
 
+/* Runs bwrap as PID 1 of the PID namespace we unshared (as root, or in a
+ * user namespace of our own) and waits for it.  Why:
+ * bwrap's child waits (on an eventfd) for bwrap to let it go after we
+ * wrote its uid maps, and only then ties itself to bwrap's death; if sbxd
+ * dies in that window, bwrap dies (--die-with-parent) and the child would
+ * wait for ever.  As PID 1 here, bwrap's death ends every process of the
+ * namespace, that child included.  We stay as bwrap's parent, dying with
+ * sbxd (PR_SET_PDEATHSIG), so that bwrap dies with us.  Exits with
+ * bwrap's status.  Async-signal-safe calls only. */
+static void run_in_pidns(const struct args *a, char *const *envp)
+{
+	int st = 0;
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Our parent is outside the namespace: getppid() says 0, so a
+		 * death before this line goes unseen; bwrap then dies of
+		 * SIGPIPE on its --info-fd, sbxd's end being closed. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execve(a->v[0], (char *const *)a->v, envp);
+		_exit(127);
+	}
+	/* bwrap keeps the pipes: no copy of ours may hold them open. */
+	syscall(SYS_close_range, 0, ~0U, 0);
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(pid < 0 ? 123 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/* "N N 1\n" into out (async-signal-safe: no stdio). */
+static void self_map(char *out, unsigned n)
+{
+	char digits[16];
+	int len = 0;
+
+	do
+		digits[len++] = (char)('0' + n % 10);
+	while ((n /= 10) && len < 16);
+	for (int rep = 0; rep < 2; rep++) {
+		for (int i = len - 1; i >= 0; i--)
+			*out++ = digits[i];
+		*out++ = ' ';
+	}
+	memcpy(out, "1\n", 3);
+}
+
+static int write_self(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0) {
+		rc = write(fd, text, strlen(text)) < 0 ? -1 : 0;
+		close(fd);
+	}
+	return rc;
+}
+
+/* Not root: a PID namespace for run_in_pidns needs a user namespace of
+ * our own first, mapping our uid and gid to themselves, so bwrap (which
+ * loses these capabilities at exec, its uid not being 0) still maps the
+ * sandbox's `user` to sbxd's uid.  Async-signal-safe. */
+static int unshare_own_pidns(void)
+{
+	char uid_map[48], gid_map[48];
+
+	self_map(uid_map, (unsigned)getuid());
+	self_map(gid_map, (unsigned)getgid());
+	/* A process that changed its uids is not dumpable, and its /proc
+	 * files are then root's: we could not write our maps. */
+	prctl(PR_SET_DUMPABLE, 1);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0 ||
+	    write_self("/proc/self/setgroups", "deny") < 0 ||
+	    write_self("/proc/self/uid_map", uid_map) < 0 ||
+	    write_self("/proc/self/gid_map", gid_map) < 0)
+		return -1;
+	return 0;
+}
+
 /* In the forked child: async-signal-safe calls only.  It keeps only its
  * own descriptors, at once: a copy of another launch's pipe held here would
  * keep that launch waiting if sbxd died.  It dies with sbxd until bwrap
@@ -186,7 +266,8 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	if (rt->mapped && (unshare(CLONE_NEWNS) < 0 ||
+	/* CLONE_NEWPID for run_in_pidns, while we may. */
+	if (rt->mapped && (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0 ||
 			   mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 		_exit(124);
 	if (rt->mapped)
@@ -198,13 +279,13 @@ static void child(struct rt *rt, struct launch *l, const struct args *a, pid_t p
 				rt->base_gid) < 0 || setresuid(rt->base_uid, rt->base_uid,
 				rt->base_uid) < 0))
 		_exit(125);
-	/* The uid change cleared the parent-death signal; bwrap keeps it
-	 * across exec, so even a bwrap stuck in its setup dies with sbxd. */
+	if (!rt->mapped && unshare_own_pidns() < 0)
+		_exit(124);
+	/* The uid (or namespace) change cleared the parent-death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(126);
-	execve(a->v[0], (char *const *)a->v, envp);
-	_exit(127);
+	run_in_pidns(a, envp);
 }
 
 static int launch_open(struct launch *l, const char *root)
@@ -242,24 +323,26 @@ static size_t read_until(int fd, char *buf, size_t len, const char *stop, int64_
 	return got;
 }
 
-static int write_map(pid_t pid, const char *file, unsigned base)
+/* The only child of host pid `pid` (its first), or 0. */
+static pid_t first_child(pid_t pid)
 {
-	char path[64], map[64];
-	int fd, rc = 0;
+	char path[64], buf[64];
+	ssize_t n = 0;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	snprintf(map, sizeof(map), "0 %u %u\n", base, RT_UID_RANGE);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, map, strlen(map)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return (pid_t)atoi(buf);
 }
 
 /* Steps 3 and 4: *init gets init's host pid.  0, or -EIO with err. */
-static int await_init(struct rt *rt, struct launch *l, pid_t *init, int64_t until)
+static int await_init(struct rt *rt, struct launch *l, pid_t bwrap_pid, pid_t *init,
+		      int64_t until)
 {
 	char info[1024];
 	struct ip_msg m;
@@ -267,11 +350,13 @@ static int await_init(struct rt *rt, struct launch *l, pid_t *init, int64_t unti
 
 	read_until(l->info[0], info, sizeof(info), "}", until);
 	p = strstr(info, "\"child-pid\"");
-	*init = p ? (pid_t)atoi(p + 12) : 0;
+	/* bwrap names its child as its own PID namespace numbers it: the
+	 * host's pid is the child of bwrap, itself our child's child. */
+	*init = p ? first_child(first_child(bwrap_pid)) : 0;
 	if (*init <= 0)
 		return -EIO;
-	if (rt->mapped && (write_map(*init, "uid_map", rt->base_uid) < 0 ||
-			   write_map(*init, "gid_map", rt->base_gid) < 0 ||
+	if (rt->mapped && (rootfs_write_map(*init, "uid_map", rt->base_uid) < 0 ||
+			   rootfs_write_map(*init, "gid_map", rt->base_gid) < 0 ||
 			   write(l->block[1], "1", 1) != 1))
 		return -EIO;
 	close_fd(&l->block[1]);
@@ -367,7 +452,7 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 		build_args(rt, b, spec, a, paths);
 		rc = start_bwrap(rt, b, &l, a);
 	}
-	if (rc == 0 && (rc = await_init(rt, &l, &b->init_pid, until)) < 0)
+	if (rc == 0 && (rc = await_init(rt, &l, b->bwrap_pid, &b->init_pid, until)) < 0)
 		bwrap_error(&l, err, errlen, until);
 	if (rc == 0) {
 		b->ctl = l.ctl[0];
@@ -375,6 +460,8 @@ static int bw_run(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spe
 		b->init_pidfd = (int)syscall(SYS_pidfd_open, b->init_pid, 0);
 		set_oom_adj(b->init_pid, "-1000");
 		set_oom_adj(b->bwrap_pid, "-1000");
+		/* bwrap itself, below the launcher's child */
+		set_oom_adj(first_child(b->bwrap_pid), "-1000");
 	}
 	if (rc < 0 && b->bwrap_pid > 0)
 		bwrap_stop(rt, b);

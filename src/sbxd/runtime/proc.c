@@ -152,7 +152,7 @@ static int await_started(struct rt_proc *p, bool pty)
 }
 
 /* Checks the request and names the user: *uid inside, *home. */
-static int check_spec(struct rt *rt, const struct rt_exec_spec *spec, unsigned *uid,
+static int check_spec(const struct rt_exec_spec *spec, unsigned *uid,
 		      const char **home, char *err, size_t errlen)
 {
 	bool root = spec->user && strcmp(spec->user, "root") == 0;
@@ -165,34 +165,32 @@ static int check_spec(struct rt *rt, const struct rt_exec_spec *spec, unsigned *
 		snprintf(err, errlen, "unknown user \"%s\" (user or root)", spec->user);
 		return -EINVAL;
 	}
-	if (root && !rt->mapped) {
-		snprintf(err, errlen, "root is available only when sbxd runs as root");
-		return -EPERM;
-	}
 	*uid = root ? 0 : RT_USER_UID;
 	*home = root ? "/root" : "/home/user";
 	return 0;
 }
 
-static int exec_in(struct rt *rt, struct rt_box *b, const struct rt_exec_spec *spec,
+static int exec_in(struct rt_box *b, const struct rt_exec_spec *spec,
 		   struct rt_proc *p, char *err, size_t errlen)
 {
 	const char *home;
 	unsigned uid;
-	int sv[2], rc = check_spec(rt, spec, &uid, &home, err, errlen);
+	int sv[2], rc = check_spec(spec, &uid, &home, err, errlen);
 
 	if (rc < 0)
 		return rc;
 	json_t *env = compose_env(b, spec, uid == 0, home);
 	char *buf = malloc(IP_MAX_MSG);
 	ssize_t len = !env || !buf ? -ENOMEM
-		: build_request(buf, spec, env, rt->mapped ? uid : RT_USER_UID,
+		: build_request(buf, spec, env, uid,
 				spec->cwd ? spec->cwd : home);
 	if (len >= 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		len = -errno;
 	if (len >= 0) {
 		p->sock = sv[0];
 		pthread_mutex_lock(&b->lock);
+		if (!b->gone && !b->frozen)
+			net_await(b);   /* the first process finds the network up */
 		rc = b->gone || b->ctl < 0 ? -ENOENT : b->frozen ? -EBUSY
 			: send_request(b->ctl, buf, (size_t)len, sv[1]);
 		pthread_mutex_unlock(&b->lock);
@@ -228,7 +226,7 @@ int rt_exec(struct rt *rt, const char *id, const struct rt_exec_spec *spec,
 		return -ENOMEM;
 	}
 	p->sock = p->in = p->out = p->err = p->pty = -1;
-	rc = exec_in(rt, b, spec, p, err, errlen);
+	rc = exec_in(b, spec, p, err, errlen);
 	box_put(rt, b);
 	if (rc < 0) {
 		if (!err[0] && errlen)

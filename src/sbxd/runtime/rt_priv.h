@@ -41,6 +41,8 @@ struct rt_box {
 	int init_pidfd;
 	int ctl;                    /* control socket to init, or -1 */
 	pid_t net_pid;              /* pasta / slirp4netns, 0: none */
+	int net_exit;               /* slirp4netns's --exit-fd pipe (ours), or -1 */
+	int net_ready;              /* its --ready-fd pipe until it said ready, or -1 */
 	struct cg *cg;
 	int cpus;                   /* its cpuCount, for the CPU share */
 	uint64_t last_cpu_us;       /* the previous rt_usage sample */
@@ -69,6 +71,9 @@ struct rt {
 	char bwrap[PATH_MAX];
 	char init[PATH_MAX];
 	char net_tool[PATH_MAX];    /* pasta or slirp4netns; "" none */
+	bool net_as_root;           /* slirp4netns runs as root (net.c) */
+	bool overlay_ok;            /* a rootfs gets an overlay (else a copy) */
+	int idmap_ns;               /* user namespace of the sandbox map, or -1 */
 	struct cg_sys cgs;
 	struct launcher *launcher;  /* bwrap: the thread that forks sandboxes */
 
@@ -96,15 +101,26 @@ int rootfs_build(struct rt *rt, struct rt_box *b, const struct rt_box_spec *spec
 /* Removes b->dir and everything below (never crossing a mount or
  * following a link).  0 or -errno. */
 int rootfs_remove(struct rt *rt, struct rt_box *b);
+/* Decides overlay or copy for rootfs templates (rt->overlay_ok) and opens
+ * rt->idmap_ns; after ROOTS exists.  rootfs_teardown closes it. */
+void rootfs_setup(struct rt *rt);
+void rootfs_teardown(struct rt *rt);
+/* Writes "0 base 65536" to /proc/PID/FILE (uid_map, gid_map). */
+int rootfs_write_map(pid_t pid, const char *file, unsigned base);
 /* The host uid/gid sandbox uid `u` owns files as. */
 uid_t rootfs_host_uid(const struct rt *rt, unsigned u);
 gid_t rootfs_host_gid(const struct rt *rt, unsigned g);
 
 /* ---- net.c: the user-mode network of a sandbox ------------------------ */
 
+/* Chooses the stack this machine lets us run (rt->net_tool, "" none). */
+void net_pick(struct rt *rt);
 /* Starts pasta or slirp4netns for the network namespace of b->init_pid;
  * sets b->net_pid.  0 or -errno (the sandbox then has no network). */
 int net_start(struct rt *rt, struct rt_box *b);
+/* Waits (at most 3 s) until a starting slirp4netns has configured the
+ * sandbox's interface; stops it if it does not.  b->lock held. */
+void net_await(struct rt_box *b);
 void net_stop(struct rt_box *b);
 
 /* ---- proc.c: processes ------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,18 +114,6 @@ fail:
 	return -errno;
 }
 
-/* The network stack runs as the sandbox's host uid (as root, pasta
- * would drop to nobody before it could join the sandbox), so it needs
- * /dev/net/tun open to everyone, as distributions ship it. */
-static bool tun_usable(const struct rt *rt)
-{
-	struct stat st;
-
-	if (stat("/dev/net/tun", &st) < 0)
-		return false;
-	return !rt->mapped || (st.st_mode & 0006) == 0006;
-}
-
 static int setup_bwrap(struct rt *rt, char **err)
 {
 	const char *why = NULL;
@@ -137,10 +126,7 @@ static int setup_bwrap(struct rt *rt, char **err)
 		*err = strdup(why);
 		return -ENOENT;
 	}
-	if ((!rt_find_program("pasta", rt->net_tool, sizeof(rt->net_tool)) &&
-	     !rt_find_program("slirp4netns", rt->net_tool, sizeof(rt->net_tool))) ||
-	    !tun_usable(rt))
-		rt->net_tool[0] = '\0';
+	net_pick(rt);
 	cg_detect(&rt->cgs);
 	rt->launcher = launcher_new();
 	if (!rt->launcher) {
@@ -166,6 +152,7 @@ struct rt *rt_new(const struct rt_config *cfg, char **err)
 	rt->mapped = geteuid() == 0;
 	rt->base_uid = cfg->sandbox_uid ? cfg->sandbox_uid : DEFAULT_SANDBOX_UID;
 	rt->base_gid = rt->base_uid;
+	rt->idmap_ns = -1;
 	if ((cfg->kind == RT_BWRAP && setup_bwrap(rt, err) < 0) ||
 	    (cfg->kind != RT_RECORD && make_roots(rt, cfg, err) < 0)) {
 		launcher_free(rt->launcher);
@@ -173,6 +160,8 @@ struct rt *rt_new(const struct rt_config *cfg, char **err)
 		free(rt);
 		return NULL;
 	}
+	if (cfg->kind != RT_RECORD)
+		rootfs_setup(rt);
 	return rt;
 }
 
@@ -193,11 +182,14 @@ void rt_free(struct rt *rt)
 		rt->ops->stop(rt, b);
 		if (rt->private_roots)
 			rootfs_remove(rt, b);
+		else if (b->overlay)
+			umount2(b->root, MNT_DETACH);   /* mounted again at restore */
 		pthread_mutex_unlock(&b->lock);
 		box_free(b);
 	}
 	if (rt->private_roots)
 		rmdir(rt->roots);
+	rootfs_teardown(rt);
 	launcher_free(rt->launcher);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
@@ -278,7 +270,7 @@ static struct rt_box *add_box(struct rt *rt, const struct rt_box_spec *spec, int
 		*rc = -ENAMETOOLONG;
 		return NULL;
 	}
-	b->ctl = b->bwrap_pidfd = b->init_pidfd = -1;
+	b->ctl = b->bwrap_pidfd = b->init_pidfd = b->net_exit = b->net_ready = -1;
 	b->refs = 2;
 	pthread_mutex_lock(&rt->lock);
 	if (find(rt, spec->id)) {
@@ -391,7 +383,8 @@ int rt_sweep(struct rt *rt, bool (*keep)(void *ctx, const char *id), void *ctx)
 	if (rt->kind == RT_RECORD || !(d = opendir(rt->roots)))
 		return 0;
 	while ((e = readdir(d))) {
-		struct rt_box gone = { .ctl = -1, .bwrap_pidfd = -1, .init_pidfd = -1 };
+		struct rt_box gone = { .ctl = -1, .bwrap_pidfd = -1, .init_pidfd = -1,
+				       .net_exit = -1, .net_ready = -1 };
 
 		if (e->d_name[0] == '.' || !util_valid_id(e->d_name))
 			continue;
@@ -508,6 +501,8 @@ json_t *rt_info(struct rt *rt)
 {
 	json_t *o = json_pack("{s:s}", "kind", rt_kind_name(rt->kind));
 
+	if (o && rt->kind != RT_RECORD)
+		json_object_set_new(o, "rootfs", json_string(rt->overlay_ok ? "overlay" : "copy"));
 	if (!o || rt->kind != RT_BWRAP)
 		return o;
 	json_t *cg = cg_sys_json(&rt->cgs);

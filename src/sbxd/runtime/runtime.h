@@ -115,9 +115,10 @@ struct rt_exec_spec {
 /* Starts a process inside the sandbox's namespaces.  *out is owned by the
  * caller (rt_proc_free).  -EOPNOTSUPP (with err): record and dir runtimes;
  * -ENOENT: no such sandbox (or no such program: err says which);
- * -EAGAIN: process limit.  Also: -EBUSY while the sandbox is paused, -EPERM
- * for "root" when sbxd is not root (then only one uid exists inside),
- * -EINVAL (with err) for an empty argv or an unknown user.  rt_proc_free
+ * -EAGAIN: process limit.  Also: -EBUSY while the sandbox is paused,
+ * -EINVAL (with err) for an empty argv or an unknown user.  When sbxd is
+ * not root only `user` is mapped; "root" is then uid 0 of a user namespace
+ * of the process's own over it (see sbxd(8)).  rt_proc_free
  * does not end the process; it runs on, reaped by init. */
 int rt_exec(struct rt *rt, const char *id, const struct rt_exec_spec *spec,
 	    struct rt_proc **out, char *err, size_t errlen);
