@@ -241,8 +241,21 @@ static int setup_files(struct sbxfs_main *m)
 	m->files.max_file = m->opts.fs_max_file;
 	files_init(&m->files);
 	m->fs.files = &m->files;
+	/* MOUNT/<sbx>/procs/: its threads start with the first process, so
+	 * after daemonizing. */
+	struct proctab_config pc = {
+		.envd = m->envd, .files = &m->files, .user = m->opts.fs_user_name,
+		.output_max = m->opts.proc_output_max, .max_procs = m->opts.max_procs,
+		.list_ttl_ms = 1000U * m->opts.fs_cache_ttl,
+	};
+
+	if ((m->fs.procs = proctab_new(&pc)) == NULL) {
+		fprintf(stderr, "sbxfs: out of memory\n");
+		return -1;
+	}
 	return 0;
 }
+
 
 static int setup_log(struct sbxfs_main *m)
 {
@@ -347,6 +360,7 @@ static void teardown(struct sbxfs_main *m)
 		cache_free(m->fs.store.cache);
 	kcache_free(m->fs.kcache);
 	kinval_free(m->fs.kinval);
+	proctab_free(m->fs.procs);
 	if (m->fs.files)
 		files_fini(&m->files);
 	dircache_free(m->dirs);

@@ -15,6 +15,7 @@
 #include "kinval.h"
 #include "pagecache.h"
 #include "store/files.h"
+#include "store/procs.h"
 #include "store/sandboxes.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
@@ -25,6 +26,7 @@ struct sbxfs {
 	struct kcache *kcache;      /* what the kernel's page cache holds */
 	struct kinval *kinval;      /* entries the kernel is told to forget */
 	struct files *files;        /* MOUNT/<sbx>/fs/; NULL: no fs/ directories */
+	struct proctab *procs;        /* MOUNT/<sbx>/procs/; NULL with files */
 	const char *template_id;    /* for mkdir MOUNT/NAME */
 	unsigned cache_ttl;         /* seconds */
 	unsigned stale_ttl;         /* seconds */

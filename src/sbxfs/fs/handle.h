@@ -67,6 +67,8 @@ struct dir_handle {
 	size_t n_tpl;
 	struct dirlist *files;     /* a directory of a sandbox's own: its listing */
 	char *files_id;            /* and the sandbox's ID it was taken from */
+	char **names;              /* procs/: the names listed, malloc'd */
+	size_t n_names;
 };
 
 /* A new file handle for node n opened by ops, pinned to sbx_id (copied;

@@ -33,6 +33,9 @@ static const struct node_ops *const node_table[] = {
 	[PATH_TPL_ROOT] = &tpl_root_node_ops,
 	[PATH_TPL] = &tpl_node_ops,
 	[PATH_SBX_FS] = &files_node_ops,
+	[PATH_PROCS] = &procs_node_ops,
+	[PATH_PROC] = &proc_node_ops,
+	[PATH_PROC_FILE] = &proc_file_node_ops,
 };
 
 const struct node_ops *node_ops_of(const struct path_node *n)
