@@ -334,3 +334,41 @@ Test(procs, env_cwd_and_user_apply)
 	cr_assert_str_eq(b, "FOO=bar\nBAZ=qux\nX=1\n");
 	free(b);
 }
+
+Test(procs, an_interrupted_wait_for_exit_leaves_the_process_running)
+{
+	int64_t t0;
+	char *b;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/w && echo 'sleep 30' > $MNT/box/procs/w/cmd"), 0);
+	t0 = clock_mono_ms();
+	cr_assert_neq(sh("timeout -s INT 1 cat $MNT/box/procs/w/exit"), 0);
+	cr_assert_lt(clock_mono_ms() - t0, 5000);
+	b = mread("/box/procs/w/status");
+	cr_assert_str_eq(b, "running\n");
+	free(b);
+	cr_assert(listed(id, "w", NULL));
+	cr_assert_eq(sh("echo KILL > $MNT/box/procs/w/signal"), 0);
+	b = mread("/box/procs/w/exit");
+	cr_assert_str_eq(b, "137\n");
+	free(b);
+}
+
+Test(procs, a_paused_sandbox_refuses_a_start_and_keeps_its_output)
+{
+	char *b;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/o $MNT/box/procs/q && "
+			"echo 'echo kept' > $MNT/box/procs/o/cmd && cat $MNT/box/procs/o/exit"), 0);
+	cr_assert_eq(sh("echo paused > $MNT/box/state"), 0);
+	cr_assert_eq(put1("/box/procs/q/cmd", "true\n"), -EHOSTDOWN);
+	b = mread("/box/procs/o/stdout");
+	cr_assert_str_eq(b, "kept\n");
+	free(b);
+	b = rest_field(id, "state");
+	cr_assert_str_eq(b, "paused");      /* nothing resumed it */
+	free(b);
+	cr_assert_eq(sh("echo running > $MNT/box/state"), 0);
+}
