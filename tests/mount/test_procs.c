@@ -372,3 +372,59 @@ Test(procs, a_paused_sandbox_refuses_a_start_and_keeps_its_output)
 	free(b);
 	cr_assert_eq(sh("echo running > $MNT/box/state"), 0);
 }
+
+/* ---- with small limits: max_procs=1, proc_output_max=4K ---- */
+
+static void setup_small(void)
+{
+	if (strcmp(fsfix_runtime(), "bwrap") != 0)
+		return;
+	fsfix_start("max_procs=1,proc_output_max=4K");
+	id = fsfix_sandbox("box", "py3tpl");
+}
+
+TestSuite(procs_small, .init = setup_small, .fini = teardown, .timeout = 60);
+
+Test(procs_small, output_past_the_bound_is_dropped_oldest_first)
+{
+	char *b, *want;
+	size_t len, wlen;
+	struct stat st;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/s && echo 'seq 1 3000' > $MNT/box/procs/s/cmd && "
+			"cat $MNT/box/procs/s/exit"), 0);
+	cr_assert_eq(sh("seq 1 3000 > $MNT/../seq.want"), 0);
+	want = slurp(P("/../seq.want"), &wlen);
+	unlink(P("/../seq.want"));
+	cr_assert_eq(stat(P("/box/procs/s/stdout"), &st), 0);
+	cr_assert_eq((size_t)st.st_size, wlen);
+	b = slurp(P("/box/procs/s/stdout"), &len);
+	cr_assert_eq(len, wlen);
+	/* The oldest bytes read as NULs, the last 4 KiB as they were. */
+	for (size_t i = 0; i < wlen - 4096; i++)
+		cr_assert_eq(b[i], '\0', "byte %zu", i);
+	cr_assert_eq(memcmp(b + wlen - 4096, want + wlen - 4096, 4096), 0);
+	free(b);
+	free(want);
+	b = mread("/box/procs/s/status");
+	snprintf(want = malloc(64), 64, "exited 0 (dropped %zu bytes)\n", wlen - 4096);
+	cr_assert_str_eq(b, want);
+	free(b);
+	free(want);
+}
+
+Test(procs_small, past_max_procs_a_new_slot_is_eagain)
+{
+	int r = -1;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/y && echo 'sleep 30' > $MNT/box/procs/y/cmd"), 0);
+	cr_assert_eq(mkdir(P("/box/procs/z"), 0755), -1);
+	cr_assert_eq(errno, EAGAIN);
+	cr_assert_eq(sh("echo KILL > $MNT/box/procs/y/signal && cat $MNT/box/procs/y/exit"), 0);
+	/* Its stream ends just after the exit is known. */
+	for (int i = 0; i < 40 && (r = mkdir(P("/box/procs/z"), 0755)) != 0; i++)
+		clock_sleep_ms(50);
+	cr_assert_eq(r, 0);
+}
