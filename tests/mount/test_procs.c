@@ -428,3 +428,21 @@ Test(procs_small, past_max_procs_a_new_slot_is_eagain)
 		clock_sleep_ms(50);
 	cr_assert_eq(r, 0);
 }
+
+Test(procs, many_waits_for_exit_do_not_stall_the_mount)
+{
+	int64_t t0;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("for i in $(seq 1 14); do mkdir $MNT/box/procs/m$i && "
+			"echo 'sleep 30' > $MNT/box/procs/m$i/cmd || exit 1; done"), 0);
+	cr_assert_eq(sh("for i in $(seq 1 14); do (cat $MNT/box/procs/m$i/exit > /dev/null &) ; "
+			"done"), 0);
+	clock_sleep_ms(500);
+	t0 = clock_mono_ms();
+	cr_assert_eq(sh("timeout 5 cat $MNT/box/procs/m1/status > /dev/null && "
+			"timeout 5 ls $MNT/box/procs > /dev/null"), 0);
+	cr_assert_lt(clock_mono_ms() - t0, 3000);
+	cr_assert_eq(sh("for i in $(seq 1 14); do echo KILL > $MNT/box/procs/m$i/signal; done"), 0);
+	gone_from_list(id, "m14");
+}
