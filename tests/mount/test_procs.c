@@ -446,3 +446,18 @@ Test(procs, many_waits_for_exit_do_not_stall_the_mount)
 	cr_assert_eq(sh("for i in $(seq 1 14); do echo KILL > $MNT/box/procs/m$i/signal; done"), 0);
 	gone_from_list(id, "m14");
 }
+
+Test(procs, a_killed_sandbox_has_no_processes_to_open)
+{
+	int fd;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/d && echo 'sleep 30' > $MNT/box/procs/d/cmd"), 0);
+	cr_assert_geq(fd = open(P("/box/procs/d/stdout"), O_RDONLY), 0);
+	cr_assert_eq(sh("rmdir $MNT/box"), 0);
+	cr_assert_eq(open(P("/box/procs/d/status"), O_RDONLY), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(mkdir(P("/box/procs/d2"), 0755), -1);
+	cr_assert_eq(errno, ENOENT);
+	close(fd);
+}

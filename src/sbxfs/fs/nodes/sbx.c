@@ -93,7 +93,9 @@ static int sbx_rmdir(struct sbxfs *fs, const struct path_node *n)
 		return err;
 	snprintf(id, sizeof(id), "%s", s->id);
 	listing_put(l);
-	return store_kill(&fs->store, id);
+	if ((err = store_kill(&fs->store, id)) == 0 && fs->procs)
+		proctab_forget(fs->procs, id);   /* its processes ended with it */
+	return err;
 }
 
 const struct node_ops sbx_node_ops = {
