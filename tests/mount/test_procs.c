@@ -277,6 +277,46 @@ Test(procs, a_process_started_through_envd_shows_up_and_takes_signals)
 	cr_assert_eq(waitpid(child, &status, 0), child);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	gone_from_list(id, "sdk1");
+	/* No stream followed it: its end is seen in the List, its code is not. */
+	for (int i = 0; i < 60; i++) {
+		b = mread("/box/procs/sdk1/status");
+		if (strcmp(b, "running\n") != 0)
+			break;
+		free(b);
+		b = NULL;
+		clock_sleep_ms(100);
+	}
+	cr_assert_str_eq(b, "failed ended unattached (exit status unknown)\n");
+	free(b);
+}
+
+Test(procs, a_process_started_elsewhere_is_followed_from_the_first_open)
+{
+	pid_t child;
+	int status;
+	char *b;
+
+	NEED_BWRAP();
+	if ((child = fork()) == 0) {
+		long st = estream(id, "Start", "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":"
+				  "[\"-l\",\"-c\",\"sleep 1.5; echo late; exit 4\"]},\"tag\":\"sdk2\"}",
+				  NULL, NULL);
+
+		_exit(st == 200 ? 0 : 1);
+	}
+	cr_assert_gt(child, 0);
+	for (int i = 0; i < 100 && !listed(id, "sdk2", NULL); i++)
+		clock_sleep_ms(50);
+	b = mread("/box/procs/sdk2/exit");
+	cr_assert_str_eq(b, "4\n");
+	free(b);
+	b = mread("/box/procs/sdk2/stdout");
+	cr_assert_str_eq(b, "late\n");
+	free(b);
+	b = mread("/box/procs/sdk2/status");
+	cr_assert_str_eq(b, "exited 4\n");
+	free(b);
+	cr_assert_eq(waitpid(child, &status, 0), child);
 }
 
 /* One write(2) of s to the mount's file p: 0 or -errno. */

@@ -170,6 +170,21 @@ static int list_fetch(struct proctab *p, const char *id)
 	return 0;
 }
 
+int plist_lists(struct proctab *p, const char *id, unsigned pid, bool *listed)
+{
+	int e = list_fetch(p, id);
+
+	*listed = false;
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&p->lock);
+	for (struct plist *l = p->lists; l && !*listed; l = l->next)
+		for (size_t i = 0; strcmp(l->id, id) == 0 && i < l->n; i++)
+			*listed = *listed || l->v[i].pid == pid;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
 /* The name a listed process shows as. */
 static void listed_name(const struct envdc_pinfo *i, char *buf, size_t size)
 {

@@ -87,9 +87,12 @@ int proctab_close_stdin(struct proctab *p, const char *id, const char *name);
 int proctab_signal(struct proctab *p, const char *id, const char *name, const char *buf,
 		 size_t len);
 
-/* A value as text ending in a newline ("" when unset); caller frees. */
+/* A value as text ending in a newline ("" when unset); caller frees.
+ * With ask, the status of a process started elsewhere that no stream
+ * follows is checked against envd's List (cached): one it no longer
+ * lists is "failed ended unattached (exit status unknown)". */
 int proctab_render(struct proctab *p, const char *id, const char *name, enum proctab_value v,
-		 char **text, size_t *len);
+		   bool ask, char **text, size_t *len);
 /* Attaches a thread to a process started elsewhere (0 when it has one or
  * needs none): for the first open of its output or exit. */
 int proctab_attach(struct proctab *p, const char *id, const char *name);

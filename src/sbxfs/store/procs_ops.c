@@ -335,8 +335,30 @@ static int value_text_locked(const struct proctab *p, const struct pslot *s, enu
 	return 0;
 }
 
+/* A process started elsewhere that no stream follows: still running
+ * while envd lists it (List, cached), else ended unseen. */
+static void check_unattached(struct proctab *p, struct pslot *s)
+{
+	bool watch, listed = true;
+	unsigned pid;
+
+	pthread_mutex_lock(&p->lock);
+	watch = !s->local && !s->attached && s->st == PS_RUNNING;
+	pid = s->pid;
+	pthread_mutex_unlock(&p->lock);
+	if (!watch || plist_lists(p, s->id, pid, &listed) < 0 || listed)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!s->attached && s->st == PS_RUNNING) {
+		s->st = PS_FAILED;
+		s->fail_err = -EIO;
+		snprintf(s->msg, sizeof(s->msg), "ended unattached (exit status unknown)");
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 int proctab_render(struct proctab *p, const char *id, const char *name, enum proctab_value v,
-		 char **text, size_t *len)
+		   bool ask, char **text, size_t *len)
 {
 	struct pslot *s;
 	int e = pslot_get(p, id, name, &s);
@@ -345,6 +367,8 @@ int proctab_render(struct proctab *p, const char *id, const char *name, enum pro
 	*len = 0;
 	if (e < 0)
 		return e;
+	if (v == PROCS_V_STATUS && ask)
+		check_unattached(p, s);
 	pthread_mutex_lock(&p->lock);
 	e = value_text_locked(p, s, v, text);
 	pslot_unref_locked(s);

@@ -58,6 +58,9 @@ int pslot_get(struct proctab *p, const char *id, const char *name, struct pslot 
 void pslot_put(struct proctab *p, struct pslot *s);
 /* Takes s out of the table and cancels its stream.  With the lock. */
 void pslot_unlink_locked(struct proctab *p, struct pslot *s);
+/* Whether envd lists pid in sandbox id (its List, cached): 0 or -errno.
+ * Without the lock. */
+int plist_lists(struct proctab *p, const char *id, unsigned pid, bool *listed);
 /* Forgets the List reply of sandbox id (NULL: all).  With the lock. */
 void plist_drop_locked(struct proctab *p, const char *id);
 

@@ -252,7 +252,8 @@ static int pfile_open(struct sbxfs *fs, const struct path_node *n, const char *p
 		return err;
 	/* The values read as they were at open; output and exit as they come. */
 	if (acc != O_WRONLY && n->pfile <= PROC_FILE_STATUS) {
-		if ((err = proctab_render(fs->procs, id, name, values[n->pfile], &text, &len)) < 0)
+		if ((err = proctab_render(fs->procs, id, name, values[n->pfile], !paused, &text,
+					  &len)) < 0)
 			return err;
 		if ((sn = snap_new(text, len)) == NULL)
 			return -ENOMEM;
