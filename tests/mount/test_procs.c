@@ -501,3 +501,31 @@ Test(procs, a_killed_sandbox_has_no_processes_to_open)
 	cr_assert_eq(errno, ENOENT);
 	close(fd);
 }
+
+Test(procs, a_dropped_stream_is_attached_again_and_the_exit_kept)
+{
+	char *b = NULL;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/x && echo 'echo one; sleep 2; echo two; exit 5' > "
+			"$MNT/box/procs/x/cmd"), 0);
+	for (int i = 0; i < 40; i++) {
+		free(b);
+		b = mread("/box/procs/x/stdout");
+		if (strcmp(b, "one\n") == 0)
+			break;
+		clock_sleep_ms(50);
+	}
+	cr_assert_str_eq(b, "one\n");
+	free(b);
+	/* Every TCP connection to sbxd ends now, the stream's among them. */
+	if (sh("test $(ss -K -t dst 127.0.0.1 dport = :%u 2>/dev/null | tail -n +2 | wc -l) -ge 1",
+	       (unsigned)M.port) != 0)
+		cr_skip_test("ss -K cannot end connections here");
+	b = mread("/box/procs/x/exit");
+	cr_assert_str_eq(b, "5\n");
+	free(b);
+	b = mread("/box/procs/x/stdout");
+	cr_assert_str_eq(b, "one\ntwo\n");
+	free(b);
+}
