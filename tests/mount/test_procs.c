@@ -353,6 +353,16 @@ Test(procs, refusals_have_their_errno)
 	cr_assert(listed(id, "e", NULL));     /* the bad signal changed nothing */
 	cr_assert_eq(rmdir(P("/box/procs/e")), 0);
 	gone_from_list(id, "e");
+	/* A start envd refuses: its errno, and why in status. */
+	cr_assert_eq(mkdir(P("/box/procs/f"), 0755), 0);
+	cr_assert_eq(put1("/box/procs/f/cwd", "/nowhere\n"), 0);
+	cr_assert_eq(put1("/box/procs/f/cmd", "true\n"), -EINVAL);
+	b = mread("/box/procs/f/status");
+	cr_assert_str_eq(b, "failed cwd '/nowhere' does not exist\n");
+	free(b);
+	cr_assert_eq(put1("/box/procs/f/user", "no such user\n"), -EBUSY);
+	cr_assert_eq(mkdir(P("/box/procs/.hidden"), 0755), -1);
+	cr_assert_eq(errno, EINVAL);
 }
 
 Test(procs, env_cwd_and_user_apply)

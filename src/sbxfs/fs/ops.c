@@ -207,8 +207,18 @@ static bool bad_name_in_dir(const char *path)
 	char pre[64];
 	int len = path_format(&tpls, pre, sizeof(pre));
 
+	char parent[PATH_MAX];
+	struct path_node pn;
+
 	if (slash == path)
 		return true;
+	/* A process name no slot can have (procs/.x). */
+	if ((size_t)(slash - path) < sizeof(parent)) {
+		memcpy(parent, path, (size_t)(slash - path));
+		parent[slash - path] = '\0';
+		if (path_parse(parent, &pn) == 0 && pn.kind == PATH_PROCS)
+			return true;
+	}
 	return len > 0 && strncmp(path, pre, (size_t)len) == 0 && path[len] == '/' &&
 	       strchr(path + len + 1, '/') == slash;
 }
