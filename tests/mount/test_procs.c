@@ -383,6 +383,11 @@ Test(procs, env_cwd_and_user_apply)
 	b = mread("/box/procs/v/env");
 	cr_assert_str_eq(b, "FOO=bar\nBAZ=qux\nX=1\n");
 	free(b);
+	cr_assert_eq(sh("mkdir $MNT/box/procs/r2 && echo root > $MNT/box/procs/r2/user && "
+			"echo 'id -un; pwd' > $MNT/box/procs/r2/cmd && cat $MNT/box/procs/r2/exit"), 0);
+	b = mread("/box/procs/r2/stdout");
+	cr_assert_str_eq(b, "root\n/root\n");
+	free(b);
 }
 
 Test(procs, an_interrupted_wait_for_exit_leaves_the_process_running)
