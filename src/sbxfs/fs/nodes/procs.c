@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fuse_lowlevel.h>
+
 #include "fs/node.h"
 
 /* Where node n lives: the sandbox's ID (65 bytes), the process name
@@ -270,6 +272,16 @@ static int pfile_open(struct sbxfs *fs, const struct path_node *n, const char *p
 	return 0;
 }
 
+/* A wait for exit ends when its reader is interrupted, or when the mount
+ * is stopping (SIGTERM): libfuse joins its workers before it returns. */
+static bool exit_interrupted(void)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	return fs_interrupted() ||
+	       (c && c->fuse && fuse_session_exited(fuse_get_session(c->fuse)));
+}
+
 static int exit_read(struct open_file *h, char *buf, size_t size, off_t off)
 {
 	char line[32];
@@ -277,7 +289,7 @@ static int exit_read(struct open_file *h, char *buf, size_t size, off_t off)
 
 	if (h->snap == NULL) {
 		err = proctab_wait(get_fs()->procs, h->pin.sbx_id, h->pin.remote_path,
-				   fs_interrupted, &code);
+				   exit_interrupted, &code);
 		if (err < 0)
 			return err;
 		n = snprintf(line, sizeof(line), "%d\n", code);
