@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -543,4 +544,25 @@ Test(procs, a_dropped_stream_is_attached_again_and_the_exit_kept)
 	b = mread("/box/procs/x/stdout");
 	cr_assert_str_eq(b, "one\ntwo\n");
 	free(b);
+}
+
+Test(procs, sigterm_stops_the_mount_while_a_wait_for_exit_is_open)
+{
+	int status = 0;
+	pid_t r = 0;
+	int64_t t0;
+
+	NEED_BWRAP();
+	cr_assert_eq(sh("mkdir $MNT/box/procs/s && echo 'sleep 30' > $MNT/box/procs/s/cmd && "
+			"(cat $MNT/box/procs/s/exit > /dev/null 2>&1 &)"), 0);
+	clock_sleep_ms(300);
+	t0 = clock_mono_ms();
+	cr_assert_eq(kill(M.pid, SIGTERM), 0);
+	for (int i = 0; i < 100 && (r = waitpid(M.pid, &status, WNOHANG)) == 0; i++)
+		clock_sleep_ms(50);
+	cr_assert_eq(r, M.pid, "sbxfs still runs %lld ms after SIGTERM",
+		     (long long)(clock_mono_ms() - t0));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	M.pid = 0;
+	cr_assert(listed(id, "s", NULL));     /* the process outlives the mount */
 }
