@@ -553,6 +553,11 @@ Test(procs, sigterm_stops_the_mount_while_a_wait_for_exit_is_open)
 	int64_t t0;
 
 	NEED_BWRAP();
+#if defined(__SANITIZE_ADDRESS__)
+	/* libfuse releases no file still open when its loop ends: the
+	 * handle of the interrupted read is left for LeakSanitizer. */
+	cr_skip_test("the daemon's open handle at SIGTERM would be reported as a leak");
+#endif
 	cr_assert_eq(sh("mkdir $MNT/box/procs/s && echo 'sleep 30' > $MNT/box/procs/s/cmd && "
 			"(cat $MNT/box/procs/s/exit > /dev/null 2>&1 &)"), 0);
 	clock_sleep_ms(300);
