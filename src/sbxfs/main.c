@@ -242,8 +242,21 @@ static int setup_files(struct sbxfs_main *m)
 	m->files.max_file = m->opts.fs_max_file;
 	files_init(&m->files);
 	m->fs.files = &m->files;
+	/* MOUNT/<sbx>/procs/: its threads start with the first process, so
+	 * after daemonizing. */
+	struct proctab_config pc = {
+		.envd = m->envd, .files = &m->files, .user = m->opts.fs_user_name,
+		.output_max = m->opts.proc_output_max, .max_procs = m->opts.max_procs,
+		.list_ttl_ms = 1000U * m->opts.fs_cache_ttl,
+	};
+
+	if ((m->fs.procs = proctab_new(&pc)) == NULL) {
+		fprintf(stderr, "sbxfs: out of memory\n");
+		return -1;
+	}
 	return 0;
 }
+
 
 static int setup_log(struct sbxfs_main *m)
 {
@@ -287,14 +300,35 @@ static void *init_then_ready(struct fuse_conn_info *conn, struct fuse_config *cf
 	return fs;
 }
 
+/* libfuse 3.12's loop, whose configuration (fuse_loop_cfg_*, an opaque
+ * struct despite the name it has under FUSE_USE_VERSION 35) carries
+ * max_threads: the 3.5 loop caps its workers at 10, and a read of
+ * procs/NAME/exit holds one until its process ends, so ten of them would
+ * stall the mount. */
+int fuse_loop_mt_312(struct fuse *f, struct fuse_loop_config *config);
+
+/* Workers beyond the waits for exit that max_procs allows. */
+#define SPARE_WORKERS 16
+
+static int loop_mt(struct sbxfs_main *m, struct fuse *fuse)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int ret;
+
+	if (cfg == NULL)
+		return 1;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)m->cl.clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, m->cl.max_idle_threads == UINT_MAX
+				       ? 10 : m->cl.max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, m->opts.max_procs + SPARE_WORKERS);
+	ret = fuse_loop_mt_312(fuse, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
 /* Mounts, daemonizes and serves until unmounted.  Returns the exit code. */
 static int serve(struct sbxfs_main *m, struct fuse_args *args)
 {
-	/* libfuse's "unset" (UINT_MAX) becomes its default of 10 idle threads
-	 * rather than a warning on stderr. */
-	struct fuse_loop_config lc = { .clone_fd = m->cl.clone_fd,
-				       .max_idle_threads = m->cl.max_idle_threads == UINT_MAX
-							   ? 10 : m->cl.max_idle_threads };
 	struct fuse *fuse;
 	sigset_t hup;
 	int ret = 1;
@@ -324,7 +358,9 @@ static int serve(struct sbxfs_main *m, struct fuse_args *args)
 	(void)reload_start(&m->hup);    /* without it SIGHUP stays blocked: ignored */
 	log_info("mounted %s (provider=%s) on %s", shown_url(m),
 		 backend_provider_name(m->backend.provider), m->cl.mountpoint);
-	ret = m->cl.singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &lc);
+	/* libfuse's "unset" idle threads (UINT_MAX) become its default of 10
+	 * rather than a warning on stderr. */
+	ret = m->cl.singlethread ? fuse_loop(fuse) : loop_mt(m, fuse);
 	/* The loop returns the signal that ended it: a requested unmount. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM ? 0 : 1;
 	sd_notify_state(m->notify_socket, "STOPPING=1");
@@ -348,6 +384,7 @@ static void teardown(struct sbxfs_main *m)
 		cache_free(m->fs.store.cache);
 	kcache_free(m->fs.kcache);
 	kinval_free(m->fs.kinval);
+	proctab_free(m->fs.procs);
 	if (m->fs.files)
 		files_fini(&m->files);
 	dircache_free(m->dirs);

@@ -58,8 +58,10 @@ static void check_round_trip(const struct path_node *n, size_t plen)
 	FUZZ_CHECK(len >= 1 && (size_t)len <= plen && strlen(buf) == (size_t)len);
 	FUZZ_CHECK(path_parse(buf, &m) == 0);
 	FUZZ_CHECK(m.kind == n->kind && same_span(m.sbx, n->sbx) && same_span(m.tpl, n->tpl) &&
-		   same_span(m.key, n->key) && same_span(m.rest, n->rest));
+		   same_span(m.key, n->key) && same_span(m.rest, n->rest) &&
+		   same_span(m.proc, n->proc));
 	FUZZ_CHECK(n->kind != PATH_SBX_FILE || m.file == n->file);
+	FUZZ_CHECK(n->kind != PATH_PROC_FILE || m.pfile == n->pfile);
 	free(buf);
 }
 
@@ -84,8 +86,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EINVAL);
 	if (r == 0) {
 		FUZZ_CHECK(s[0] == '/');
-		FUZZ_CHECK(n.kind >= PATH_ROOT && n.kind <= PATH_SBX_FS);
+		FUZZ_CHECK(n.kind >= PATH_ROOT && n.kind <= PATH_PROC_FILE);
 		check_span(s, slen, n.sbx);
+		check_span(s, slen, n.proc);
+		if (n.kind == PATH_PROC || n.kind == PATH_PROC_FILE)
+			FUZZ_CHECK(n.proc.len > 0 && n.proc.p[0] != '.');
+		if (n.kind == PATH_PROC_FILE)
+			FUZZ_CHECK(n.pfile < PROC_FILE_COUNT && path_proc_file_name(n.pfile)[0]);
 		check_span(s, slen, n.tpl);
 		check_span(s, slen, n.key);
 		if (n.kind == PATH_SBX_FILE) {

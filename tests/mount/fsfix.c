@@ -169,6 +169,45 @@ long erpc(const char *id, const char *method, const char *req, json_t **out)
 	return status;
 }
 
+long eproc(const char *id, const char *method, const char *req, json_t **out)
+{
+	struct body b = { 0 };
+	char path[128];
+	long status;
+
+	snprintf(path, sizeof(path), "/process.Process/%s", method);
+	status = ereq(id, "POST", path, req, &b);
+	if (out)
+		*out = b.p ? json_loads(b.p, 0, NULL) : NULL;
+	free(b.p);
+	return status;
+}
+
+long estream(const char *id, const char *method, const char *req, char **body, size_t *len)
+{
+	size_t n = strlen(req);
+	char *env = malloc(n + 5), path[128];
+	struct body b = { 0 };
+	long st;
+
+	env[0] = 0;
+	env[1] = (char)(n >> 24);
+	env[2] = (char)(n >> 16);
+	env[3] = (char)(n >> 8);
+	env[4] = (char)n;
+	memcpy(env + 5, req, n);
+	snprintf(path, sizeof(path), "/process.Process/%s", method);
+	st = ereq_ct(id, "POST", path, "application/connect+json", env, n + 5, &b);
+	free(env);
+	if (body)
+		*body = b.p;
+	else
+		free(b.p);
+	if (len)
+		*len = b.len;
+	return st;
+}
+
 int eexists(const char *id, const char *p)
 {
 	json_t *req = json_pack("{ss}", "path", p);

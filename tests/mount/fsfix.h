@@ -27,6 +27,12 @@ char *eget(const char *id, const char *p, size_t *len, long *status);
 long eget_to(const char *id, const char *p, const char *out);
 /* A Filesystem RPC with JSON body req: the HTTP status, *out the reply. */
 long erpc(const char *id, const char *method, const char *req, json_t **out);
+/* A unary Process RPC with JSON body req: the HTTP status, *out the reply. */
+long eproc(const char *id, const char *method, const char *req, json_t **out);
+/* A Process stream (Start, Connect) with JSON message req, until it ends:
+ * the status, *body (malloc'd) the envelopes and *len their length.
+ * Asserts nothing (usable in a child process). */
+long estream(const char *id, const char *method, const char *req, char **body, size_t *len);
 /* True if Stat finds p in sandbox id. */
 int eexists(const char *id, const char *p);
 /* Writes data to p of sandbox id through envd (not the mount): the status. */

@@ -34,6 +34,8 @@ static const struct fuse_opt sbxfs_spec[] = {
 	SBXFS_OPT("fs_user=%s", fs_user),
 	SBXFS_OPT("fs_cache_ttl=%s", fs_cache_ttl_str),
 	SBXFS_OPT("fs_max_file=%s", fs_max_file_str),
+	SBXFS_OPT("proc_output_max=%s", proc_output_max_str),
+	SBXFS_OPT("max_procs=%s", max_procs_str),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("api_key=", KEY_API_KEY),
 	FUSE_OPT_KEY("api_key", KEY_API_KEY),
@@ -220,6 +222,18 @@ static int check_fs(struct sbxfs_opts *o, FILE *err)
 			"512M (up to 1P)\n", o->fs_max_file_str);
 		return -1;
 	}
+	if (o->proc_output_max_str &&
+	    (parse_size(o->proc_output_max_str, &o->proc_output_max) < 0 ||
+	     o->proc_output_max < 4096 || o->proc_output_max > (1ULL << 40))) {
+		fprintf(err, "sbxfs: bad proc_output_max '%s': expected a size from 4K to 1T "
+			"such as 64M\n", o->proc_output_max_str);
+		return -1;
+	}
+	if (o->max_procs_str && parse_seconds(o->max_procs_str, 1, 4096, &o->max_procs) < 0) {
+		fprintf(err, "sbxfs: bad max_procs '%s': expected a number from 1 to 4096\n",
+			o->max_procs_str);
+		return -1;
+	}
 	if (o->sandbox_url && !is_url(o->sandbox_url)) {
 		fprintf(err, "sbxfs: bad sandbox_url '%s': expected http://... or https://...\n",
 			o->sandbox_url);
@@ -349,6 +363,8 @@ int opts_parse(struct fuse_args *args, struct sbxfs_opts *o, FILE *err)
 	o->max_sandboxes = SBXFS_DEFAULT_MAX_SANDBOXES;
 	o->fs_cache_ttl = SBXFS_DEFAULT_FS_CACHE_TTL;
 	o->fs_max_file = SBXFS_DEFAULT_FS_MAX_FILE;
+	o->proc_output_max = SBXFS_DEFAULT_PROC_OUTPUT_MAX;
+	o->max_procs = SBXFS_DEFAULT_MAX_PROCS;
 	o->fs_user_name = SBXFS_DEFAULT_FS_USER;
 	o->connect_timeout = SBXFS_DEFAULT_CONNECT_TIMEOUT;
 	o->request_timeout = SBXFS_DEFAULT_REQUEST_TIMEOUT;
@@ -385,7 +401,7 @@ void opts_free(struct sbxfs_opts *o)
 		&o->retry_deadline_str, &o->stale_ttl_str, &o->list_deadline_str,
 		&o->max_sandboxes_str, &o->cafile, &o->runtime, &o->log_target, &o->log_level_str,
 		&o->sandbox_url, &o->fs_user, &o->fs_cache_ttl_str, &o->fs_max_file_str,
-		&o->source, &o->nonopt[0], &o->nonopt[1],
+		&o->proc_output_max_str, &o->max_procs_str, &o->source, &o->nonopt[0], &o->nonopt[1],
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

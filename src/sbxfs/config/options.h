@@ -19,6 +19,8 @@
 #define SBXFS_DEFAULT_FS_CACHE_TTL 1U
 #define SBXFS_DEFAULT_FS_MAX_FILE (4ULL << 30)
 #define SBXFS_DEFAULT_FS_USER "user"
+#define SBXFS_DEFAULT_PROC_OUTPUT_MAX (64ULL << 20)
+#define SBXFS_DEFAULT_MAX_PROCS 64U
 
 struct sbxfs_opts {
 	/* As given with -o (malloc'd by fuse_opt_parse, NULL when absent). */
@@ -42,6 +44,8 @@ struct sbxfs_opts {
 	char *fs_user;
 	char *fs_cache_ttl_str;
 	char *fs_max_file_str;
+	char *proc_output_max_str;
+	char *max_procs_str;
 	int allow_other;
 	bool fsname_set;            /* -o fsname= was given */
 	bool subtype_set;           /* -o subtype= was given */
@@ -69,6 +73,8 @@ struct sbxfs_opts {
 	const char *fs_user_name;   /* borrowed: fs_user or the default */
 	unsigned fs_cache_ttl;      /* seconds listings of fs/ are kept */
 	unsigned long long fs_max_file;   /* bytes */
+	unsigned long long proc_output_max;   /* bytes kept per process stream */
+	unsigned max_procs;         /* process streams attached at once */
 
 	FILE *err;                  /* where opts_parse() reports */
 };

@@ -174,11 +174,18 @@ static struct curl_slist *make_headers(const struct envdc *e, const struct envdc
 				       const struct ecall *c)
 {
 	struct curl_slist *h = NULL;
+	char *auth = c->user ? basic_auth(c->user) : NULL;
 	char line[600];
+	bool ok;
 
 	snprintf(line, sizeof(line), "%s: %s", e->id_header, t->id);
-	if (!add(&h, line) || !add(&h, e->port_header) || !add(&h, e->auth_header) ||
-	    !add(&h, "Expect:") || !add(&h, "Accept-Encoding:"))
+	ok = (!c->user || auth) && add(&h, line) && add(&h, e->port_header) &&
+	     add(&h, auth ? auth : e->auth_header) && add(&h, "Expect:") &&
+	     add(&h, "Accept-Encoding:");
+	free(auth);
+	if (!ok)
+		return NULL;
+	if (c->stream && !add(&h, "Keepalive-Ping-Interval: " ENVDC_KEEPALIVE_S))
 		return NULL;
 	if (t->token && t->token[0]) {
 		snprintf(line, sizeof(line), "X-Access-Token: %s", t->token);
@@ -292,17 +299,19 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 		int64_t left = deadline_at - clock_mono_ms();
 		bool retry;
 
-		if (left <= 0 || (e->interrupted && e->interrupted()))
+		if (!c->stream && (left <= 0 || (e->interrupted && e->interrupted())))
 			return left <= 0 ? r : -EINTR;
 		up.off = 0;
 		http_response_clear(rs);
 		rq->timeout_ms = attempt_timeout(e, c) < left ? attempt_timeout(e, c) : (long)left;
+		if (c->stream)
+			rq->timeout_ms = 0;
 		if (http_perform(e->pool, rq, rs) < 0)
 			return -ENOMEM;
 		log_debug("envd %s %s -> %ld (%ld ms)", c->op, c->subject, rs->status,
 			  rs->elapsed_ms);
 		r = judge(c, rs, err, &retry);
-		if (r == 0 || !retry || attempt >= 3 || rs->streamed)
+		if (r == 0 || !retry || attempt >= 3 || rs->streamed || c->stream)
 			return r;
 		long delay = http_retry_delay_ms(rs, attempt);
 
@@ -316,10 +325,13 @@ int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall
 	      struct http_response *rs, struct envdc_error *err)
 {
 	struct http_request rq = {
-		.method = c->method, .body = c->body, .sink = c->sink, .max_body = c->max_body, .cafile = e->cafile,
+		.method = c->method, .body = c->body, .body_len = c->body_len, .sink = c->sink,
+		.max_body = c->max_body, .cafile = e->cafile,
+		.cancel = c->cancel, .idle_timeout_s = c->idle_s,
 		.connect_timeout_ms = e->connect_timeout_ms,
 		.fresh_connection = http_retry_fresh_connection(c->rc),
-		.interrupted = e->interrupted,
+		/* A stream runs on its own thread, never a FUSE request's. */
+		.interrupted = c->stream ? NULL : e->interrupted,
 	};
 	struct curl_slist *h = make_headers(e, t, c);
 	int r = -ENOMEM;

@@ -26,6 +26,9 @@
 
 struct envdc;
 
+/* Seconds between the keepalives a stream asks its server for. */
+#define ENVDC_KEEPALIVE_S "10"
+
 struct envdc_config {
 	const char *sandbox_url;   /* NULL: https://49983-<id>.<domain> */
 	const char *domain;        /* when a sandbox has none */

@@ -13,6 +13,8 @@ struct ecall {
 	const char *method;
 	const char *path;           /* after the base: "/files?path=..." */
 	const char *body;           /* JSON, or NULL */
+	size_t body_len;            /* 0: strlen(body) (an envelope is binary) */
+	const char *user;           /* NULL: the client's user */
 	const char *content_type;   /* NULL: none */
 	const char *range;          /* "bytes=a-b", or NULL */
 	int upload_fd;              /* >= 0: the body, upload_len bytes of it */
@@ -23,6 +25,11 @@ struct ecall {
 	enum http_retry_class rc;
 	bool rpc;                   /* Connect headers */
 	int quiet;                  /* an errno logged at debug only */
+	/* A server stream: one attempt without a time limit, ended by
+	 * *cancel (non-zero) or idle_s seconds without a byte. */
+	bool stream;
+	const int *cancel;
+	long idle_s;
 };
 
 /* Runs c's attempts for t; 0 with *rs (caller http_response_clear()s

@@ -36,6 +36,9 @@ static void handle_clear(struct dir_handle *h)
 	dirlist_put(h->files);
 	free(h->files_id);
 	free(h->files_dir);
+	for (size_t i = 0; i < h->n_names; i++)
+		free(h->names[i]);
+	free(h->names);
 	memset(h, 0, sizeof(*h));
 	h->type = HANDLE_DIR;
 }

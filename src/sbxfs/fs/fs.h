@@ -16,6 +16,7 @@
 #include "pagecache.h"
 #include "store/files.h"
 #include "store/logs.h"
+#include "store/procs.h"
 #include "store/sandboxes.h"
 
 /* The filesystem's state: fuse private_data.  Everything is set before
@@ -27,6 +28,7 @@ struct sbxfs {
 	struct kinval *kinval;      /* entries the kernel is told to forget */
 	struct files *files;        /* MOUNT/<sbx>/fs/; NULL: no fs/ directories */
 	struct logs *logs;          /* MOUNT/<sbx>/logs: the copies fetched */
+	struct proctab *procs;        /* MOUNT/<sbx>/procs/; NULL with files */
 	const char *template_id;    /* for mkdir MOUNT/NAME */
 	unsigned cache_ttl;         /* seconds */
 	unsigned stale_ttl;         /* seconds */

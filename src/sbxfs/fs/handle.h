@@ -72,6 +72,8 @@ struct dir_handle {
 	struct dirlist *files;     /* a directory of a sandbox's own: its listing */
 	char *files_id;            /* and the sandbox's ID it was taken from */
 	char *files_dir;           /* and the remote directory's path */
+	char **names;              /* procs/: the names listed, malloc'd */
+	size_t n_names;
 };
 
 /* A new file handle for node n opened by ops, pinned to sbx_id (copied;

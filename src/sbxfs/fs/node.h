@@ -116,6 +116,9 @@ extern const struct node_ops meta_file_node_ops; /* nodes/meta.c */
 extern const struct node_ops files_node_ops;     /* nodes/files.c */
 extern const struct node_ops logs_node_ops;      /* nodes/sbx_data.c */
 extern const struct node_ops metrics_node_ops;   /* nodes/sbx_data.c */
+extern const struct node_ops procs_node_ops;     /* nodes/procs.c */
+extern const struct node_ops proc_node_ops;      /* nodes/procs.c */
+extern const struct node_ops proc_file_node_ops; /* nodes/procs.c */
 
 /* ---- what the kinds share (node.c) ---- */
 

@@ -33,6 +33,9 @@ static const struct node_ops *const node_table[] = {
 	[PATH_TPL_ROOT] = &tpl_root_node_ops,
 	[PATH_TPL] = &tpl_node_ops,
 	[PATH_SBX_FS] = &files_node_ops,
+	[PATH_PROCS] = &procs_node_ops,
+	[PATH_PROC] = &proc_node_ops,
+	[PATH_PROC_FILE] = &proc_file_node_ops,
 };
 
 /* A sandbox file served by a kind of its own (logs, metrics) names it in
@@ -210,8 +213,18 @@ static bool bad_name_in_dir(const char *path)
 	char pre[64];
 	int len = path_format(&tpls, pre, sizeof(pre));
 
+	char parent[PATH_MAX];
+	struct path_node pn;
+
 	if (slash == path)
 		return true;
+	/* A process name no slot can have (procs/.x). */
+	if ((size_t)(slash - path) < sizeof(parent)) {
+		memcpy(parent, path, (size_t)(slash - path));
+		parent[slash - path] = '\0';
+		if (path_parse(parent, &pn) == 0 && pn.kind == PATH_PROCS)
+			return true;
+	}
 	return len > 0 && strncmp(path, pre, (size_t)len) == 0 && path[len] == '/' &&
 	       strchr(path + len + 1, '/') == slash;
 }

@@ -22,6 +22,19 @@ bool path_sbx_file_writable(enum sbx_file f)
 	return d && d->write;
 }
 
+const char *path_proc_file_name(enum proc_file f)
+{
+	static const char *const names[PROC_FILE_COUNT] = {
+		[PROC_FILE_CMD] = "cmd", [PROC_FILE_CWD] = "cwd", [PROC_FILE_ENV] = "env",
+		[PROC_FILE_USER] = "user", [PROC_FILE_PID] = "pid", [PROC_FILE_STATUS] = "status",
+		[PROC_FILE_EXIT] = "exit", [PROC_FILE_STDOUT] = "stdout",
+		[PROC_FILE_STDERR] = "stderr", [PROC_FILE_STDIN] = "stdin",
+		[PROC_FILE_STDIN_CLOSE] = "stdin_close", [PROC_FILE_SIGNAL] = "signal",
+	};
+
+	return (unsigned)f < PROC_FILE_COUNT ? names[f] : "";
+}
+
 bool path_span_eq(struct path_span a, const char *s)
 {
 	size_t n = strlen(s);
@@ -52,6 +65,8 @@ bool path_is_dir(enum path_kind kind)
 	case PATH_CTL:
 	case PATH_TPL_ROOT:
 	case PATH_TPL:
+	case PATH_PROCS:
+	case PATH_PROC:
 		return true;
 	default:
 		return false;
@@ -61,7 +76,8 @@ bool path_is_dir(enum path_kind kind)
 bool path_in_sbx(enum path_kind kind)
 {
 	return kind == PATH_SBX || kind == PATH_SBX_FILE ||
-	       kind == PATH_META_DIR || kind == PATH_META_FILE || kind == PATH_SBX_FS;
+	       kind == PATH_META_DIR || kind == PATH_META_FILE || kind == PATH_SBX_FS ||
+	       kind == PATH_PROCS || kind == PATH_PROC || kind == PATH_PROC_FILE;
 }
 
 static bool is_alnum(char c)
@@ -128,8 +144,34 @@ static int parse_fs(const char *rest, struct path_node *out)
 	return 0;
 }
 
+/* What follows "procs": "", "<proc>", "<proc>/<file>".  A process name
+ * never starts with a dot (probes such as .git stay off the network). */
+static int parse_procs(const char *rest, struct path_node *out)
+{
+	struct path_span c;
+
+	out->kind = PATH_PROCS;
+	if (!next_component(&rest, &c))
+		return 0;
+	if (!component_ok(c) || c.p[0] == '.')
+		return -ENOENT;
+	out->kind = PATH_PROC;
+	out->proc = c;
+	if (!next_component(&rest, &c))
+		return 0;
+	if (rest != NULL)
+		return -ENOENT;
+	for (int f = 0; f < PROC_FILE_COUNT; f++)
+		if (path_span_eq(c, path_proc_file_name((enum proc_file)f))) {
+			out->kind = PATH_PROC_FILE;
+			out->pfile = (enum proc_file)f;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 /* Parses what follows a sandbox component: "", "<file>", "metadata",
- * "metadata/<key>", "fs/...". */
+ * "metadata/<key>", "fs/...", "procs/...". */
 static int parse_in_sbx(const char *rest, struct path_node *out)
 {
 	struct path_span c;
@@ -142,6 +184,8 @@ static int parse_in_sbx(const char *rest, struct path_node *out)
 		return -ENOENT;
 	if (path_span_eq(c, PATH_FS_NAME))
 		return parse_fs(rest, out);
+	if (path_span_eq(c, PATH_PROCS_NAME))
+		return parse_procs(rest, out);
 	if (path_span_eq(c, PATH_META_NAME)) {
 		if (!next_component(&rest, &c)) {
 			out->kind = PATH_META_DIR;
@@ -292,6 +336,12 @@ static void format_in_sbx(const struct path_node *n, struct builder *b)
 		put_str(b, PATH_FS_NAME);
 		put_rest(b, n->rest);
 	}
+	if (n->kind == PATH_PROCS || n->kind == PATH_PROC || n->kind == PATH_PROC_FILE)
+		put_str(b, PATH_PROCS_NAME);
+	if (n->kind == PATH_PROC || n->kind == PATH_PROC_FILE)
+		put_span(b, n->proc);
+	if (n->kind == PATH_PROC_FILE)
+		put_str(b, path_proc_file_name(n->pfile));
 }
 
 int path_format(const struct path_node *n, char *buf, size_t size)

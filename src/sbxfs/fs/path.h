@@ -15,6 +15,9 @@
  *   /.sbxfs/templates/<tpl>/<sbx>/...    as /<sbx>/... with tpl set
  *   /<sbx>/fs, /<sbx>/fs/<rest...>       PATH_SBX_FS: the sandbox's own "/"
  *                                        and below (rest "", or "/a/b")
+ *   /<sbx>/procs                         PATH_PROCS
+ *   /<sbx>/procs/<proc>                  PATH_PROC
+ *   /<sbx>/procs/<proc>/<file>           PATH_PROC_FILE (pfile says which)
  *
  * Names not listed here are -ENOENT.  Whether a PATH_SBX_FS node is a
  * directory only the sandbox knows. */
@@ -36,6 +39,26 @@ enum path_kind {
 	PATH_TPL_ROOT,
 	PATH_TPL,
 	PATH_SBX_FS,
+	PATH_PROCS,
+	PATH_PROC,
+	PATH_PROC_FILE,
+};
+
+/* The files of a process directory, in the order readdir lists them. */
+enum proc_file {
+	PROC_FILE_CMD,
+	PROC_FILE_CWD,
+	PROC_FILE_ENV,
+	PROC_FILE_USER,
+	PROC_FILE_PID,
+	PROC_FILE_STATUS,
+	PROC_FILE_EXIT,
+	PROC_FILE_STDOUT,
+	PROC_FILE_STDERR,
+	PROC_FILE_STDIN,
+	PROC_FILE_STDIN_CLOSE,
+	PROC_FILE_SIGNAL,
+	PROC_FILE_COUNT
 };
 
 /* The single-value and rendered files of a sandbox directory, in the order
@@ -67,6 +90,8 @@ struct path_node {
 	struct path_span tpl;   /* PATH_TPL, and sandboxes reached through it */
 	struct path_span key;   /* PATH_META_FILE */
 	enum sbx_file file;     /* PATH_SBX_FILE */
+	struct path_span proc;  /* PATH_PROC, PATH_PROC_FILE */
+	enum proc_file pfile;   /* PATH_PROC_FILE */
 	struct path_span rest;  /* PATH_SBX_FS: "" or "/a/b", each component
 	                         * valid (not empty, ".", "..", over NAME_MAX) */
 };
@@ -77,6 +102,8 @@ struct path_node {
 #define PATH_META_NAME "metadata"
 /* The sandbox subdirectory holding its own filesystem. */
 #define PATH_FS_NAME "fs"
+/* The sandbox subdirectory holding its processes. */
+#define PATH_PROCS_NAME "procs"
 
 /* Parses an absolute path as FUSE passes it ("/", "/a/b", no trailing
  * slash).  0 and *out filled (spans point into path), or -ENOENT for a path
@@ -101,6 +128,8 @@ bool path_in_sbx(enum path_kind kind);
 /* The file name of a sandbox file ("info", "state", ...); static storage,
  * "" past the table. */
 const char *path_sbx_file_name(enum sbx_file f);
+/* The name of a process file ("cmd", "stdout", ...); "" past the table. */
+const char *path_proc_file_name(enum proc_file f);
 /* True if the sandbox file accepts writes (state, timeout). */
 bool path_sbx_file_writable(enum sbx_file f);
 

@@ -338,7 +338,8 @@ static void set_body(CURL *h, const struct http_request *rq)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 	} else if (rq->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
+				 (long)(rq->body_len ? rq->body_len : strlen(rq->body)));
 	} else if (strcmp(rq->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
@@ -365,8 +366,13 @@ static void set_options(CURL *h, CURLSH *share, struct xfer *x)
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "sbxfs/" SBXFS_VERSION);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 rq->connect_timeout_ms < rq->timeout_ms ? rq->connect_timeout_ms : rq->timeout_ms);
+			 rq->timeout_ms && rq->timeout_ms < rq->connect_timeout_ms ? rq->timeout_ms
+			 : rq->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+	/* A stream without an end of its own still hears from its server
+	 * (keepalives): silence this long is a dead connection. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, rq->idle_timeout_s ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->idle_timeout_s);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (rq->cafile)

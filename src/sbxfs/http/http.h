@@ -43,13 +43,16 @@ struct http_request {
 	const char *method;        /* "GET", "POST", "PUT" or "DELETE" */
 	const char *url;           /* complete, already escaped; any base */
 	const char *body;          /* NULL: no body (see source) */
+	size_t body_len;           /* 0: strlen(body); else its length (binary) */
 	const struct http_source *source;  /* NULL, or the body, streamed */
 	const struct http_sink *sink;      /* NULL: the body goes to rs->body */
 	size_t max_body;           /* cap on the reply body, 0: HTTP_BODY_MAX */
 	const struct curl_slist *headers;  /* borrowed, per request */
 	const char *cafile;        /* NULL: system CAs */
 	long connect_timeout_ms;
-	long timeout_ms;           /* the whole attempt */
+	long timeout_ms;           /* the whole attempt; 0: none (a stream) */
+	long idle_timeout_s;       /* 0: none; else ends a transfer that
+	                            * received nothing for this long */
 	bool fresh_connection;     /* no reused connection (so no silent resend) */
 	const int *cancel;         /* NULL, or: the transfer ends (CURLE_ABORTED_BY_
 	                            * CALLBACK) within 50 ms of *cancel turning

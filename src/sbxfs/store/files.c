@@ -83,7 +83,7 @@ void files_forget(struct files *f, const char *id)
 
 /* Copies sandbox id's endpoint out of the table into *t; false when the
  * table has none. */
-static bool ep_copy(struct files *f, const char *id, struct target *t)
+static bool ep_copy(struct files *f, const char *id, struct files_target *t)
 {
 	bool found = false;
 
@@ -127,7 +127,7 @@ static int ep_store(struct files *f, const char *id, const struct sbx_creds *c)
 	return 0;
 }
 
-static void target_clear(struct target *t)
+void files_target_clear(struct files_target *t)
 {
 	if (t->token)
 		explicit_bzero(t->token, strlen(t->token));
@@ -138,7 +138,7 @@ static void target_clear(struct target *t)
 
 /* Sandbox id's endpoint for one call: from the table unless refetch, else
  * with one GET /sandboxes/{id}. */
-static int target_get(struct files *f, const char *id, bool refetch, struct target *t)
+int files_target_get(struct files *f, const char *id, bool refetch, struct files_target *t)
 {
 	struct api_error aerr;
 	struct sbx *s = NULL;
@@ -155,7 +155,7 @@ static int target_get(struct files *f, const char *id, bool refetch, struct targ
 			return err < 0 ? err : -ENOENT;
 	}
 	if (t->token == NULL || t->domain == NULL) {
-		target_clear(t);
+		files_target_clear(t);
 		return -ENOMEM;
 	}
 	t->t.token = t->token;
@@ -166,7 +166,7 @@ static int target_get(struct files *f, const char *id, bool refetch, struct targ
 /* envd did not answer for sandbox id (502): ENOENT when the sandbox is
  * gone (its endpoint and listings forgotten), else EHOSTDOWN (paused, or
  * not running yet), noted for the status file. */
-static int why_down(struct files *f, const char *id)
+int files_why_down(struct files *f, const char *id)
 {
 	struct api_error aerr;
 	struct sbx *s = NULL;
@@ -187,18 +187,18 @@ static int why_down(struct files *f, const char *id)
 static int with_endpoint(struct files *f, const char *id, envd_op_fn op, void *arg)
 {
 	struct envdc_error eerr;
-	struct target t;
+	struct files_target t;
 	int err = 0;
 
 	for (int pass = 0; pass < 2; pass++) {
-		if ((err = target_get(f, id, pass > 0, &t)) < 0)
+		if ((err = files_target_get(f, id, pass > 0, &t)) < 0)
 			return err;
 		err = op(f, &t.t, arg, &eerr);
-		target_clear(&t);
+		files_target_clear(&t);
 		if (!(err == -EACCES && eerr.http_status == 401))
 			break;
 	}
-	return err == -EHOSTDOWN ? why_down(f, id) : err;
+	return err == -EHOSTDOWN ? files_why_down(f, id) : err;
 }
 
 /* ---- the operations, each one envd call with its arguments ---- */

@@ -45,6 +45,21 @@ struct files {
 	int64_t down_ms;            /* 0: none yet */
 };
 
+/* The strings of sandbox id's endpoint, copied out for one call. */
+struct files_target {
+	struct envdc_target t;      /* points at the strings below */
+	char *token, *domain;
+};
+
+/* Sandbox id's endpoint (for store modules other than this one): from
+ * the table unless refetch, else with one GET /sandboxes/{id}.  Caller
+ * files_target_clear()s *t. */
+int files_target_get(struct files *f, const char *id, bool refetch, struct files_target *t);
+void files_target_clear(struct files_target *t);
+/* After envd did not answer (502): ENOENT when sandbox id is gone (its
+ * endpoint forgotten), else EHOSTDOWN. */
+int files_why_down(struct files *f, const char *id);
+
 /* Sets up f's lock and endpoint table (the pointers set by the caller). */
 void files_init(struct files *f);
 /* Forgets every endpoint (their tokens leave the scrubber). */

@@ -49,8 +49,8 @@ static enum dir_slot sbx_entry(struct sbxfs *fs, const struct dir_handle *h,
 	struct path_node fn = *n;
 	char path[PATH_MAX];
 
-	if (i == SBX_FILE_COUNT + 1 && fs->files) {
-		*name = PATH_FS_NAME;
+	if ((i == SBX_FILE_COUNT + 1 || i == SBX_FILE_COUNT + 2) && fs->files) {
+		*name = i == SBX_FILE_COUNT + 1 ? PATH_FS_NAME : PATH_PROCS_NAME;
 		node_fill_stat(fs, st, MODE_DIR, 0, h->s->started_at);
 		return SLOT_ENTRY;
 	}
@@ -93,7 +93,9 @@ static int sbx_rmdir(struct sbxfs *fs, const struct path_node *n)
 		return err;
 	snprintf(id, sizeof(id), "%s", s->id);
 	listing_put(l);
-	return store_kill(&fs->store, id);
+	if ((err = store_kill(&fs->store, id)) == 0 && fs->procs)
+		proctab_forget(fs->procs, id);   /* its processes ended with it */
+	return err;
 }
 
 const struct node_ops sbx_node_ops = {
