@@ -77,6 +77,19 @@ void fsfix_stop(void)
 	mnt_stop();
 }
 
+char *fsfix_start_box(void)
+{
+	fsfix_start(NULL);
+	return fsfix_sandbox("box", "py3tpl");
+}
+
+void fsfix_stop_box(char **id)
+{
+	fsfix_stop();
+	free(*id);
+	*id = NULL;
+}
+
 struct body {
 	char *p;
 	size_t len;

@@ -18,6 +18,10 @@ void fsfix_start(const char *extra);
 char *fsfix_sandbox(const char *name, const char *tpl);
 /* Kills the sandboxes made, then unmounts (mnt_stop). */
 void fsfix_stop(void);
+/* The fixture of most fs/ suites: a mount with one sandbox "box" from
+ * py3tpl, its ID malloc'd; and its end, which frees *id and clears it. */
+char *fsfix_start_box(void);
+void fsfix_stop_box(char **id);
 
 /* GET /files?path=p of sandbox id: the body (malloc'd, NUL-terminated)
  * and *status; *len its length. */

@@ -17,15 +17,12 @@ static char *id;
 
 static void setup(void)
 {
-	fsfix_start(NULL);
-	id = fsfix_sandbox("box", "py3tpl");
+	id = fsfix_start_box();
 }
 
 static void teardown(void)
 {
-	fsfix_stop();
-	free(id);
-	id = NULL;
+	fsfix_stop_box(&id);
 }
 
 /* Saves p of the sandbox, fetched through envd, to the local file out. */
