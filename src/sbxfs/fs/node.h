@@ -161,6 +161,13 @@ enum dir_slot node_sandbox_entry(struct sbxfs *fs, const struct dir_handle *h,
  * it.  complete: fetch once what the listing lacks of a fresh sandbox. */
 int resolve_sbx(struct sbxfs *fs, const struct path_node *n, bool complete,
 		struct sbx_listing **lp, struct sbx **sp);
+/* What getattr of a node in a sandbox fills from sandbox s. */
+typedef int (*sbx_stat_fn)(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+			   const char *path, struct stat *st);
+/* getattr of n by fill, with n's sandbox resolved (as resolve_sbx,
+ * incomplete) and its listing held for the call. */
+int resolve_sbx_stat(struct sbxfs *fs, const struct path_node *n, const char *path,
+		     sbx_stat_fn fill, struct stat *st);
 /* The sandbox with this ID only (a name equal to it finds another one):
  * -ENOENT when it is not listed.  As resolve_sbx otherwise. */
 int resolve_sbx_id(struct sbxfs *fs, const char *id, struct sbx_listing **lp,

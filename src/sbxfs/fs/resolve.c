@@ -100,3 +100,17 @@ int resolve_target(struct sbxfs *fs, const struct path_node *n,
 	listing_put(l);
 	return 0;
 }
+
+int resolve_sbx_stat(struct sbxfs *fs, const struct path_node *n, const char *path,
+		     sbx_stat_fn fill, struct stat *st)
+{
+	struct sbx_listing *l;
+	struct sbx *s;
+	int err;
+
+	if ((err = resolve_sbx(fs, n, false, &l, &s)) < 0)
+		return err;
+	err = fill(fs, s, n, path, st);
+	listing_put(l);
+	return err;
+}

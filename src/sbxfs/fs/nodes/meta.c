@@ -41,19 +41,19 @@ int meta_file_stat(struct sbxfs *fs, const struct sbx *s, const char *key, const
 
 /* ---- the directory ---- */
 
+static int fill_dir(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+		    const char *path, struct stat *st)
+{
+	(void)n;
+	(void)path;
+	node_fill_stat(fs, st, MODE_DIR, 0, s->started_at);
+	return 0;
+}
+
 static int meta_dir_getattr(struct sbxfs *fs, const struct path_node *n, const char *path,
 			    struct stat *st)
 {
-	struct sbx_listing *l;
-	struct sbx *s;
-	int err;
-
-	(void)path;
-	if ((err = resolve_sbx(fs, n, false, &l, &s)) < 0)
-		return err;
-	node_fill_stat(fs, st, MODE_DIR, 0, s->started_at);
-	listing_put(l);
-	return 0;
+	return resolve_sbx_stat(fs, n, path, fill_dir, st);
 }
 
 static int meta_list(struct sbxfs *fs, struct dir_handle *h, const struct path_node *n)
@@ -99,21 +99,20 @@ const struct node_ops meta_dir_node_ops = {
 
 /* ---- a value ---- */
 
-static int meta_getattr(struct sbxfs *fs, const struct path_node *n, const char *path,
-			struct stat *st)
+static int fill_value(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+		      const char *path, struct stat *st)
 {
 	char key[NAME_MAX + 1];
-	struct sbx_listing *l;
-	struct sbx *s;
-	int err;
 
 	if (path_span_copy(n->key, key, sizeof(key)) < 0)
 		return -ENOENT;
-	if ((err = resolve_sbx(fs, n, false, &l, &s)) < 0)
-		return err;
-	err = meta_file_stat(fs, s, key, path, st);
-	listing_put(l);
-	return err;
+	return meta_file_stat(fs, s, key, path, st);
+}
+
+static int meta_getattr(struct sbxfs *fs, const struct path_node *n, const char *path,
+			struct stat *st)
+{
+	return resolve_sbx_stat(fs, n, path, fill_value, st);
 }
 
 static int meta_open(struct sbxfs *fs, const struct path_node *n, const char *path,

@@ -13,19 +13,19 @@ void sbx_dir_stat(struct sbxfs *fs, const struct sbx *s, struct stat *st)
 	st->st_nlink = 3;
 }
 
+static int fill_dir(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+		    const char *path, struct stat *st)
+{
+	(void)n;
+	(void)path;
+	sbx_dir_stat(fs, s, st);
+	return 0;
+}
+
 static int sbx_getattr(struct sbxfs *fs, const struct path_node *n, const char *path,
 		       struct stat *st)
 {
-	struct sbx_listing *l;
-	struct sbx *s;
-	int err;
-
-	(void)path;
-	if ((err = resolve_sbx(fs, n, false, &l, &s)) < 0)
-		return err;
-	sbx_dir_stat(fs, s, st);
-	listing_put(l);
-	return 0;
+	return resolve_sbx_stat(fs, n, path, fill_dir, st);
 }
 
 static int sbx_list(struct sbxfs *fs, struct dir_handle *h, const struct path_node *n)

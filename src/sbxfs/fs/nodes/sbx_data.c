@@ -49,19 +49,17 @@ void sbx_metrics_known(struct sbxfs *fs, const struct sbx *s, struct stat *st)
 }
 
 /* getattr by path: what is known, no request. */
+static int fill_known(struct sbxfs *fs, const struct sbx *s, const struct path_node *n,
+		      const char *path, struct stat *st)
+{
+	(void)path;
+	return sbx_file_stat(fs, s, n->file, NULL, st);
+}
+
 static int data_getattr(struct sbxfs *fs, const struct path_node *n, const char *path,
 			struct stat *st)
 {
-	struct sbx_listing *l;
-	struct sbx *s;
-	int err;
-
-	(void)path;
-	if ((err = resolve_sbx(fs, n, false, &l, &s)) < 0)
-		return err;
-	err = sbx_file_stat(fs, s, n->file, NULL, st);
-	listing_put(l);
-	return err;
+	return resolve_sbx_stat(fs, n, path, fill_known, st);
 }
 
 /* The ID and start time of n's sandbox: a paused one too, a killed one
