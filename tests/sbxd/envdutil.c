@@ -18,27 +18,6 @@
 
 /* The test backend: every sandbox's root is one directory; both users
  * are this process's uid, as under an unprivileged dir runtime. */
-static int t_root_open(void *ctx, const char *id)
-{
-	int fd = open(ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	(void)id;
-	return fd < 0 ? -errno : fd;
-}
-
-static int t_user(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
-		  const char **home)
-{
-	(void)ctx;
-	(void)id;
-	if (strcmp(user, "user") != 0 && strcmp(user, "root") != 0)
-		return -ENOENT;
-	*uid = getuid();
-	*gid = getgid();
-	*home = strcmp(user, "root") == 0 ? "/root" : "/home/user";
-	return 0;
-}
-
 /* Creates f's sandbox from template tpl: its ID and token into f. */
 static void create(struct efix *f, const char *tpl)
 {
@@ -81,7 +60,7 @@ void efix_start(struct efix *f)
 	tsrv_start(&f->t, &cfg);
 	static struct envd_backend be;
 
-	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, f->root, NULL };
+	testrt_backend(&be, f->root, true);
 	envd_set_backend(sbxd_envd(f->t.s), &be);
 	create(f, "big");
 }

@@ -195,3 +195,30 @@ const struct envd_proc_ops testrt_proc_ops = {
 	t_pid, t_stdin, t_stdout, t_stderr, t_pty, t_close_stdin, t_signal, t_resize,
 	t_exit_fd, t_status, t_free,
 };
+
+static int root_open(void *ctx, const char *id)
+{
+	int fd = open(ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	(void)id;
+	return fd < 0 ? -errno : fd;
+}
+
+static int user_of(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
+		   const char **home)
+{
+	(void)ctx;
+	(void)id;
+	if (strcmp(user, "user") != 0 && strcmp(user, "root") != 0)
+		return -ENOENT;
+	*uid = getuid();
+	*gid = getgid();
+	*home = strcmp(user, "root") == 0 ? "/root" : "/home/user";
+	return 0;
+}
+
+void testrt_backend(struct envd_backend *out, const char *root, bool with_procs)
+{
+	*out = (struct envd_backend){ root_open, user_of, with_procs ? testrt_exec : NULL,
+				      with_procs ? &testrt_proc_ops : NULL, (void *)root, NULL };
+}

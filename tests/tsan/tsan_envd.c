@@ -25,25 +25,6 @@
 static char base[64], root[] = "/tmp/sbxd-tsan-envd-XXXXXX", sid[32], token[80];
 static atomic_int failures;
 
-static int t_root_open(void *ctx, const char *id)
-{
-	int fd = open(ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	(void)id;
-	return fd < 0 ? -errno : fd;
-}
-
-static int t_user(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
-		  const char **home)
-{
-	(void)ctx, (void)id;
-	if (strcmp(user, "user") && strcmp(user, "root"))
-		return -ENOENT;
-	*uid = getuid(), *gid = getgid();
-	*home = strcmp(user, "root") ? "/home/user" : "/root";
-	return 0;
-}
-
 static size_t grab(char *p, size_t sz, size_t n, void *ud)
 {
 	char *b = ud;
@@ -153,7 +134,7 @@ int main(void)
 
 	if (!s)
 		return fprintf(stderr, "tsan_envd: %s\n", err), 1;
-	be = (struct envd_backend){ t_root_open, t_user, testrt_exec, &testrt_proc_ops, root, NULL };
+	testrt_backend(&be, root, true);
 	envd_set_backend(sbxd_envd(s), &be);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(s));
 	req("/sandboxes", "application/json", "{\"templateID\":\"base\"}", false, 5000, NULL, out);

@@ -39,23 +39,6 @@ static void check(int err, const char *what)
 	}
 }
 
-static int root_open(void *ctx, const char *sid)
-{
-	int fd = open(ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	(void)sid;
-	return fd < 0 ? -errno : fd;
-}
-
-static int user_of(void *ctx, const char *sid, const char *user, uid_t *uid, gid_t *gid,
-		   const char **home)
-{
-	(void)ctx, (void)sid, (void)user;
-	*uid = getuid(), *gid = getgid();
-	*home = "/home/user";
-	return 0;
-}
-
 static void *worker(void *arg)
 {
 	long t = (long)arg;
@@ -105,8 +88,7 @@ static void *lister(void *arg)
 
 int main(void)
 {
-	static struct envd_backend be = { root_open, user_of, testrt_exec, &testrt_proc_ops,
-					  root, NULL };
+	static struct envd_backend be;
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log_level = SBXD_LOG_ERROR };
 	char base[64], *err = NULL, p[128];
 	struct api_config ac = { .url = base, .api_key = KEY };
@@ -127,6 +109,7 @@ int main(void)
 	mkdir(p, 0755);
 	snprintf(p, sizeof(p), "%s/home/user", root);
 	mkdir(p, 0755);
+	testrt_backend(&be, root, true);
 	envd_set_backend(sbxd_envd(srv), &be);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(srv));
 	fl.api = api_new(&ac, &err);

@@ -16,6 +16,7 @@
 #include "envd/client.h"
 #include "http/server.h"
 #include "store/files.h"
+#include "testrt.h"
 #include "util/log.h"
 
 #define KEY "sbxfs-envd-test-key-0123456789"
@@ -27,27 +28,6 @@ static struct sbx *box;
 static struct envdc_target tg;
 static char base[64], root[PATH_MAX / 2];
 
-static int root_open(void *ctx, const char *id)
-{
-	int fd = open(ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	(void)id;
-	return fd < 0 ? -errno : fd;
-}
-
-static int user_of(void *ctx, const char *id, const char *user, uid_t *uid, gid_t *gid,
-		   const char **home)
-{
-	(void)ctx;
-	(void)id;
-	if (strcmp(user, "user") != 0 && strcmp(user, "root") != 0)
-		return -ENOENT;
-	*uid = getuid();
-	*gid = getgid();
-	*home = strcmp(user, "root") == 0 ? "/" : "/home/user";
-	return 0;
-}
-
 static void quiet(void *ctx, enum sbxd_log_level level, const char *msg)
 {
 	(void)ctx;
@@ -57,7 +37,7 @@ static void quiet(void *ctx, enum sbxd_log_level level, const char *msg)
 
 static void setup(void)
 {
-	static struct envd_backend be = { root_open, user_of, NULL, NULL, root, NULL };
+	static struct envd_backend be;
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log = quiet };
 	struct api_config ac = { .url = base, .api_key = KEY, .deadline_ms = 10000 };
 	struct envdc_config ec_cfg = { .sandbox_url = base, .deadline_ms = 5000 };
@@ -74,6 +54,7 @@ static void setup(void)
 	mkdir(p, 0755);
 	srv = sbxd_start(&cfg, &err);
 	cr_assert_not_null(srv, "%s", err ? err : "?");
+	testrt_backend(&be, root, false);
 	envd_set_backend(sbxd_envd(srv), &be);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(srv));
 	api = api_new(&ac, &err);
