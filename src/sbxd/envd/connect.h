@@ -45,11 +45,6 @@ unsigned char *cx_frame(uint8_t flags, const json_t *json, size_t *len);
 /* The end-of-stream envelope: {} when code is NULL, else the error. */
 unsigned char *cx_frame_end(const char *code, const char *msg, size_t *len);
 
-/* Proto3 bytes in JSON: standard base64 with padding out (malloc'd,
- * NUL-terminated, caller frees; NULL on ENOMEM); in, standard or URL-safe,
- * padding optional.  Decode: 0 and *outlen, or -EINVAL (bad character or
- * more than `max` bytes). */
-char *cx_b64_encode(const unsigned char *in, size_t len);
-int cx_b64_decode(const char *in, size_t len, char *out, size_t max, size_t *outlen);
+/* Proto3 bytes in JSON are base64: common/b64.h. */
 
 #endif

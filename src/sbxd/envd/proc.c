@@ -1,4 +1,5 @@
 /* Processes and their pumps; see proc.h. */
+#include "common/b64.h"
 #include "envd/proc.h"
 
 #include "envd/connect.h"
@@ -154,7 +155,7 @@ static void broadcast(struct eproc *p, const char *kind, const json_t *v)
 
 static void send_output(struct eproc *p, const char *key, const char *buf, size_t n)
 {
-	char *b64 = cx_b64_encode((const unsigned char *)buf, n);
+	char *b64 = b64_encode((const unsigned char *)buf, n);
 	json_t *v = b64 ? json_pack("{s:s}", key, b64) : NULL;
 
 	free(b64);

@@ -1,6 +1,7 @@
 /* The process.Process service: Start and Connect (server streams), List,
  * SendInput, SendSignal, CloseStdin, Update; on the backend's exec and
  * envd's process table (proc.h). */
+#include "common/b64.h"
 #include "envd/connect.h"
 #include "envd/path.h"
 #include "envd/priv.h"
@@ -228,7 +229,7 @@ static void send_input(struct eproc *p, const json_t *req, struct envd_out *out)
 	if (!(buf = malloc(json_string_length(data) * 3 / 4 + 4)))
 		return out_cx_error(out, "internal", "out of memory");
 	rc = json_string_length(data) > INPUT_MAX_BYTES * 4 / 3 + 4 ? -E2BIG
-		: cx_b64_decode(json_string_value(data), json_string_length(data), buf,
+		: b64_decode(json_string_value(data), json_string_length(data), buf,
 				json_string_length(data) * 3 / 4 + 4, &n);
 	if (rc == 0)
 		rc = eproc_input(p, pty, buf, n);

@@ -1,6 +1,7 @@
 /* Which sandbox a request is for, who it runs as, and whether it may:
  * the sandbox-id headers or Host, the X-Access-Token check and the
  * user from Basic auth. */
+#include "common/b64.h"
 #include "envd/route.h"
 
 #include "envd/connect.h"
@@ -58,7 +59,7 @@ int envd_user_from(const char *authorization, const char *q_username, char *user
 		return 0;
 	if (strncasecmp(authorization, "Basic ", 6) != 0)
 		return -1;
-	if (cx_b64_decode(authorization + 6, strlen(authorization + 6), dec, sizeof(dec) - 1,
+	if (b64_decode(authorization + 6, strlen(authorization + 6), dec, sizeof(dec) - 1,
 			  &n) < 0 || memchr(dec, '\0', n))
 		return -1;
 	dec[n] = '\0';

@@ -1,4 +1,4 @@
-/* The Connect stream decoder, the process events and base64 (proc.h).
+/* The Connect stream decoder and the process events (proc.h).
  * Pure: no I/O, untrusted bytes in, bounded. */
 #include <errno.h>
 #include <stdint.h>
@@ -7,82 +7,8 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "common/b64.h"
 #include "proc.h"
-
-static const char b64_tbl[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *envdc_b64_encode(const char *data, size_t len)
-{
-	const unsigned char *in = (const unsigned char *)data;
-	char *out = malloc((len + 2) / 3 * 4 + 1);
-	size_t o = 0;
-
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-
-		if (i + 1 < len)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = b64_tbl[v >> 18 & 63];
-		out[o++] = b64_tbl[v >> 12 & 63];
-		out[o++] = i + 1 < len ? b64_tbl[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? b64_tbl[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static int b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-int envdc_b64_decode(const char *s, size_t n, char **out, size_t *len)
-{
-	unsigned acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	char *buf;
-
-	*out = NULL;
-	*len = 0;
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	if (n % 4 == 1)
-		return -EINVAL;
-	if ((buf = malloc(n / 4 * 3 + 3)) == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_val(s[i]);
-
-		if (v < 0) {
-			free(buf);
-			return -EINVAL;
-		}
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			buf[o++] = (char)(acc >> bits & 0xff);
-		}
-	}
-	*out = buf;
-	*len = o;
-	return 0;
-}
 
 void envdc_event_clear(struct envdc_event *ev)
 {
@@ -104,7 +30,7 @@ static int parse_data(json_t *d, struct envdc_event *ev)
 			ev->kind = kinds[i];
 	if (!json_is_string(v))
 		return -EPROTO;
-	return envdc_b64_decode(json_string_value(v), json_string_length(v), &ev->data,
+	return b64_decode_new(json_string_value(v), json_string_length(v), &ev->data,
 				&ev->len) == -ENOMEM ? -ENOMEM : ev->data ? 0 : -EPROTO;
 }
 

@@ -1,5 +1,6 @@
 /* The calls of envd's process service (proc.h): the two streams through
  * the decoder of envelope.c, the unary methods as Connect JSON. */
+#include "common/b64.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -260,7 +261,7 @@ int envdc_proc_input(struct envdc *e, const struct envdc_target *t, unsigned pid
 	memset(err, 0, sizeof(*err));
 	if (len > INPUT_MAX)
 		return -E2BIG;
-	if ((b64 = envdc_b64_encode(data, len)) == NULL)
+	if ((b64 = b64_encode(data, len)) == NULL)
 		return -ENOMEM;
 	/* Not repeated after it may have arrived: the bytes would be twice. */
 	r = simple(e, t, "SendInput", json_pack("{s:{s:I}, s:{s:s}}", "process", "pid",

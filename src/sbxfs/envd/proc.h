@@ -120,11 +120,4 @@ int envdc_proc_signal(struct envdc *e, const struct envdc_target *t, unsigned pi
 int envdc_proc_close_stdin(struct envdc *e, const struct envdc_target *t, unsigned pid,
 			   struct envdc_error *err);
 
-/* Standard base64 of len bytes (malloc'd, NUL-terminated); NULL on
- * ENOMEM. */
-char *envdc_b64_encode(const char *data, size_t len);
-/* Decodes standard or URL-safe base64 (padding optional) into a malloc'd
- * buffer.  0, -EINVAL, -ENOMEM. */
-int envdc_b64_decode(const char *s, size_t n, char **out, size_t *len);
-
 #endif
