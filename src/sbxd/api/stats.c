@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 struct stats {
@@ -41,7 +42,9 @@ void stats_free(struct stats *s)
 	free(s);
 }
 
-void stats_count(struct stats *s, const char *key)
+/* Adds one to route key; total says whether it counts as a control-plane
+ * request too. */
+static void count(struct stats *s, const char *key, bool total)
 {
 	pthread_mutex_lock(&s->lock);
 	json_t *v = json_object_get(s->routes, key);
@@ -49,8 +52,14 @@ void stats_count(struct stats *s, const char *key)
 		json_integer_set(v, json_integer_value(v) + 1);
 	else
 		json_object_set_new(s->routes, key, json_integer(1));
-	s->total++;
+	if (total)
+		s->total++;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void stats_count(struct stats *s, const char *key)
+{
+	count(s, key, true);
 }
 
 void stats_count_envd(struct stats *s, const char *method, const char *path)
@@ -65,13 +74,7 @@ void stats_count_envd(struct stats *s, const char *method, const char *path)
 	if (strlen(path) > 64)
 		path = "other";
 	snprintf(key, sizeof(key), "envd %.8s %s", method, path);
-	pthread_mutex_lock(&s->lock);
-	json_t *v = json_object_get(s->routes, key);
-	if (v)
-		json_integer_set(v, json_integer_value(v) + 1);
-	else
-		json_object_set_new(s->routes, key, json_integer(1));
-	pthread_mutex_unlock(&s->lock);
+	count(s, key, false);
 }
 
 void stats_conn(struct stats *s, enum stats_conn_event ev)
