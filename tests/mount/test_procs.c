@@ -473,9 +473,13 @@ Test(procs_small, output_past_the_bound_is_dropped_oldest_first)
 Test(procs_small, past_max_procs_a_new_slot_is_eagain)
 {
 	int r = -1;
+	char *st;
 
 	NEED_BWRAP();
 	cr_assert_eq(sh("mkdir $MNT/box/procs/y && echo 'sleep 30' > $MNT/box/procs/y/cmd"), 0);
+	st = mread("/.sbxfs/status");
+	cr_assert(strstr(st, "\nprocs_attached=1\nmax_procs=1\n"), "%s", st);
+	free(st);
 	cr_assert_eq(mkdir(P("/box/procs/z"), 0755), -1);
 	cr_assert_eq(errno, EAGAIN);
 	cr_assert_eq(sh("echo KILL > $MNT/box/procs/y/signal && cat $MNT/box/procs/y/exit"), 0);
@@ -483,6 +487,9 @@ Test(procs_small, past_max_procs_a_new_slot_is_eagain)
 	for (int i = 0; i < 40 && (r = mkdir(P("/box/procs/z"), 0755)) != 0; i++)
 		clock_sleep_ms(50);
 	cr_assert_eq(r, 0);
+	st = mread("/.sbxfs/status");
+	cr_assert(strstr(st, "\nprocs_attached=0\n"), "%s", st);
+	free(st);
 }
 
 Test(procs, many_waits_for_exit_do_not_stall_the_mount)

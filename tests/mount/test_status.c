@@ -62,6 +62,23 @@ Test(status, fields)
 	free(t);
 }
 
+Test(status, process_streams_show_only_where_procs_are_served)
+{
+	struct status_info si = sample();
+	size_t len;
+	char *t = status_render(&si, &len);
+
+	cr_assert_not_null(t);
+	cr_assert_null(strstr(t, "procs_attached="), "%s", t);
+	free(t);
+	si.procs = true;
+	si.procs_attached = 3;
+	si.max_procs = 64;
+	t = status_render(&si, &len);
+	cr_assert(strstr(t, "\nprocs_attached=3\nmax_procs=64\n"), "%s", t);
+	free(t);
+}
+
 Test(status, last_error_and_no_key, .init = add_key, .fini = forget)
 {
 	struct status_info si = sample();

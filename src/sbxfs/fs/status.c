@@ -78,6 +78,7 @@ char *status_render(const struct status_info *si, size_t *len)
 	char backend[1024];
 	char last[512];
 	char fs_last[256];
+	char procs[64] = "";
 	char *text;
 	int n;
 
@@ -85,6 +86,9 @@ char *status_render(const struct status_info *si, size_t *len)
 	status_format_error(&si->api.last_error, last, sizeof(last));
 	scrub_text(fs_last, sizeof(fs_last), si->fs_last_error ? si->fs_last_error : "none",
 		   si->fs_last_error ? strlen(si->fs_last_error) : 4);
+	if (si->procs)
+		snprintf(procs, sizeof(procs), "procs_attached=%u\nmax_procs=%u\n",
+			 si->procs_attached, si->max_procs);
 	build_line(build, sizeof(build));
 	listing_lines(si, listing, sizeof(listing));
 	n = asprintf(&text,
@@ -96,6 +100,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "embedded=%s\n"
 		     "last_error=%s\n"
 		     "fs_last_error=%s\n"
+		     "%s"
 		     "requests=%llu\n"
 		     "retries=%llu\n"
 		     "failures=%llu\n"
@@ -107,7 +112,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "%s",
 		     si->version, build, si->provider ? si->provider : "custom", backend,
 		     si->api.reachable ? "yes" : "no",
-		     si->embedded ? "yes" : "no", last, fs_last,
+		     si->embedded ? "yes" : "no", last, fs_last, procs,
 		     (unsigned long long)si->api.requests,
 		     (unsigned long long)si->api.retries,
 		     (unsigned long long)si->api.failures,

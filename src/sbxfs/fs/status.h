@@ -20,6 +20,9 @@ struct status_info {
 	struct api_stats api;
 	struct cache_stats cache;
 	const char *fs_last_error;  /* files_format_down()'s; NULL reads "none" */
+	bool procs;                 /* procs/ served: the two counts below shown */
+	unsigned procs_attached;    /* process streams followed now */
+	unsigned max_procs;
 };
 
 /* Returns malloc'd text ending in a newline (caller frees), length in

@@ -351,3 +351,11 @@ int proctab_mkdir(struct proctab *p, const char *id, const char *name)
 			 p->c.max_procs);
 	return e;
 }
+
+void proctab_counts(struct proctab *p, unsigned *attached, unsigned *max)
+{
+	pthread_mutex_lock(&p->lock);
+	*attached = p->nthreads;
+	pthread_mutex_unlock(&p->lock);
+	*max = p->c.max_procs;
+}

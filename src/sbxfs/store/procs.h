@@ -54,6 +54,9 @@ struct proctab *proctab_new(const struct proctab_config *c);
  * and frees the slots and their spools. */
 void proctab_free(struct proctab *p);
 
+/* The process streams attached now, and max_procs, for the status file. */
+void proctab_counts(struct proctab *p, unsigned *attached, unsigned *max);
+
 /* The names under sandbox id's procs/: its slots, then (with ask) what
  * envd lists (a tag, else the pid) not among them; sorted, unique.
  * Caller frees each name and the array.  Without ask nothing is sent

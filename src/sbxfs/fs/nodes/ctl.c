@@ -26,6 +26,10 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 		files_format_down(fs->files, down, sizeof(down));
 		si.fs_last_error = down;
 	}
+	if (fs->procs) {
+		si.procs = true;
+		proctab_counts(fs->procs, &si.procs_attached, &si.max_procs);
+	}
 	return status_render(&si, len);
 }
 
