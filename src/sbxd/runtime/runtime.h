@@ -91,8 +91,10 @@ int rt_usage(struct rt *rt, const char *id, struct rt_usage *out);
 /* A new O_PATH|O_DIRECTORY descriptor of the sandbox's "/" as its processes
  * see it (the caller closes it).  Resolve every path below it with
  * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) so no path, `..` or
- * symlink reaches a host file.  -ENOENT: no such sandbox; -EOPNOTSUPP:
- * the record runtime. */
+ * symlink reaches a host file.  bwrap: /proc/<init>/root, so its
+ * read-only binds (/usr) show as inside and writes there fail EROFS; it
+ * opens while frozen; -ESRCH without an init.  -ENOENT: no such sandbox;
+ * -EOPNOTSUPP: the record runtime. */
 int rt_root_open(struct rt *rt, const char *id);
 
 /* The host uid/gid that sandbox user `user` ("user" or "root") owns files
