@@ -1,8 +1,9 @@
-/* MOUNT/<sandbox>/procs/ beside the official E2B SDK and CLI on the same
- * sbxd: a background command the SDK starts appears in procs/, the names in procs/ are the processes
- * `commands.list()` gives, and a signal through the mount ends the SDK's
- * command, as the SDK then sees.  Skipped when the SDKs are not
- * installed (npm ci --prefix tests/sdk) or bubblewrap cannot run. */
+/* MOUNT/<sandbox>/procs/ beside the official E2B SDK on the same sbxd:
+ * a background command the SDK starts appears in procs/, the names in
+ * procs/ are the processes `commands.list()` gives, and a signal
+ * through the mount ends the SDK's command, as the SDK then sees.
+ * Skipped when the SDKs are not installed (npm ci --prefix tests/sdk)
+ * or bubblewrap cannot run. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
