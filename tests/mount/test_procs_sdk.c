@@ -1,9 +1,9 @@
-/* MOUNT/<sandbox>/procs/ beside the official E2B SDK on the same sbxd:
- * a background command the SDK starts appears in procs/, the names in
- * procs/ are the processes `commands.list()` gives, and a signal
- * through the mount ends the SDK's command, as the SDK then sees.
- * Skipped when the SDKs are not installed (npm ci --prefix tests/sdk)
- * or bubblewrap cannot run. */
+/* MOUNT/<sandbox>/procs/ beside the official E2B SDK and CLI on the same
+ * sbxd: background commands the SDK and `e2b sandbox exec` start appear
+ * in procs/, the names in procs/ are the processes `commands.list()`
+ * gives, and a signal through the mount ends the SDK's command, as the
+ * SDK then sees.  Skipped when the SDKs are not installed (npm ci
+ * --prefix tests/sdk) or bubblewrap cannot run. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +61,7 @@ Test(procs_sdk, the_sdk_the_cli_and_the_mount_see_one_process_list)
 	if (id == NULL)
 		cr_skip_test("bubblewrap cannot run here: no processes");
 	if (getenv("SDK_DIR") == NULL || sh("test -d $SDK_DIR/node_modules/e2b && "
+					    "test -d $SDK_DIR/node_modules/@e2b/cli && "
 					    "command -v node >/dev/null") != 0)
 		cr_skip_test("SDKs not installed (npm ci --prefix tests/sdk)");
 	cr_assert_eq(sh("timeout 20 node $SDK_DIR/procs-mount.mjs start %s 'sleep 30' "
@@ -70,8 +71,11 @@ Test(procs_sdk, the_sdk_the_cli_and_the_mount_see_one_process_list)
 	cr_assert_gt(atoi(b), 0, "pid '%s'", b);
 	snprintf(pid, sizeof(pid), "%d", atoi(b));
 	free(b);
+	/* The CLI forwards its stdin to the command: /dev/null, or it waits. */
+	cr_assert_eq(sh("HOME=$MNT/.. NO_COLOR=1 timeout 20 node $SDK_DIR/node_modules/@e2b/cli/dist/"
+			"index.js sandbox exec --background %s 'sleep 31' < /dev/null", id), 0);
 	cr_assert_eq(sh("mkdir $MNT/box/procs/m && echo 'sleep 32' > $MNT/box/procs/m/cmd"), 0);
-	/* Two processes, one list: procs/ names the SDK's by its pid. */
+	/* Three processes, one list: procs/ names the SDK's by its pid. */
 	cr_assert_eq(sh("ls $MNT/box/procs | grep -qx %s", pid), 0);
 	b = slurp(P("/box/procs/%s/cmd", pid), NULL);
 	cr_assert_not_null(b);
@@ -80,12 +84,14 @@ Test(procs_sdk, the_sdk_the_cli_and_the_mount_see_one_process_list)
 	cr_assert_eq(sh("ls $MNT/box/procs | sort > $MNT/../ls.mount && "
 			"timeout 20 node $SDK_DIR/procs-mount.mjs list %s | cut -d' ' -f1 | sort "
 			"> $MNT/../ls.sdk && "
-			"test $(wc -l < $MNT/../ls.sdk) = 2 && cmp $MNT/../ls.mount $MNT/../ls.sdk", id),
+			"test $(wc -l < $MNT/../ls.sdk) = 3 && cmp $MNT/../ls.mount $MNT/../ls.sdk", id),
 		     0);
+	cr_assert_eq(sh("grep -lx 'sleep 31' $MNT/box/procs/*/cmd | wc -l | grep -qx 1"), 0);
 	/* A signal through the mount ends it, as the SDK sees. */
 	cr_assert(sdk_lists_until(pid, true));
 	cr_assert_eq(sh("echo TERM > $MNT/box/procs/%s/signal", pid), 0);
 	cr_assert_not(sdk_lists_until(pid, false), "the SDK still lists %s", pid);
-	cr_assert_eq(sh("rmdir $MNT/box/procs/m && "
+	cr_assert_eq(sh("rmdir $MNT/box/procs/m && for f in $MNT/box/procs/*/cmd; do "
+			"grep -qx 'sleep 31' $f && echo KILL > ${f%%/cmd}/signal; done; "
 			"rm -f $MNT/../sdk.pid $MNT/../ls.mount $MNT/../ls.sdk"), 0);
 }
