@@ -248,6 +248,7 @@ static int setup_files(struct sbxfs_main *m)
 		.envd = m->envd, .files = &m->files, .user = m->opts.fs_user_name,
 		.output_max = m->opts.proc_output_max, .max_procs = m->opts.max_procs,
 		.list_ttl_ms = 1000U * m->opts.fs_cache_ttl,
+		.grew = procs_output_grew, .grew_ctx = &m->fs,
 	};
 
 	if ((m->fs.procs = proctab_new(&pc)) == NULL) {

@@ -51,6 +51,10 @@ bool fs_interrupted(void);
 /* Renders .sbxfs/status now; malloc'd, caller frees.  NULL on ENOMEM. */
 char *fs_render_status(struct sbxfs *fs, size_t *len);
 
+/* proctab's grew (store/procs.h), ctx the mount: the open stdout and
+ * stderr of process name of sandbox id get their new size to the kernel. */
+void procs_output_grew(void *ctx, const char *id, const char *name);
+
 extern const struct fuse_operations sbxfs_ops;
 
 #endif

@@ -59,6 +59,9 @@ struct open_file {
 	struct logs_reader *logs;  /* MOUNT/<sbx>/logs (nodes/sbx_data.c): the
 	                            * copy read and this reader's place in it;
 	                            * freed by its release */
+	char *watched;             /* procs/NAME/stdout, stderr: the path whose
+	                            * size the kernel is told of (kinval.h);
+	                            * freed by its release */
 };
 
 struct dir_handle {

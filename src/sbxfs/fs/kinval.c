@@ -14,7 +14,15 @@
 
 struct item {
 	struct item *next;
+	bool path;                /* a file's path (attributes), not a root entry */
 	char name[];
+};
+
+/* A watched file: key "ID/NAME" of its process, its path in the mount. */
+struct watch {
+	struct watch *next;
+	char *key, *path;
+	bool queued;              /* its path is in the queue now */
 };
 
 struct kinval {
@@ -26,6 +34,7 @@ struct kinval {
 	pthread_t thread;
 	struct fuse *fuse;
 	struct kinval_stats stats;
+	struct watch *watches;    /* few: the output files open now */
 };
 
 struct kinval *kinval_new(void)
@@ -39,8 +48,18 @@ struct kinval *kinval_new(void)
 	return k;
 }
 
-static void send_one(struct kinval *k, const char *name)
+static void send_one(struct kinval *k, const struct item *it)
 {
+	const char *name = it->name;
+
+	if (it->path) {
+		int e = fuse_invalidate_path(k->fuse, name);
+
+		if (e < 0 && e != -ENOENT)
+			log_debug("kernel attributes of %s not invalidated: %s", name,
+				  strerror(-e));
+		return;
+	}
 	int r = fuse_lowlevel_notify_inval_entry(fuse_get_session(k->fuse), FUSE_ROOT_ID,
 						 name, strlen(name));
 
@@ -66,8 +85,11 @@ static void *kinval_main(void *arg)
 			k->tail = NULL;
 		k->n--;
 		k->stats.sent++;
+		for (struct watch *w = k->watches; it->path && w; w = w->next)
+			if (strcmp(w->path, it->name) == 0)
+				w->queued = false;
 		pthread_mutex_unlock(&k->lock);
-		send_one(k, it->name);
+		send_one(k, it);
 		free(it);
 		pthread_mutex_lock(&k->lock);
 	}
@@ -89,22 +111,17 @@ int kinval_start(struct kinval *k, struct fuse *f)
 	return 0;
 }
 
-void kinval_root_entry(struct kinval *k, const char *name)
+/* Queues name, with k->lock held and it allocated for it (or NULL);
+ * false when it was dropped. */
+static bool enqueue_locked(struct kinval *k, struct item *it, const char *name, bool path)
 {
-	size_t len = strlen(name);
-	struct item *it;
-
-	if (!k)
-		return;
-	it = malloc(sizeof(*it) + len + 1);
-	pthread_mutex_lock(&k->lock);
 	if (!it || !k->running || k->stop || k->n >= QUEUE_MAX) {
 		k->stats.dropped++;
-		pthread_mutex_unlock(&k->lock);
 		free(it);
-		return;
+		return false;
 	}
-	memcpy(it->name, name, len + 1);
+	memcpy(it->name, name, strlen(name) + 1);
+	it->path = path;
 	it->next = NULL;
 	if (k->tail)
 		k->tail->next = it;
@@ -113,6 +130,74 @@ void kinval_root_entry(struct kinval *k, const char *name)
 	k->tail = it;
 	k->n++;
 	pthread_cond_signal(&k->cond);
+	return true;
+}
+
+void kinval_root_entry(struct kinval *k, const char *name)
+{
+	struct item *it;
+
+	if (!k)
+		return;
+	it = malloc(sizeof(*it) + strlen(name) + 1);
+	pthread_mutex_lock(&k->lock);
+	enqueue_locked(k, it, name, false);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void kinval_watch(struct kinval *k, const char *key, const char *path)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+
+	if (!k || !w || !(w->key = strdup(key)) || !(w->path = strdup(path))) {
+		if (w)
+			free(w->key);
+		free(w);
+		return;   /* unwatched: the size shows after the attribute timeout */
+	}
+	pthread_mutex_lock(&k->lock);
+	w->next = k->watches;
+	k->watches = w;
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void watch_free(struct watch *w)
+{
+	free(w->key);
+	free(w->path);
+	free(w);
+}
+
+void kinval_unwatch(struct kinval *k, const char *key, const char *path)
+{
+	struct watch **pp, *w = NULL;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	for (pp = &k->watches; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->key, key) && !strcmp((*pp)->path, path)) {
+			w = *pp;
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&k->lock);
+	if (w)
+		watch_free(w);
+}
+
+void kinval_touch(struct kinval *k, const char *key)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	for (struct watch *w = k->watches; w; w = w->next) {
+		if (w->queued || strcmp(w->key, key) != 0)
+			continue;
+		/* once per queued path, so a malloc under the lock is rare */
+		w->queued = enqueue_locked(k, malloc(sizeof(struct item) + strlen(w->path) + 1),
+					   w->path, true);
+	}
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -178,6 +263,12 @@ void kinval_free(struct kinval *k)
 	if (!k)
 		return;
 	kinval_stop(k);
+	while (k->watches) {
+		struct watch *w = k->watches;
+
+		k->watches = w->next;
+		watch_free(w);
+	}
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
 	free(k);

@@ -31,6 +31,15 @@ void kinval_root_entry(struct kinval *k, const char *name);
  * queues every root entry of old whose name now is gone or names another
  * sandbox, under its name and under its sandbox ID. */
 void kinval_on_refresh(void *ctx, const struct sbx_listing *old, const struct sbx_listing *now);
+/* Files whose size grows behind the kernel's back (a process's output):
+ * while open, path is watched under key (both copied); kinval_touch(key)
+ * queues each path watched under it, once however often it is touched
+ * before the thread gets to it, for the kernel to drop its attributes, so
+ * a `tail -f` polling fstat sees the new size at once rather than after
+ * the attribute timeout.  unwatch removes one watch of that path. */
+void kinval_watch(struct kinval *k, const char *key, const char *path);
+void kinval_unwatch(struct kinval *k, const char *key, const char *path);
+void kinval_touch(struct kinval *k, const char *key);
 /* Stops and joins the thread, dropping what is queued.  Call before the
  * FUSE session goes away. */
 void kinval_stop(struct kinval *k);

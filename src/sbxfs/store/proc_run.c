@@ -130,6 +130,7 @@ static int on_event(const struct envdc_event *ev, void *ctx)
 {
 	struct run *r = ctx;
 	struct pslot *s = r->s;
+	bool grew = ev->kind != ENVDC_EV_START && ev->kind != ENVDC_EV_KEEPALIVE;
 
 	pthread_mutex_lock(&r->p->lock);
 	switch (ev->kind) {
@@ -156,6 +157,9 @@ static int on_event(const struct envdc_event *ev, void *ctx)
 	}
 	pthread_cond_broadcast(&r->p->changed);
 	pthread_mutex_unlock(&r->p->lock);
+	/* id and name are fixed for the slot's life, which outlasts its run */
+	if (grew && r->p->c.grew)
+		r->p->c.grew(r->p->c.grew_ctx, s->id, s->name);
 	return 0;
 }
 

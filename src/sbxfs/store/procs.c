@@ -32,6 +32,8 @@ struct proctab *proctab_new(const struct proctab_config *c)
 	}
 	p->c.envd = c->envd;
 	p->c.files = c->files;
+	p->c.grew = c->grew;
+	p->c.grew_ctx = c->grew_ctx;
 	p->c.output_max = c->output_max ? c->output_max : DEFAULT_OUTPUT_MAX;
 	p->c.max_procs = c->max_procs ? c->max_procs : DEFAULT_MAX_PROCS;
 	p->c.list_ttl_ms = c->list_ttl_ms;

@@ -37,6 +37,11 @@ struct proctab_config {
 	uint64_t output_max;       /* bytes kept per stream; 0: 64 MiB */
 	unsigned max_procs;        /* threads attached at once; 0: 64 */
 	unsigned list_ttl_ms;      /* how long a List reply is used */
+	/* Called (from a stream's thread, no lock held) when a process's
+	 * output grew or it ended, so the files showing it can say so; NULL:
+	 * nobody is told. */
+	void (*grew)(void *ctx, const char *id, const char *name);
+	void *grew_ctx;
 };
 
 enum proctab_stream { PROCS_STDOUT, PROCS_STDERR };

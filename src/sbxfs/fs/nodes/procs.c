@@ -239,6 +239,22 @@ static int open_check(struct sbxfs *fs, enum proc_file f, int acc, bool paused,
 	return 0;
 }
 
+/* An open stdout or stderr of the process h pins: its path watched (on)
+ * or no longer (off), so output that grows drops the size the kernel
+ * holds (kinval.h). */
+static void watch(struct sbxfs *fs, struct open_file *h, const char *path, bool on)
+{
+	char key[65 + NAME_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", h->pin.sbx_id, h->pin.remote_path);
+	if (!on) {
+		kinval_unwatch(fs->kinval, key, path);
+		return;
+	}
+	if ((h->watched = strdup(path)) != NULL)
+		kinval_watch(fs->kinval, key, path);
+}
+
 static int pfile_open(struct sbxfs *fs, const struct path_node *n, const char *path,
 		      struct fuse_file_info *fi, struct open_file **out)
 {
@@ -248,7 +264,6 @@ static int pfile_open(struct sbxfs *fs, const struct path_node *n, const char *p
 	bool paused;
 	int err, acc = fi->flags & O_ACCMODE;
 
-	(void)path;
 	if ((err = proc_where(fs, n, id, name, &paused)) < 0 ||
 	    (err = open_check(fs, n->pfile, acc, paused, id, name)) < 0)
 		return err;
@@ -269,7 +284,26 @@ static int pfile_open(struct sbxfs *fs, const struct path_node *n, const char *p
 	(*out)->node.pfile = n->pfile;
 	fi->direct_io = 1;
 	fi->nonseekable = 0;
+	if (out_stream(n->pfile) >= 0 && path)
+		watch(fs, *out, path, true);
 	return 0;
+}
+
+static void pfile_release(struct sbxfs *fs, struct open_file *h)
+{
+	if (h->watched)
+		watch(fs, h, h->watched, false);
+	free(h->watched);
+	h->watched = NULL;
+}
+
+void procs_output_grew(void *ctx, const char *id, const char *name)
+{
+	struct sbxfs *fs = ctx;
+	char key[65 + NAME_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", id, name);
+	kinval_touch(fs->kinval, key);
 }
 
 /* A wait for exit ends when its reader is interrupted, or when the mount
@@ -357,6 +391,7 @@ const struct node_ops proc_file_node_ops = {
 	.fgetattr = pfile_fgetattr,
 	.open = pfile_open,
 	.read = pfile_read,
+	.release = pfile_release,
 	.write = pfile_write,
 	.truncate = pfile_truncate,
 	.ftruncate = pfile_ftruncate,
