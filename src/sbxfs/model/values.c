@@ -145,6 +145,12 @@ int sbx_parse_time(const char *s, time_t *out)
 	if (rfc3339_parse(s, &ms) < 0)
 		return -EINVAL;
 	/* to the second, rounding down also before the epoch */
-	*out = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	long long t = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+
+	/* A time whose offset moves it out of four-digit years in UTC
+	 * (0000-01-01T00:00:27+02:00) could not be shown again as itself. */
+	if (t < FIRST_WRITABLE || t > LAST_WRITABLE)
+		return -EINVAL;
+	*out = (time_t)t;
 	return 0;
 }

@@ -39,7 +39,8 @@ bool sbx_component_valid(const char *s);
  * SBX_TIME_LEN bytes.  Returns buf. */
 #define SBX_TIME_LEN 32
 char *sbx_format_time(time_t t, char *buf);
-/* Accepts RFC 3339 with optional fractional seconds and Z or +hh:mm. */
+/* Accepts RFC 3339 with optional fractional seconds and Z or +hh:mm;
+ * -EINVAL also for a time outside the years 0000 to 9999 in UTC. */
 int sbx_parse_time(const char *s, time_t *out);
 
 #endif
