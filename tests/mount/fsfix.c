@@ -168,13 +168,15 @@ char *eget(const char *id, const char *p, size_t *len, long *status)
 	return b.p;
 }
 
-long erpc(const char *id, const char *method, const char *req, json_t **out)
+/* A unary Connect call to service's method: the status, *out the reply. */
+static long unary(const char *id, const char *service, const char *method, const char *req,
+		  json_t **out)
 {
 	struct body b = { 0 };
 	char path[128];
 	long status;
 
-	snprintf(path, sizeof(path), "/filesystem.Filesystem/%s", method);
+	snprintf(path, sizeof(path), "/%s/%s", service, method);
 	status = ereq(id, "POST", path, req, &b);
 	if (out)
 		*out = b.p ? json_loads(b.p, 0, NULL) : NULL;
@@ -182,18 +184,14 @@ long erpc(const char *id, const char *method, const char *req, json_t **out)
 	return status;
 }
 
+long erpc(const char *id, const char *method, const char *req, json_t **out)
+{
+	return unary(id, "filesystem.Filesystem", method, req, out);
+}
+
 long eproc(const char *id, const char *method, const char *req, json_t **out)
 {
-	struct body b = { 0 };
-	char path[128];
-	long status;
-
-	snprintf(path, sizeof(path), "/process.Process/%s", method);
-	status = ereq(id, "POST", path, req, &b);
-	if (out)
-		*out = b.p ? json_loads(b.p, 0, NULL) : NULL;
-	free(b.p);
-	return status;
+	return unary(id, "process.Process", method, req, out);
 }
 
 long estream(const char *id, const char *method, const char *req, char **body, size_t *len)
