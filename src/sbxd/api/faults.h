@@ -27,8 +27,9 @@ struct fault_action {
 	long retry_after;       /* < 0: no Retry-After header */
 	enum fault_body body;
 	long long cut_after;    /* >= 0: an envd request's connection is closed
-	                         * once this many body bytes have arrived (and
-	                         * only envd requests are faulted); -1: none */
+	                         * once this many body bytes have arrived, or
+	                         * of a file download, been sent (and only envd
+	                         * requests are faulted); -1: none */
 };
 
 struct faults *faults_new(void);

@@ -93,7 +93,54 @@ static struct MHD_Response *stream_response(struct MHD_Connection *conn, struct 
 	return r;
 }
 
-static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o,
+/* A file's download under the cut fault: its first `left` bytes, then
+ * the connection closes mid-body (a connection lost mid-download). */
+struct cutresp {
+	int fd;
+	uint64_t off;
+	long long left;
+};
+
+static ssize_t cut_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct cutresp *c = cls;
+	ssize_t n;
+
+	if (c->left <= 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if ((unsigned long long)max > (unsigned long long)c->left)
+		max = (size_t)c->left;
+	n = pread(c->fd, buf, max, (off_t)(c->off + pos));
+	if (n <= 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	c->left -= n;
+	return n;
+}
+
+static void cut_free(void *cls)
+{
+	struct cutresp *c = cls;
+
+	close(c->fd);
+	free(c);
+}
+
+static struct MHD_Response *cut_response(struct envd_out *o, long long cut)
+{
+	struct cutresp *c = malloc(sizeof(*c));
+	struct MHD_Response *r;
+
+	if (!c)
+		return NULL;
+	*c = (struct cutresp){ o->fd, o->off, cut };
+	r = MHD_create_response_from_callback(o->len, 64 * 1024, cut_read, c, cut_free);
+	if (!r)
+		free(c);
+	return r;
+}
+
+/* Sends o; cut >= 0: a file's body is cut after that many bytes. */
+static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o, long long cut,
 				int *status)
 {
 	struct MHD_Response *r;
@@ -103,6 +150,8 @@ static enum MHD_Result send_out(struct MHD_Connection *conn, struct envd_out *o,
 		envd_out_release(o);
 	if (o->stream)
 		r = stream_response(conn, o);
+	else if (o->fd >= 0 && cut >= 0 && (unsigned long long)cut < o->len)
+		r = cut_response(o, cut);
 	else if (o->fd >= 0)
 		r = MHD_create_response_from_fd_at_offset64(o->len, o->fd, o->off);
 	else if (o->body)
@@ -149,16 +198,17 @@ enum MHD_Result ehttp_begin(struct envd *e, struct faults *faults, struct MHD_Co
 
 	*h = NULL;
 	in.bad_query = bad;
+	long long cut = faults && faults_decide_envd(faults, url, &act) ? act.cut_after : -1;
 	struct envd_call *c = envd_begin(e, &in, &out);
 
-	if (!c)
-		return send_out(conn, &out, status);
+	if (!c)   /* answered at once: a download, or an error */
+		return send_out(conn, &out, cut, status);
 	if (!(*h = calloc(1, sizeof(**h)))) {
 		envd_call_free(c);
 		return MHD_NO;
 	}
 	(*h)->call = c;
-	(*h)->cut_left = faults && faults_decide_envd(faults, url, &act) ? act.cut_after : -1;
+	(*h)->cut_left = cut;
 	return MHD_YES;
 }
 
@@ -186,7 +236,7 @@ enum MHD_Result ehttp_step(struct ehttp *h, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	}
 	envd_end(h->call, &out);
-	return send_out(conn, &out, status);
+	return send_out(conn, &out, h->cut_left, status);
 }
 
 void ehttp_free(struct ehttp *h)
