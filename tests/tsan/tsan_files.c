@@ -1,7 +1,9 @@
 /* ThreadSanitizer driver for MOUNT/<sandbox>/fs/'s store: eight threads
  * look up, list, upload, rename, remove and hold files open for writing
  * (the own-change overlay) in one sandbox of an in-process sbxd (dir
- * runtime), while another drops every listing, as a refresh does.  Exits
+ * runtime), while another drops every listing, as a refresh does.  Then
+ * read-ahead streams: two readers share each, one stream is stopped
+ * under its readers, and one is still running at files_fini.  Exits
  * non-zero on a wrong result; TSan reports races. */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include "envd/client.h"
 #include "sbxd.h"
 #include "store/files.h"
+#include "store/fstream.h"
 #include "util/log.h"
 
 #define KEY "tsan-files-key-0123456789"
@@ -26,6 +29,7 @@ static struct files fl;
 static char id[64];
 static int failed;
 static int stop_dropping;
+static struct fstream *atexit_stream;   /* running until files_fini */
 
 /* err: 0, or the -errno of what failed. */
 static void check(int err, const char *what)
@@ -80,6 +84,115 @@ static void *dropper(void *arg)
 	return NULL;
 }
 
+/* ---- read-ahead streams ---- */
+
+#define SBIG (12u << 20)
+#define CHUNK (128u * 1024)
+
+static char *sdata;
+
+struct mem {
+	char *p;
+	size_t len, cap;
+};
+
+static int mem_put(const char *d, size_t n, void *ctx)
+{
+	struct mem *m = ctx;
+
+	if (n > m->cap - m->len)
+		return -EIO;
+	memcpy(m->p + m->len, d, n);
+	m->len += n;
+	return 0;
+}
+
+struct sreader {
+	struct fstream *s;
+	unsigned first;      /* reads chunks first, first + 2, ... */
+	int stop_at;         /* > 0: fstream_stop()s s after this many chunks */
+};
+
+/* One chunk of the big file, from the stream or (when it is not the
+ * stream's to serve) by a Range request, checked. */
+static int read_chunk(struct fstream *s, size_t off, char *buf)
+{
+	size_t len = SBIG - off < CHUNK ? SBIG - off : CHUNK, done = 0;
+
+	while (done < len) {
+		ssize_t n = fstream_read(s, buf + done, len - done, off + done);
+
+		if (n == -EAGAIN) {
+			struct mem m = { buf + done, 0, len - done };
+			struct http_sink sink = { mem_put, &m };
+			uint64_t got = 0;
+
+			check(files_read(&fl, id, "/tmp/s.bin", off + done, len - done, &sink, &got,
+					 NULL), "range read");
+			n = (ssize_t)m.len;
+		}
+		if (n <= 0) {
+			check(n < 0 ? (int)n : -EIO, "stream read");
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	check(memcmp(buf, sdata + off, len) ? -EIO : 0, "stream bytes");
+	return 0;
+}
+
+static void *sreader(void *arg)
+{
+	struct sreader *r = arg;
+	char *buf = malloc(CHUNK);
+	int n = 0;
+
+	for (size_t c = r->first; buf && c * CHUNK < SBIG; c += 2, n++) {
+		if (r->stop_at && n == r->stop_at)
+			fstream_stop(fstream_hold(r->s));   /* ends it under the other reader */
+		if (read_chunk(r->s, c * CHUNK, buf) < 0)
+			break;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void streams(void)
+{
+	FILE *tf = tmpfile();
+	int fd = fileno(tf);
+	char buf[CHUNK];
+
+	sdata = malloc(SBIG);
+	for (size_t i = 0; i < SBIG; i++)
+		sdata[i] = (char)(i * 2654435761u >> 13);
+	(void)!write(fd, sdata, SBIG);
+	check(files_upload(&fl, id, "/tmp/s.bin", fd, SBIG), "upload big");
+	fclose(tf);
+	for (int round = 0; round < 3; round++) {
+		struct fstream *s = fstream_start(&fl, id, "/tmp/s.bin", 0, SBIG);
+		struct sreader r[2] = { { s, 0, 0 }, { s, 1, round == 2 ? 20 : 0 } };
+		pthread_t t[2];
+
+		if (!s) {
+			check(-ENOMEM, "fstream_start");
+			continue;
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, sreader, &r[i]);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		fstream_stop(s);
+	}
+	/* Left running for files_fini to end. */
+	{
+		struct fstream *s = fstream_start(&fl, id, "/tmp/s.bin", 0, SBIG);
+
+		if (s && read_chunk(s, 0, buf) == 0)
+			atexit_stream = s;
+	}
+}
+
 int main(void)
 {
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .runtime = "dir",
@@ -102,7 +215,7 @@ int main(void)
 	fl.api = api_new(&ac, &err);
 	fl.envd = envdc_new(&ec, &err);
 	fl.dirs = dircache_new(1000, 4);   /* small: eviction under load too */
-	fl.max_file = 1 << 20;
+	fl.max_file = 64 << 20;
 	files_init(&fl);
 	if (!fl.api || !fl.envd || !fl.dirs || api_create(fl.api, "base", 300, NULL, &s, &ae)) {
 		fprintf(stderr, "tsan_files: setup failed\n");
@@ -117,7 +230,10 @@ int main(void)
 		pthread_join(t[i], NULL);
 	__atomic_store_n(&stop_dropping, 1, __ATOMIC_SEQ_CST);
 	pthread_join(d, NULL);
+	streams();
 	files_fini(&fl);
+	fstream_put(atexit_stream);
+	free(sdata);
 	dircache_free(fl.dirs);
 	envdc_free(fl.envd);
 	api_free(fl.api);

@@ -134,7 +134,7 @@ Test(envdc, upload_stat_list_ranged_read_move_and_remove)
 	cr_assert_str_eq(v[0].name, "a.txt");
 	cr_assert_eq(v[1].type, FENTRY_DIR);
 	fentry_list_free(v, n);
-	cr_assert_eq(envdc_read(ec, &tg, "/home/user/a.txt", 6, 5, &sink, &got, &e), 0);
+	cr_assert_eq(envdc_read(ec, &tg, "/home/user/a.txt", 6, 5, &sink, &got, NULL, &e), 0);
 	cr_assert_str_eq(m.buf, "world");
 	cr_assert_eq(got, 5);
 	cr_assert_eq(envdc_move(ec, &tg, "/home/user/a.txt", "/home/user/d/b.txt", &e), 0);
@@ -157,8 +157,8 @@ Test(envdc, errors_map_to_the_errno_a_filesystem_gives)
 	cr_assert_eq(envdc_upload(ec, &tg, "/home/user/f", fd, 1, &e), 0);
 	close(fd);
 	cr_assert_eq(envdc_list(ec, &tg, "/home/user/f", &v, &n, &e), -ENOTDIR);
-	cr_assert_eq(envdc_read(ec, &tg, "/home/user", 0, 0, &sink, &got, &e), -EISDIR);
-	cr_assert_eq(envdc_read(ec, &tg, "/home/user/none", 0, 0, &sink, &got, &e), -ENOENT);
+	cr_assert_eq(envdc_read(ec, &tg, "/home/user", 0, 0, &sink, &got, NULL, &e), -EISDIR);
+	cr_assert_eq(envdc_read(ec, &tg, "/home/user/none", 0, 0, &sink, &got, NULL, &e), -ENOENT);
 	cr_assert_eq(envdc_mkdir(ec, &tg, "/home/user", &e), -EEXIST);
 	bad.token = "wrong-token";
 	cr_assert_eq(envdc_stat(ec, &bad, "/home/user", &f, &e), -EACCES);

@@ -120,7 +120,7 @@ static int files_path(const struct envdc *e, const char *path, char *buf, size_t
 }
 
 int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, uint64_t off,
-	      uint64_t len, const struct http_sink *sink, uint64_t *got,
+	      uint64_t len, const struct http_sink *sink, uint64_t *got, const int *cancel,
 	      struct envdc_error *err)
 {
 	char q[3 * PATH_MAX + 64], range[64];
@@ -131,6 +131,9 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 		/* The transport caps what reaches a sink too: at what was asked. */
 		.max_body = len ? (size_t)len : SIZE_MAX,
 		.rc = HTTP_RETRY_IDEMPOTENT, .quiet = -ENOENT,
+		/* A read that can be cancelled is a read-ahead, whose reader may
+		 * wait on it: a server gone quiet must end it. */
+		.cancel = cancel, .idle_s = cancel ? -1 : 0,
 	};
 	int r;
 

@@ -280,6 +280,11 @@ static int judge(const struct ecall *c, const struct http_response *rs,
 	return envdc_errno_status(rs->status, err->code, err->message);
 }
 
+static bool cancelled(const struct ecall *c)
+{
+	return c->cancel && __atomic_load_n(c->cancel, __ATOMIC_ACQUIRE);
+}
+
 static long attempt_timeout(const struct envdc *e, const struct ecall *c)
 {
 	return e->request_timeout_ms + (long)(c->transfer_len / MIN_RATE_BYTES_PER_S) * 1000;
@@ -299,6 +304,8 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 		int64_t left = deadline_at - clock_mono_ms();
 		bool retry;
 
+		if (cancelled(c))
+			return -ECANCELED;
 		if (!c->stream && (left <= 0 || (e->interrupted && e->interrupted())))
 			return left <= 0 ? r : -EINTR;
 		up.off = 0;
@@ -311,6 +318,8 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 		log_debug("envd %s %s -> %ld (%ld ms)", c->op, c->subject, rs->status,
 			  rs->elapsed_ms);
 		r = judge(c, rs, err, &retry);
+		if (r < 0 && cancelled(c))
+			return -ECANCELED;
 		if (r == 0 || !retry || attempt >= 3 || rs->streamed || c->stream)
 			return r;
 		long delay = http_retry_delay_ms(rs, attempt);
@@ -327,7 +336,8 @@ int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall
 	struct http_request rq = {
 		.method = c->method, .body = c->body, .body_len = c->body_len, .sink = c->sink,
 		.max_body = c->max_body, .cafile = e->cafile,
-		.cancel = c->cancel, .idle_timeout_s = c->idle_s,
+		.cancel = c->cancel,
+		.idle_timeout_s = c->idle_s < 0 ? (e->request_timeout_ms + 999) / 1000 : c->idle_s,
 		.connect_timeout_ms = e->connect_timeout_ms,
 		.fresh_connection = http_retry_fresh_connection(c->rc),
 		/* A stream runs on its own thread, never a FUSE request's. */
@@ -351,7 +361,7 @@ int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall
 	free(url);
 	if (r < 0) {
 		http_response_clear(rs);
-		if (r == c->quiet || r == -EINTR)
+		if (r == c->quiet || r == -EINTR || r == -ECANCELED)
 			log_debug("envd %s %s: %s (%s)", c->op, c->subject, err->message,
 				  strerror(-r));
 		else

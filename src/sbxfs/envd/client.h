@@ -81,9 +81,11 @@ int envdc_remove(struct envdc *e, const struct envdc_target *t, const char *path
 		struct envdc_error *err);
 /* Reads bytes [off, off+len) of file path into sink (len 0: to the end),
  * in one request; *got gets the bytes delivered.  A reply shorter than
- * asked is the end of the file. */
+ * asked is the end of the file.  cancel: NULL, or the read ends with
+ * -ECANCELED (logged at debug only) soon after *cancel turns non-zero,
+ * and with -ETIMEDOUT after the request timeout without a byte. */
 int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, uint64_t off,
-	      uint64_t len, const struct http_sink *sink, uint64_t *got,
+	      uint64_t len, const struct http_sink *sink, uint64_t *got, const int *cancel,
 	      struct envdc_error *err);
 /* Replaces file path with len bytes of fd from offset 0 (read with
  * pread, so a retry starts over), in one streamed request. */

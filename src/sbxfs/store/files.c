@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/scrub.h"
 #include "files_priv.h"
+#include "fstream.h"
 #include "model/model.h"
 #include "util/log.h"
 
@@ -34,6 +35,11 @@ void files_init(struct files *f)
 	f->n_seen = 0;
 	f->down_id[0] = f->down_state[0] = '\0';
 	f->down_ms = 0;
+	pthread_mutex_init(&f->slock, NULL);
+	pthread_cond_init(&f->scond, NULL);
+	f->streams = NULL;
+	f->n_streams = 0;
+	f->streams_stopped = false;
 }
 
 static void ep_free(struct files_ep *e)
@@ -48,6 +54,9 @@ static void ep_free(struct files_ep *e)
 
 void files_fini(struct files *f)
 {
+	fstream_stop_all(f);
+	pthread_cond_destroy(&f->scond);
+	pthread_mutex_destroy(&f->slock);
 	while (f->own) {
 		struct files_own *o = f->own;
 
@@ -208,6 +217,7 @@ struct op_args {
 	uint64_t off, len;
 	const struct http_sink *sink;
 	uint64_t *got;
+	const int *cancel;
 	int fd;
 	struct fentry **v;
 	size_t *n;
@@ -226,7 +236,7 @@ static int op_read(struct files *f, const struct envdc_target *t, void *arg,
 {
 	struct op_args *a = arg;
 
-	return envdc_read(f->envd, t, a->path, a->off, a->len, a->sink, a->got, err);
+	return envdc_read(f->envd, t, a->path, a->off, a->len, a->sink, a->got, a->cancel, err);
 }
 
 static int op_upload(struct files *f, const struct envdc_target *t, void *arg,
@@ -363,9 +373,10 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 }
 
 int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,
-	       const struct http_sink *sink, uint64_t *got)
+	       const struct http_sink *sink, uint64_t *got, const int *cancel)
 {
-	struct op_args a = { .path = path, .off = off, .len = len, .sink = sink, .got = got };
+	struct op_args a = { .path = path, .off = off, .len = len, .sink = sink, .got = got,
+			     .cancel = cancel };
 
 	return with_endpoint(f, id, op_read, &a);
 }

@@ -43,6 +43,13 @@ struct files {
 	char down_id[65];
 	char down_state[16];
 	int64_t down_ms;            /* 0: none yet */
+	/* The read-ahead streams alive (fstream.c); slock guards the list,
+	 * n_streams and streams_stopped, scond signals a stream's end. */
+	pthread_mutex_t slock;
+	pthread_cond_t scond;
+	struct fstream *streams;
+	unsigned n_streams;
+	bool streams_stopped;
 };
 
 /* The strings of sandbox id's endpoint, copied out for one call. */
@@ -97,9 +104,10 @@ void files_pages_forget(struct files *f, const char *id, const char *path);
 int files_lookup(struct files *f, const char *id, const char *path, struct fentry *out);
 /* The listing of directory path (caller dirlist_put()s it). */
 int files_list(struct files *f, const char *id, const char *path, struct dirlist **out);
-/* Reads [off, off+len) of path into sink; *got the bytes given. */
+/* Reads [off, off+len) of path into sink; *got the bytes given.  cancel:
+ * NULL, or ends the read (-ECANCELED) soon after it turns non-zero. */
 int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,
-	       const struct http_sink *sink, uint64_t *got);
+	       const struct http_sink *sink, uint64_t *got, const int *cancel);
 /* The sandbox's disk, bytes used and in all (envd's GET /metrics). */
 int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total);
 /* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */

@@ -1,8 +1,11 @@
 /* Open files of a sandbox's own filesystem (MOUNT/<sbx>/fs/...).
  *
- * Read-only opens read with Range requests into a read-ahead window that
- * grows while reads are sequential (a small file comes whole in one
- * request).  Opens for writing work on a local spool file (an unlinked
+ * Read-only opens read a small file whole in one request, and a large
+ * one sequentially through a read-ahead stream (store/fstream.h: one
+ * request from where reading started, whatever order the kernel's
+ * read-ahead asks in); reads elsewhere (a seek, or more streams than the
+ * budget) use Range requests into a window that grows while they follow
+ * each other.  Opens for writing work on a local spool file (an unlinked
  * temporary file: the whole file, fetched at open unless truncated), and
  * the spool replaces the remote file at flush, fsync or release, in one
  * streamed upload: so close(2) or fsync(2) fails with the upload's errno,
@@ -13,6 +16,7 @@
  * fetch fills a buffer of its own which is swapped in afterwards. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "store/fstream.h"
 #include "util/log.h"
 
 /* Read-ahead: the first window, and the largest it grows to. */
@@ -38,6 +43,8 @@ struct file_io {
 	char *ra;                /* the read-ahead window: ra_len bytes at ra_off */
 	size_t ra_len, ra_want;
 	uint64_t ra_off;
+	struct fstream *st;      /* the read-ahead stream, or NULL */
+	uint64_t next_off;       /* where the last read ended */
 };
 
 static void io_free(struct file_io *io)
@@ -48,6 +55,7 @@ static void io_free(struct file_io *io)
 		close(io->spool);
 	pthread_mutex_destroy(&io->lock);
 	fentry_clear(&io->attr);
+	fstream_stop(io->st);
 	free(io->ra);
 	free(io->path);
 	free(io);
@@ -132,7 +140,7 @@ static int spool_fill(struct sbxfs *fs, struct file_io *io)
 
 	if (io->attr.size == 0)
 		return 0;
-	err = files_read(fs->files, io->id, io->path, 0, io->attr.size, &sink, &got);
+	err = files_read(fs->files, io->id, io->path, 0, io->attr.size, &sink, &got, NULL);
 	if (err == 0 && got != io->attr.size)
 		log_debug("fs: %s changed size while fetched", io->path);
 	return err;
@@ -290,9 +298,9 @@ static size_t window_size(struct file_io *io, size_t size, uint64_t off)
 	return left < want ? (size_t)left : want;
 }
 
-/* Part of a read from the window, fetching the window first when it does
- * not hold off: the bytes copied, 0 at the end, or -errno. */
-static int read_part(struct open_file *h, char *buf, size_t size, uint64_t off)
+/* Part of a read from the window, fetching the window first: the bytes
+ * copied, 0 at the end, or -errno. */
+static int read_window(struct open_file *h, char *buf, size_t size, uint64_t off)
 {
 	struct file_io *io = h->io;
 	struct mem_sink m = { 0 };
@@ -310,7 +318,7 @@ static int read_part(struct open_file *h, char *buf, size_t size, uint64_t off)
 	pthread_mutex_unlock(&io->lock);
 	if ((m.p = malloc(m.cap)) == NULL)
 		return -ENOMEM;
-	err = files_read(get_fs()->files, io->id, io->path, off, m.cap, &sink, &got);
+	err = files_read(get_fs()->files, io->id, io->path, off, m.cap, &sink, &got, NULL);
 	if (err < 0) {
 		free(m.p);
 		return err;
@@ -323,6 +331,61 @@ static int read_part(struct open_file *h, char *buf, size_t size, uint64_t off)
 	k = from_window(io, buf, size, off);
 	pthread_mutex_unlock(&io->lock);
 	return k > 0 ? (int)k : 0;
+}
+
+/* The stream to read off from, held (caller fstream_put()s it), or NULL:
+ * the current one, or, when seen (the one that could not serve off) is
+ * still current, a new one at off if reading goes on where it ended.
+ * Starting or stopping a stream sends nothing itself, so this runs
+ * locked. */
+static struct fstream *stream_for(struct file_io *io, uint64_t off, const struct fstream *seen)
+{
+	struct fstream *st;
+
+	pthread_mutex_lock(&io->lock);
+	if (io->st == seen && io->attr.size > RA_MAX && io->attr.size - off > RA_MIN &&
+	    (off == 0 || off == io->next_off)) {
+		fstream_stop(io->st);
+		io->st = fstream_start(get_fs()->files, io->id, io->path, off, io->attr.size);
+		if (io->st)
+			log_debug("fs: %s: read-ahead from %" PRIu64, io->path, off);
+	} else if (io->st == seen) {
+		pthread_mutex_unlock(&io->lock);
+		return NULL;
+	}
+	st = io->st ? fstream_hold(io->st) : NULL;
+	pthread_mutex_unlock(&io->lock);
+	return st;
+}
+
+/* Part of a read: from the stream when it has off (or a new one, when
+ * reading goes on sequentially), else from the window. */
+static int read_part(struct open_file *h, char *buf, size_t size, uint64_t off)
+{
+	struct file_io *io = h->io;
+	struct fstream *st, *seen = NULL;
+	ssize_t r = -EAGAIN;
+
+	pthread_mutex_lock(&io->lock);
+	if (io->st)
+		seen = fstream_hold(io->st);
+	pthread_mutex_unlock(&io->lock);
+	if (seen)
+		r = fstream_read(seen, buf, size, off);
+	if (r == -EAGAIN && (st = stream_for(io, off, seen)) != NULL) {
+		if (st != seen)
+			r = fstream_read(st, buf, size, off);
+		fstream_put(st);
+	}
+	fstream_put(seen);
+	if (r == -EAGAIN)
+		r = read_window(h, buf, size, off);
+	if (r > 0) {
+		pthread_mutex_lock(&io->lock);
+		io->next_off = off + (uint64_t)r;
+		pthread_mutex_unlock(&io->lock);
+	}
+	return (int)r;
 }
 
 /* The kernel takes a short read for the end of the file: fill it. */

@@ -1,0 +1,306 @@
+/* Read-ahead streams (see fstream.h).
+ *
+ * The ring holds bytes [base, head) of the file, at their offset modulo
+ * its size.  The receiving thread appends at head; it may drop bytes from
+ * base only up to FSTREAM_LOOKBACK behind the furthest read (hi), so a
+ * piece of the kernel's read-ahead that arrives late is still there.  A
+ * reader that finds its offset not yet received raises hi to it (it will
+ * read there, so the stream may go that far) and waits.  s->lock guards
+ * the ring and every field below it; the copy in or out of the ring is
+ * done under it (a memcpy of at most one reply chunk or one FUSE read),
+ * never a request. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fstream.h"
+#include "common/clock.h"
+#include "util/log.h"
+
+struct fstream {
+	struct files *f;
+	struct fstream *next, *prev;  /* f->streams, guarded by f->slock */
+	char id[65];
+	char *path;
+	uint64_t start, end;          /* what was asked for: [start, end) */
+	int cancel;                   /* atomic: stop (the transfer polls it) */
+	char *ring;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;          /* head moved, hi moved, or the end */
+	int refs;                     /* the caller's and the thread's */
+	uint64_t base, head, hi;
+	uint64_t wake_at;             /* a reader waits for head to get here */
+	bool done;                    /* the thread's request has ended */
+	int err;                      /* and its -errno, or 0 */
+};
+
+void fstream_put(struct fstream *s)
+{
+	int left;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	left = --s->refs;
+	pthread_mutex_unlock(&s->lock);
+	if (left > 0)
+		return;
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s->ring);
+	free(s->path);
+	free(s);
+}
+
+struct fstream *fstream_hold(struct fstream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->refs++;
+	pthread_mutex_unlock(&s->lock);
+	return s;
+}
+
+static bool cancelled(const struct fstream *s)
+{
+	return __atomic_load_n(&s->cancel, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* How far ahead of the furthest read the stream may be: twice what was
+ * read, within the ring. */
+static uint64_t lead(const struct fstream *s)
+{
+	uint64_t l = 2 * (s->hi - s->start);
+
+	l = l < FSTREAM_LEAD_MIN ? FSTREAM_LEAD_MIN : l;
+	return l > FSTREAM_RING - FSTREAM_LOOKBACK ? FSTREAM_RING - FSTREAM_LOOKBACK : l;
+}
+
+/* Where head may go now, dropping what is no longer kept.  Locked. */
+static uint64_t head_max(struct fstream *s)
+{
+	uint64_t keep = s->hi > FSTREAM_LOOKBACK ? s->hi - FSTREAM_LOOKBACK : 0;
+	uint64_t lim;
+
+	if (keep > s->base)
+		s->base = keep < s->head ? keep : s->head;
+	lim = s->base + FSTREAM_RING;
+	return s->hi + lead(s) < lim ? s->hi + lead(s) : lim;
+}
+
+static void ring_copy_in(struct fstream *s, const char *data, size_t len)
+{
+	size_t at = (size_t)(s->head % FSTREAM_RING), k = FSTREAM_RING - at;
+
+	k = k < len ? k : len;
+	memcpy(s->ring + at, data, k);
+	memcpy(s->ring, data + k, len - k);
+	s->head += len;
+}
+
+static void ring_copy_out(const struct fstream *s, char *buf, size_t len, uint64_t off)
+{
+	size_t at = (size_t)(off % FSTREAM_RING), k = FSTREAM_RING - at;
+
+	k = k < len ? k : len;
+	memcpy(buf, s->ring + at, k);
+	memcpy(buf + k, s->ring, len - k);
+}
+
+/* The request's sink: appends to the ring, waiting for room while the
+ * reader is behind; a reader gone for FSTREAM_STALL_MS ends it. */
+static int ring_write(const char *data, size_t len, void *ctx)
+{
+	struct fstream *s = ctx;
+	int err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (len > 0 && err == 0) {
+		uint64_t lim = head_max(s);
+
+		if (cancelled(s)) {
+			err = -ECANCELED;
+		} else if (s->head < lim) {
+			size_t k = lim - s->head < len ? (size_t)(lim - s->head) : len;
+
+			ring_copy_in(s, data, k);
+			data += k;
+			len -= k;
+			if (s->head >= s->wake_at) {
+				s->wake_at = UINT64_MAX;
+				pthread_cond_broadcast(&s->cond);
+			}
+		} else {
+			struct timespec until = clock_wall_after(FSTREAM_STALL_MS);
+			uint64_t hi = s->hi;
+
+			while (s->hi == hi && !cancelled(s) && err == 0)
+				if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
+					err = -ECANCELED;
+			if (err) {
+				/* Not a failure: the next read starts over. */
+				__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
+				log_debug("fs: %s: read-ahead stopped, no reader for %d ms",
+					  s->path, FSTREAM_STALL_MS);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+static void *run(void *arg)
+{
+	struct fstream *s = arg;
+	struct http_sink sink = { ring_write, s };
+	uint64_t got = 0;
+	int err = files_read(s->f, s->id, s->path, s->start, s->end - s->start, &sink, &got,
+			     &s->cancel);
+	struct files *f = s->f;
+
+	pthread_mutex_lock(&s->lock);
+	s->done = true;
+	s->err = err;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+
+	pthread_mutex_lock(&f->slock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		f->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	f->n_streams--;
+	pthread_cond_broadcast(&f->scond);
+	pthread_mutex_unlock(&f->slock);
+	fstream_put(s);
+	return NULL;
+}
+
+struct fstream *fstream_start(struct files *f, const char *id, const char *path, uint64_t off,
+			      uint64_t end)
+{
+	struct fstream *s = calloc(1, sizeof(*s));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (s == NULL)
+		return NULL;
+	s->path = strdup(path);
+	s->ring = malloc(FSTREAM_RING);
+	if (s->path == NULL || s->ring == NULL) {
+		free(s->path);
+		free(s->ring);
+		free(s);
+		return NULL;
+	}
+	s->f = f;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->start = s->base = s->head = s->hi = off;
+	s->end = end;
+	s->wake_at = UINT64_MAX;
+	s->refs = 2;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+
+	pthread_mutex_lock(&f->slock);
+	if (f->n_streams >= FSTREAM_MAX || f->streams_stopped) {
+		pthread_mutex_unlock(&f->slock);
+		s->refs = 1;
+		fstream_put(s);
+		return NULL;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, run, s);
+	pthread_attr_destroy(&attr);
+	if (rc == 0) {
+		s->next = f->streams;
+		if (f->streams)
+			f->streams->prev = s;
+		f->streams = s;
+		f->n_streams++;
+	}
+	pthread_mutex_unlock(&f->slock);
+	if (rc != 0) {
+		s->refs = 1;
+		fstream_put(s);
+		return NULL;
+	}
+	return s;
+}
+
+ssize_t fstream_read(struct fstream *s, char *buf, size_t size, uint64_t off)
+{
+	ssize_t r;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		if (off < s->base) {
+			r = -EAGAIN;
+		} else if (off < s->head) {
+			size_t k = s->head - off < size ? (size_t)(s->head - off) : size;
+
+			ring_copy_out(s, buf, k, off);
+			if (off + k > s->hi) {
+				s->hi = off + k;
+				pthread_cond_broadcast(&s->cond);   /* room for the writer */
+			}
+			r = (ssize_t)k;
+		} else if (off >= s->end) {
+			r = 0;
+		} else if (s->done || cancelled(s)) {
+			/* Ended before off: a failure with nothing given is the
+			 * reader's error; else the caller starts over at off. */
+			r = s->head == s->start && s->err < 0 && s->err != -ECANCELED ? s->err
+			    : s->err == 0 && !cancelled(s) ? 0 : -EAGAIN;
+		} else if (off >= s->hi + (FSTREAM_RING - FSTREAM_LOOKBACK)) {
+			r = -EAGAIN;   /* too far ahead: not worth the wait */
+		} else {
+			uint64_t want = off + (size < FSTREAM_LEAD_MIN ? size : FSTREAM_LEAD_MIN);
+
+			want = want < s->end ? want : s->end;
+			if (off > s->hi) {
+				s->hi = off;
+				pthread_cond_broadcast(&s->cond);
+			}
+			if (want < s->wake_at)
+				s->wake_at = want;
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void fstream_stop(struct fstream *s)
+{
+	if (s == NULL)
+		return;
+	__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	fstream_put(s);
+}
+
+void fstream_stop_all(struct files *f)
+{
+	pthread_mutex_lock(&f->slock);
+	f->streams_stopped = true;
+	for (struct fstream *s = f->streams; s; s = s->next) {
+		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&s->lock);
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	while (f->n_streams > 0)
+		pthread_cond_wait(&f->scond, &f->slock);
+	pthread_mutex_unlock(&f->slock);
+}
