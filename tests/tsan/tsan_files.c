@@ -122,7 +122,7 @@ static int read_chunk(struct fstream *s, size_t off, char *buf)
 	while (done < len) {
 		ssize_t n = fstream_read(s, buf + done, len - done, off + done);
 
-		if (n == -EAGAIN) {
+		if (n == -EAGAIN || n == -ERANGE) {
 			struct mem m = { buf + done, 0, len - done };
 			struct http_sink sink = { mem_put, &m };
 			uint64_t got = 0;

@@ -28,6 +28,8 @@ struct envdc {
 
 /* Transfers get their time from their size, assuming at least this rate. */
 #define MIN_RATE_BYTES_PER_S (256u * 1024)
+/* Transfers from this size on use libcurl's large buffers (http.h). */
+#define LARGE_TRANSFER (1024u * 1024)
 
 static char *basic_auth(const char *user)
 {
@@ -340,6 +342,7 @@ int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall
 		.idle_timeout_s = c->idle_s < 0 ? (e->request_timeout_ms + 999) / 1000 : c->idle_s,
 		.connect_timeout_ms = e->connect_timeout_ms,
 		.fresh_connection = http_retry_fresh_connection(c->rc),
+		.large = c->transfer_len >= LARGE_TRANSFER,
 		/* A stream runs on its own thread, never a FUSE request's. */
 		.interrupted = c->stream ? NULL : e->interrupted,
 	};

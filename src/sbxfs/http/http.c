@@ -378,6 +378,10 @@ static void set_options(CURL *h, CURLSH *share, struct xfer *x)
 	if (rq->cafile)
 		curl_easy_setopt(h, CURLOPT_CAINFO, rq->cafile);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->rs->errbuf);
+	if (rq->large)
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_LARGE_BUFFER);
+	if (rq->large && rq->source)
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_LARGE_UPLOAD_BUFFER);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -29,6 +29,10 @@ struct http_source {
 };
 #define HTTP_SOURCE_ABORT CURL_READFUNC_ABORT
 
+/* The buffers of a large transfer (http_request.large). */
+#define HTTP_LARGE_BUFFER (1024L * 1024)
+#define HTTP_LARGE_UPLOAD_BUFFER (2L * 1024 * 1024)   /* libcurl's largest */
+
 /* Where a 2xx reply's body goes as it arrives (instead of
  * http_response.body); other replies' bodies, the server's explanation,
  * are still collected in http_response.body. */
@@ -54,6 +58,10 @@ struct http_request {
 	long idle_timeout_s;       /* 0: none; else ends a transfer that
 	                            * received nothing for this long */
 	bool fresh_connection;     /* no reused connection (so no silent resend) */
+	bool large;                /* a large body (MiBs) either way: receive and
+	                            * send in HTTP_LARGE_*BUFFER pieces, a
+	                            * fraction of the system calls and wakeups
+	                            * of libcurl's 16 KiB (64 KiB to send) */
 	const int *cancel;         /* NULL, or: the transfer ends (CURLE_ABORTED_BY_
 	                            * CALLBACK) within 50 ms of *cancel turning
 	                            * non-zero; read atomically */

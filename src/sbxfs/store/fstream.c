@@ -6,9 +6,10 @@
  * piece of the kernel's read-ahead that arrives late is still there.  A
  * reader that finds its offset not yet received raises hi to it (it will
  * read there, so the stream may go that far) and waits.  s->lock guards
- * the ring and every field below it; the copy in or out of the ring is
- * done under it (a memcpy of at most one reply chunk or one FUSE read),
- * never a request. */
+ * every field below it, and the ring's bytes in [base, head), which
+ * readers copy out under it (a memcpy of one FUSE read); the receiving
+ * thread fills the slots past head unlocked (see ring_copy_in), and no
+ * lock is ever held over a request. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -90,14 +91,16 @@ static uint64_t head_max(struct fstream *s)
 	return s->hi + lead(s) < lim ? s->hi + lead(s) : lim;
 }
 
-static void ring_copy_in(struct fstream *s, const char *data, size_t len)
+/* Writes data at the ring's slots for [at, at+len): only the receiving
+ * thread writes, and only slots of bytes already dropped (below base), so
+ * it does so unlocked. */
+static void ring_copy_in(struct fstream *s, uint64_t at, const char *data, size_t len)
 {
-	size_t at = (size_t)(s->head % FSTREAM_RING), k = FSTREAM_RING - at;
+	size_t i = (size_t)(at % FSTREAM_RING), k = FSTREAM_RING - i;
 
 	k = k < len ? k : len;
-	memcpy(s->ring + at, data, k);
+	memcpy(s->ring + i, data, k);
 	memcpy(s->ring, data + k, len - k);
-	s->head += len;
 }
 
 static void ring_copy_out(const struct fstream *s, char *buf, size_t len, uint64_t off)
@@ -124,8 +127,12 @@ static int ring_write(const char *data, size_t len, void *ctx)
 			err = -ECANCELED;
 		} else if (s->head < lim) {
 			size_t k = lim - s->head < len ? (size_t)(lim - s->head) : len;
+			uint64_t at = s->head;
 
-			ring_copy_in(s, data, k);
+			pthread_mutex_unlock(&s->lock);
+			ring_copy_in(s, at, data, k);
+			pthread_mutex_lock(&s->lock);
+			s->head = at + k;
 			data += k;
 			len -= k;
 			if (s->head >= s->wake_at) {
@@ -241,7 +248,7 @@ ssize_t fstream_read(struct fstream *s, char *buf, size_t size, uint64_t off)
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		if (off < s->base) {
-			r = -EAGAIN;
+			r = -ERANGE;
 		} else if (off < s->head) {
 			size_t k = s->head - off < size ? (size_t)(s->head - off) : size;
 

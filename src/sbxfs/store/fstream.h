@@ -24,7 +24,7 @@
 #include "files.h"
 
 #define FSTREAM_RING (8u * 1024 * 1024)
-#define FSTREAM_LOOKBACK (1024u * 1024)  /* kept behind the furthest read */
+#define FSTREAM_LOOKBACK (3u * 1024 * 1024)  /* kept behind the furthest read */
 #define FSTREAM_LEAD_MIN (256u * 1024)
 #define FSTREAM_STALL_MS 10000
 #define FSTREAM_MAX 8
@@ -37,10 +37,11 @@ struct fstream *fstream_start(struct files *f, const char *id, const char *path,
 			      uint64_t end);
 
 /* Copies up to size bytes at off into buf, waiting (while the stream is
- * alive) for it to get there: the count, 0 past the end, -EAGAIN when off
- * is not this stream's to serve (behind what it keeps, too far ahead, or
- * it ended early), or the stream's -errno when it failed before it gave a
- * byte. */
+ * alive) for it to get there: the count, 0 past the end, -ERANGE when off
+ * is behind what the stream keeps (a Range request serves it; the stream
+ * goes on), -EAGAIN when off is too far ahead or the stream ended early (a
+ * new stream may serve it), or the stream's -errno when it failed before
+ * it gave a byte. */
 ssize_t fstream_read(struct fstream *s, char *buf, size_t size, uint64_t off);
 
 /* Another reference to s, for a reader that must not lose it to a

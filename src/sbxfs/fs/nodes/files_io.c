@@ -372,13 +372,15 @@ static int read_part(struct open_file *h, char *buf, size_t size, uint64_t off)
 	pthread_mutex_unlock(&io->lock);
 	if (seen)
 		r = fstream_read(seen, buf, size, off);
+	/* Behind the stream (a late piece of the kernel's read-ahead): a
+	 * Range request, and the stream goes on. */
 	if (r == -EAGAIN && (st = stream_for(io, off, seen)) != NULL) {
 		if (st != seen)
 			r = fstream_read(st, buf, size, off);
 		fstream_put(st);
 	}
 	fstream_put(seen);
-	if (r == -EAGAIN)
+	if (r == -EAGAIN || r == -ERANGE)
 		r = read_window(h, buf, size, off);
 	if (r > 0) {
 		pthread_mutex_lock(&io->lock);
