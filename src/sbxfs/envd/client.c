@@ -282,6 +282,7 @@ static int judge(const struct ecall *c, const struct http_response *rs,
 	return envdc_errno_status(rs->status, err->code, err->message);
 }
 
+/* A call (not a stream, whose cancel reads -EINTR) its caller cancelled. */
 static bool cancelled(const struct ecall *c)
 {
 	return c->cancel && __atomic_load_n(c->cancel, __ATOMIC_ACQUIRE);
@@ -306,7 +307,7 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 		int64_t left = deadline_at - clock_mono_ms();
 		bool retry;
 
-		if (cancelled(c))
+		if (!c->stream && cancelled(c))
 			return -ECANCELED;
 		if (!c->stream && (left <= 0 || (e->interrupted && e->interrupted())))
 			return left <= 0 ? r : -EINTR;
@@ -320,7 +321,7 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 		log_debug("envd %s %s -> %ld (%ld ms)", c->op, c->subject, rs->status,
 			  rs->elapsed_ms);
 		r = judge(c, rs, err, &retry);
-		if (r < 0 && cancelled(c))
+		if (r < 0 && !c->stream && cancelled(c))
 			return -ECANCELED;
 		if (r == 0 || !retry || attempt >= 3 || rs->streamed || c->stream)
 			return r;

@@ -26,8 +26,9 @@ struct ecall {
 	bool rpc;                   /* Connect headers */
 	int quiet;                  /* an errno logged at debug only */
 	/* A server stream: one attempt without a time limit, ended by
-	 * *cancel (non-zero) or idle_s seconds without a byte.  Any call may
-	 * have cancel (-ECANCELED) and idle_s (-1: the request timeout). */
+	 * *cancel (non-zero: -EINTR) or idle_s seconds without a byte.  Any
+	 * other call may have cancel (-ECANCELED) and idle_s (-1: the request
+	 * timeout). */
 	bool stream;
 	const int *cancel;
 	long idle_s;
