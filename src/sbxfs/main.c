@@ -30,6 +30,7 @@
 #include "daemon/notify.h"
 #include "daemon/reload.h"
 #include "fs/fs.h"
+#include "store/prefetch.h"
 #include "util/log.h"
 #include "common/scrub.h"
 
@@ -241,6 +242,10 @@ static int setup_files(struct sbxfs_main *m)
 	m->files.dirs = m->dirs;
 	m->files.max_file = m->opts.fs_max_file;
 	files_init(&m->files);
+	/* Bodies fetched ahead are used for at most the listing TTL, and
+	 * 2 s: they stand for a read the walker would have sent then. */
+	m->files.pf = prefetch_new(&m->files, m->opts.fs_cache_ttl ?
+				   (m->opts.fs_cache_ttl > 2 ? 2000U : 1000U * m->opts.fs_cache_ttl) : 0);
 	m->fs.files = &m->files;
 	/* MOUNT/<sbx>/procs/: its threads start with the first process, so
 	 * after daemonizing. */

@@ -159,3 +159,103 @@ Test(fsread, concurrent_readers_of_one_file_each_get_every_byte)
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader %d failed", k);
 	}
 }
+
+/* ---- walk-ahead: a tree walked in listing order ---- */
+
+static char *wid;
+
+static void ahead_setup(void)
+{
+	char p[64], body[64];
+
+	/* A TTL long enough that nothing expires under valgrind. */
+	fsfix_start("fs_cache_ttl=30");
+	wid = fsfix_sandbox("walk", "py3tpl");
+	for (int d = 0; d < 3; d++)
+		for (int f = 0; f < 12; f++) {
+			snprintf(p, sizeof(p), "/home/user/w/d%d/f%02d", d, f);
+			snprintf(body, sizeof(body), "file %d/%02d\nTODO %d-%02d\n", d, f, d, f);
+			cr_assert_eq(eput(wid, p, body), 200);
+		}
+}
+
+static void ahead_teardown(void)
+{
+	fsfix_stop();
+	free(wid);
+	wid = NULL;
+}
+
+/* A count of .sbxfs/status. */
+static long status_count(const char *key)
+{
+	char *s = slurp(P("/.sbxfs/status"), NULL), *at;
+	long v = -1;
+
+	cr_assert_not_null(s);
+	if ((at = strstr(s, key)) != NULL)
+		v = strtol(at + strlen(key), NULL, 10);
+	free(s);
+	return v;
+}
+
+TestSuite(fsahead, .init = ahead_setup, .fini = ahead_teardown, .timeout = 120);
+
+Test(fsahead, grep_r_reads_each_file_once_with_files_fetched_ahead)
+{
+	long before = gets();
+	char *out;
+	size_t len;
+
+	cr_assert_eq(sh("grep -r TODO $MNT/walk/fs/home/user/w | sort > $MNT/../grep.out"), 0);
+	out = slurp(P("/../grep.out"), &len);
+	for (int d = 0; d < 3; d++)
+		for (int f = 0; f < 12; f++) {
+			char line[128];
+
+			snprintf(line, sizeof(line), "/walk/fs/home/user/w/d%d/f%02d:TODO %d-%02d\n",
+				 d, f, d, f);
+			cr_assert_not_null(strstr(out, line), "missing %s in:\n%s", line, out);
+		}
+	free(out);
+	cr_assert_eq(gets() - before, 36, "%ld GETs for 36 files", gets() - before);
+	cr_assert_gt(status_count("fs_ahead_used="), 20, "the walk was not fetched ahead");
+}
+
+Test(fsahead, a_file_changed_after_it_was_fetched_ahead_reads_new)
+{
+	char *b;
+
+	/* Two opens in a row: d0/f02..f05 are fetched ahead. */
+	cr_assert_eq(sh("cat $MNT/walk/fs/home/user/w/d0/f00 $MNT/walk/fs/home/user/w/d0/f01 "
+			">/dev/null"), 0);
+	usleep(300 * 1000);
+	cr_assert_geq(status_count("fs_fetched_ahead="), 4);
+	/* Inside the sandbox, then seen after a refresh: the new size. */
+	cr_assert_eq(eput(wid, "/home/user/w/d0/f03", "changed inside\n"), 200);
+	cr_assert_eq(put(P("/.sbxfs/refresh"), "1"), 0);
+	b = slurp(P("/walk/fs/home/user/w/d0/f03"), NULL);
+	cr_assert_str_eq(b, "changed inside\n");
+	free(b);
+	/* Through the mount: the directory's bodies are dropped. */
+	cr_assert_eq(sh("cat $MNT/walk/fs/home/user/w/d1/f00 $MNT/walk/fs/home/user/w/d1/f01 "
+			">/dev/null && echo mine > $MNT/walk/fs/home/user/w/d1/f02"), 0);
+	b = slurp(P("/walk/fs/home/user/w/d1/f02"), NULL);
+	cr_assert_str_eq(b, "mine\n");
+	free(b);
+}
+
+Test(fsahead, a_walk_that_stops_costs_at_most_the_files_ahead)
+{
+	long before = gets();
+
+	cr_assert_eq(sh("cat $MNT/walk/fs/home/user/w/d2/f00 $MNT/walk/fs/home/user/w/d2/f01 "
+			">/dev/null"), 0);
+	usleep(300 * 1000);
+	cr_assert_leq(gets() - before, 2 + 4, "%ld GETs", gets() - before);
+	/* A single open is no walk. */
+	before = gets();
+	cr_assert_eq(sh("cat $MNT/walk/fs/home/user/w/d1/f07 >/dev/null"), 0);
+	usleep(300 * 1000);
+	cr_assert_eq(gets() - before, 1);
+}

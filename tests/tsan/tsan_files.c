@@ -3,8 +3,10 @@
  * (the own-change overlay) in one sandbox of an in-process sbxd (dir
  * runtime), while another drops every listing, as a refresh does.  Then
  * read-ahead streams: two readers share each, one stream is stopped
- * under its readers, and one is still running at files_fini.  Exits
- * non-zero on a wrong result; TSan reports races. */
+ * under its readers, and one is still running at files_fini.  Then two
+ * walkers read a directory in listing order with the walk-ahead on, while
+ * another thread drops what it fetched.  Exits non-zero on a wrong
+ * result; TSan reports races. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include "sbxd.h"
 #include "store/files.h"
 #include "store/fstream.h"
+#include "store/prefetch.h"
 #include "util/log.h"
 
 #define KEY "tsan-files-key-0123456789"
@@ -193,6 +196,85 @@ static void streams(void)
 	}
 }
 
+/* ---- walk-ahead ---- */
+
+#define WFILES 24
+static int stop_walk_drops;
+
+static void *walker(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 4; round++)
+		for (int i = 0; i < WFILES; i++) {
+			char path[64], want[32], *buf = NULL;
+			struct fentry e;
+			size_t len = 0;
+
+			snprintf(path, sizeof(path), "/tmp/w/f%02d", i);
+			snprintf(want, sizeof(want), "body %02d\n", i);
+			check(files_lookup(&fl, id, path, &e), "walk lookup");
+			prefetch_opened(fl.pf, id, path);
+			if (prefetch_take(fl.pf, id, path, e.size, e.mtime_ms, &buf, &len) < 0) {
+				struct mem m = { malloc(64), 0, 64 };
+				struct http_sink sink = { mem_put, &m };
+				uint64_t got = 0;
+
+				check(files_read(&fl, id, path, 0, e.size, &sink, &got, NULL),
+				      "walk read");
+				buf = m.p;
+				len = m.len;
+			}
+			check(len == strlen(want) && memcmp(buf, want, len) == 0 ? 0 : -EIO,
+			      "walk bytes");
+			free(buf);
+			fentry_clear(&e);
+		}
+	return NULL;
+}
+
+static void *walk_dropper(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop_walk_drops, __ATOMIC_SEQ_CST)) {
+		prefetch_drop(fl.pf, id, "/tmp/w");
+		usleep(3000);
+		dircache_drop_all(fl.dirs, id);
+		usleep(3000);
+	}
+	return NULL;
+}
+
+static void walks(void)
+{
+	pthread_t t[3];
+
+	fl.pf = prefetch_new(&fl, 2000);
+	for (int i = 0; i < WFILES; i++) {
+		char path[64], body[32];
+		FILE *tf = tmpfile();
+
+		snprintf(path, sizeof(path), "/tmp/w/f%02d", i);
+		snprintf(body, sizeof(body), "body %02d\n", i);
+		(void)!write(fileno(tf), body, strlen(body));
+		check(files_upload(&fl, id, path, fileno(tf), strlen(body)), "walk upload");
+		fclose(tf);
+	}
+	pthread_create(&t[2], NULL, walk_dropper, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, walker, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	__atomic_store_n(&stop_walk_drops, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t[2], NULL);
+	{
+		unsigned long long fetched, used;
+
+		prefetch_counts(fl.pf, &fetched, &used);
+		check(fetched > 0 ? 0 : -ENODATA, "nothing was fetched ahead");
+	}
+	/* files_fini frees the walk-ahead, its threads and what they hold. */
+}
+
 int main(void)
 {
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .runtime = "dir",
@@ -231,6 +313,7 @@ int main(void)
 	__atomic_store_n(&stop_dropping, 1, __ATOMIC_SEQ_CST);
 	pthread_join(d, NULL);
 	streams();
+	walks();
 	files_fini(&fl);
 	fstream_put(atexit_stream);
 	free(sdata);

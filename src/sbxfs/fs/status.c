@@ -79,6 +79,7 @@ char *status_render(const struct status_info *si, size_t *len)
 	char last[512];
 	char fs_last[256];
 	char procs[64] = "";
+	char ahead[96] = "";
 	char *text;
 	int n;
 
@@ -86,6 +87,9 @@ char *status_render(const struct status_info *si, size_t *len)
 	status_format_error(&si->api.last_error, last, sizeof(last));
 	scrub_text(fs_last, sizeof(fs_last), si->fs_last_error ? si->fs_last_error : "none",
 		   si->fs_last_error ? strlen(si->fs_last_error) : 4);
+	if (si->files)
+		snprintf(ahead, sizeof(ahead), "fs_fetched_ahead=%llu\nfs_ahead_used=%llu\n",
+			 si->fs_fetched_ahead, si->fs_ahead_used);
 	if (si->procs)
 		snprintf(procs, sizeof(procs), "procs_attached=%u\nmax_procs=%u\n",
 			 si->procs_attached, si->max_procs);
@@ -101,6 +105,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "last_error=%s\n"
 		     "fs_last_error=%s\n"
 		     "%s"
+		     "%s"
 		     "requests=%llu\n"
 		     "retries=%llu\n"
 		     "failures=%llu\n"
@@ -112,7 +117,7 @@ char *status_render(const struct status_info *si, size_t *len)
 		     "%s",
 		     si->version, build, si->provider ? si->provider : "custom", backend,
 		     si->api.reachable ? "yes" : "no",
-		     si->embedded ? "yes" : "no", last, fs_last, procs,
+		     si->embedded ? "yes" : "no", last, fs_last, ahead, procs,
 		     (unsigned long long)si->api.requests,
 		     (unsigned long long)si->api.retries,
 		     (unsigned long long)si->api.failures,

@@ -20,6 +20,8 @@ struct status_info {
 	struct api_stats api;
 	struct cache_stats cache;
 	const char *fs_last_error;  /* files_format_down()'s; NULL reads "none" */
+	bool files;                 /* fs/ served: the walk-ahead counts shown */
+	unsigned long long fs_fetched_ahead, fs_ahead_used;
 	bool procs;                 /* procs/ served: the two counts below shown */
 	unsigned procs_attached;    /* process streams followed now */
 	unsigned max_procs;

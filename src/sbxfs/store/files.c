@@ -9,6 +9,7 @@
 #include "common/scrub.h"
 #include "files_priv.h"
 #include "fstream.h"
+#include "prefetch.h"
 #include "model/model.h"
 #include "util/log.h"
 
@@ -40,6 +41,7 @@ void files_init(struct files *f)
 	f->streams = NULL;
 	f->n_streams = 0;
 	f->streams_stopped = false;
+	f->pf = NULL;
 }
 
 static void ep_free(struct files_ep *e)
@@ -54,6 +56,8 @@ static void ep_free(struct files_ep *e)
 
 void files_fini(struct files *f)
 {
+	prefetch_free(f->pf);
+	f->pf = NULL;
 	fstream_stop_all(f);
 	pthread_cond_destroy(&f->scond);
 	pthread_mutex_destroy(&f->slock);
@@ -88,6 +92,7 @@ void files_forget(struct files *f, const char *id)
 		}
 	pthread_mutex_unlock(&f->lock);
 	dircache_drop_all(f->dirs, id);
+	prefetch_drop(f->pf, id, NULL);
 }
 
 /* Copies sandbox id's endpoint out of the table into *t; false when the
@@ -295,6 +300,7 @@ static void drop_parent(struct files *f, const char *id, const char *path)
 
 	files_split(path, parent, sizeof(parent));
 	dircache_drop(f->dirs, id, parent, 0);
+	prefetch_drop(f->pf, id, parent);
 }
 
 /* ---- reads ---- */
@@ -447,6 +453,7 @@ int files_rmdir(struct files *f, const char *id, const char *path)
 	err = with_endpoint(f, id, op_remove, &a);
 	drop_parent(f, id, path);
 	dircache_drop(f->dirs, id, path, 1);
+	prefetch_drop(f->pf, id, path);
 	return err;
 }
 

@@ -50,6 +50,9 @@ struct files {
 	struct fstream *streams;
 	unsigned n_streams;
 	bool streams_stopped;
+	/* The walk-ahead (prefetch.h), or NULL: set after files_init by the
+	 * caller, freed by files_fini. */
+	struct prefetch *pf;
 };
 
 /* The strings of sandbox id's endpoint, copied out for one call. */

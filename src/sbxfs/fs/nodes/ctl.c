@@ -7,6 +7,7 @@
 #include "config.h"
 #include "fs/node.h"
 #include "fs/status.h"
+#include "store/prefetch.h"
 
 char *fs_render_status(struct sbxfs *fs, size_t *len)
 {
@@ -25,6 +26,8 @@ char *fs_render_status(struct sbxfs *fs, size_t *len)
 	if (fs->files) {
 		files_format_down(fs->files, down, sizeof(down));
 		si.fs_last_error = down;
+		si.files = true;
+		prefetch_counts(fs->files->pf, &si.fs_fetched_ahead, &si.fs_ahead_used);
 	}
 	if (fs->procs) {
 		si.procs = true;

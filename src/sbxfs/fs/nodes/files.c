@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "files.h"
+#include "store/prefetch.h"
 
 int files_where(struct sbxfs *fs, const struct path_node *n, char *id, char *path)
 {
@@ -143,6 +144,7 @@ static int fs_list(struct sbxfs *fs, struct dir_handle *h, const struct path_nod
 	if ((err = files_where(fs, n, id, rpath)) < 0 ||
 	    (err = files_list(fs->files, id, rpath, &h->files)) < 0)
 		return err;
+	prefetch_listed(fs->files->pf, id, rpath);
 	if ((h->files_id = strdup(id)) == NULL || (h->files_dir = strdup(rpath)) == NULL)
 		return -ENOMEM;
 	node_fill_stat(fs, &h->self, MODE_DIR, 0, fs->mount_time);

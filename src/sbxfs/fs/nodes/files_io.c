@@ -25,6 +25,7 @@
 
 #include "files.h"
 #include "store/fstream.h"
+#include "store/prefetch.h"
 #include "util/log.h"
 
 /* Read-ahead: the first window, and the largest it grows to. */
@@ -224,6 +225,8 @@ int files_open(struct sbxfs *fs, const struct path_node *n, const char *path,
 	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
 	    ((err = spool_open(fs, io, fi->flags & O_TRUNC)) < 0 || (err = own_add(fs, io)) < 0))
 		goto fail;
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+		prefetch_opened(fs->files->pf, id, rpath);
 	fi->direct_io = 0;
 	/* The kernel's pages of this file stay while it is unchanged since
 	 * the last open: a reread costs no request. */
@@ -316,6 +319,11 @@ static int read_window(struct open_file *h, char *buf, size_t size, uint64_t off
 	}
 	m.cap = window_size(io, size, off);
 	pthread_mutex_unlock(&io->lock);
+	/* A whole file a walker's open made us fetch ahead. */
+	if (off == 0 && m.cap == io->attr.size &&
+	    prefetch_take(get_fs()->files->pf, io->id, io->path, io->attr.size, io->attr.mtime_ms,
+			  &m.p, &m.len) == 0)
+		goto got;
 	if ((m.p = malloc(m.cap)) == NULL)
 		return -ENOMEM;
 	err = files_read(get_fs()->files, io->id, io->path, off, m.cap, &sink, &got, NULL);
@@ -323,6 +331,7 @@ static int read_window(struct open_file *h, char *buf, size_t size, uint64_t off
 		free(m.p);
 		return err;
 	}
+got:
 	pthread_mutex_lock(&io->lock);
 	free(io->ra);
 	io->ra = m.p;
