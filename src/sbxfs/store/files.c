@@ -9,6 +9,7 @@
 #include "common/scrub.h"
 #include "files_priv.h"
 #include "fstream.h"
+#include "fupload.h"
 #include "prefetch.h"
 #include "model/model.h"
 #include "util/log.h"
@@ -40,6 +41,8 @@ void files_init(struct files *f)
 	pthread_cond_init(&f->scond, NULL);
 	f->streams = NULL;
 	f->n_streams = 0;
+	f->uploads = NULL;
+	f->n_uploads = 0;
 	f->streams_stopped = false;
 	f->pf = NULL;
 }
@@ -59,6 +62,7 @@ void files_fini(struct files *f)
 	prefetch_free(f->pf);
 	f->pf = NULL;
 	fstream_stop_all(f);
+	fupload_stop_all(f);
 	pthread_cond_destroy(&f->scond);
 	pthread_mutex_destroy(&f->slock);
 	while (f->own) {
@@ -408,6 +412,24 @@ int files_upload(struct files *f, const char *id, const char *path, int fd, uint
 		return -EFBIG;
 	err = with_endpoint(f, id, op_upload, &a);
 	drop_parent(f, id, path);   /* even a failure may have changed it */
+	files_pages_forget(f, id, path);
+	return err;
+}
+
+int files_upload_stream(struct files *f, const char *id, const char *path,
+			const struct http_source *src, const int *cancel)
+{
+	struct envdc_error eerr;
+	struct files_target t;
+	int err;
+
+	/* One pass: a body already given cannot be given again, so a token
+	 * refused here fails it (the caller's whole upload fetches anew). */
+	if ((err = files_target_get(f, id, false, &t)) < 0)
+		return err;
+	err = envdc_upload_stream(f->envd, &t.t, path, src, cancel, &eerr);
+	files_target_clear(&t);
+	drop_parent(f, id, path);
 	files_pages_forget(f, id, path);
 	return err;
 }

@@ -43,12 +43,15 @@ struct files {
 	char down_id[65];
 	char down_state[16];
 	int64_t down_ms;            /* 0: none yet */
-	/* The read-ahead streams alive (fstream.c); slock guards the list,
-	 * n_streams and streams_stopped, scond signals a stream's end. */
+	/* The read-ahead streams alive (fstream.c) and the streamed uploads
+	 * (fupload.c); slock guards both lists, their counts and
+	 * streams_stopped, scond signals the end of either. */
 	pthread_mutex_t slock;
 	pthread_cond_t scond;
 	struct fstream *streams;
 	unsigned n_streams;
+	struct fupload *uploads;    /* streamed uploads (fupload.c), same lock */
+	unsigned n_uploads;
 	bool streams_stopped;
 	/* The walk-ahead (prefetch.h), or NULL: set after files_init by the
 	 * caller, freed by files_fini. */
@@ -115,6 +118,11 @@ int files_read(struct files *f, const char *id, const char *path, uint64_t off, 
 int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total);
 /* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */
 int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len);
+/* Replaces path by the body src gives as it comes (chunked), in one
+ * request; cancel ends it (-EINTR).  A failure may leave nothing changed
+ * or (the server's error) the file as it was. */
+int files_upload_stream(struct files *f, const char *id, const char *path,
+			const struct http_source *src, const int *cancel);
 int files_mkdir(struct files *f, const char *id, const char *path);
 /* ENOTEMPTY for a directory with entries (envd's Remove is recursive,
  * so this asks first), ENOTDIR for a file. */

@@ -1,0 +1,218 @@
+/* Streamed uploads (see fupload.h).
+ *
+ * The body is read from the spool with pread, up to avail (what the
+ * writer has finished), and ends at size once fupload_finish() gives it;
+ * the reading callback waits for the writer meanwhile, on u->cond.
+ * u->lock guards the fields below it; f->slock the list of uploads. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fupload.h"
+#include "common/clock.h"
+#include "http/http.h"
+#include "util/log.h"
+
+struct fupload {
+	struct files *f;
+	struct fupload *next, *prev;  /* f->uploads, guarded by f->slock */
+	char id[65];
+	char *path;
+	int fd;
+	int cancel;                   /* atomic: stop (the transfer polls it) */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;          /* avail, final or cancel moved; done */
+	int refs;                     /* the caller's and the thread's */
+	uint64_t avail, sent, size;
+	bool final;                   /* the body ends at size */
+	bool done;
+	int err;
+};
+
+static void put(struct fupload *u)
+{
+	int left;
+
+	pthread_mutex_lock(&u->lock);
+	left = --u->refs;
+	pthread_mutex_unlock(&u->lock);
+	if (left > 0)
+		return;
+	pthread_cond_destroy(&u->cond);
+	pthread_mutex_destroy(&u->lock);
+	free(u->path);
+	free(u);
+}
+
+static bool cancelled(struct fupload *u)
+{
+	return __atomic_load_n(&u->cancel, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void cancel(struct fupload *u)
+{
+	__atomic_store_n(&u->cancel, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&u->lock);
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* The body: what the writer has finished, waiting for more. */
+static size_t body_read(char *buf, size_t size, void *ctx)
+{
+	struct fupload *u = ctx;
+	struct timespec until = clock_wall_after(FUPLOAD_STALL_MS);
+	uint64_t off, end;
+	ssize_t n;
+
+	pthread_mutex_lock(&u->lock);
+	while (!cancelled(u) && !u->final && u->sent >= u->avail)
+		if (pthread_cond_timedwait(&u->cond, &u->lock, &until) == ETIMEDOUT) {
+			/* An open file nobody writes: not worth a connection. */
+			log_debug("fs: %s: streamed upload stopped, no write for %d ms", u->path,
+				  FUPLOAD_STALL_MS);
+			__atomic_store_n(&u->cancel, 1, __ATOMIC_RELEASE);
+		}
+	off = u->sent;
+	end = u->final ? u->size : u->avail;
+	pthread_mutex_unlock(&u->lock);
+	if (cancelled(u))
+		return HTTP_SOURCE_ABORT;
+	if (off >= end)
+		return 0;
+	n = pread(u->fd, buf, end - off < size ? (size_t)(end - off) : size, (off_t)off);
+	if (n <= 0)
+		return HTTP_SOURCE_ABORT;
+	pthread_mutex_lock(&u->lock);
+	u->sent += (uint64_t)n;
+	pthread_mutex_unlock(&u->lock);
+	return (size_t)n;
+}
+
+static void *run(void *arg)
+{
+	struct fupload *u = arg;
+	struct http_source src = { body_read, u, -1 };
+	int err = files_upload_stream(u->f, u->id, u->path, &src, &u->cancel);
+	struct files *f = u->f;
+
+	pthread_mutex_lock(&u->lock);
+	u->done = true;
+	u->err = err;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+
+	pthread_mutex_lock(&f->slock);
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		f->uploads = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	f->n_uploads--;
+	pthread_cond_broadcast(&f->scond);
+	pthread_mutex_unlock(&f->slock);
+	put(u);
+	return NULL;
+}
+
+struct fupload *fupload_start(struct files *f, const char *id, const char *path, int fd)
+{
+	struct fupload *u = calloc(1, sizeof(*u));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = -1;
+
+	if (u == NULL || (u->path = strdup(path)) == NULL) {
+		free(u);
+		return NULL;
+	}
+	u->f = f;
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	u->fd = fd;
+	u->refs = 2;
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
+	pthread_mutex_lock(&f->slock);
+	if (f->n_uploads < FUPLOAD_MAX && !f->streams_stopped) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &attr, run, u);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc == 0) {
+		u->next = f->uploads;
+		if (f->uploads)
+			f->uploads->prev = u;
+		f->uploads = u;
+		f->n_uploads++;
+	}
+	pthread_mutex_unlock(&f->slock);
+	if (rc != 0) {
+		u->refs = 1;
+		put(u);
+		return NULL;
+	}
+	log_debug("fs: %s: streamed upload started", path);
+	return u;
+}
+
+void fupload_wrote(struct fupload *u, uint64_t end)
+{
+	pthread_mutex_lock(&u->lock);
+	if (end > u->avail) {
+		u->avail = end;
+		pthread_cond_broadcast(&u->cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+int fupload_finish(struct fupload *u, uint64_t size)
+{
+	int err = -EAGAIN;
+
+	pthread_mutex_lock(&u->lock);
+	if (size == u->avail && !cancelled(u)) {
+		u->final = true;
+		u->size = size;
+		pthread_cond_broadcast(&u->cond);
+		/* Bounded by the request: its connect timeout, and the request
+		 * timeout without progress. */
+		while (!u->done)
+			pthread_cond_wait(&u->cond, &u->lock);
+		err = u->err;
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (err)
+		cancel(u);
+	put(u);
+	return err;
+}
+
+void fupload_abort(struct fupload *u)
+{
+	if (u == NULL)
+		return;
+	cancel(u);
+	put(u);
+}
+
+void fupload_stop_all(struct files *f)
+{
+	pthread_mutex_lock(&f->slock);
+	f->streams_stopped = true;
+	for (struct fupload *u = f->uploads; u; u = u->next) {
+		__atomic_store_n(&u->cancel, 1, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&u->lock);
+		pthread_cond_broadcast(&u->cond);
+		pthread_mutex_unlock(&u->lock);
+	}
+	while (f->n_uploads > 0)
+		pthread_cond_wait(&f->scond, &f->slock);
+	pthread_mutex_unlock(&f->slock);
+}
