@@ -302,3 +302,25 @@ long erun(const char *id, const char *cmd)
 	json_decref(req);
 	return st;
 }
+
+void eno_upload_temp(const char *id, const char *dir)
+{
+	char req[PATH_MAX + 32], *text = NULL;
+
+	snprintf(req, sizeof(req), "{\"path\":\"%s\",\"depth\":1}", dir);
+	/* A client that abandons an upload closes its connection; the server
+	 * removes the temporary when it sees that, a moment later. */
+	for (int i = 0; i < 50; i++) {
+		json_t *l = NULL;
+
+		free(text);
+		cr_assert_eq(erpc(id, "ListDir", req, &l), 200);
+		text = json_dumps(l, JSON_COMPACT);
+		json_decref(l);
+		if (text == NULL || strstr(text, "upload-") == NULL)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_null(strstr(text ? text : "", "upload-"), "%s", text);
+	free(text);
+}

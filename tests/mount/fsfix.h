@@ -37,6 +37,9 @@ long eproc(const char *id, const char *method, const char *req, json_t **out);
  * the status, *body (malloc'd) the envelopes and *len their length.
  * Asserts nothing (usable in a child process). */
 long estream(const char *id, const char *method, const char *req, char **body, size_t *len);
+/* Asserts that ListDir of dir in sandbox id shows no upload's temporary
+ * file within 5 s: nothing half sent was left beside its target. */
+void eno_upload_temp(const char *id, const char *dir);
 /* True if Stat finds p in sandbox id. */
 int eexists(const char *id, const char *p);
 /* Writes data to p of sandbox id through envd (not the mount): the status. */

@@ -96,22 +96,6 @@ static void *dropper(void *arg)
 
 static char *sdata;
 
-struct mem {
-	char *p;
-	size_t len, cap;
-};
-
-static int mem_put(const char *d, size_t n, void *ctx)
-{
-	struct mem *m = ctx;
-
-	if (n > m->cap - m->len)
-		return -EIO;
-	memcpy(m->p + m->len, d, n);
-	m->len += n;
-	return 0;
-}
-
 struct sreader {
 	struct fstream *s;
 	unsigned first;      /* reads chunks first, first + 2, ... */
@@ -128,8 +112,8 @@ static int read_chunk(struct fstream *s, size_t off, char *buf)
 		ssize_t n = fstream_read(s, buf + done, len - done, off + done);
 
 		if (n == -EAGAIN || n == -ERANGE) {
-			struct mem m = { buf + done, 0, len - done };
-			struct http_sink sink = { mem_put, &m };
+			struct http_membuf m = { buf + done, 0, len - done };
+			struct http_sink sink = { http_membuf_write, &m };
 			uint64_t got = 0;
 
 			check(files_read(&fl, id, "/tmp/s.bin", off + done, len - done, &sink, &got,
@@ -217,8 +201,8 @@ static void *walker(void *arg)
 			check(files_lookup(&fl, id, path, &e), "walk lookup");
 			prefetch_opened(fl.pf, id, path);
 			if (prefetch_take(fl.pf, id, path, e.size, e.mtime_ms, &buf, &len) < 0) {
-				struct mem m = { malloc(64), 0, 64 };
-				struct http_sink sink = { mem_put, &m };
+				struct http_membuf m = { malloc(64), 0, 64 };
+				struct http_sink sink = { http_membuf_write, &m };
 				uint64_t got = 0;
 
 				check(files_read(&fl, id, path, 0, e.size, &sink, &got, NULL),
@@ -307,8 +291,8 @@ static void uploads(void)
 	}
 	{
 		char *buf = malloc(SBIG / 2);
-		struct mem m = { buf, 0, SBIG / 2 };
-		struct http_sink sink = { mem_put, &m };
+		struct http_membuf m = { buf, 0, SBIG / 2 };
+		struct http_sink sink = { http_membuf_write, &m };
 		uint64_t got = 0;
 
 		check(files_read(&fl, id, "/tmp/up.bin", 0, SBIG / 2, &sink, &got, NULL), "read up");

@@ -247,6 +247,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+int http_membuf_write(const char *data, size_t len, void *ctx)
+{
+	struct http_membuf *m = ctx;
+
+	if (len > m->cap - m->len)
+		return -EIO;
+	memcpy(m->p + m->len, data, len);
+	m->len += len;
+	return 0;
+}
+
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *userp)
 {
 	const struct http_source *src = userp;

@@ -43,6 +43,15 @@ struct http_sink {
 	void *ctx;
 };
 
+/* A sink into the caller's buffer: p holds cap bytes, len of them so
+ * far; more than cap ends the transfer with -EIO (more than was asked
+ * for).  Use as { http_membuf_write, &membuf }. */
+struct http_membuf {
+	char *p;
+	size_t len, cap;
+};
+int http_membuf_write(const char *data, size_t len, void *ctx);
+
 struct http_request {
 	const char *method;        /* "GET", "POST", "PUT" or "DELETE" */
 	const char *url;           /* complete, already escaped; any base */

@@ -8,8 +8,7 @@
 #include "common/clock.h"
 #include "common/scrub.h"
 #include "files_priv.h"
-#include "fstream.h"
-#include "fupload.h"
+#include "workers.h"
 #include "prefetch.h"
 #include "model/model.h"
 #include "util/log.h"
@@ -39,11 +38,9 @@ void files_init(struct files *f)
 	f->down_ms = 0;
 	pthread_mutex_init(&f->slock, NULL);
 	pthread_cond_init(&f->scond, NULL);
-	f->streams = NULL;
-	f->n_streams = 0;
-	f->uploads = NULL;
-	f->n_uploads = 0;
-	f->streams_stopped = false;
+	f->workers = NULL;
+	memset(f->n_workers, 0, sizeof(f->n_workers));
+	f->workers_stopped = false;
 	f->pf = NULL;
 }
 
@@ -61,8 +58,7 @@ void files_fini(struct files *f)
 {
 	prefetch_free(f->pf);
 	f->pf = NULL;
-	fstream_stop_all(f);
-	fupload_stop_all(f);
+	files_workers_stop(f);
 	pthread_cond_destroy(&f->scond);
 	pthread_mutex_destroy(&f->slock);
 	while (f->own) {

@@ -24,6 +24,9 @@
 #include "envd/client.h"
 
 struct files_ep;
+struct files_worker;
+
+enum files_worker_kind { FILES_WORKER_STREAM, FILES_WORKER_UPLOAD, FILES_WORKER_KINDS };
 struct files_own;
 struct files_seen;
 
@@ -43,16 +46,14 @@ struct files {
 	char down_id[65];
 	char down_state[16];
 	int64_t down_ms;            /* 0: none yet */
-	/* The read-ahead streams alive (fstream.c) and the streamed uploads
-	 * (fupload.c); slock guards both lists, their counts and
-	 * streams_stopped, scond signals the end of either. */
+	/* The store's threads that end on their own (workers.h): slock
+	 * guards the list, the counts and workers_stopped; scond signals an
+	 * end. */
 	pthread_mutex_t slock;
 	pthread_cond_t scond;
-	struct fstream *streams;
-	unsigned n_streams;
-	struct fupload *uploads;    /* streamed uploads (fupload.c), same lock */
-	unsigned n_uploads;
-	bool streams_stopped;
+	struct files_worker *workers;
+	unsigned n_workers[FILES_WORKER_KINDS];
+	bool workers_stopped;
 	/* The walk-ahead (prefetch.h), or NULL: set after files_init by the
 	 * caller, freed by files_fini. */
 	struct prefetch *pf;

@@ -17,12 +17,13 @@
 #include <string.h>
 
 #include "fstream.h"
+#include "workers.h"
 #include "common/clock.h"
 #include "util/log.h"
 
 struct fstream {
 	struct files *f;
-	struct fstream *next, *prev;  /* f->streams, guarded by f->slock */
+	struct files_worker w;        /* its thread, registered in f */
 	char id[65];
 	char *path;
 	uint64_t start, end;          /* what was asked for: [start, end) */
@@ -165,24 +166,13 @@ static void *run(void *arg)
 	uint64_t got = 0;
 	int err = files_read(s->f, s->id, s->path, s->start, s->end - s->start, &sink, &got,
 			     &s->cancel);
-	struct files *f = s->f;
 
 	pthread_mutex_lock(&s->lock);
 	s->done = true;
 	s->err = err;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-
-	pthread_mutex_lock(&f->slock);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		f->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	f->n_streams--;
-	pthread_cond_broadcast(&f->scond);
-	pthread_mutex_unlock(&f->slock);
+	files_worker_end(s->f, &s->w);
 	fstream_put(s);
 	return NULL;
 }
@@ -191,9 +181,6 @@ struct fstream *fstream_start(struct files *f, const char *id, const char *path,
 			      uint64_t end)
 {
 	struct fstream *s = calloc(1, sizeof(*s));
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
 
 	if (s == NULL)
 		return NULL;
@@ -213,27 +200,9 @@ struct fstream *fstream_start(struct files *f, const char *id, const char *path,
 	s->refs = 2;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-
-	pthread_mutex_lock(&f->slock);
-	if (f->n_streams >= FSTREAM_MAX || f->streams_stopped) {
-		pthread_mutex_unlock(&f->slock);
-		s->refs = 1;
-		fstream_put(s);
-		return NULL;
-	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, run, s);
-	pthread_attr_destroy(&attr);
-	if (rc == 0) {
-		s->next = f->streams;
-		if (f->streams)
-			f->streams->prev = s;
-		f->streams = s;
-		f->n_streams++;
-	}
-	pthread_mutex_unlock(&f->slock);
-	if (rc != 0) {
+	s->w = (struct files_worker){ .kind = FILES_WORKER_STREAM, .cancel = &s->cancel,
+				      .lock = &s->lock, .cond = &s->cond };
+	if (files_worker_start(f, &s->w, FSTREAM_MAX, run, s) < 0) {
 		s->refs = 1;
 		fstream_put(s);
 		return NULL;
@@ -295,19 +264,4 @@ void fstream_stop(struct fstream *s)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	fstream_put(s);
-}
-
-void fstream_stop_all(struct files *f)
-{
-	pthread_mutex_lock(&f->slock);
-	f->streams_stopped = true;
-	for (struct fstream *s = f->streams; s; s = s->next) {
-		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
-		pthread_mutex_lock(&s->lock);
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-	}
-	while (f->n_streams > 0)
-		pthread_cond_wait(&f->scond, &f->slock);
-	pthread_mutex_unlock(&f->slock);
 }

@@ -53,8 +53,4 @@ void fstream_put(struct fstream *s);   /* NULL is ignored */
  * caller's reference.  NULL is ignored. */
 void fstream_stop(struct fstream *s);
 
-/* Ends every stream of f and waits for their threads: before f is torn
- * down. */
-void fstream_stop_all(struct files *f);
-
 #endif

@@ -3,7 +3,7 @@
  * The body is read from the spool with pread, up to avail (what the
  * writer has finished), and ends at size once fupload_finish() gives it;
  * the reading callback waits for the writer meanwhile, on u->cond.
- * u->lock guards the fields below it; f->slock the list of uploads. */
+ * u->lock guards the fields below it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include "fupload.h"
+#include "workers.h"
 #include "common/clock.h"
 #include "http/http.h"
 #include "util/log.h"
 
 struct fupload {
 	struct files *f;
-	struct fupload *next, *prev;  /* f->uploads, guarded by f->slock */
+	struct files_worker w;        /* its thread, registered in f */
 	char id[65];
 	char *path;
 	int fd;
@@ -99,24 +100,13 @@ static void *run(void *arg)
 	struct fupload *u = arg;
 	struct http_source src = { body_read, u, -1 };
 	int err = files_upload_stream(u->f, u->id, u->path, &src, &u->cancel);
-	struct files *f = u->f;
 
 	pthread_mutex_lock(&u->lock);
 	u->done = true;
 	u->err = err;
 	pthread_cond_broadcast(&u->cond);
 	pthread_mutex_unlock(&u->lock);
-
-	pthread_mutex_lock(&f->slock);
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		f->uploads = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
-	f->n_uploads--;
-	pthread_cond_broadcast(&f->scond);
-	pthread_mutex_unlock(&f->slock);
+	files_worker_end(u->f, &u->w);
 	put(u);
 	return NULL;
 }
@@ -124,9 +114,6 @@ static void *run(void *arg)
 struct fupload *fupload_start(struct files *f, const char *id, const char *path, int fd)
 {
 	struct fupload *u = calloc(1, sizeof(*u));
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc = -1;
 
 	if (u == NULL || (u->path = strdup(path)) == NULL) {
 		free(u);
@@ -138,22 +125,9 @@ struct fupload *fupload_start(struct files *f, const char *id, const char *path,
 	u->refs = 2;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
-	pthread_mutex_lock(&f->slock);
-	if (f->n_uploads < FUPLOAD_MAX && !f->streams_stopped) {
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&t, &attr, run, u);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc == 0) {
-		u->next = f->uploads;
-		if (f->uploads)
-			f->uploads->prev = u;
-		f->uploads = u;
-		f->n_uploads++;
-	}
-	pthread_mutex_unlock(&f->slock);
-	if (rc != 0) {
+	u->w = (struct files_worker){ .kind = FILES_WORKER_UPLOAD, .cancel = &u->cancel,
+				      .lock = &u->lock, .cond = &u->cond };
+	if (files_worker_start(f, &u->w, FUPLOAD_MAX, run, u) < 0) {
 		u->refs = 1;
 		put(u);
 		return NULL;
@@ -200,19 +174,4 @@ void fupload_abort(struct fupload *u)
 		return;
 	cancel(u);
 	put(u);
-}
-
-void fupload_stop_all(struct files *f)
-{
-	pthread_mutex_lock(&f->slock);
-	f->streams_stopped = true;
-	for (struct fupload *u = f->uploads; u; u = u->next) {
-		__atomic_store_n(&u->cancel, 1, __ATOMIC_RELEASE);
-		pthread_mutex_lock(&u->lock);
-		pthread_cond_broadcast(&u->cond);
-		pthread_mutex_unlock(&u->lock);
-	}
-	while (f->n_uploads > 0)
-		pthread_cond_wait(&f->scond, &f->slock);
-	pthread_mutex_unlock(&f->slock);
 }

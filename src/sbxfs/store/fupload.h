@@ -38,7 +38,4 @@ int fupload_finish(struct fupload *u, uint64_t size);
  * own).  NULL is ignored. */
 void fupload_abort(struct fupload *u);
 
-/* Ends every upload of f and waits for their threads (files_fini). */
-void fupload_stop_all(struct files *f);
-
 #endif

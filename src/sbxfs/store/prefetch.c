@@ -17,6 +17,7 @@
 #include "prefetch.h"
 #include "files_priv.h"
 #include "common/clock.h"
+#include "http/http.h"
 #include "util/log.h"
 
 enum item_state { QUEUED, RUNNING, DONE, FAILED };
@@ -205,25 +206,9 @@ static bool enqueue(struct prefetch *p, const char *id, const char *path, const 
 
 /* ---- the workers ---- */
 
-struct mem {
-	char *p;
-	size_t len, cap;
-};
-
-static int mem_put(const char *d, size_t n, void *ctx)
+static int fetch(struct prefetch *p, struct item *it, struct http_membuf *m)
 {
-	struct mem *m = ctx;
-
-	if (n > m->cap - m->len)
-		return -EIO;   /* grew since listed: not this body */
-	memcpy(m->p + m->len, d, n);
-	m->len += n;
-	return 0;
-}
-
-static int fetch(struct prefetch *p, struct item *it, struct mem *m)
-{
-	struct http_sink sink = { mem_put, m };
+	struct http_sink sink = { http_membuf_write, m };
 	struct dirlist *l = NULL;
 	uint64_t got = 0;
 	int err;
@@ -247,7 +232,7 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct item *it;
-		struct mem m = { 0 };
+		struct http_membuf m = { 0 };
 		int err;
 
 		while (!p->stop && p->queue == NULL)

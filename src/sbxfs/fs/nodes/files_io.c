@@ -104,23 +104,7 @@ static struct file_io *io_new(const char *id, const char *path)
 	return io;
 }
 
-/* ---- sinks: into memory (a window) or the spool ---- */
-
-struct mem_sink {
-	char *p;
-	size_t len, cap;
-};
-
-static int mem_write(const char *data, size_t len, void *ctx)
-{
-	struct mem_sink *m = ctx;
-
-	if (len > m->cap - m->len)
-		return -EIO;   /* more than the Range asked for */
-	memcpy(m->p + m->len, data, len);
-	m->len += len;
-	return 0;
-}
+/* ---- the spool's sink ---- */
 
 static int fd_write(const char *data, size_t len, void *ctx)
 {
@@ -315,8 +299,8 @@ static size_t window_size(struct file_io *io, size_t size, uint64_t off)
 static int read_window(struct open_file *h, char *buf, size_t size, uint64_t off)
 {
 	struct file_io *io = h->io;
-	struct mem_sink m = { 0 };
-	struct http_sink sink = { mem_write, &m };
+	struct http_membuf m = { 0 };
+	struct http_sink sink = { http_membuf_write, &m };
 	uint64_t got = 0;
 	ssize_t k;
 	int err;
