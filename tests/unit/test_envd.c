@@ -207,3 +207,31 @@ Test(envdc, the_store_fetches_the_token_once_and_scrubs_it)
 	files_fini(&fl);
 	dircache_free(dc);
 }
+
+Test(envdc, the_page_cache_records_are_found_by_path_and_bounded)
+{
+	struct files fl = { .envd = ec, .api = api, .max_file = 1 << 20 };
+	char p[64];
+
+	files_init(&fl);
+	cr_assert_not(files_pages_same(&fl, "a", "/f", 10, 5));   /* first open */
+	cr_assert(files_pages_same(&fl, "a", "/f", 10, 5));
+	cr_assert_not(files_pages_same(&fl, "b", "/f", 10, 5));   /* another sandbox */
+	cr_assert_not(files_pages_same(&fl, "a", "/f", 11, 5));   /* changed */
+	cr_assert(files_pages_same(&fl, "a", "/f", 11, 5));
+	files_pages_forget(&fl, "a", "/f");
+	cr_assert_not(files_pages_same(&fl, "a", "/f", 11, 5));
+	/* The least recently opened go past FILES_SEEN_MAX: /f, opened
+	 * again in between, stays; /g does not. */
+	cr_assert_not(files_pages_same(&fl, "a", "/g", 1, 1));
+	for (int i = 0; i < FILES_SEEN_MAX; i++) {
+		snprintf(p, sizeof(p), "/d/%d", i);
+		files_pages_same(&fl, "a", p, 1, 1);
+		if (i == FILES_SEEN_MAX / 2)
+			cr_assert(files_pages_same(&fl, "a", "/f", 11, 5));
+	}
+	cr_assert_eq(fl.n_seen, FILES_SEEN_MAX);
+	cr_assert(files_pages_same(&fl, "a", "/f", 11, 5));
+	cr_assert_not(files_pages_same(&fl, "a", "/g", 1, 1));
+	files_fini(&fl);
+}

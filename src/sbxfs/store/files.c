@@ -32,7 +32,8 @@ void files_init(struct files *f)
 	pthread_mutex_init(&f->lock, NULL);
 	f->eps = NULL;
 	f->own = NULL;
-	f->seen = NULL;
+	f->seen = f->seen_last = NULL;
+	f->seen_by_path = NULL;
 	f->n_seen = 0;
 	f->down_id[0] = f->down_state[0] = '\0';
 	f->down_ms = 0;

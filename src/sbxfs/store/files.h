@@ -35,11 +35,14 @@ struct files {
 	struct api *api;            /* borrowed: the endpoints' GET */
 	struct dircache *dirs;      /* borrowed */
 	uint64_t max_file;          /* larger files: EFBIG before any transfer */
-	pthread_mutex_t lock;       /* guards eps, own, seen, n_seen, down_* */
+	pthread_mutex_t lock;       /* guards eps, own, seen*, n_seen, down_* */
 	struct files_ep *eps;       /* endpoints known, per sandbox */
 	struct files_own *own;      /* files open for writing here */
 	struct files_seen *seen;    /* (size, mtime) at each file's last open,
 	                             * most recent first; n_seen of them */
+	struct files_seen *seen_last;
+	struct files_seen **seen_by_path;  /* FILES_SEEN_BUCKETS chains, made
+	                                    * at the first open */
 	size_t n_seen;
 	/* The last sandbox fs/ found not running (guarded by lock): for
 	 * .sbxfs/status, which says which one and why. */
@@ -100,6 +103,7 @@ void files_own_del(struct files *f, const char *id, const char *path);
  * records them for the next open.  At most FILES_SEEN_MAX files are
  * remembered, the least recently opened forgotten first. */
 #define FILES_SEEN_MAX 4096
+#define FILES_SEEN_BUCKETS 1024
 bool files_pages_same(struct files *f, const char *id, const char *path, uint64_t size,
 		      int64_t mtime_ms);
 /* Forgets what was seen of path (its content changed here). */

@@ -161,8 +161,12 @@ int files_own_in(struct files *f, const char *id, const char *dir, struct fentry
 
 /* ---- what the kernel's page cache holds of each file ---- */
 
+/* A record is in the recency list (seen .. seen_last, most recent first)
+ * and in its bucket's chain, so an open costs a short chain walk, not a
+ * walk of every file opened (grep -r opens thousands). */
 struct files_seen {
-	struct files_seen *next;
+	struct files_seen *next, *prev;   /* recency */
+	struct files_seen *chain;         /* its bucket */
 	char *id, *path;
 	uint64_t size;
 	int64_t mtime_ms;
@@ -175,34 +179,73 @@ static void seen_free(struct files_seen *e)
 	free(e);
 }
 
+static struct files_seen **bucket(struct files *f, const char *id, const char *path)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a over id, NUL, path */
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h *= 16777619u;
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &f->seen_by_path[h % FILES_SEEN_BUCKETS];
+}
+
+/* Unlinks e from both lists.  Called locked. */
+static void seen_unlink(struct files *f, struct files_seen *e)
+{
+	struct files_seen **pp = bucket(f, e->id, e->path);
+
+	while (*pp != e)
+		pp = &(*pp)->chain;
+	*pp = e->chain;
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		f->seen = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		f->seen_last = e->prev;
+	f->n_seen--;
+}
+
 /* Unlinks and returns (id, path)'s record, or NULL.  Called locked. */
 static struct files_seen *seen_take(struct files *f, const char *id, const char *path)
 {
-	for (struct files_seen **pp = &f->seen; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->path, path) == 0 && strcmp((*pp)->id, id) == 0) {
-			struct files_seen *e = *pp;
+	struct files_seen *e;
 
-			*pp = e->next;
-			f->n_seen--;
+	if (f->seen_by_path == NULL)
+		return NULL;
+	for (e = *bucket(f, id, path); e; e = e->chain)
+		if (strcmp(e->path, path) == 0 && strcmp(e->id, id) == 0) {
+			seen_unlink(f, e);
 			return e;
 		}
 	return NULL;
 }
 
-/* Drops the least recently opened past the bound.  Called locked. */
-static void seen_trim(struct files *f)
+/* Links e first, dropping the least recently opened past the bound.
+ * Called locked. */
+static void seen_put(struct files *f, struct files_seen *e)
 {
-	struct files_seen **pp = &f->seen;
-	size_t k = 0;
+	struct files_seen **b = bucket(f, e->id, e->path);
 
-	while (*pp && ++k < FILES_SEEN_MAX)
-		pp = &(*pp)->next;
-	while (*pp) {
-		struct files_seen *e = *pp;
+	e->chain = *b;
+	*b = e;
+	e->prev = NULL;
+	e->next = f->seen;
+	if (f->seen)
+		f->seen->prev = e;
+	else
+		f->seen_last = e;
+	f->seen = e;
+	f->n_seen++;
+	while (f->n_seen > FILES_SEEN_MAX) {
+		struct files_seen *old = f->seen_last;
 
-		*pp = e->next;
-		seen_free(e);
-		f->n_seen--;
+		seen_unlink(f, old);
+		seen_free(old);
 	}
 }
 
@@ -213,20 +256,22 @@ bool files_pages_same(struct files *f, const char *id, const char *path, uint64_
 	bool same;
 
 	pthread_mutex_lock(&f->lock);
+	if (f->seen_by_path == NULL &&
+	    (f->seen_by_path = calloc(FILES_SEEN_BUCKETS, sizeof(*f->seen_by_path))) == NULL) {
+		pthread_mutex_unlock(&f->lock);
+		return false;   /* out of memory: not remembered, so not kept */
+	}
 	e = seen_take(f, id, path);
 	same = e && mtime_ms != 0 && e->size == size && e->mtime_ms == mtime_ms;
 	if (e == NULL && (e = calloc(1, sizeof(*e))) &&
 	    (!(e->id = strdup(id)) || !(e->path = strdup(path)))) {
 		seen_free(e);
-		e = NULL;   /* out of memory: not remembered, so not kept */
+		e = NULL;
 	}
 	if (e) {
 		e->size = size;
 		e->mtime_ms = mtime_ms;
-		e->next = f->seen;
-		f->seen = e;
-		f->n_seen++;
-		seen_trim(f);
+		seen_put(f, e);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return same;
@@ -251,5 +296,8 @@ void files_seen_free_all(struct files *f)
 		f->seen = e->next;
 		seen_free(e);
 	}
+	free(f->seen_by_path);
+	f->seen_by_path = NULL;
+	f->seen_last = NULL;
 	f->n_seen = 0;
 }

@@ -18,7 +18,6 @@
 #include "files_priv.h"
 #include "common/clock.h"
 #include "http/http.h"
-#include "util/log.h"
 
 enum item_state { QUEUED, RUNNING, DONE, FAILED };
 
@@ -246,7 +245,6 @@ static void *worker(void *arg)
 		it->state = RUNNING;
 		pthread_mutex_unlock(&p->lock);
 		err = fetch(p, it, &m);
-		log_debug("fs: %s fetched ahead: %s", it->path, err ? strerror(-err) : "ok");
 		pthread_mutex_lock(&p->lock);
 		p->fetched++;
 		it->state = err ? FAILED : DONE;
