@@ -59,6 +59,7 @@ struct prefetch {
 	pthread_t threads[PREFETCH_THREADS];
 	unsigned n_threads;
 	bool stop;
+	int cancel;                  /* atomic: ends the fetches under way */
 	unsigned long long fetched, used;
 };
 
@@ -89,6 +90,7 @@ void prefetch_free(struct prefetch *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
+	__atomic_store_n(&p->cancel, 1, __ATOMIC_RELEASE);   /* not worth waiting for */
 	pthread_cond_broadcast(&p->work);
 	pthread_cond_broadcast(&p->ended);
 	pthread_mutex_unlock(&p->lock);
@@ -220,7 +222,7 @@ static int fetch(struct prefetch *p, struct item *it, struct http_membuf *m)
 	m->cap = (size_t)it->size;
 	if ((m->p = malloc(m->cap ? m->cap : 1)) == NULL)
 		return -ENOMEM;
-	err = files_read(p->f, it->id, it->path, 0, it->size, &sink, &got, NULL);
+	err = files_read(p->f, it->id, it->path, 0, it->size, &sink, &got, &p->cancel);
 	return err == 0 && m->len != it->size ? -EIO : err;
 }
 
