@@ -461,7 +461,15 @@ int http_perform(struct http_pool *p, const struct http_request *rq, struct http
 	/* Nothing of this request may leak into the next user of h. */
 	curl_easy_setopt(h.easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h.easy, CURLOPT_HTTPHEADER, NULL);
-	pool_return(p, &h);
+	/* A transfer that ended without a reply (aborted, cut, timed out)
+	 * may leave its connection open mid-body, and libcurl may keep it:
+	 * the server would hold what it half received (an upload's
+	 * temporary) until its idle timeout.  Closing it tells the server at
+	 * once. */
+	if (rs->curl_code == CURLE_OK)
+		pool_return(p, &h);
+	else
+		handle_cleanup(&h);
 	rs->elapsed_ms = now_ms() - start;
 	return 0;
 }
