@@ -117,10 +117,11 @@ Test(fsread, a_download_cut_midway_goes_on_where_it_stopped)
 	check_read(fd, 0, BIG);
 	cr_assert_eq(rest("DELETE", "/sbxd/faults", NULL, NULL), 204);
 	close(fd);
-	/* The cut one, and one more from where it stopped; a read the
-	 * kernel had in flight past the cut may take a Range request of its
-	 * own (slow builds see two or three). */
-	cr_assert(gets() - before >= 2 && gets() - before <= 5, "%ld GET requests",
+	/* The cut one, and one more from where it stopped; the reads the
+	 * kernel had in flight around the cut may take a Range request each
+	 * (a loaded ASan build saw 8 in all).  Without a new stream the 21
+	 * MiB left would take some 80 Range windows. */
+	cr_assert(gets() - before >= 2 && gets() - before <= 12, "%ld GET requests",
 		  gets() - before);
 }
 
