@@ -187,19 +187,6 @@ int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path
 	return post_file(e, t, path, &c, err);
 }
 
-int envdc_upload_stream(struct envdc *e, const struct envdc_target *t, const char *path,
-		       const struct http_source *src, const int *cancel, struct envdc_error *err)
-{
-	struct ecall c = {
-		.upload_fd = -1, .source = src,
-		/* Its size is not known: large, for the buffers. */
-		.transfer_len = 1u << 30, .rc = HTTP_RETRY_UNPROCESSED,
-		.stream = true, .cancel = cancel, .idle_s = -1, .quiet = -EINTR,
-	};
-
-	return post_file(e, t, path, &c, err);
-}
-
 int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,
 	       struct envdc_error *err)
 {

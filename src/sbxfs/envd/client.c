@@ -303,8 +303,6 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 
 	if (c->upload_fd >= 0)
 		rq->source = &src;
-	else if (c->source)
-		rq->source = c->source;
 	for (unsigned attempt = 0;; attempt++) {
 		int64_t left = deadline_at - clock_mono_ms();
 		bool retry;

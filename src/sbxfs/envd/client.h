@@ -92,12 +92,6 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
 		uint64_t len, struct envdc_error *err);
 
-/* Replaces file path with the body src gives (src->len -1: chunked, as
- * it comes), in one attempt without a time limit: ended by src, by
- * *cancel (-EINTR) or by the request timeout without progress. */
-int envdc_upload_stream(struct envdc *e, const struct envdc_target *t, const char *path,
-		       const struct http_source *src, const int *cancel, struct envdc_error *err);
-
 /* The sandbox's disk from envd's GET /metrics: bytes used and in all. */
 int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,
 	       struct envdc_error *err);

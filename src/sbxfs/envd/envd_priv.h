@@ -18,7 +18,6 @@ struct ecall {
 	const char *content_type;   /* NULL: none */
 	const char *range;          /* "bytes=a-b", or NULL */
 	int upload_fd;              /* >= 0: the body, upload_len bytes of it */
-	const struct http_source *source;  /* else NULL, or the body as it comes */
 	uint64_t upload_len;
 	const struct http_sink *sink;
 	size_t max_body;            /* cap on a buffered reply; 0: http's */

@@ -9,10 +9,7 @@
  * temporary file: the whole file, fetched at open unless truncated), and
  * the spool replaces the remote file at flush, fsync or release, in one
  * streamed upload: so close(2) or fsync(2) fails with the upload's errno,
- * and a file never shows half written.  A file written from its start in
- * order is sent while it is written (store/fupload.h) once it has
- * FUPLOAD_MIN bytes, so the flush waits only for the rest; any other
- * write ends that, and the flush sends the spool whole.  Files over fs_max_file are
+ * and a file never shows half written.  Files over fs_max_file are
  * refused with EFBIG before any transfer.
  *
  * A handle's lock guards its window and spool state, never a request: a
@@ -28,7 +25,6 @@
 
 #include "files.h"
 #include "store/fstream.h"
-#include "store/fupload.h"
 #include "store/prefetch.h"
 #include "util/log.h"
 
@@ -50,9 +46,6 @@ struct file_io {
 	uint64_t ra_off;
 	struct fstream *st;      /* the read-ahead stream, or NULL */
 	uint64_t next_off;       /* where the last read ended */
-	bool seq;                /* written from 0 in order so far: seq_end bytes */
-	uint64_t seq_end;
-	struct fupload *up;      /* sending them meanwhile, or NULL */
 };
 
 static void io_free(struct file_io *io)
@@ -64,7 +57,6 @@ static void io_free(struct file_io *io)
 	pthread_mutex_destroy(&io->lock);
 	fentry_clear(&io->attr);
 	fstream_stop(io->st);
-	fupload_abort(io->up);
 	free(io->ra);
 	free(io->path);
 	free(io);
@@ -188,7 +180,6 @@ static int spool_open(struct sbxfs *fs, struct file_io *io, bool truncate)
 	if (truncate) {
 		io->attr.size = 0;
 		io->dirty = true;
-		io->seq = true;
 		return 0;
 	}
 	if ((err = spool_fill(fs, io)) < 0)
@@ -420,26 +411,6 @@ int files_read_h(struct open_file *h, char *buf, size_t size, off_t off)
 
 /* ---- writes: to the spool, sent at flush ---- */
 
-/* Keeps the streamed upload up with a write of n bytes at off: started
- * once FUPLOAD_MIN bytes came in order, ended by a write out of order.
- * Starting or ending one sends nothing itself.  Called locked. */
-static void follow_write(struct sbxfs *fs, struct file_io *io, uint64_t off, uint64_t n)
-{
-	if (io->seq && off == io->seq_end) {
-		io->seq_end += n;
-	} else {
-		io->seq = false;
-		fupload_abort(io->up);
-		io->up = NULL;
-		return;
-	}
-	if (io->up == NULL && io->seq_end >= FUPLOAD_MIN &&
-	    (io->up = fupload_start(fs->files, io->id, io->path, io->spool)) == NULL)
-		io->seq = false;   /* no room now: sent whole at the flush */
-	if (io->up)
-		fupload_wrote(io->up, io->seq_end);
-}
-
 int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t size,
 		 off_t off)
 {
@@ -458,7 +429,6 @@ int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t 
 		return -errno;
 	pthread_mutex_lock(&io->lock);
 	io->dirty = true;
-	follow_write(fs, io, (uint64_t)off, (uint64_t)n);
 	pthread_mutex_unlock(&io->lock);
 	own_size(fs, io);
 	return (int)n;
@@ -467,7 +437,6 @@ int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t 
 int files_flush(struct sbxfs *fs, struct open_file *h)
 {
 	struct file_io *io = h->io;
-	struct fupload *up;
 	struct stat st;
 	bool dirty;
 	int err;
@@ -477,21 +446,12 @@ int files_flush(struct sbxfs *fs, struct open_file *h)
 	pthread_mutex_lock(&io->lock);
 	dirty = io->dirty;
 	io->dirty = false;   /* one upload reports one failure, at one close */
-	up = io->up;         /* one streamed upload per open */
-	io->up = NULL;
-	io->seq = false;
 	pthread_mutex_unlock(&io->lock);
-	if (!dirty) {
-		fupload_abort(up);
+	if (!dirty)
 		return 0;
-	}
-	if (fstat(io->spool, &st) < 0) {
-		fupload_abort(up);
+	if (fstat(io->spool, &st) < 0)
 		return -errno;
-	}
-	/* What was sent while written, else (it did not end well) whole. */
-	err = up && fupload_finish(up, (uint64_t)st.st_size) == 0 ? 0
-	      : files_upload(fs->files, io->id, io->path, io->spool, (uint64_t)st.st_size);
+	err = files_upload(fs->files, io->id, io->path, io->spool, (uint64_t)st.st_size);
 	pthread_mutex_lock(&io->lock);
 	if (err == 0)
 		io->attr.size = (uint64_t)st.st_size;
@@ -511,11 +471,6 @@ int files_ftruncate(struct sbxfs *fs, struct open_file *h, off_t size)
 		return -errno;
 	pthread_mutex_lock(&io->lock);
 	io->dirty = true;
-	if ((uint64_t)size != io->seq_end) {
-		io->seq = false;
-		fupload_abort(io->up);
-		io->up = NULL;
-	}
 	pthread_mutex_unlock(&io->lock);
 	own_size(fs, io);
 	return 0;
