@@ -156,35 +156,23 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 	return r;
 }
 
-/* POST /files of path with c's body (the rest of c filled here). */
-static int post_file(struct envdc *e, const struct envdc_target *t, const char *path,
-		     struct ecall *c, struct envdc_error *err)
+int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
+		uint64_t len, struct envdc_error *err)
 {
 	char q[3 * PATH_MAX + 64];
 	struct http_response rs;
+	struct ecall c = {
+		.op = "POST /files", .subject = path, .method = "POST", .path = q,
+		.content_type = "application/octet-stream", .upload_fd = fd,
+		.upload_len = len, .transfer_len = len, .rc = HTTP_RETRY_UNPROCESSED,
+	};
 	int r;
 
 	if ((r = files_path(e, path, q, sizeof(q))) < 0)
 		return r;
-	c->op = "POST /files";
-	c->subject = path;
-	c->method = "POST";
-	c->path = q;
-	c->content_type = "application/octet-stream";
-	r = envdc_call(e, t, c, &rs, err);
+	r = envdc_call(e, t, &c, &rs, err);
 	http_response_clear(&rs);
 	return r;
-}
-
-int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
-		uint64_t len, struct envdc_error *err)
-{
-	struct ecall c = {
-		.upload_fd = fd, .upload_len = len, .transfer_len = len,
-		.rc = HTTP_RETRY_UNPROCESSED,
-	};
-
-	return post_file(e, t, path, &c, err);
 }
 
 int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,

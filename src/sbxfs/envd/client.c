@@ -187,7 +187,7 @@ static struct curl_slist *make_headers(const struct envdc *e, const struct envdc
 	free(auth);
 	if (!ok)
 		return NULL;
-	if (c->stream && c->rpc && !add(&h, "Keepalive-Ping-Interval: " ENVDC_KEEPALIVE_S))
+	if (c->stream && !add(&h, "Keepalive-Ping-Interval: " ENVDC_KEEPALIVE_S))
 		return NULL;
 	if (t->token && t->token[0]) {
 		snprintf(line, sizeof(line), "X-Access-Token: %s", t->token);
