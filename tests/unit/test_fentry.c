@@ -219,6 +219,11 @@ Test(fentry, metrics_disk_fields)
 		     -EPROTO);
 	cr_expect_eq(fentry_parse_disk("{\"disk_used\":\"1\",\"disk_total\":2}", 32, &used, &total),
 		     -EPROTO);
+	/* A good first field must not be kept when the second is bad. */
+	cr_expect_eq(fentry_parse_disk("{\"disk_used\":8,\"disk_total\":-4}", 31, &used, &total),
+		     -EPROTO);
+	cr_expect_eq(used, 0);
+	cr_expect_eq(total, 0);
 	cr_expect_eq(fentry_parse_disk("[1]", 3, &used, &total), -EPROTO);
 	cr_expect_eq(fentry_parse_disk(NULL, 0, &used, &total), -EPROTO);
 }

@@ -226,13 +226,18 @@ int fentry_parse_disk(const char *body, size_t len, uint64_t *used, uint64_t *to
 	json_t *root = json_loadb(body ? body : "", len, 0, NULL);
 	const json_t *u = json_object_get(root, "disk_used");
 	const json_t *t = json_object_get(root, "disk_total");
+	uint64_t su = 0, st = 0;
 	int err = -EPROTO;
 
 	*used = *total = 0;
-	/* Both present and numbers: a reply without them says nothing. */
+	/* Both present and sizes, or neither is kept: a reply with one bad
+	 * field says nothing about the disk. */
 	if (json_is_object(root) && json_is_integer(u) && json_is_integer(t) &&
-	    parse_size(u, used) == 0 && parse_size(t, total) == 0)
+	    parse_size(u, &su) == 0 && parse_size(t, &st) == 0) {
+		*used = su;
+		*total = st;
 		err = 0;
+	}
 	json_decref(root);
 	return err;
 }
