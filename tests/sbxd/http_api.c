@@ -321,6 +321,27 @@ Test(api, metadata_filter_is_double_encoded)
 	resp_free(&r);
 }
 
+/* An oversize body the client waits to send (100-continue), or one too
+ * large to be worth reading, is refused from its headers alone. */
+Test(api, oversize_body_refused_before_it_is_sent)
+{
+	const char *heads[] = {
+		"Content-Length: 2097152\r\nExpect: 100-continue\r\n",
+		"Content-Length: 1099511627776\r\n",
+	};
+	char req[512], reply[4096];
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t len = (size_t)snprintf(req, sizeof(req),
+					      "POST /sandboxes HTTP/1.1\r\nHost: x\r\n"
+					      "X-API-Key: %s\r\nContent-Type: application/json\r\n"
+					      "%sConnection: close\r\n\r\n", TEST_KEY, heads[i]);
+
+		cr_expect_eq(raw(req, len, reply, sizeof(reply)), 413, "%.200s", reply);
+		cr_expect_null(strstr(reply, "100 Continue"), "%.200s", reply);
+	}
+}
+
 Test(api, body_over_one_mib)
 {
 	size_t n = (1u << 20) + 10;

@@ -25,11 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_BODY (1u << 20)
+#define MAX_DISCARD (64u << 20)  /* an oversize body read to answer 413 cleanly */
 
 struct req_ctx {
 	int64_t t0;             /* monotonic ns at the first callback */
@@ -206,10 +208,18 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
-		/* Answer before reading the body; MHD then closes the
-		 * connection instead of reading what follows. */
+		const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_EXPECT);
+
 		rc->too_big = true;
-		return send_error(conn, rc, 413, "request body exceeds 1 MiB");
+		/* A client sending the body would be reset by the close
+		 * that follows an early answer (unread bytes) and could lose
+		 * the 413 with it: read it, discarding, and answer at its
+		 * end, unless the client waits for 100-continue (nothing is
+		 * in flight) or the body is too large to be worth reading. */
+		if ((ex && !strcasecmp(ex, "100-continue")) ||
+		    strtoull(cl, NULL, 10) > MAX_DISCARD)
+			return send_error(conn, rc, 413, "request body exceeds 1 MiB");
 	}
 	return MHD_YES;
 }
