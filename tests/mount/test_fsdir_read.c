@@ -1,11 +1,14 @@
 /* Large transfers through MOUNT/<sandbox>/fs/: the read-ahead stream (one
  * request for a sequential read, whatever order the kernel's read-ahead
  * asks in), seeks, random reads, a download cut midway and a reader that
- * pauses; the walk-ahead of a tree walked in listing order.  Files are
- * put and checked through envd, and requests counted by sbxd's envd. */
+ * pauses; the walk-ahead of a tree walked in listing order; the upload of
+ * a file sent while it is written.  Files are put and checked through
+ * envd, and requests counted by sbxd's envd. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,4 +265,132 @@ Test(fsahead, a_walk_that_stops_costs_at_most_the_files_ahead)
 	cr_assert_eq(sh("cat $MNT/walk/fs/home/user/w/d1/f07 >/dev/null"), 0);
 	usleep(300 * 1000);
 	cr_assert_eq(gets() - before, 1);
+}
+
+/* ---- a file sent while it is written ---- */
+
+static long posts(void)
+{
+	return stats("envd POST /files");
+}
+
+/* Writes len bytes of data to fd at off, in 1 MiB writes. */
+static void write_at(int fd, size_t off, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		size_t k = len - done < (1u << 20) ? len - done : (1u << 20);
+		ssize_t n = pwrite(fd, data + off + done, k, (off_t)(off + done));
+
+		cr_assert_gt(n, 0, "%s", strerror(errno));
+		done += (size_t)n;
+	}
+}
+
+/* The sandbox's file p is exactly data's first len bytes. */
+static void remote_is(const char *p, size_t len)
+{
+	size_t got;
+	long status;
+	char *b = eget(id, p, &got, &status);
+
+	cr_assert_eq(status, 200);
+	cr_assert_eq(got, len, "%s: %zu bytes, want %zu", p, got, len);
+	cr_assert_eq(memcmp(b, data, len), 0, "%s differs", p);
+	free(b);
+}
+
+Test(fsread, a_file_written_in_order_is_sent_while_written_in_one_request)
+{
+	long before = posts();
+	int fd = open(P("/box/fs/tmp/up.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	write_at(fd, 0, 12u << 20);
+	cr_assert_eq(close(fd), 0, "%s", strerror(errno));
+	remote_is("/tmp/up.txt", 12u << 20);
+	cr_assert_eq(posts() - before, 1, "%ld POSTs", posts() - before);
+}
+
+/* Waits (5 s at most) for a temporary upload file in the sandbox's dir:
+ * a streamed upload is under way. */
+static void upload_temp_seen(const char *dir)
+{
+	char req[PATH_MAX + 32];
+	bool seen = false;
+
+	snprintf(req, sizeof(req), "{\"path\":\"%s\",\"depth\":1}", dir);
+	for (int i = 0; i < 50 && !seen; i++) {
+		json_t *l = NULL;
+		char *text;
+
+		cr_assert_eq(erpc(id, "ListDir", req, &l), 200);
+		text = json_dumps(l, JSON_COMPACT);
+		json_decref(l);
+		seen = text && strstr(text, "upload-");
+		free(text);
+		if (!seen)
+			usleep(100 * 1000);
+	}
+	cr_assert(seen, "no upload under way in %s", dir);
+}
+
+Test(fsread, a_write_out_of_order_sends_the_file_whole_at_close)
+{
+	int fd;
+	size_t len;
+	long status;
+	char *b;
+
+	cr_assert_eq(eput(id, "/tmp/up2.txt", "old\n"), 200);
+	fd = open(P("/box/fs/tmp/up2.txt"), O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	write_at(fd, 0, 6u << 20);         /* the upload is under way */
+	upload_temp_seen("/tmp");
+	write_at(fd, 4096, 8192);          /* back: it cannot go on */
+	/* The upload is withdrawn: the server drops what it had, and the
+	 * sandbox keeps the old file until close. */
+	eno_upload_temp(id, "/tmp");
+	b = eget(id, "/tmp/up2.txt", &len, &status);
+	cr_assert_eq(status, 200);
+	cr_assert_str_eq(b, "old\n");
+	free(b);
+	write_at(fd, 6u << 20, 2u << 20);
+	cr_assert_eq(close(fd), 0, "%s", strerror(errno));
+	remote_is("/tmp/up2.txt", 8u << 20);
+	eno_upload_temp(id, "/tmp");
+}
+
+Test(fsread, a_writer_that_pauses_past_the_stall_bound_still_sends_it_all)
+{
+	int fd = open(P("/box/fs/tmp/up3.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	write_at(fd, 0, 5u << 20);
+	sleep(11);   /* past FUPLOAD_STALL_MS: the streamed upload ends */
+	write_at(fd, 5u << 20, 3u << 20);
+	cr_assert_eq(close(fd), 0, "%s", strerror(errno));
+	remote_is("/tmp/up3.txt", 8u << 20);
+}
+
+Test(fsread, a_connection_cut_while_sending_fails_close_and_keeps_the_old_file)
+{
+	int fd;
+
+	cr_assert_eq(eput(id, "/tmp/up4.txt", "old\n"), 200);
+	cr_assert_eq(rest("POST", "/sbxd/faults",
+			  "{\"path_prefix\":\"/files\",\"cut_after_bytes\":5242880}", NULL), 200);
+	fd = open(P("/box/fs/tmp/up4.txt"), O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	write_at(fd, 0, 8u << 20);
+	errno = 0;
+	cr_assert_eq(close(fd), -1);
+	cr_assert_eq(errno, EIO, "%s", strerror(errno));
+	cr_assert_eq(rest("DELETE", "/sbxd/faults", NULL, NULL), 204);
+	size_t len;
+	long status;
+	char *b = eget(id, "/tmp/up4.txt", &len, &status);
+
+	cr_assert_eq(status, 200);
+	cr_assert_str_eq(b, "old\n");
+	free(b);
 }

@@ -5,8 +5,9 @@
  * read-ahead streams: two readers share each, one stream is stopped
  * under its readers, and one is still running at files_fini.  Then two
  * walkers read a directory in listing order with the walk-ahead on, while
- * another thread drops what it fetched.  Exits non-zero on a wrong
- * result; TSan reports races. */
+ * another thread drops what it fetched.  Last, uploads sent while written:
+ * one finished, one aborted midway.  Exits non-zero on a wrong result;
+ * TSan reports races. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "sbxd.h"
 #include "store/files.h"
 #include "store/fstream.h"
+#include "store/fupload.h"
 #include "store/prefetch.h"
 #include "util/log.h"
 
@@ -259,6 +261,46 @@ static void walks(void)
 	/* files_fini frees the walk-ahead, its threads and what they hold. */
 }
 
+/* ---- uploads sent while written ---- */
+
+static void uploads(void)
+{
+	for (int round = 0; round < 2; round++) {
+		FILE *tf = tmpfile();
+		int fd = fileno(tf);
+		struct fupload *u = fupload_start(&fl, id, "/tmp/up.bin", fd);
+		size_t step = 256 * 1024;
+
+		if (u == NULL) {
+			check(-ENOMEM, "fupload_start");
+			fclose(tf);
+			continue;
+		}
+		for (size_t off = 0; off < SBIG / 2; off += step) {
+			(void)!pwrite(fd, sdata + off, step, (off_t)off);
+			fupload_wrote(u, off + step);
+			if (round == 1 && off == SBIG / 4) {
+				fupload_abort(u);
+				u = NULL;
+				break;
+			}
+		}
+		if (u)
+			check(fupload_finish(u, SBIG / 2), "fupload_finish");
+		fclose(tf);
+	}
+	{
+		char *buf = malloc(SBIG / 2);
+		struct http_membuf m = { buf, 0, SBIG / 2 };
+		struct http_sink sink = { http_membuf_write, &m };
+		uint64_t got = 0;
+
+		check(files_read(&fl, id, "/tmp/up.bin", 0, SBIG / 2, &sink, &got, NULL), "read up");
+		check(m.len == SBIG / 2 && memcmp(buf, sdata, SBIG / 2) == 0 ? 0 : -EIO, "up bytes");
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .runtime = "dir",
@@ -298,6 +340,7 @@ int main(void)
 	pthread_join(d, NULL);
 	streams();
 	walks();
+	uploads();
 	files_fini(&fl);
 	fstream_put(atexit_stream);
 	free(sdata);

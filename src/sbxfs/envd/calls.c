@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <jansson.h>
 
 #include "envd_priv.h"
@@ -156,23 +157,120 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 	return r;
 }
 
-int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
-		uint64_t len, struct envdc_error *err)
+/* POST /files of path with c's body, of type ct (the rest of c filled
+ * here). */
+static int post_file(struct envdc *e, const struct envdc_target *t, const char *path,
+		     const char *ct, struct ecall *c, struct envdc_error *err)
 {
 	char q[3 * PATH_MAX + 64];
 	struct http_response rs;
-	struct ecall c = {
-		.op = "POST /files", .subject = path, .method = "POST", .path = q,
-		.content_type = "application/octet-stream", .upload_fd = fd,
-		.upload_len = len, .transfer_len = len, .rc = HTTP_RETRY_UNPROCESSED,
-	};
 	int r;
 
 	if ((r = files_path(e, path, q, sizeof(q))) < 0)
 		return r;
-	r = envdc_call(e, t, &c, &rs, err);
+	c->op = "POST /files";
+	c->subject = path;
+	c->method = "POST";
+	c->path = q;
+	c->content_type = ct;
+	r = envdc_call(e, t, c, &rs, err);
 	http_response_clear(&rs);
 	return r;
+}
+
+int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
+		uint64_t len, struct envdc_error *err)
+{
+	struct ecall c = {
+		.upload_fd = fd, .upload_len = len, .transfer_len = len,
+		.rc = HTTP_RETRY_UNPROCESSED,
+	};
+
+	return post_file(e, t, path, "application/octet-stream", &c, err);
+}
+
+/* The multipart framing of a streamed upload around the caller's source:
+ * the part's header, the source's bytes, then the closing boundary only
+ * when the source ended (not when it withdrew). */
+struct framing {
+	const struct http_source *src;
+	char head[256], tail[64];
+	size_t head_len, tail_len, at;     /* at: sent of head, or of tail */
+	enum { FR_HEAD, FR_BODY, FR_TAIL, FR_END } state;
+};
+
+static size_t piece(char *buf, size_t size, const char *p, size_t len, size_t *at)
+{
+	size_t k = len - *at < size ? len - *at : size;
+
+	memcpy(buf, p + *at, k);
+	*at += k;
+	return k;
+}
+
+static size_t framing_read(char *buf, size_t size, void *ctx)
+{
+	struct framing *fr = ctx;
+	size_t n;
+
+	for (;;) {
+		switch (fr->state) {
+		case FR_HEAD:
+			if (fr->at < fr->head_len)
+				return piece(buf, size, fr->head, fr->head_len, &fr->at);
+			fr->state = FR_BODY;
+			fr->at = 0;
+			break;
+		case FR_BODY:
+			n = fr->src->read(buf, size, fr->src->ctx);
+			if (n == ENVDC_WITHDRAW)
+				fr->state = FR_END;
+			else if (n == 0)
+				fr->state = FR_TAIL;
+			else
+				return n;
+			break;
+		case FR_TAIL:
+			if (fr->at < fr->tail_len)
+				return piece(buf, size, fr->tail, fr->tail_len, &fr->at);
+			fr->state = FR_END;
+			break;
+		case FR_END:
+			return 0;
+		}
+	}
+}
+
+int envdc_upload_stream(struct envdc *e, const struct envdc_target *t, const char *path,
+		       const struct http_source *src, const int *cancel, struct envdc_error *err)
+{
+	struct framing fr = { .src = src };
+	struct http_source body = { framing_read, &fr, -1 };
+	struct ecall c = {
+		.upload_fd = -1, .source = &body,
+		/* Its size is not known: large, for the buffers. */
+		.transfer_len = 1u << 30, .rc = HTTP_RETRY_UNPROCESSED,
+		.stream = true, .cancel = cancel, .idle_s = -1, .debug_only = true,
+	};
+	unsigned char raw[16];
+	char boundary[2 * sizeof(raw) + 8], ct[96];
+
+	/* Random, so the file's bytes cannot contain it. */
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		snprintf(err->message, sizeof(err->message), "no random bytes: %s",
+			 strerror(errno));
+		return -EIO;
+	}
+	memcpy(boundary, "sbxfs-", 7);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(boundary + 6 + 2 * i, 3, "%02x", raw[i]);
+	snprintf(ct, sizeof(ct), "multipart/form-data; boundary=%s", boundary);
+	fr.head_len = (size_t)snprintf(fr.head, sizeof(fr.head),
+				       "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+				       "filename=\"file\"\r\nContent-Type: "
+				       "application/octet-stream\r\n\r\n", boundary);
+	fr.tail_len = (size_t)snprintf(fr.tail, sizeof(fr.tail), "\r\n--%s--\r\n", boundary);
+	return post_file(e, t, path, ct, &c, err);
 }
 
 int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,

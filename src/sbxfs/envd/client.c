@@ -187,7 +187,7 @@ static struct curl_slist *make_headers(const struct envdc *e, const struct envdc
 	free(auth);
 	if (!ok)
 		return NULL;
-	if (c->stream && !add(&h, "Keepalive-Ping-Interval: " ENVDC_KEEPALIVE_S))
+	if (c->stream && c->rpc && !add(&h, "Keepalive-Ping-Interval: " ENVDC_KEEPALIVE_S))
 		return NULL;
 	if (t->token && t->token[0]) {
 		snprintf(line, sizeof(line), "X-Access-Token: %s", t->token);
@@ -303,6 +303,8 @@ static int attempts(struct envdc *e, const struct ecall *c, struct http_request 
 
 	if (c->upload_fd >= 0)
 		rq->source = &src;
+	else if (c->source)
+		rq->source = c->source;
 	for (unsigned attempt = 0;; attempt++) {
 		int64_t left = deadline_at - clock_mono_ms();
 		bool retry;
@@ -365,7 +367,7 @@ int envdc_call(struct envdc *e, const struct envdc_target *t, const struct ecall
 	free(url);
 	if (r < 0) {
 		http_response_clear(rs);
-		if (r == c->quiet || r == -EINTR || r == -ECANCELED)
+		if (c->debug_only || r == c->quiet || r == -EINTR || r == -ECANCELED)
 			log_debug("envd %s %s: %s (%s)", c->op, c->subject, err->message,
 				  strerror(-r));
 		else

@@ -92,6 +92,18 @@ int envdc_read(struct envdc *e, const struct envdc_target *t, const char *path, 
 int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path, int fd,
 		uint64_t len, struct envdc_error *err);
 
+/* Replaces file path with the body src gives, as it comes, in one
+ * attempt without a time limit: ended by src, by *cancel (-EINTR, the
+ * connection dropped) or by the request timeout without progress.  The
+ * body is sent as one multipart part, so src can also withdraw it:
+ * src->read returning ENVDC_WITHDRAW ends the body without its closing
+ * boundary, which the server refuses (a 400, nothing replaced on the
+ * connection still usable) without needing to see the connection end.
+ * A failure is logged at debug only: the caller's fallback reports. */
+#define ENVDC_WITHDRAW ((size_t)-2)
+int envdc_upload_stream(struct envdc *e, const struct envdc_target *t, const char *path,
+		       const struct http_source *src, const int *cancel, struct envdc_error *err);
+
 /* The sandbox's disk from envd's GET /metrics: bytes used and in all. */
 int envdc_disk(struct envdc *e, const struct envdc_target *t, uint64_t *used, uint64_t *total,
 	       struct envdc_error *err);

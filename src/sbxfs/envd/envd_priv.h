@@ -18,6 +18,7 @@ struct ecall {
 	const char *content_type;   /* NULL: none */
 	const char *range;          /* "bytes=a-b", or NULL */
 	int upload_fd;              /* >= 0: the body, upload_len bytes of it */
+	const struct http_source *source;  /* else NULL, or the body as it comes */
 	uint64_t upload_len;
 	const struct http_sink *sink;
 	size_t max_body;            /* cap on a buffered reply; 0: http's */
@@ -25,6 +26,7 @@ struct ecall {
 	enum http_retry_class rc;
 	bool rpc;                   /* Connect headers */
 	int quiet;                  /* an errno logged at debug only */
+	bool debug_only;            /* any failure: another call reports it */
 	/* A server stream: one attempt without a time limit, ended by
 	 * *cancel (non-zero: -EINTR) or idle_s seconds without a byte.  Any
 	 * other call may have cancel (-ECANCELED) and idle_s (-1: the request

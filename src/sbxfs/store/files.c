@@ -413,6 +413,24 @@ int files_upload(struct files *f, const char *id, const char *path, int fd, uint
 	return err;
 }
 
+int files_upload_stream(struct files *f, const char *id, const char *path,
+			const struct http_source *src, const int *cancel)
+{
+	struct envdc_error eerr;
+	struct files_target t;
+	int err;
+
+	/* One pass: a body already given cannot be given again, so a token
+	 * refused here fails it (the caller's whole upload fetches anew). */
+	if ((err = files_target_get(f, id, false, &t)) < 0)
+		return err;
+	err = envdc_upload_stream(f->envd, &t.t, path, src, cancel, &eerr);
+	files_target_clear(&t);
+	drop_parent(f, id, path);
+	files_pages_forget(f, id, path);
+	return err;
+}
+
 int files_mkdir(struct files *f, const char *id, const char *path)
 {
 	struct op_args a = { .path = path };

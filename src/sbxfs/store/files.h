@@ -26,7 +26,7 @@
 struct files_ep;
 struct files_worker;
 
-enum files_worker_kind { FILES_WORKER_STREAM, FILES_WORKER_KINDS };
+enum files_worker_kind { FILES_WORKER_STREAM, FILES_WORKER_UPLOAD, FILES_WORKER_KINDS };
 struct files_own;
 struct files_seen;
 
@@ -123,6 +123,11 @@ int files_read(struct files *f, const char *id, const char *path, uint64_t off, 
 int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total);
 /* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */
 int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len);
+/* Replaces path by the body src gives as it comes (chunked), in one
+ * request; cancel ends it (-EINTR).  A failure may leave nothing changed
+ * or (the server's error) the file as it was. */
+int files_upload_stream(struct files *f, const char *id, const char *path,
+			const struct http_source *src, const int *cancel);
 int files_mkdir(struct files *f, const char *id, const char *path);
 /* ENOTEMPTY for a directory with entries (envd's Remove is recursive,
  * so this asks first), ENOTDIR for a file. */

@@ -1,5 +1,5 @@
-/* Threads of the store that end on their own (the read-ahead streams):
- * detached, each registered in its struct
+/* Threads of the store that end on their own (a read-ahead stream, an
+ * upload sent while written): detached, each registered in its struct
  * files so that files_fini can stop them all and wait for them, and
  * counted per kind against a limit.  Thread-safe (f->slock). */
 #ifndef SBXFS_STORE_WORKERS_H

@@ -9,7 +9,10 @@
  * temporary file: the whole file, fetched at open unless truncated), and
  * the spool replaces the remote file at flush, fsync or release, in one
  * streamed upload: so close(2) or fsync(2) fails with the upload's errno,
- * and a file never shows half written.  Files over fs_max_file are
+ * and a file never shows half written.  A file written from its start in
+ * order is sent while it is written (store/fupload.h) once it has
+ * FUPLOAD_MIN bytes, so the flush waits only for the rest; any other
+ * write ends that, and the flush sends the spool whole.  Files over fs_max_file are
  * refused with EFBIG before any transfer.
  *
  * A handle's lock guards its window and spool state, never a request: a
@@ -25,6 +28,7 @@
 
 #include "files.h"
 #include "store/fstream.h"
+#include "store/fupload.h"
 #include "store/prefetch.h"
 #include "util/log.h"
 
@@ -46,6 +50,9 @@ struct file_io {
 	uint64_t ra_off;
 	struct fstream *st;      /* the read-ahead stream, or NULL */
 	uint64_t next_off;       /* where the last read ended */
+	bool seq;                /* written from 0 in order so far: seq_end bytes */
+	uint64_t seq_end;
+	struct fupload *up;      /* sending them meanwhile, or NULL */
 };
 
 static void io_free(struct file_io *io)
@@ -57,6 +64,7 @@ static void io_free(struct file_io *io)
 	pthread_mutex_destroy(&io->lock);
 	fentry_clear(&io->attr);
 	fstream_stop(io->st);
+	fupload_abort(io->up);
 	free(io->ra);
 	free(io->path);
 	free(io);
@@ -180,6 +188,7 @@ static int spool_open(struct sbxfs *fs, struct file_io *io, bool truncate)
 	if (truncate) {
 		io->attr.size = 0;
 		io->dirty = true;
+		io->seq = true;
 		return 0;
 	}
 	if ((err = spool_fill(fs, io)) < 0)
@@ -415,6 +424,26 @@ int files_read_h(struct open_file *h, char *buf, size_t size, off_t off)
 
 /* ---- writes: to the spool, sent at flush ---- */
 
+/* Keeps the streamed upload up with a write of n bytes at off: started
+ * once FUPLOAD_MIN bytes came in order, ended by a write out of order.
+ * Starting or ending one sends nothing itself.  Called locked. */
+static void follow_write(struct sbxfs *fs, struct file_io *io, uint64_t off, uint64_t n)
+{
+	if (io->seq && off == io->seq_end) {
+		io->seq_end += n;
+	} else {
+		io->seq = false;
+		fupload_abort(io->up);
+		io->up = NULL;
+		return;
+	}
+	if (io->up == NULL && io->seq_end >= FUPLOAD_MIN &&
+	    (io->up = fupload_start(fs->files, io->id, io->path, io->spool)) == NULL)
+		io->seq = false;   /* no room now: sent whole at the flush */
+	if (io->up)
+		fupload_wrote(io->up, io->seq_end);
+}
+
 int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t size,
 		 off_t off)
 {
@@ -433,6 +462,7 @@ int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t 
 		return -errno;
 	pthread_mutex_lock(&io->lock);
 	io->dirty = true;
+	follow_write(fs, io, (uint64_t)off, (uint64_t)n);
 	pthread_mutex_unlock(&io->lock);
 	own_size(fs, io);
 	return (int)n;
@@ -441,6 +471,7 @@ int files_pwrite(struct sbxfs *fs, struct open_file *h, const char *buf, size_t 
 int files_flush(struct sbxfs *fs, struct open_file *h)
 {
 	struct file_io *io = h->io;
+	struct fupload *up;
 	struct stat st;
 	bool dirty;
 	int err;
@@ -450,12 +481,21 @@ int files_flush(struct sbxfs *fs, struct open_file *h)
 	pthread_mutex_lock(&io->lock);
 	dirty = io->dirty;
 	io->dirty = false;   /* one upload reports one failure, at one close */
+	up = io->up;         /* one streamed upload per open */
+	io->up = NULL;
+	io->seq = false;
 	pthread_mutex_unlock(&io->lock);
-	if (!dirty)
+	if (!dirty) {
+		fupload_abort(up);
 		return 0;
-	if (fstat(io->spool, &st) < 0)
+	}
+	if (fstat(io->spool, &st) < 0) {
+		fupload_abort(up);
 		return -errno;
-	err = files_upload(fs->files, io->id, io->path, io->spool, (uint64_t)st.st_size);
+	}
+	/* What was sent while written, else (it did not end well) whole. */
+	err = up && fupload_finish(up, (uint64_t)st.st_size) == 0 ? 0
+	      : files_upload(fs->files, io->id, io->path, io->spool, (uint64_t)st.st_size);
 	pthread_mutex_lock(&io->lock);
 	if (err == 0)
 		io->attr.size = (uint64_t)st.st_size;
@@ -475,6 +515,11 @@ int files_ftruncate(struct sbxfs *fs, struct open_file *h, off_t size)
 		return -errno;
 	pthread_mutex_lock(&io->lock);
 	io->dirty = true;
+	if ((uint64_t)size != io->seq_end) {
+		io->seq = false;
+		fupload_abort(io->up);
+		io->up = NULL;
+	}
 	pthread_mutex_unlock(&io->lock);
 	own_size(fs, io);
 	return 0;
