@@ -137,6 +137,50 @@ Test(multipart, any_split_gives_the_same_parts)
 	}
 }
 
+static int count_data(void *ctx, const char *d, size_t n)
+{
+	(void)d;
+	(void)n;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+static int no_part(void *ctx, const char *name, const char *fn, int has)
+{
+	(void)ctx, (void)name, (void)fn, (void)has;
+	return 0;
+}
+
+static int no_end(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+/* Data full of CRs (random bytes hold one every 256) is given in runs,
+ * not cut at each CR: each piece costs the upload a write(2). */
+Test(multipart, data_with_crs_comes_in_runs)
+{
+	static char body[256 * 1024];
+	size_t calls = 0, len;
+	struct mp_callbacks cb = { no_part, count_data, no_end, &calls };
+	struct mp *m = mp_new("b0", &cb);
+
+	len = (size_t)snprintf(body, sizeof(body),
+			       "--b0\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n");
+	while (len + 64 < sizeof(body)) {
+		memcpy(body + len, "\r\n--b\rx", 8);
+		len += 8;
+	}
+	len += (size_t)snprintf(body + len, sizeof(body) - len, "\r\n--b0--\r\n");
+	cr_assert_not_null(m);
+	for (size_t i = 0; i < len; i += 64 * 1024)
+		cr_assert_eq(mp_feed(m, body + i, len - i < 64 * 1024 ? len - i : 64 * 1024), 0);
+	cr_assert_eq(mp_finish(m), 0);
+	mp_free(m);
+	cr_assert_leq(calls, 8, "%zu pieces for %zu bytes", calls, len);
+}
+
 Test(multipart, malformed)
 {
 	struct parts p;

@@ -189,46 +189,55 @@ static int after_delim(struct mp *m, char c)
 	return 0;
 }
 
-/* Body or preamble bytes: data up to the next delimiter. */
+/* Body or preamble bytes: data up to the next delimiter.  The data is
+ * given in runs between delimiter candidates that fail, not cut at each
+ * CR: random bytes hold a CR every 256, and each piece given costs the
+ * upload a write(2). */
 static int scan_body(struct mp *m, const char *p, size_t n, size_t *used)
 {
 	bool emit = m->st == S_BODY;
-	size_t i = 0, run = 0;
+	size_t carried = m->match;      /* delimiter bytes held back from earlier input */
+	size_t i = 0, from = 0;         /* p[from, candidate start) is data not yet given */
 	int rc = 0;
 
 	while (i < n) {
 		if (m->match == 0) {
 			const char *cr = memchr(p + i, '\r', n - i);
-			size_t k = cr ? (size_t)(cr - (p + i)) : n - i;
 
-			run += k;
-			i += k;
-			if (!cr)
+			if (!cr) {
+				i = n;
 				break;
+			}
+			i = (size_t)(cr - p);
 		}
-		char c = p[i];
-
-		if (c == m->delim[m->match]) {
-			if (emit && run && (rc = m->cb.data(m->cb.ctx, p + i - run, run)) < 0)
-				return rc;
-			run = 0;
+		if (p[i] == m->delim[m->match]) {
 			i++;
 			if (++m->match == m->dlen) {
+				size_t start = i - (m->dlen - carried);
+
+				if (emit && start > from &&
+				    (rc = m->cb.data(m->cb.ctx, p + from, start - from)) < 0)
+					return rc;
 				*used = i;
 				return on_delim(m);
 			}
 			continue;
 		}
-		/* Mismatch: the held-back prefix was data after all. */
-		if (emit && m->match && (rc = m->cb.data(m->cb.ctx, m->delim, m->match)) < 0)
+		/* Mismatch: the bytes held back were data after all; those
+		 * of earlier input come first, those here join the run. */
+		if (emit && carried && (rc = m->cb.data(m->cb.ctx, m->delim, carried)) < 0)
 			return rc;
-		m->match = c == '\r' ? 1 : 0;
-		if (m->match)
+		carried = 0;
+		m->match = 0;
+		if (p[i] == '\r') {     /* a delimiter may start here */
+			m->match = 1;
 			i++;
+		}
 	}
-	if (emit && run && (rc = m->cb.data(m->cb.ctx, p + i - run, run)) < 0)
+	n -= m->match - carried;        /* a candidate at the end waits for more */
+	if (emit && n > from && (rc = m->cb.data(m->cb.ctx, p + from, n - from)) < 0)
 		return rc;
-	*used = n;
+	*used = i;
 	return 0;
 }
 
