@@ -7,6 +7,7 @@
  * the body it sees end early, so nothing depends on it noticing a
  * connection dropped mid-body.  u->lock guards the fields below it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ static void put(struct fupload *u)
 		return;
 	pthread_cond_destroy(&u->cond);
 	pthread_mutex_destroy(&u->lock);
+	close(u->fd);
 	free(u->path);
 	free(u);
 }
@@ -127,9 +129,15 @@ struct fupload *fupload_start(struct files *f, const char *id, const char *path,
 		free(u);
 		return NULL;
 	}
+	/* Its own descriptor: the caller may close the spool while the
+	 * thread, given up, is still reading it. */
+	if ((u->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(u->path);
+		free(u);
+		return NULL;
+	}
 	u->f = f;
 	snprintf(u->id, sizeof(u->id), "%s", id);
-	u->fd = fd;
 	u->refs = 2;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);

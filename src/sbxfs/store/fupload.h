@@ -21,9 +21,9 @@
 
 struct fupload;
 
-/* Starts sending spool fd (borrowed; it must stay open until the end) as
- * file path of sandbox id.  NULL when FUPLOAD_MAX are running or on
- * ENOMEM: the caller uploads at close. */
+/* Starts sending spool fd (duplicated: the caller may close its own at
+ * any time) as file path of sandbox id.  NULL when FUPLOAD_MAX are
+ * running, or on ENOMEM or EMFILE: the caller uploads at close. */
 struct fupload *fupload_start(struct files *f, const char *id, const char *path, int fd);
 
 /* Bytes [0, end) of the spool are written and will not change. */
