@@ -48,6 +48,12 @@ bool router_is_internal(const char *path)
 	return strncmp(path, "/sbxd/", 6) == 0 || strcmp(path, "/sbxd") == 0;
 }
 
+bool router_is_list(const char *method, enum route_id id)
+{
+	return strcmp(method, "GET") == 0 && (id == RT_SANDBOXES || id == RT_V2_SANDBOXES ||
+					      id == RT_TEMPLATES);
+}
+
 /* Copies the segment [s, e) as the sandbox ID and judges it. */
 static void take_id(struct route_match *m, const char *s, size_t len)
 {

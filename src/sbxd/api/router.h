@@ -43,4 +43,8 @@ const char *router_template(enum route_id id);
 /* True for the server's own /sbxd/ routes (no stats, no faults). */
 bool router_is_internal(const char *path);
 
+/* True for the listing routes (a GET of a collection: its fault bodies
+ * are arrays). */
+bool router_is_list(const char *method, enum route_id id);
+
 #endif

@@ -4,8 +4,8 @@
  * costs memory, not a thread, and a reply delayed by injected latency
  * suspends its connection until conns.c's timer resumes it.  Each request
  * is handled in three steps: on its first callback it is routed, counted
- * and has its fault decided; the body is then collected (capped at 1 MiB);
- * on the last callback it is answered. */
+ * and has its fault decided; the body is then collected (capped at 1 MiB,
+ * the rest read and dropped); on the last callback it is answered. */
 #include "sbxd.h"
 
 #include "http/envd_http.h"
@@ -53,7 +53,6 @@ struct req_ctx {
 	char method[16];
 	char path[256];
 };
-
 
 /* ---- responses -------------------------------------------------------- */
 
@@ -207,20 +206,15 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 	}
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
-		const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_EXPECT);
+	const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
 
-		rc->too_big = true;
-		/* A client sending the body would be reset by the close
-		 * that follows an early answer (unread bytes) and could lose
-		 * the 413 with it: read it, discarding, and answer at its
-		 * end, unless the client waits for 100-continue (nothing is
-		 * in flight) or the body is too large to be worth reading. */
-		if ((ex && !strcasecmp(ex, "100-continue")) ||
-		    strtoull(cl, NULL, 10) > MAX_DISCARD)
-			return send_error(conn, rc, 413, "request body exceeds 1 MiB");
-	}
+	/* An oversize body is read, dropped and answered at its end: an early
+	 * answer closes with it unread, and the client may get a reset instead
+	 * of the 413.  Not when nothing is in flight (100-continue) or huge. */
+	rc->too_big = len > MAX_BODY;
+	if (rc->too_big && ((ex && !strcasecmp(ex, "100-continue")) || len > MAX_DISCARD))
+		return send_error(conn, rc, 413, "request body exceeds 1 MiB");
 	return MHD_YES;
 }
 
@@ -233,12 +227,6 @@ static void take_upload(struct req_ctx *rc, const char *data, size_t n)
 	 * Either way the request is answered 413, as before. */
 	if (buf_append(&rc->body, data, n) < 0)
 		rc->too_big = true;
-}
-
-static bool list_route(const char *method, enum route_id id)
-{
-	return strcmp(method, "GET") == 0 && (id == RT_SANDBOXES || id == RT_V2_SANDBOXES ||
-					      id == RT_TEMPLATES);
 }
 
 /* Applies the request's fault.  Returns false when the request should
@@ -264,7 +252,7 @@ static bool answer_fault(struct sbxd *s, struct MHD_Connection *conn, struct req
 	*ret = MHD_NO;          /* MHD_NO closes the connection unanswered */
 	if (rc->act.body == FAULT_BODY_DROP)
 		return true;
-	if (fault_render(&rc->act, list_route(method, rc->m.id), &fr) < 0)
+	if (fault_render(&rc->act, router_is_list(method, rc->m.id), &fr) < 0)
 		return true;
 	snprintf(retry, sizeof(retry), "%ld", rc->act.retry_after);
 	if (fr.hdr_name)
