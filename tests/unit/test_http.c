@@ -149,6 +149,10 @@ static void serve(int status, const char *reply, size_t reply_len)
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 
+	/* A test may serve twice: the last request's captures go. */
+	free(S.head);
+	free(S.body);
+	S.head = S.body = NULL;
 	S.status = status;
 	S.reply = reply;
 	S.reply_len = reply_len;
