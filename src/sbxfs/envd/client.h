@@ -97,8 +97,9 @@ int envdc_upload(struct envdc *e, const struct envdc_target *t, const char *path
  * connection dropped) or by the request timeout without progress.  The
  * body is sent as one multipart part, so src can also withdraw it:
  * src->read returning ENVDC_WITHDRAW ends the body without its closing
- * boundary, which the server refuses (a 400, nothing replaced on the
- * connection still usable) without needing to see the connection end.
+ * boundary, which the server refuses with a 400 while the connection
+ * stays usable: sbxd's envd then replaces nothing (E2B's writes in
+ * place, so there the file holds what arrived until the next upload).
  * A failure is logged at debug only: the caller's fallback reports. */
 #define ENVDC_WITHDRAW ((size_t)-2)
 int envdc_upload_stream(struct envdc *e, const struct envdc_target *t, const char *path,

@@ -124,8 +124,9 @@ int files_disk(struct files *f, const char *id, uint64_t *used, uint64_t *total)
 /* Replaces path by len bytes of fd (EFBIG past max_file, nothing sent). */
 int files_upload(struct files *f, const char *id, const char *path, int fd, uint64_t len);
 /* Replaces path by the body src gives as it comes (chunked), in one
- * request; cancel ends it (-EINTR).  A failure may leave nothing changed
- * or (the server's error) the file as it was. */
+ * request; cancel ends it (-EINTR), and src may withdraw it
+ * (envdc_upload_stream's ENVDC_WITHDRAW).  A failure leaves the file as
+ * it was on sbxd's envd. */
 int files_upload_stream(struct files *f, const char *id, const char *path,
 			const struct http_source *src, const int *cancel);
 int files_mkdir(struct files *f, const char *id, const char *path);

@@ -31,7 +31,7 @@ struct fupload {
 	int cancel;                   /* atomic: stop (the transfer polls it) */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;          /* avail, final or cancel moved; done */
+	pthread_cond_t cond;          /* avail, final, withdrawn or cancel moved; done */
 	int refs;                     /* the caller's and the thread's */
 	uint64_t avail, sent, size;
 	bool final;                   /* the body ends at size */

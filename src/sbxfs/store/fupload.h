@@ -1,11 +1,11 @@
 /* A file written from its start in order (cp, tar x, a download), sent
- * while it is written: one chunked POST whose body follows the spool file
+ * while it is written: one chunked multipart POST whose body follows the spool file
  * as the writes land, on a thread of its own, so that close(2) waits only
  * for the rest instead of the whole upload.  The caller keeps the spool
  * whole, and uploads it whole as before whenever this one does not end
  * well: fupload_finish() says so.  A writer that stops for
- * FUPLOAD_STALL_MS ends the stream (nothing is replaced: the body is
- * incomplete), and so does fupload_abort().  At most FUPLOAD_MAX per
+ * FUPLOAD_STALL_MS withdraws it (envdc_upload_stream: its body ends
+ * unfinished and the server refuses it), and so does fupload_abort().  At most FUPLOAD_MAX per
  * mount.  Thread-safe (one writer per upload); no lock is held over a
  * request. */
 #ifndef SBXFS_STORE_FUPLOAD_H

@@ -12,8 +12,8 @@
  * and a file never shows half written.  A file written from its start in
  * order is sent while it is written (store/fupload.h) once it has
  * FUPLOAD_MIN bytes, so the flush waits only for the rest; any other
- * write ends that, and the flush sends the spool whole.  Files over fs_max_file are
- * refused with EFBIG before any transfer.
+ * write ends that, and the flush sends the spool whole.  Files over
+ * fs_max_file are refused with EFBIG before any transfer.
  *
  * A handle's lock guards its window and spool state, never a request: a
  * fetch fills a buffer of its own which is swapped in afterwards. */
