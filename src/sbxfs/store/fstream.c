@@ -27,29 +27,18 @@ struct fstream {
 	char id[65];
 	char *path;
 	uint64_t start, end;          /* what was asked for: [start, end) */
-	int cancel;                   /* atomic: stop (the transfer polls it) */
 	char *ring;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;          /* head moved, hi moved, or the end */
-	int refs;                     /* the caller's and the thread's */
 	uint64_t base, head, hi;
 	uint64_t wake_at;             /* a reader waits for head to get here */
 	bool done;                    /* the thread's request has ended */
 	int err;                      /* and its -errno, or 0 */
 };
 
-void fstream_put(struct fstream *s)
+static void destroy(struct fstream *s)
 {
-	int left;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&s->lock);
-	left = --s->refs;
-	pthread_mutex_unlock(&s->lock);
-	if (left > 0)
-		return;
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->ring);
@@ -57,17 +46,21 @@ void fstream_put(struct fstream *s)
 	free(s);
 }
 
+void fstream_put(struct fstream *s)
+{
+	if (s != NULL && files_worker_put(&s->w))
+		destroy(s);
+}
+
 struct fstream *fstream_hold(struct fstream *s)
 {
-	pthread_mutex_lock(&s->lock);
-	s->refs++;
-	pthread_mutex_unlock(&s->lock);
+	files_worker_hold(&s->w);
 	return s;
 }
 
 static bool cancelled(const struct fstream *s)
 {
-	return __atomic_load_n(&s->cancel, __ATOMIC_ACQUIRE) != 0;
+	return files_worker_cancelled(&s->w);
 }
 
 /* How far ahead of the furthest read the stream may be: twice what was
@@ -149,7 +142,7 @@ static int ring_write(const char *data, size_t len, void *ctx)
 					err = -ECANCELED;
 			if (err) {
 				/* Not a failure: the next read starts over. */
-				__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
+				__atomic_store_n(&s->w.cancel, 1, __ATOMIC_RELEASE);
 				log_debug("fs: %s: read-ahead stopped, no reader for %d ms",
 					  s->path, FSTREAM_STALL_MS);
 			}
@@ -165,7 +158,7 @@ static void *run(void *arg)
 	struct http_sink sink = { ring_write, s };
 	uint64_t got = 0;
 	int err = files_read(s->f, s->id, s->path, s->start, s->end - s->start, &sink, &got,
-			     &s->cancel);
+			     &s->w.cancel);
 
 	pthread_mutex_lock(&s->lock);
 	s->done = true;
@@ -197,14 +190,11 @@ struct fstream *fstream_start(struct files *f, const char *id, const char *path,
 	s->start = s->base = s->head = s->hi = off;
 	s->end = end;
 	s->wake_at = UINT64_MAX;
-	s->refs = 2;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->w = (struct files_worker){ .kind = FILES_WORKER_STREAM, .cancel = &s->cancel,
-				      .lock = &s->lock, .cond = &s->cond };
+	s->w = FILES_WORKER_INIT(FILES_WORKER_STREAM, &s->lock, &s->cond);
 	if (files_worker_start(f, &s->w, FSTREAM_MAX, run, s) < 0) {
-		s->refs = 1;
-		fstream_put(s);
+		destroy(s);
 		return NULL;
 	}
 	return s;
@@ -259,9 +249,6 @@ void fstream_stop(struct fstream *s)
 {
 	if (s == NULL)
 		return;
-	__atomic_store_n(&s->cancel, 1, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&s->lock);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	files_worker_cancel(&s->w);
 	fstream_put(s);
 }

@@ -28,11 +28,9 @@ struct fupload {
 	char id[65];
 	char *path;
 	int fd;
-	int cancel;                   /* atomic: stop (the transfer polls it) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;          /* avail, final, withdrawn or cancel moved; done */
-	int refs;                     /* the caller's and the thread's */
 	uint64_t avail, sent, size;
 	bool final;                   /* the body ends at size */
 	bool withdrawn;               /* given up: the body ends unfinished */
@@ -40,15 +38,8 @@ struct fupload {
 	int err;
 };
 
-static void put(struct fupload *u)
+static void destroy(struct fupload *u)
 {
-	int left;
-
-	pthread_mutex_lock(&u->lock);
-	left = --u->refs;
-	pthread_mutex_unlock(&u->lock);
-	if (left > 0)
-		return;
 	pthread_cond_destroy(&u->cond);
 	pthread_mutex_destroy(&u->lock);
 	close(u->fd);
@@ -56,9 +47,15 @@ static void put(struct fupload *u)
 	free(u);
 }
 
+static void put(struct fupload *u)
+{
+	if (files_worker_put(&u->w))
+		destroy(u);
+}
+
 static bool cancelled(struct fupload *u)
 {
-	return __atomic_load_n(&u->cancel, __ATOMIC_ACQUIRE) != 0;
+	return files_worker_cancelled(&u->w);
 }
 
 static void withdraw(struct fupload *u)
@@ -109,7 +106,7 @@ static void *run(void *arg)
 {
 	struct fupload *u = arg;
 	struct http_source src = { body_read, u, -1 };
-	int err = files_upload_stream(u->f, u->id, u->path, &src, &u->cancel);
+	int err = files_upload_stream(u->f, u->id, u->path, &src, &u->w.cancel);
 
 	pthread_mutex_lock(&u->lock);
 	u->done = true;
@@ -138,14 +135,11 @@ struct fupload *fupload_start(struct files *f, const char *id, const char *path,
 	}
 	u->f = f;
 	snprintf(u->id, sizeof(u->id), "%s", id);
-	u->refs = 2;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
-	u->w = (struct files_worker){ .kind = FILES_WORKER_UPLOAD, .cancel = &u->cancel,
-				      .lock = &u->lock, .cond = &u->cond };
+	u->w = FILES_WORKER_INIT(FILES_WORKER_UPLOAD, &u->lock, &u->cond);
 	if (files_worker_start(f, &u->w, FUPLOAD_MAX, run, u) < 0) {
-		u->refs = 1;
-		put(u);
+		destroy(u);
 		return NULL;
 	}
 	log_debug("fs: %s: streamed upload started", path);

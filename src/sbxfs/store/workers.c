@@ -3,6 +3,36 @@
 
 #include "workers.h"
 
+bool files_worker_cancelled(const struct files_worker *w)
+{
+	return __atomic_load_n(&w->cancel, __ATOMIC_ACQUIRE) != 0;
+}
+
+void files_worker_cancel(struct files_worker *w)
+{
+	__atomic_store_n(&w->cancel, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(w->lock);
+	pthread_cond_broadcast(w->cond);
+	pthread_mutex_unlock(w->lock);
+}
+
+void files_worker_hold(struct files_worker *w)
+{
+	pthread_mutex_lock(w->lock);
+	w->refs++;
+	pthread_mutex_unlock(w->lock);
+}
+
+bool files_worker_put(struct files_worker *w)
+{
+	int left;
+
+	pthread_mutex_lock(w->lock);
+	left = --w->refs;
+	pthread_mutex_unlock(w->lock);
+	return left == 0;
+}
+
 int files_worker_start(struct files *f, struct files_worker *w, unsigned max,
 		       void *(*run)(void *), void *arg)
 {
@@ -49,12 +79,8 @@ void files_workers_stop(struct files *f)
 
 	pthread_mutex_lock(&f->slock);
 	f->workers_stopped = true;
-	for (struct files_worker *w = f->workers; w; w = w->next) {
-		__atomic_store_n(w->cancel, 1, __ATOMIC_RELEASE);
-		pthread_mutex_lock(w->lock);
-		pthread_cond_broadcast(w->cond);
-		pthread_mutex_unlock(w->lock);
-	}
+	for (struct files_worker *w = f->workers; w; w = w->next)
+		files_worker_cancel(w);
 	do {
 		left = 0;
 		for (int k = 0; k < FILES_WORKER_KINDS; k++)
