@@ -326,3 +326,49 @@ Test(envd, disk_quota_gives_507)
 	cr_expect_eq(r.status, 200, "%s", r.body);
 	eresp_free(&r);
 }
+
+/* The quota counts what earlier uploads wrote at once (sbxd does not walk
+ * the sandbox's tree on every upload), a replaced file's old bytes as
+ * freed, and a Remove's freed bytes on the next upload. */
+Test(envd, disk_quota_counts_each_upload_and_what_remove_frees)
+{
+	struct efix tiny = f;
+	struct resp c;
+	struct eresp r;
+	static char k600[600 << 10];
+	const char *h[] = { "Content-Type: application/octet-stream", NULL };
+	char p[PATH_MAX];
+	struct stat st;
+
+	http(&f.t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"tiny\"}", &c);
+	cr_assert_eq(c.status, 201);
+	json_t *j = resp_json(&c);
+
+	snprintf(tiny.id, sizeof(tiny.id), "%s", json_string_value(json_object_get(j, "sandboxID")));
+	snprintf(tiny.token, sizeof(tiny.token), "%s",
+		 json_string_value(json_object_get(j, "envdAccessToken")));
+	json_decref(j);
+	resp_free(&c);
+	ereq(&tiny, "POST", "/files?path=/tmp/a", h, k600, sizeof(k600), &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+	ereq(&tiny, "POST", "/files?path=/tmp/b", h, k600, sizeof(k600), &r);
+	cr_expect_eq(r.status, 507, "a's 600 KiB and b's exceed 1 MiB: %s", r.body);
+	eresp_free(&r);
+	cr_expect_neq(stat(ehost(&tiny, "/tmp/b", p), &st), 0, "a failed upload leaves nothing");
+	ereq(&tiny, "POST", "/files?path=/tmp/a", h, k600, 10 << 10, &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+	ereq(&tiny, "POST", "/files?path=/tmp/b", h, k600, sizeof(k600), &r);
+	cr_expect_eq(r.status, 200, "a's replaced 600 KiB were freed: %s", r.body);
+	eresp_free(&r);
+	ereq(&tiny, "POST", "/files?path=/tmp/c", h, k600, sizeof(k600), &r);
+	cr_expect_eq(r.status, 507, "%s", r.body);
+	eresp_free(&r);
+	erpc(&tiny, "Remove", "{\"path\":\"/tmp/b\"}", &r);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	eresp_free(&r);
+	ereq(&tiny, "POST", "/files?path=/tmp/c", h, k600, sizeof(k600), &r);
+	cr_expect_eq(r.status, 200, "after b's removal c fits: %s", r.body);
+	eresp_free(&r);
+}

@@ -1,9 +1,11 @@
 /* envd's pure parts: Connect framing and codes, the multipart parser,
- * path expansion and resolution inside a root (escapes included). */
+ * path expansion and resolution inside a root (escapes included), and the
+ * per-sandbox disk usage that spares the uploads a walk each. */
 #include "envd/connect.h"
 #include "envd/multipart.h"
 #include "envd/path.h"
 #include "envd/route.h"
+#include "envd/usage.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -278,4 +280,76 @@ Test(route, ids_and_users)
 	cr_expect_str_eq(user, "");
 	cr_expect_eq(envd_user_from("Bearer x", NULL, user, sizeof(user)), -1);
 	cr_expect_eq(envd_user_from("Basic !!", NULL, user, sizeof(user)), -1);
+}
+
+static void write_bytes(const char *dir, const char *name, size_t n)
+{
+	char p[PATH_MAX];
+	char *b = calloc(1, n);
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	cr_assert_not_null(fp = fopen(p, "w"));
+	cr_assert_eq(fwrite(b, 1, n, fp), n);
+	cr_assert_eq(fclose(fp), 0);
+	free(b);
+}
+
+Test(usage, a_walk_is_reused_with_what_uploads_add_until_forgotten)
+{
+	char root[] = "/tmp/sbxd-usage-XXXXXX", cmd[64];
+	struct usage *u = usage_new(3600 * 1000);
+	int rfd;
+	int64_t a;
+
+	cr_assert_not_null(mkdtemp(root));
+	write_bytes(root, "f1", 64 << 10);
+	cr_assert_geq(rfd = open(root, O_PATH | O_DIRECTORY), 0);
+	a = usage_get(u, "s1", rfd);
+	cr_expect_geq(a, 64 << 10, "the walk counts f1: %lld", (long long)a);
+	/* Written behind its back: not seen until the next walk. */
+	write_bytes(root, "f2", 256 << 10);
+	cr_expect_eq(usage_get(u, "s1", rfd), a, "a fresh walk is reused");
+	usage_add(u, "s1", 1000);
+	cr_expect_eq(usage_get(u, "s1", rfd), a + 1000);
+	usage_add(u, "s1", -(a + 5000));
+	cr_expect_eq(usage_get(u, "s1", rfd), 0, "never below nothing");
+	usage_add(u, "nobody", 1000);   /* no walk to add to: ignored */
+	usage_forget(u, "s1");
+	cr_expect_geq(usage_get(u, "s1", rfd), a + (256 << 10), "forgotten: walked again");
+	usage_free(u);
+	close(rfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	cr_expect_eq(system(cmd), 0);
+}
+
+Test(usage, stale_walks_and_the_least_recently_used_go)
+{
+	char root[] = "/tmp/sbxd-usage-XXXXXX", cmd[64], id[16];
+	struct usage *u = usage_new(0), *lru = usage_new(3600 * 1000);
+	int rfd;
+	int64_t a;
+
+	cr_assert_not_null(mkdtemp(root));
+	cr_assert_geq(rfd = open(root, O_PATH | O_DIRECTORY), 0);
+	a = usage_get(u, "s1", rfd);
+	write_bytes(root, "f", 128 << 10);
+	/* With no time to live, every call walks (when the walk takes no
+	 * measurable time, twenty times it is no time either). */
+	for (int i = 0; i < 100 && usage_get(u, "s1", rfd) < a + (128 << 10); i++)
+		usleep(1000);
+	cr_expect_geq(usage_get(u, "s1", rfd), a + (128 << 10));
+	/* One more sandbox than there are slots: the first one used goes. */
+	cr_expect_eq(usage_get(lru, "first", rfd), a + (128 << 10));
+	usage_add(lru, "first", 1);
+	for (int i = 0; i < USAGE_SLOTS; i++) {
+		snprintf(id, sizeof(id), "s%d", i);
+		usage_get(lru, id, rfd);
+	}
+	cr_expect_eq(usage_get(lru, "first", rfd), a + (128 << 10), "evicted: walked again");
+	usage_free(u);
+	usage_free(lru);
+	close(rfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	cr_expect_eq(system(cmd), 0);
 }

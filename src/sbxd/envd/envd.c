@@ -11,6 +11,7 @@
 #include "envd/proc.h"
 #include "envd/route.h"
 #include "envd/stream.h"
+#include "envd/usage.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "common/buf.h"
@@ -39,6 +40,7 @@ struct envd {
 	struct sbxlog *events;
 	struct watchers *watchers;
 	struct procs *procs;
+	struct usage *usage;
 	pthread_mutex_t lock;           /* guards what follows */
 	pthread_cond_t idle;            /* nstreams went to 0 */
 	struct envd_backend backend;
@@ -75,9 +77,11 @@ struct envd *envd_new(struct reg *reg, struct slog *log, struct sbxlog *events)
 	e->events = events;
 	e->watchers = watchers_new();
 	e->procs = procs_new(e);
-	if (!e->watchers || !e->procs) {
+	e->usage = usage_new(USAGE_TTL_MS);
+	if (!e->watchers || !e->procs || !e->usage) {
 		watchers_free(e->watchers);
 		procs_free(e->procs);
+		usage_free(e->usage);
 		free(e);
 		return NULL;
 	}
@@ -136,7 +140,7 @@ int envd_usage(void *ctx, const char *id, struct sbx_usage *u)
 
 	if ((root = be.root_open(be.ctx, id)) < 0)
 		return root;
-	u->disk_used = ep_usage(root, 100000);
+	u->disk_used = usage_get(e->usage, id, root);
 	close(root);
 	if (be.usage && be.usage(be.ctx, id, &ru) == 0) {
 		u->cpu_used_pct = ru.cpu_pct;
@@ -152,6 +156,7 @@ void envd_free(struct envd *e)
 		return;
 	watchers_free(e->watchers);
 	procs_free(e->procs);
+	usage_free(e->usage);
 	pthread_cond_destroy(&e->idle);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
@@ -278,6 +283,7 @@ static bool admit(struct envd *e, const struct envd_in *in, struct envd_box *b,
 	int rc = lookup(e, in->sandbox_id, token, &b->disk_bytes);
 
 	snprintf(b->id, sizeof(b->id), "%s", in->sandbox_id);
+	b->usage = e->usage;
 	if (rc < 0)
 		return out_not_found(out, in->sandbox_id), false;
 	if (!strcmp(in->path, "/health") && !strcmp(in->method, "GET")) {

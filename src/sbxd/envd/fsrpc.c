@@ -4,6 +4,7 @@
 #include "envd/connect.h"
 #include "envd/path.h"
 #include "envd/priv.h"
+#include "envd/usage.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -254,6 +255,7 @@ static void do_remove(const struct envd_box *b, const json_t *req, struct envd_o
 	if (strcmp(path, "/") == 0)
 		return out_cx_error(o, "invalid_argument", "cannot remove /");
 	rc = ep_remove(b->root, path);
+	usage_forget(b->usage, b->id);   /* even a partial remove freed some */
 	if (rc < 0)
 		return out_cx_error(o, cx_errno_code(rc), "cannot remove '%s': %s", path,
 				    strerror(-rc));

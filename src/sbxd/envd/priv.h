@@ -18,6 +18,7 @@ struct envd_box {
 	gid_t gid;
 	const char *home;               /* static, from the backend */
 	int64_t disk_bytes;             /* the quota; 0: none */
+	struct usage *usage;            /* what the sandboxes' files take */
 	struct envd_backend be;         /* a copy, for exec */
 };
 

@@ -1,10 +1,14 @@
 /* POST /files: the body streamed to disk.  Pipeline:
  *   body -> gunzip (Content-Encoding: gzip) -> multipart parser or raw
  *   -> the open file (parents made, O_TRUNC, owned by the user).
- * A quota from the sandbox's disk size stops it with 507. */
+ * A quota from the sandbox's disk size stops it with 507: what the
+ * sandbox's files take (envd/usage.h) plus this upload stays within it,
+ * and the bytes written go to that count at once, so the next upload
+ * sees them without walking the tree again. */
 #include "envd/files.h"
 #include "envd/multipart.h"
 #include "envd/path.h"
+#include "envd/usage.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -32,7 +36,8 @@ struct upload {
 	char name[NAME_MAX + 1];        /* its last component */
 	char tmp[NAME_MAX + 1];         /* the temporary name it has until done */
 	bool skip;                      /* a part that is not form field "file" */
-	int64_t written;
+	int64_t written;                /* all files so far */
+	int64_t file_written;           /* the one being written */
 	int64_t room;                   /* bytes the quota leaves; <0: none */
 	json_t *done;                   /* [{path,name,type}] */
 	int status;                     /* 0, or the error reply's */
@@ -89,6 +94,7 @@ static int open_temp(struct upload *u, const char *name)
 	}
 	if (u->fd < 0)
 		return -errno;
+	u->file_written = 0;
 	ep_chown(u->fd, "", u->b->uid, u->b->gid);
 	return 0;
 }
@@ -124,6 +130,7 @@ static void drop_target(struct upload *u)
 	if (u->fd >= 0) {
 		close(u->fd);
 		unlinkat(u->dfd, u->tmp, 0);
+		usage_add(u->b->usage, u->b->id, -u->file_written);
 	}
 	if (u->dfd >= 0)
 		close(u->dfd);
@@ -134,13 +141,21 @@ static int close_target(struct upload *u)
 {
 	int rc = 0;
 
+	struct stat old;
+	bool replaced;
+
 	if (u->fd < 0)
 		return 0;
+	replaced = fstatat(u->dfd, u->name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(old.st_mode);
 	if (close(u->fd) < 0 || renameat(u->dfd, u->tmp, u->dfd, u->name) < 0)
 		rc = fail_errno(u, -errno, u->cur);
 	u->fd = -1;
-	if (rc < 0)
+	if (rc < 0) {
 		unlinkat(u->dfd, u->tmp, 0);
+		usage_add(u->b->usage, u->b->id, -u->file_written);
+	} else if (replaced && old.st_nlink == 1) {
+		usage_add(u->b->usage, u->b->id, -(int64_t)old.st_blocks * 512);
+	}
 	close(u->dfd);
 	u->dfd = -1;
 	if (rc == 0 && json_array_append_new(u->done, json_pack("{s:s, s:s, s:s}", "path", u->cur,
@@ -154,6 +169,8 @@ static int write_all(struct upload *u, const char *p, size_t n)
 	if (u->room >= 0 && u->written + (int64_t)n > u->room)
 		return fail(u, 507, "upload exceeds the sandbox's disk size");
 	u->written += (int64_t)n;
+	u->file_written += (int64_t)n;
+	usage_add(u->b->usage, u->b->id, (int64_t)n);
 	while (n) {
 		ssize_t w = write(u->fd, p, n);
 
@@ -260,9 +277,7 @@ struct upload *upload_new(const struct envd_box *b, const struct envd_in *in,
 	}
 	u->b = b;
 	u->fd = u->dfd = -1;
-	/* What the root holds now, at most 100000 entries counted, plus this
-	 * upload stays within the sandbox's disk size. */
-	u->room = b->disk_bytes ? b->disk_bytes - ep_usage(b->root, 100000) : -1;
+	u->room = b->disk_bytes ? b->disk_bytes - usage_get(b->usage, b->id, b->root) : -1;
 	if (u->room < 0 && b->disk_bytes)
 		u->room = 0;
 	if (!set_encoding(u, in->content_encoding, out) || !set_kind(u, in, out)) {
