@@ -252,6 +252,48 @@ Test(fsahead, a_file_changed_after_it_was_fetched_ahead_reads_new)
 	free(b);
 }
 
+#define LISTDIRS "envd POST /filesystem.Filesystem/ListDir"
+
+/* A change to one file keeps its directory's listing (the name is asked
+ * alone when looked up), so `cp -r` and `rm -r` list each directory a few
+ * times, not once per file; what they did is checked through envd. */
+Test(fsahead, cp_r_and_rm_r_do_not_list_the_directory_per_file)
+{
+	long lists, posts, status;
+	json_t *l = NULL;
+	char *b;
+
+	cr_assert_eq(sh("mkdir $MNT/../cpsrc && for i in $(seq 1 40); do "
+			"echo file $i > $MNT/../cpsrc/f$i; done"), 0);
+	lists = stats(LISTDIRS);
+	posts = stats("envd POST /files");
+	cr_assert_eq(sh("cp -r $MNT/../cpsrc $MNT/walk/fs/home/user/cpr"), 0);
+	cr_expect_eq(stats("envd POST /files") - posts, 40);
+	/* /, /home and /home/user on the way (a fresh mount), cpr once. */
+	cr_expect_leq(stats(LISTDIRS) - lists, 4, "cp -r of 40 files: %ld ListDir",
+		      stats(LISTDIRS) - lists);
+	cr_assert_eq(erpc(wid, "ListDir", "{\"path\":\"/home/user/cpr\",\"depth\":1}", &l),
+		     200);
+	cr_expect_eq(json_array_size(json_object_get(l, "entries")), 40);
+	json_decref(l);
+	b = eget(wid, "/home/user/cpr/f17", NULL, &status);
+	cr_expect_eq(status, 200);
+	cr_expect_str_eq(b, "file 17\n");
+	free(b);
+	/* ls -l sees every file as envd has it: the listing is fetched
+	 * again, once, for the names changed since. */
+	lists = stats(LISTDIRS);
+	cr_assert_eq(sh("test $(ls $MNT/walk/fs/home/user/cpr | wc -l) = 40 && "
+			"test \"$(stat -c %%s $MNT/walk/fs/home/user/cpr/f17)\" = 8 && "
+			"diff -r $MNT/../cpsrc $MNT/walk/fs/home/user/cpr"), 0);
+	cr_expect_leq(stats(LISTDIRS) - lists, 1);
+	lists = stats(LISTDIRS);
+	cr_assert_eq(sh("rm -r $MNT/walk/fs/home/user/cpr"), 0);
+	cr_expect_leq(stats(LISTDIRS) - lists, 3, "rm -r of 40 files: %ld ListDir",
+		      stats(LISTDIRS) - lists);
+	cr_expect_not(eexists(wid, "/home/user/cpr"));
+}
+
 Test(fsahead, a_walk_that_stops_costs_at_most_the_files_ahead)
 {
 	long before = gets();

@@ -193,6 +193,61 @@ Test(dircache, a_drop_forgets_and_the_bound_evicts_the_oldest)
 	dircache_free(c);
 }
 
+/* A change to one name keeps the rest of the listing: the name is stale
+ * (asked of envd alone) until settled, and a settle from an older listing
+ * is not kept; past DIRCACHE_MAX_STALE names the listing goes. */
+Test(dircache, a_change_to_one_name_keeps_the_others)
+{
+	struct dircache *c = dircache_new(60000, 8);
+	struct counter k = { 0 };
+	char gname[] = "g";
+	struct fentry g = { .name = gname, .type = FENTRY_FILE, .size = 7 };
+	struct dirlist *l, *held;
+	uint64_t v;
+	char name[16];
+
+	cr_assert_eq(dircache_get(c, "id", "/d", fetch_one, &k, &held), 0);
+	dircache_forget_name(c, "id", "/d", "f");
+	dircache_forget_name(c, "id", "/d", "g");
+	cr_assert_not_null(dirlist_find(held, "f"), "a listing held does not change");
+	cr_assert_not_null((l = dircache_peek(c, "id", "/d")), "the listing stays");
+	cr_expect_null(dirlist_find(l, "f"));
+	cr_expect(dirlist_stale(l, "f"));
+	cr_expect(dirlist_stale(l, "g"));
+	cr_expect_not(dirlist_stale(l, "h"));
+	v = l->version;
+	dirlist_put(l);
+	dircache_settle(c, "id", "/d", held->version, "g", &g);   /* too old: ignored */
+	cr_assert_not_null((l = dircache_peek(c, "id", "/d")));
+	cr_expect(dirlist_stale(l, "g"));
+	dirlist_put(l);
+	dircache_settle(c, "id", "/d", v, "g", &g);
+	cr_assert_not_null((l = dircache_peek(c, "id", "/d")));
+	cr_expect_not(dirlist_stale(l, "g"));
+	cr_assert_not_null(dirlist_find(l, "g"));
+	cr_expect_eq(dirlist_find(l, "g")->size, 7);
+	cr_expect(dirlist_stale(l, "f"));
+	v = l->version;
+	dirlist_put(l);
+	dircache_settle(c, "id", "/d", v, "f", NULL);   /* f is gone */
+	cr_assert_not_null((l = dircache_peek(c, "id", "/d")));
+	cr_expect_not(dirlist_stale(l, "f"));
+	cr_expect_null(dirlist_find(l, "f"));
+	cr_expect_eq(l->n, 1);
+	dirlist_put(l);
+	dirlist_put(held);
+	cr_expect_eq(k.calls, 1, "no fetch for any of it");
+	for (int i = 0; i <= DIRCACHE_MAX_STALE; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		dircache_forget_name(c, "id", "/d", name);
+	}
+	cr_expect_null(dircache_peek(c, "id", "/d"), "too many stale names: dropped");
+	/* No listing cached: nothing to keep, nothing made. */
+	dircache_forget_name(c, "id", "/e", "x");
+	cr_expect_null(dircache_peek(c, "id", "/e"));
+	dircache_free(c);
+}
+
 Test(dircache, a_failed_fetch_is_not_kept)
 {
 	struct dircache *c = dircache_new(60000, 8);

@@ -3,7 +3,9 @@
  * One list, most recently used first: lookups are linear, which at the
  * bound (max_dirs, a few hundred) costs less than the request a miss
  * sends.  An entry with a fetch in flight stays in the list (with or
- * without an older listing) so later callers find and wait for it. */
+ * without an older listing) so later callers find and wait for it.
+ * Listings never change once made: a change to one name makes a new one
+ * (remake) in the old one's place, and readers keep what they hold. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -13,6 +15,11 @@
 
 #include "common/clock.h"
 #include "dircache.h"
+
+static int cmp_entries(const void *a, const void *b)
+{
+	return strcmp(((const struct fentry *)a)->name, ((const struct fentry *)b)->name);
+}
 
 struct dentry {
 	struct dentry *prev, *next;
@@ -30,6 +37,7 @@ struct dircache {
 	struct dentry *head, *tail;
 	size_t count, max;
 	unsigned ttl_ms;
+	uint64_t versions;          /* the last dirlist.version given */
 };
 
 struct dircache *dircache_new(unsigned ttl_ms, size_t max_dirs)
@@ -51,12 +59,19 @@ struct dircache *dircache_new(unsigned ttl_ms, size_t max_dirs)
 
 /* Drops a reference; the last one frees.  Called with the lock held
  * (or with no other user left). */
+static void list_free(struct dirlist *l)
+{
+	fentry_list_free(l->v, l->n);
+	for (size_t i = 0; i < l->n_stale; i++)
+		free(l->stale[i]);
+	free(l->stale);
+	free(l);
+}
+
 static void list_unref_locked(struct dirlist *l)
 {
-	if (l && --l->refs == 0) {
-		fentry_list_free(l->v, l->n);
-		free(l);
-	}
+	if (l && --l->refs == 0)
+		list_free(l);
 }
 
 void dirlist_put(struct dirlist *l)
@@ -198,8 +213,8 @@ static void keep(struct dircache *c, struct dentry *d, struct dirlist *l, uint64
 	list_unref_locked(d->list);
 	d->list = l;
 	l->refs++;
+	l->version = ++c->versions;
 	d->fetched_ms = clock_mono_ms();
-	(void)c;
 }
 
 int dircache_get(struct dircache *c, const char *id, const char *path, dircache_fetch_fn fetch,
@@ -302,6 +317,89 @@ void dircache_drop(struct dircache *c, const char *id, const char *path, int sub
 	pthread_mutex_unlock(&c->lock);
 }
 
+static bool has_name(char *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* A copy of old with name's entry replaced by e (or gone when e is NULL),
+ * and name stale or not: NULL on ENOMEM. */
+static struct dirlist *remake(const struct dirlist *old, const char *name,
+			      const struct fentry *e, bool stale)
+{
+	struct dirlist *l = calloc(1, sizeof(*l));
+	bool ok = l != NULL;
+
+	if (ok)
+		ok = (l->v = calloc(old->n + 1, sizeof(*l->v))) != NULL &&
+		     (l->stale = calloc(old->n_stale + 1, sizeof(*l->stale))) != NULL;
+	for (size_t i = 0; ok && i < old->n; i++)
+		if (strcmp(old->v[i].name, name) != 0)
+			ok = fentry_copy(&old->v[i], &l->v[l->n++]) == 0;
+	if (ok && e)
+		ok = fentry_copy(e, &l->v[l->n++]) == 0;
+	for (size_t i = 0; ok && i < old->n_stale; i++)
+		if (strcmp(old->stale[i], name) != 0)
+			ok = (l->stale[l->n_stale++] = strdup(old->stale[i])) != NULL;
+	if (ok && stale)
+		ok = (l->stale[l->n_stale++] = strdup(name)) != NULL;
+	if (l && !ok) {
+		list_free(l);
+		return NULL;
+	}
+	if (e)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_entries);
+	l->refs = 1;
+	l->owner = old->owner;
+	return l;
+}
+
+/* Puts l in d's place, keeping d's age: the change was made here. */
+static void replace(struct dircache *c, struct dentry *d, struct dirlist *l)
+{
+	list_unref_locked(d->list);
+	d->list = l;
+	l->version = ++c->versions;
+}
+
+void dircache_forget_name(struct dircache *c, const char *id, const char *dir, const char *name)
+{
+	struct dentry *d;
+	struct dirlist *l = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if ((d = find(c, id, dir)) == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (!d->busy && fresh(c, d) &&
+	    (has_name(d->list->stale, d->list->n_stale, name) ||
+	     d->list->n_stale < DIRCACHE_MAX_STALE))
+		l = remake(d->list, name, NULL, true);
+	if (l)
+		replace(c, d, l);
+	else
+		drop_entry(c, d);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dircache_settle(struct dircache *c, const char *id, const char *dir, uint64_t version,
+		     const char *name, const struct fentry *e)
+{
+	struct dentry *d;
+	struct dirlist *l;
+
+	pthread_mutex_lock(&c->lock);
+	if ((d = find(c, id, dir)) && !d->busy && d->list && d->list->version == version &&
+	    has_name(d->list->stale, d->list->n_stale, name) &&
+	    (l = remake(d->list, name, e, false)) != NULL)
+		replace(c, d, l);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void dircache_drop_all(struct dircache *c, const char *id)
 {
 	struct dentry *d, *next;
@@ -335,9 +433,9 @@ const struct fentry *dirlist_find(const struct dirlist *l, const char *name)
 	return l->n ? bsearch(name, l->v, l->n, sizeof(*l->v), by_name) : NULL;
 }
 
-static int cmp_entries(const void *a, const void *b)
+bool dirlist_stale(const struct dirlist *l, const char *name)
 {
-	return strcmp(((const struct fentry *)a)->name, ((const struct fentry *)b)->name);
+	return has_name(l->stale, l->n_stale, name);
 }
 
 int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
@@ -347,7 +445,8 @@ int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_e
 	size_t n = 0;
 	int err = 0;
 
-	if (l == NULL || (l->v = calloc(base->n + n_extra + 1, sizeof(*l->v))) == NULL)
+	if (l == NULL || (l->v = calloc(base->n + n_extra + 1, sizeof(*l->v))) == NULL ||
+	    (l->stale = calloc(base->n_stale + 1, sizeof(*l->stale))) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < n_extra; i++) {
 		l->v[n++] = extra[i];
@@ -362,17 +461,28 @@ int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_e
 			n++;
 	}
 	l->n = n;
+	/* A name being written here is what the overlay says it is. */
+	for (size_t i = 0; i < base->n_stale && err == 0; i++) {
+		bool shadowed = false;
+
+		for (size_t j = 0; j < n_extra && !shadowed; j++)
+			shadowed = strcmp(l->v[j].name, base->stale[i]) == 0;
+		if (!shadowed && !(l->stale[l->n_stale++] = strdup(base->stale[i])))
+			err = -ENOMEM;
+	}
 	if (err < 0) {
-		fentry_list_free(l->v, l->n);
-		free(l);
+		list_free(l);
 		return err;
 	}
 	qsort(l->v, l->n, sizeof(*l->v), cmp_entries);
 	l->refs = 1;
 	l->owner = base->owner;
+	l->version = base->version;
 	*out = l;
 	return 0;
 nomem:
+	if (l)
+		free(l->v);
 	free(l);
 	return -ENOMEM;
 }

@@ -9,21 +9,34 @@
  * bumps a generation, so a fetch that raced it is handed to its caller but
  * not kept.  At most max_dirs listings are kept, the least recently used
  * going first, so a walk over a huge tree keeps memory flat.  No lock is
- * held while fetching.  Thread-safe. */
+ * held while fetching.  Thread-safe.
+ *
+ * A change the caller makes to one name (an upload, a mkdir, an unlink)
+ * need not cost the whole listing: dircache_forget_name keeps the others
+ * and marks that name stale, and a lookup of it asks envd for that entry
+ * alone (dircache_settle keeps the answer).  Otherwise `cp -r` or `rm -r`
+ * would fetch the directory again for every file. */
 #ifndef SBXFS_CACHE_DIRCACHE_H
 #define SBXFS_CACHE_DIRCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/fentry.h"
 
 #define DIRCACHE_WAIT_MS 60000
+#define DIRCACHE_MAX_STALE 64
 
 struct dircache;
 
 struct dirlist {
 	size_t n;
 	struct fentry *v;           /* sorted by name */
+	size_t n_stale;
+	char **stale;               /* names changed since the fetch: not in v,
+	                             * what they are now is to be asked */
+	uint64_t version;           /* the cached listing it is (or is from) */
 	int refs;                   /* the cache's lock guards it */
 	struct dircache *owner;
 };
@@ -45,6 +58,16 @@ struct dirlist *dircache_peek(struct dircache *c, const char *id, const char *pa
 /* Drops (id, path)'s listing, and with subtree every listing under path
  * too: a change there happened. */
 void dircache_drop(struct dircache *c, const char *id, const char *path, int subtree);
+/* A change to name in directory (id, dir) made here: a fresh cached
+ * listing keeps its other entries and has name stale; past
+ * DIRCACHE_MAX_STALE stale names, or without a fresh listing, or with a
+ * fetch in flight, the listing is dropped as by dircache_drop. */
+void dircache_forget_name(struct dircache *c, const char *id, const char *dir, const char *name);
+/* What envd says of stale name in listing version of (id, dir) now: e
+ * (copied), or NULL for no such entry.  Kept only while that listing is
+ * still the cached one (no change or fetch came between). */
+void dircache_settle(struct dircache *c, const char *id, const char *dir, uint64_t version,
+		     const char *name, const struct fentry *e);
 /* Drops every listing of sandbox id, or of all sandboxes when id is NULL. */
 void dircache_drop_all(struct dircache *c, const char *id);
 /* Number of listings held (tests). */
@@ -59,5 +82,7 @@ int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_e
 		    struct dirlist **out);
 /* The entry named name, or NULL; borrowed from l. */
 const struct fentry *dirlist_find(const struct dirlist *l, const char *name);
+/* Is name stale in l (not in it, to be asked of envd)? */
+bool dirlist_stale(const struct dirlist *l, const char *name);
 
 #endif

@@ -237,6 +237,14 @@ static int op_list(struct files *f, const struct envdc_target *t, void *arg,
 	return envdc_list(f->envd, t, a->path, a->v, a->n, err);
 }
 
+static int op_stat(struct files *f, const struct envdc_target *t, void *arg,
+		   struct envdc_error *err)
+{
+	struct op_args *a = arg;
+
+	return envdc_stat(f->envd, t, a->path, *a->v, err);
+}
+
 static int op_read(struct files *f, const struct envdc_target *t, void *arg,
 		   struct envdc_error *err)
 {
@@ -295,12 +303,14 @@ const char *files_split(const char *path, char *parent, size_t size)
 	return slash ? slash + 1 : path;
 }
 
+/* path changed here: its parent's listing keeps the other entries, and a
+ * lookup of path asks envd (dircache_forget_name). */
 static void drop_parent(struct files *f, const char *id, const char *path)
 {
 	char parent[PATH_MAX];
+	const char *name = files_split(path, parent, sizeof(parent));
 
-	files_split(path, parent, sizeof(parent));
-	dircache_drop(f->dirs, id, parent, 0);
+	dircache_forget_name(f->dirs, id, parent, name);
 	prefetch_drop(f->pf, id, parent);
 }
 
@@ -373,9 +383,34 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 	name = files_split(path, parent, sizeof(parent));
 	if ((err = files_list(f, id, parent, &l)) < 0)
 		return err;
-	e = dirlist_find(l, name);
-	err = e ? fentry_copy(e, out) : -ENOENT;
+	if ((e = dirlist_find(l, name)) != NULL || !dirlist_stale(l, name)) {
+		err = e ? fentry_copy(e, out) : -ENOENT;
+		dirlist_put(l);
+		return err;
+	}
+	/* Changed here since the listing: asked alone, not with the whole
+	 * directory again. */
+	uint64_t version = l->version;
+	struct op_args a = { .path = path, .v = &out };
+
 	dirlist_put(l);
+	err = with_endpoint(f, id, op_stat, &a);
+	if (err == 0 && out->symlink_target)
+		out->type = FENTRY_SYMLINK;   /* as fetch_list shows it */
+	if (err == 0 || err == -ENOENT)
+		dircache_settle(f->dirs, id, parent, version, name, err == 0 ? out : NULL);
+	return err;
+}
+
+int files_list_whole(struct files *f, const char *id, const char *path, struct dirlist **out)
+{
+	int err = files_list(f, id, path, out);
+
+	if (err == 0 && (*out)->n_stale) {
+		dirlist_put(*out);
+		dircache_drop(f->dirs, id, path, 0);
+		err = files_list(f, id, path, out);
+	}
 	return err;
 }
 

@@ -9,7 +9,8 @@
  * Attributes come from the listing of the parent directory (one ListDir
  * serves a whole `ls -l`, and a lookup of a sibling), cached per
  * (sandbox, directory) for the TTL; every change drops the listings it
- * touched, so the writer sees it at once.  No FUSE here; every function
+ * touched, or for a change to one name marks that name stale in its
+ * parent's listing, so the writer sees it at once.  No FUSE here; every function
  * returns 0 or -errno (envd.h's map), thread-safe, no lock held over a
  * request.  Remote paths are absolute, normalized ("/", "/a/b"). */
 #ifndef SBXFS_STORE_FILES_H
@@ -113,8 +114,12 @@ void files_pages_forget(struct files *f, const char *id, const char *path);
  * "/" a directory of its own; else its entry in its parent's listing.
  * *out filled (caller fentry_clear()s it). */
 int files_lookup(struct files *f, const char *id, const char *path, struct fentry *out);
-/* The listing of directory path (caller dirlist_put()s it). */
+/* The listing of directory path (caller dirlist_put()s it); names changed
+ * here since it was fetched may be stale in it (dirlist_stale): not in
+ * it, files_lookup asks envd for each. */
 int files_list(struct files *f, const char *id, const char *path, struct dirlist **out);
+/* The same with no stale name: fetched again if it had any (readdir). */
+int files_list_whole(struct files *f, const char *id, const char *path, struct dirlist **out);
 /* Reads [off, off+len) of path into sink; *got the bytes given.  cancel:
  * NULL, or ends the read (-ECANCELED) soon after it turns non-zero. */
 int files_read(struct files *f, const char *id, const char *path, uint64_t off, uint64_t len,

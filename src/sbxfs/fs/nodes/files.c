@@ -142,7 +142,7 @@ static int fs_list(struct sbxfs *fs, struct dir_handle *h, const struct path_nod
 	int err;
 
 	if ((err = files_where(fs, n, id, rpath)) < 0 ||
-	    (err = files_list(fs->files, id, rpath, &h->files)) < 0)
+	    (err = files_list_whole(fs->files, id, rpath, &h->files)) < 0)
 		return err;
 	prefetch_listed(fs->files->pf, id, rpath);
 	if ((h->files_id = strdup(id)) == NULL || (h->files_dir = strdup(rpath)) == NULL)
