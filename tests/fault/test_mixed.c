@@ -4,7 +4,7 @@
  * plus a second (mkdir, rmdir and ls -l of the root: three times that, as
  * the kernel queues them on the root's lock behind each other's
  * requests), and what the mount acknowledged is what the REST API holds
- * afterwards.  One more test runs every mix for 15 s and compares their
+ * afterwards.  One more test runs every mix for 10 s and compares their
  * throughput with the no-fault run's. */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -154,7 +154,7 @@ Test(mixed, ten_percent_slow_past_the_request_timeout)
 	run_mix("slow", "{\"latency_ms\": 4000, \"share\": 0.10}", 6, NULL);
 }
 
-/* Every mix for 15 s on one mount, against the no-fault run: under 503s,
+/* Every mix for 10 s on one mount, against the no-fault run: under 503s,
  * dropped connections and truncated listings the whole workload keeps at
  * least half its throughput; under slow requests an operation pays for its
  * own slow request only, so reads of known sandboxes keep half their rate
@@ -171,15 +171,15 @@ Test(mixed, throughput_under_each_mix_against_none)
 	};
 	struct figures none, f;
 
-	run_mix("tpnone", NULL, 15, &none);
+	run_mix("tpnone", NULL, 10, &none);
 	cr_assert_gt(none.ops_s, 0.0);
 	cr_assert_gt(none.reads_s, 0.0);
 	for (size_t i = 0; i < sizeof(mixes) / sizeof(mixes[0]); i++) {
-		run_mix(mixes[i].tag, mixes[i].fault, 15, &f);
+		run_mix(mixes[i].tag, mixes[i].fault, 10, &f);
 		cr_expect_geq(f.ops_s, 0.5 * none.ops_s, "%s: %.0f ops/s, no fault %.0f",
 			      mixes[i].tag, f.ops_s, none.ops_s);
 	}
-	run_mix("tpslow", "{\"latency_ms\": 4000, \"share\": 0.10}", 15, &f);
+	run_mix("tpslow", "{\"latency_ms\": 4000, \"share\": 0.10}", 10, &f);
 	cr_expect_geq(f.reads_s, 0.5 * none.reads_s, "slow: %.0f reads/s, no fault %.0f",
 		      f.reads_s, none.reads_s);
 	cr_expect_lt(f.read_p99_ms, 50.0, "slow: read p99 %.1f ms", f.read_p99_ms);
