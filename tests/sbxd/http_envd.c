@@ -297,34 +297,48 @@ Test(envd, chunked_upload)
 	free(got);
 }
 
-Test(envd, disk_quota_gives_507)
+/* A second sandbox on f's root, from the 1 MiB template. */
+static struct efix tiny_box(void)
 {
 	struct efix tiny = f;
 	struct resp c;
-	struct eresp r;
-	static char two_mib[2 << 20];
-	const char *h[] = { "Content-Type: application/octet-stream", NULL };
-	char p[PATH_MAX];
+	json_t *j;
 
-	/* A second sandbox on the same root, from the 1 MiB template. */
 	http(&f.t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"tiny\"}", &c);
 	cr_assert_eq(c.status, 201);
-	json_t *j = resp_json(&c);
-
+	j = resp_json(&c);
 	snprintf(tiny.id, sizeof(tiny.id), "%s", json_string_value(json_object_get(j, "sandboxID")));
 	snprintf(tiny.token, sizeof(tiny.token), "%s",
 		 json_string_value(json_object_get(j, "envdAccessToken")));
 	json_decref(j);
 	resp_free(&c);
-	ereq(&tiny, "POST", "/files?path=/tmp/full", h, two_mib, sizeof(two_mib), &r);
-	cr_expect_eq(r.status, 507, "%s", r.body);
+	return tiny;
+}
+
+/* Uploads n bytes of data to path in box, expecting status. */
+static void upload_expect(const struct efix *box, const char *path, const char *data, size_t n,
+			  long status, const char *why)
+{
+	const char *h[] = { "Content-Type: application/octet-stream", NULL };
+	char q[256];
+	struct eresp r;
+
+	snprintf(q, sizeof(q), "/files?path=%s", path);
+	ereq(box, "POST", q, h, data, n, &r);
+	cr_expect_eq(r.status, status, "%s %zu bytes (%s): %s", path, n, why, r.body);
 	eresp_free(&r);
+}
+
+Test(envd, disk_quota_gives_507)
+{
+	struct efix tiny = tiny_box();
+	static char two_mib[2 << 20];
+	char p[PATH_MAX];
 	struct stat st;
 
+	upload_expect(&tiny, "/tmp/full", two_mib, sizeof(two_mib), 507, "over 1 MiB");
 	cr_expect_neq(stat(ehost(&f, "/tmp/full", p), &st), 0, "a failed upload leaves nothing");
-	ereq(&f, "POST", "/files?path=/tmp/full", h, two_mib, sizeof(two_mib), &r);
-	cr_expect_eq(r.status, 200, "%s", r.body);
-	eresp_free(&r);
+	upload_expect(&f, "/tmp/full", two_mib, sizeof(two_mib), 200, "the 4 GiB sandbox");
 }
 
 /* The quota counts what earlier uploads wrote at once (sbxd does not walk
@@ -332,43 +346,20 @@ Test(envd, disk_quota_gives_507)
  * freed, and a Remove's freed bytes on the next upload. */
 Test(envd, disk_quota_counts_each_upload_and_what_remove_frees)
 {
-	struct efix tiny = f;
-	struct resp c;
-	struct eresp r;
+	struct efix tiny = tiny_box();
 	static char k600[600 << 10];
-	const char *h[] = { "Content-Type: application/octet-stream", NULL };
 	char p[PATH_MAX];
 	struct stat st;
+	struct eresp r;
 
-	http(&f.t, "POST", "/sandboxes", TEST_KEY, "{\"templateID\":\"tiny\"}", &c);
-	cr_assert_eq(c.status, 201);
-	json_t *j = resp_json(&c);
-
-	snprintf(tiny.id, sizeof(tiny.id), "%s", json_string_value(json_object_get(j, "sandboxID")));
-	snprintf(tiny.token, sizeof(tiny.token), "%s",
-		 json_string_value(json_object_get(j, "envdAccessToken")));
-	json_decref(j);
-	resp_free(&c);
-	ereq(&tiny, "POST", "/files?path=/tmp/a", h, k600, sizeof(k600), &r);
-	cr_expect_eq(r.status, 200, "%s", r.body);
-	eresp_free(&r);
-	ereq(&tiny, "POST", "/files?path=/tmp/b", h, k600, sizeof(k600), &r);
-	cr_expect_eq(r.status, 507, "a's 600 KiB and b's exceed 1 MiB: %s", r.body);
-	eresp_free(&r);
+	upload_expect(&tiny, "/tmp/a", k600, sizeof(k600), 200, "fits");
+	upload_expect(&tiny, "/tmp/b", k600, sizeof(k600), 507, "a's and b's exceed 1 MiB");
 	cr_expect_neq(stat(ehost(&tiny, "/tmp/b", p), &st), 0, "a failed upload leaves nothing");
-	ereq(&tiny, "POST", "/files?path=/tmp/a", h, k600, 10 << 10, &r);
-	cr_expect_eq(r.status, 200, "%s", r.body);
-	eresp_free(&r);
-	ereq(&tiny, "POST", "/files?path=/tmp/b", h, k600, sizeof(k600), &r);
-	cr_expect_eq(r.status, 200, "a's replaced 600 KiB were freed: %s", r.body);
-	eresp_free(&r);
-	ereq(&tiny, "POST", "/files?path=/tmp/c", h, k600, sizeof(k600), &r);
-	cr_expect_eq(r.status, 507, "%s", r.body);
-	eresp_free(&r);
+	upload_expect(&tiny, "/tmp/a", k600, 10 << 10, 200, "a made smaller");
+	upload_expect(&tiny, "/tmp/b", k600, sizeof(k600), 200, "a's old bytes were freed");
+	upload_expect(&tiny, "/tmp/c", k600, sizeof(k600), 507, "b's and c's exceed 1 MiB");
 	erpc(&tiny, "Remove", "{\"path\":\"/tmp/b\"}", &r);
 	cr_expect_eq(r.status, 200, "%s", r.body);
 	eresp_free(&r);
-	ereq(&tiny, "POST", "/files?path=/tmp/c", h, k600, sizeof(k600), &r);
-	cr_expect_eq(r.status, 200, "after b's removal c fits: %s", r.body);
-	eresp_free(&r);
+	upload_expect(&tiny, "/tmp/c", k600, sizeof(k600), 200, "b was removed");
 }
