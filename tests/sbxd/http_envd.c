@@ -3,14 +3,21 @@
  * Effects are checked on the host side of that root. */
 #include "envdutil.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "sbxd.h"
 
 static struct efix f;
 
@@ -362,4 +369,61 @@ Test(envd, disk_quota_counts_each_upload_and_what_remove_frees)
 	cr_expect_eq(r.status, 200, "%s", r.body);
 	eresp_free(&r);
 	upload_expect(&tiny, "/tmp/c", k600, sizeof(k600), 200, "b was removed");
+}
+
+/* Upload temporaries (".NAME.upload-*") in the sandbox's /tmp. */
+static int upload_temps(void)
+{
+	char p[PATH_MAX];
+	DIR *d = opendir(ehost(&f, "/tmp", p));
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		n += strstr(de->d_name, ".upload-") != NULL;
+	closedir(d);
+	return n;
+}
+
+/* A client that sends part of an upload as fast as it can and closes:
+ * its FIN comes with the last bytes, which libmicrohttpd's epoll loop can
+ * miss, leaving the connection and the temporary file until the idle
+ * timeout.  sbxd notices within a second and drops both. */
+Test(envd, an_upload_cut_by_the_client_leaves_no_temporary_file)
+{
+	static char chunk[1 << 20];
+	char hdr[512];
+	int fd[4];
+
+	for (int i = 0; i < 4; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons(sbxd_port(f.t.s)) };
+		int len = snprintf(hdr, sizeof(hdr),
+				   "POST /files?path=/tmp/cut%d.bin HTTP/1.1\r\nHost: x\r\n"
+				   "X-Access-Token: %s\r\nE2b-Sandbox-Id: %s\r\n"
+				   "Content-Type: application/octet-stream\r\n"
+				   "Content-Length: %d\r\n\r\n", i, f.token, f.id, 64 << 20);
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		cr_assert_geq(fd[i] = socket(AF_INET, SOCK_STREAM, 0), 0);
+		cr_assert_eq(connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)), 0, "%s",
+			     strerror(errno));
+		cr_assert_eq(send(fd[i], hdr, (size_t)len, MSG_NOSIGNAL), len);
+		for (int k = 0; k < 4 + 3 * i; k++)
+			cr_assert_eq(send(fd[i], chunk, sizeof(chunk), MSG_NOSIGNAL),
+				     (ssize_t)sizeof(chunk));
+		close(fd[i]);
+	}
+	/* The sweep runs every second; a loaded machine gets some more. */
+	for (int t = 0; t < 100 && upload_temps() > 0; t++)
+		usleep(100 * 1000);
+	cr_expect_eq(upload_temps(), 0, "temporary files of cut uploads are still there");
+	for (int i = 0; i < 4; i++) {
+		struct stat st;
+		char p[PATH_MAX], name[32];
+
+		snprintf(name, sizeof(name), "/tmp/cut%d.bin", i);
+		cr_expect_neq(stat(ehost(&f, name, p), &st), 0, "%s exists", name);
+	}
 }

@@ -18,10 +18,14 @@
  * reply is due sooner: a late request is closed within this of its
  * deadline. */
 #define SWEEP_MS 250.0
+/* How often it also looks for clients that closed while sending: a close
+ * libmicrohttpd missed is acted on within this. */
+#define EOF_CHECK_MS 1000
 #define IP_BUCKETS 256
 
 enum conn_state {
 	CONN_WAITING,           /* connected, or request line in: has a deadline */
+	CONN_RECEIVING,         /* a streamed body coming in: no deadline */
 	CONN_SERVING,           /* request read, being answered: no deadline */
 	CONN_IDLE,              /* between requests: a longer deadline */
 };
@@ -168,13 +172,35 @@ static struct MHD_Connection *heap_pop(struct conns *c)
 
 /* ---- the timer thread ------------------------------------------------- */
 
-/* Shuts down the sockets of requests past their deadline; the daemon then
- * sees the end of the stream and closes them (and conns_closed runs, which
- * waits for our lock: the fd stays valid while we hold it). */
-static void sweep(struct conns *c, int64_t now)
+/* Has the client of a connection that is not being answered closed its
+ * end, with nothing left unread?  libmicrohttpd 0.9.75's edge-triggered
+ * epoll can miss a FIN that arrives with the last bytes of a request body
+ * (a client that dies mid-upload): the socket sits in CLOSE-WAIT, and the
+ * upload's temporary file stays, until the idle timeout.  A peek sees it;
+ * shutdown(SHUT_RD) then wakes the daemon, which reads the end of the
+ * stream it missed and closes the connection as it would have. */
+static bool client_gone(const struct conn *k)
+{
+	char b;
+
+	return k->state != CONN_SERVING && !k->timed_out &&
+	       recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Shuts down the sockets of requests past their deadline, and with
+ * check_eof those of clients gone; the daemon then sees the end of the
+ * stream and closes them (and conns_closed runs, which waits for our lock:
+ * the fd stays valid while we hold it). */
+static void sweep(struct conns *c, int64_t now, bool check_eof)
 {
 	for (struct conn *k = c->head; k; k = k->next) {
-		if (k->state == CONN_SERVING || k->timed_out || now < k->deadline)
+		if (check_eof && client_gone(k)) {
+			k->timed_out = true;
+			shutdown(k->fd, SHUT_RD);
+			continue;
+		}
+		if (k->state == CONN_SERVING || k->state == CONN_RECEIVING || k->timed_out ||
+		    now < k->deadline)
 			continue;
 		k->timed_out = true;
 		shutdown(k->fd, SHUT_RDWR);
@@ -194,7 +220,7 @@ static void wait_until(struct conns *c, int64_t ms)
 static void *timer_main(void *arg)
 {
 	struct conns *c = arg;
-	int64_t next_sweep = clock_mono_ms() + SWEEP_MS;
+	int64_t next_sweep = clock_mono_ms() + SWEEP_MS, next_eof = next_sweep;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
@@ -214,7 +240,9 @@ static void *timer_main(void *arg)
 			pthread_cond_broadcast(&c->resumed);
 		}
 		if (now >= next_sweep) {
-			sweep(c, now);
+			sweep(c, now, now >= next_eof);
+			if (now >= next_eof)
+				next_eof = now + EOF_CHECK_MS;
 			next_sweep = now + SWEEP_MS;
 			until = next_sweep;
 		}
@@ -438,6 +466,11 @@ static void set_state(struct conns *c, struct conn *k, enum conn_state st)
 void conns_request_read(struct conns *c, struct conn *k)
 {
 	set_state(c, k, CONN_SERVING);
+}
+
+void conns_request_streaming(struct conns *c, struct conn *k)
+{
+	set_state(c, k, CONN_RECEIVING);
 }
 
 void conns_request_done(struct conns *c, struct conn *k)

@@ -67,6 +67,10 @@ bool conns_request_begun(struct conns *c, struct conn *k);
  * daemon's timeout, so a request line trickled in would not end). */
 void conns_request_read(struct conns *c, struct conn *k);
 void conns_request_done(struct conns *c, struct conn *k);
+/* A body streamed to its handler is coming in, of any size and for any
+ * time: no request deadline, but a client that closes meanwhile is seen
+ * within a second (see conns.c), then conns_request_read at its end. */
+void conns_request_streaming(struct conns *c, struct conn *k);
 
 /* Suspends `mc` (from its request callback) and resumes it after `ms`;
  * the callback is then called again.  Returns false, suspending nothing,

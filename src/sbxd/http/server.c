@@ -190,7 +190,7 @@ static enum MHD_Result first_call(struct sbxd *s, struct MHD_Connection *conn,
 		/* Streamed bodies of any size: no request deadline, no cap. */
 		rc->is_envd = true;
 		stats_count_envd(s->api.stats, method, url);
-		conns_request_read(s->conns, rc->conn);
+		conns_request_streaming(s->conns, rc->conn);
 		return ehttp_begin(s->envd, s->api.faults, conn, url, method, key, &rc->envd,
 				   &rc->status);
 	}
@@ -314,8 +314,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return first_call(s, conn, url, method, rc);
 	if (rc->status)         /* answered early (413, envd errors) */
 		return MHD_YES;
-	if (rc->is_envd)
+	if (rc->is_envd) {
+		if (*upload_data_size == 0)
+			conns_request_read(s->conns, rc->conn);
 		return ehttp_step(rc->envd, conn, upload_data, upload_data_size, &rc->status);
+	}
 	if (*upload_data_size) {
 		take_upload(rc, upload_data, *upload_data_size);
 		*upload_data_size = 0;
