@@ -46,7 +46,11 @@ struct upload {
 
 static int fail(struct upload *u, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void drop_target(struct upload *u);
 
+/* The first failure is the reply; the file being written goes at once
+ * (the rest of the body is still read, and the next upload must not find
+ * these bytes in the sandbox or in its disk usage meanwhile). */
 static int fail(struct upload *u, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -57,6 +61,7 @@ static int fail(struct upload *u, int status, const char *fmt, ...)
 		vsnprintf(u->msg, sizeof(u->msg), fmt, ap);
 		va_end(ap);
 	}
+	drop_target(u);
 	return -EIO;
 }
 
@@ -139,17 +144,17 @@ static void drop_target(struct upload *u)
 
 static int close_target(struct upload *u)
 {
-	int rc = 0;
-
 	struct stat old;
 	bool replaced;
+	int rc;
 
 	if (u->fd < 0)
 		return 0;
 	replaced = fstatat(u->dfd, u->name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(old.st_mode);
-	if (close(u->fd) < 0 || renameat(u->dfd, u->tmp, u->dfd, u->name) < 0)
-		rc = fail_errno(u, -errno, u->cur);
+	rc = close(u->fd) < 0 ? -errno : 0;
 	u->fd = -1;
+	if (rc == 0 && renameat(u->dfd, u->tmp, u->dfd, u->name) < 0)
+		rc = -errno;
 	if (rc < 0) {
 		unlinkat(u->dfd, u->tmp, 0);
 		usage_add(u->b->usage, u->b->id, -u->file_written);
@@ -158,10 +163,12 @@ static int close_target(struct upload *u)
 	}
 	close(u->dfd);
 	u->dfd = -1;
-	if (rc == 0 && json_array_append_new(u->done, json_pack("{s:s, s:s, s:s}", "path", u->cur,
-						"name", ep_base(u->cur), "type", "file")) < 0)
-		rc = fail(u, 500, "out of memory");
-	return rc;
+	if (rc < 0)
+		return fail_errno(u, rc, u->cur);
+	if (json_array_append_new(u->done, json_pack("{s:s, s:s, s:s}", "path", u->cur, "name",
+						     ep_base(u->cur), "type", "file")) < 0)
+		return fail(u, 500, "out of memory");
+	return 0;
 }
 
 static int write_all(struct upload *u, const char *p, size_t n)
