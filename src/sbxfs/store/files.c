@@ -305,7 +305,7 @@ const char *files_split(const char *path, char *parent, size_t size)
 
 /* path changed here: its parent's listing keeps the other entries, and a
  * lookup of path asks envd (dircache_forget_name). */
-static void drop_parent(struct files *f, const char *id, const char *path)
+static void parent_changed(struct files *f, const char *id, const char *path)
 {
 	char parent[PATH_MAX];
 	const char *name = files_split(path, parent, sizeof(parent));
@@ -443,7 +443,7 @@ int files_upload(struct files *f, const char *id, const char *path, int fd, uint
 	if (len > f->max_file)
 		return -EFBIG;
 	err = with_endpoint(f, id, op_upload, &a);
-	drop_parent(f, id, path);   /* even a failure may have changed it */
+	parent_changed(f, id, path);   /* even a failure may have changed it */
 	files_pages_forget(f, id, path);
 	return err;
 }
@@ -461,7 +461,7 @@ int files_upload_stream(struct files *f, const char *id, const char *path,
 		return err;
 	err = envdc_upload_stream(f->envd, &t.t, path, src, cancel, &eerr);
 	files_target_clear(&t);
-	drop_parent(f, id, path);
+	parent_changed(f, id, path);
 	files_pages_forget(f, id, path);
 	return err;
 }
@@ -471,7 +471,7 @@ int files_mkdir(struct files *f, const char *id, const char *path)
 	struct op_args a = { .path = path };
 	int err = with_endpoint(f, id, op_mkdir, &a);
 
-	drop_parent(f, id, path);
+	parent_changed(f, id, path);
 	return err;
 }
 
@@ -505,7 +505,7 @@ int files_rmdir(struct files *f, const char *id, const char *path)
 	if (err < 0 || (err = dir_empty(f, id, path)) < 0)
 		return err;
 	err = with_endpoint(f, id, op_remove, &a);
-	drop_parent(f, id, path);
+	parent_changed(f, id, path);
 	dircache_drop(f->dirs, id, path, 1);
 	prefetch_drop(f->pf, id, path);
 	return err;
@@ -524,7 +524,7 @@ int files_unlink(struct files *f, const char *id, const char *path)
 	if (err < 0)
 		return err;
 	err = with_endpoint(f, id, op_remove, &a);
-	drop_parent(f, id, path);
+	parent_changed(f, id, path);
 	files_pages_forget(f, id, path);
 	return err;
 }
@@ -577,8 +577,8 @@ int files_rename(struct files *f, const char *id, const char *from, const char *
 	err = with_endpoint(f, id, op_move, &a);
 	files_pages_forget(f, id, from);
 	files_pages_forget(f, id, to);
-	drop_parent(f, id, from);
-	drop_parent(f, id, to);
+	parent_changed(f, id, from);
+	parent_changed(f, id, to);
 	dircache_drop(f->dirs, id, from, 1);
 	dircache_drop(f->dirs, id, to, 1);
 	return err;
