@@ -10,7 +10,6 @@
  * and one reads the stats, and one lists on its own, beside the cache's
  * listings.  STATIC sandboxes made before the threads start keep every
  * listing at several pages, so each one runs its fetcher thread. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -24,6 +23,7 @@
 #include "api/api.h"
 #include "cache/cache.h"
 #include "sbxd.h"
+#include "tsanfix.h"
 
 #define KEY "sk_tsan_key"
 #define WRITERS 4
@@ -178,29 +178,17 @@ static void *churn(void *arg)
 
 int main(void)
 {
-	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log_level = SBXD_LOG_ERROR };
+	struct tsanfix fx;
 	pthread_t w[WRITERS], r[READERS], c, l;
 	char *ids[STATIC];
-	char *err = NULL, url[64];
-	struct sbxd *srv;
 	struct sbx **items = NULL;
 	size_t n = 0;
 	struct api_error e;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
-	srv = sbxd_start(&cfg, &err);
-	if (!srv) {
-		fprintf(stderr, "sbxd_start: %s\n", err ? err : "?");
+	if (tsanfix_start(&fx, KEY, NULL) < 0)
 		return 1;
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", sbxd_port(srv));
-	api = api_new(&(struct api_config){ .url = url, .api_key = KEY,
-					    .request_timeout_ms = 10000 }, &err);
-	if (!api) {
-		fprintf(stderr, "api_new: %s\n", err ? err : "?");
-		return 1;
-	}
+	api = fx.api;
 	cache = cache_new(fetch, api, 5);
 	/* listings past the TTL are served behind a refresh: readers race the
 	 * refresher thread installing them */
@@ -243,9 +231,7 @@ int main(void)
 		free(ids[i]);
 	}
 	cache_free(cache);
-	api_free(api);
-	sbxd_stop(srv);
-	curl_global_cleanup();
+	tsanfix_stop(&fx);
 	if (atomic_load(&failures)) {
 		fprintf(stderr, "tsan_cache_api: %d failures\n", atomic_load(&failures));
 		return 1;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <curl/curl.h>
 
 #include "api/api.h"
 #include "cache/dircache.h"
@@ -24,7 +23,7 @@
 #include "store/fstream.h"
 #include "store/fupload.h"
 #include "store/prefetch.h"
-#include "util/log.h"
+#include "tsanfix.h"
 
 #define KEY "tsan-files-key-0123456789"
 #define THREADS 8
@@ -303,24 +302,16 @@ static void uploads(void)
 
 int main(void)
 {
-	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .runtime = "dir",
-				   .log_level = SBXD_LOG_ERROR };
-	char base[64], *err = NULL;
-	struct api_config ac = { .url = base, .api_key = KEY };
-	struct envdc_config ec = { .sandbox_url = base };
+	struct tsanfix fx;
+	struct envdc_config ec = { .sandbox_url = fx.base };
 	pthread_t t[THREADS], d;
 	struct api_error ae;
-	struct sbxd *srv;
+	char *err = NULL;
 	struct sbx *s;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	log_open("stderr", LOG_LVL_ERROR);
-	if ((srv = sbxd_start(&cfg, &err)) == NULL) {
-		fprintf(stderr, "sbxd_start: %s\n", err ? err : "?");
+	if (tsanfix_start(&fx, KEY, "dir") < 0)
 		return 1;
-	}
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(srv));
-	fl.api = api_new(&ac, &err);
+	fl.api = fx.api;
 	fl.envd = envdc_new(&ec, &err);
 	fl.dirs = dircache_new(1000, 4);   /* small: eviction under load too */
 	fl.max_file = 64 << 20;
@@ -346,9 +337,6 @@ int main(void)
 	free(sdata);
 	dircache_free(fl.dirs);
 	envdc_free(fl.envd);
-	api_free(fl.api);
-	sbxd_stop(srv);
-	log_close();
-	curl_global_cleanup();
+	tsanfix_stop(&fx);
 	return failed;
 }

@@ -8,12 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 
-#include "api/api.h"
-#include "sbxd.h"
 #include "store/logs.h"
-#include "util/log.h"
+#include "tsanfix.h"
 
 #define KEY "tsan-logs-key-0123456789"
 #define THREADS 6
@@ -70,22 +67,14 @@ static void *events(void *arg)
 
 int main(void)
 {
-	struct sbxd_config cfg = { .listen_fd = -1, .api_key = KEY, .log_level = SBXD_LOG_ERROR };
-	char base[64], *err = NULL;
-	struct api_config ac = { .url = base, .api_key = KEY };
+	struct tsanfix fx;
 	pthread_t t[THREADS], ev;
-	struct sbxd *srv;
 	struct sbx *s;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	log_open("stderr", LOG_LVL_ERROR);
-	if ((srv = sbxd_start(&cfg, &err)) == NULL) {
-		fprintf(stderr, "sbxd_start: %s\n", err ? err : "?");
+	if (tsanfix_start(&fx, KEY, NULL) < 0)
 		return 1;
-	}
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sbxd_port(srv));
-	api = api_new(&ac, &err);
-	L = api ? logs_new(api, 1024) : NULL;
+	api = fx.api;
+	L = logs_new(api, 1024);
 	for (int i = 0; L && i < 2; i++) {
 		if (api_create(api, "base", 300, NULL, &s, NULL)) {
 			fprintf(stderr, "tsan_logs: create failed\n");
@@ -115,9 +104,6 @@ int main(void)
 		logs_close(L, e);
 	}
 	logs_free(L);
-	api_free(api);
-	sbxd_stop(srv);
-	log_close();
-	curl_global_cleanup();
+	tsanfix_stop(&fx);
 	return failed;
 }
