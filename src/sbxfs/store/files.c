@@ -180,7 +180,9 @@ int files_target_get(struct files *f, const char *id, bool refetch, struct files
 
 /* envd did not answer for sandbox id (502): ENOENT when the sandbox is
  * gone (its endpoint and listings forgotten), else EHOSTDOWN (paused, or
- * not running yet), noted for the status file. */
+ * not running yet), noted for the status file.  Either way its listings
+ * go: a lookup must not find a name absent from a listing kept from
+ * before (and create it locally) while the sandbox is down. */
 int files_why_down(struct files *f, const char *id)
 {
 	struct api_error aerr;
@@ -194,6 +196,8 @@ int files_why_down(struct files *f, const char *id)
 	files_note_down(f, id, err < 0 ? "unreachable"
 			: s->state == SBX_STATE_PAUSED ? "paused" : "not answering");
 	sbx_unref(s);
+	dircache_drop_all(f->dirs, id);
+	prefetch_drop(f->pf, id, NULL);
 	return -EHOSTDOWN;
 }
 
