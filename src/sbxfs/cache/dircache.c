@@ -57,8 +57,6 @@ struct dircache *dircache_new(unsigned ttl_ms, size_t max_dirs)
 	return c;
 }
 
-/* Drops a reference; the last one frees.  Called with the lock held
- * (or with no other user left). */
 static void list_free(struct dirlist *l)
 {
 	fentry_list_free(l->v, l->n);
@@ -68,6 +66,8 @@ static void list_free(struct dirlist *l)
 	free(l);
 }
 
+/* Drops a reference; the last one frees.  Called with the lock held
+ * (or with no other user left). */
 static void list_unref_locked(struct dirlist *l)
 {
 	if (l && --l->refs == 0)
@@ -205,15 +205,21 @@ static bool wait_idle(struct dircache *c, struct dentry *d)
 	return !d->busy;
 }
 
+/* Puts l (a reference the caller gives) in d's place, as a new version. */
+static void replace(struct dircache *c, struct dentry *d, struct dirlist *l)
+{
+	list_unref_locked(d->list);
+	d->list = l;
+	l->version = ++c->versions;
+}
+
 /* Keeps fetched listing l in d unless a drop raced the fetch (gen). */
 static void keep(struct dircache *c, struct dentry *d, struct dirlist *l, uint64_t gen)
 {
 	if (gen != d->gen)
 		return;
-	list_unref_locked(d->list);
-	d->list = l;
 	l->refs++;
-	l->version = ++c->versions;
+	replace(c, d, l);
 	d->fetched_ms = clock_mono_ms();
 }
 
@@ -355,14 +361,6 @@ static struct dirlist *remake(const struct dirlist *old, const char *name,
 	l->refs = 1;
 	l->owner = old->owner;
 	return l;
-}
-
-/* Puts l in d's place, keeping d's age: the change was made here. */
-static void replace(struct dircache *c, struct dentry *d, struct dirlist *l)
-{
-	list_unref_locked(d->list);
-	d->list = l;
-	l->version = ++c->versions;
 }
 
 void dircache_forget_name(struct dircache *c, const char *id, const char *dir, const char *name)

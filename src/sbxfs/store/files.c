@@ -325,9 +325,15 @@ struct list_ctx {
 	const char *id, *path;
 };
 
-/* A listing as lstat(2) sees it: envd gives a symlink its target's type
+/* An entry as lstat(2) sees it: envd gives a symlink its target's type
  * (with symlinkTarget), the mount shows it as a link, so that unlink and
  * rename treat it as one and the kernel follows it. */
+static void as_lstat(struct fentry *e)
+{
+	if (e->symlink_target)
+		e->type = FENTRY_SYMLINK;
+}
+
 static int fetch_list(void *ctx, struct fentry **v, size_t *n)
 {
 	struct list_ctx *c = ctx;
@@ -335,8 +341,7 @@ static int fetch_list(void *ctx, struct fentry **v, size_t *n)
 	int err = with_endpoint(c->f, c->id, op_list, &a);
 
 	for (size_t i = 0; err == 0 && i < *n; i++)
-		if ((*v)[i].symlink_target)
-			(*v)[i].type = FENTRY_SYMLINK;
+		as_lstat(&(*v)[i]);
 	return err;
 }
 
@@ -398,9 +403,8 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 	struct op_args a = { .path = path, .v = &out };
 
 	dirlist_put(l);
-	err = with_endpoint(f, id, op_stat, &a);
-	if (err == 0 && out->symlink_target)
-		out->type = FENTRY_SYMLINK;   /* as fetch_list shows it */
+	if ((err = with_endpoint(f, id, op_stat, &a)) == 0)
+		as_lstat(out);
 	if (err == 0 || err == -ENOENT)
 		dircache_settle(f->dirs, id, parent, version, name, err == 0 ? out : NULL);
 	return err;
