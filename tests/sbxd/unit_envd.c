@@ -183,6 +183,53 @@ Test(multipart, data_with_crs_comes_in_runs)
 	cr_assert_leq(calls, 8, "%zu pieces for %zu bytes", calls, len);
 }
 
+static int keep_data(void *ctx, const char *d, size_t n)
+{
+	struct parts *p = ctx;
+
+	cr_assert_leq(n, sizeof(p->log) - p->n);
+	memcpy(p->log + p->n, d, n);
+	p->n += n;
+	return 0;
+}
+
+/* Data with the delimiter's prefixes everywhere, cut at every place
+ * relative to them, comes out byte for byte. */
+Test(multipart, prefixes_of_the_delimiter_are_data)
+{
+	static const char *bits[] = { "\r", "\r\n", "\r\n-", "\r\n--", "\r\n--b", "x", "\n--b" };
+	static char body[4096], want[4096];
+	size_t len, wlen = 0;
+	unsigned seed = 7;
+
+	len = (size_t)snprintf(body, sizeof(body),
+			       "--b0\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n");
+	while (wlen < 2000) {
+		const char *b;
+
+		seed = seed * 1103515245u + 12345u;
+		b = bits[(seed >> 16) % 7];
+		memcpy(want + wlen, b, strlen(b));
+		wlen += strlen(b);
+	}
+	memcpy(body + len, want, wlen);
+	len += wlen;
+	len += (size_t)snprintf(body + len, sizeof(body) - len, "\r\n--b0--\r\n");
+	for (size_t step = 1; step <= 9; step++) {
+		struct parts p = { 0 };
+		struct mp_callbacks cb = { no_part, keep_data, no_end, &p };
+		struct mp *m = mp_new("b0", &cb);
+
+		cr_assert_not_null(m);
+		for (size_t i = 0; i < len; i += step)
+			cr_assert_eq(mp_feed(m, body + i, len - i < step ? len - i : step), 0);
+		cr_assert_eq(mp_finish(m), 0, "step %zu", step);
+		mp_free(m);
+		cr_assert_eq(p.n, wlen, "step %zu: %zu bytes, not %zu", step, p.n, wlen);
+		cr_assert(memcmp(p.log, want, wlen) == 0, "step %zu", step);
+	}
+}
+
 Test(multipart, malformed)
 {
 	struct parts p;

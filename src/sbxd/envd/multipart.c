@@ -189,6 +189,23 @@ static int after_delim(struct mp *m, char c)
 	return 0;
 }
 
+/* Where in p[i, n) a delimiter may begin: the first whole one, else the
+ * CR of one the next input may complete, else n.  The delimiter's only CR
+ * is its first byte, so such a tail starts at the last CR; and a search
+ * for the whole delimiter skips ahead by more than a CR at a time, where
+ * random bytes hold one every 256. */
+static size_t next_candidate(const struct mp *m, const char *p, size_t i, size_t n)
+{
+	const char *at = memmem(p + i, n - i, m->delim, m->dlen);
+	size_t tail;
+
+	if (at)
+		return (size_t)(at - p);
+	tail = n - i > m->dlen - 1 ? n - (m->dlen - 1) : i;
+	at = memrchr(p + tail, '\r', n - tail);
+	return at ? (size_t)(at - p) : n;
+}
+
 /* Body or preamble bytes: data up to the next delimiter.  The data is
  * given in runs between delimiter candidates that fail, not cut at each
  * CR: random bytes hold a CR every 256, and each piece given costs the
@@ -201,15 +218,8 @@ static int scan_body(struct mp *m, const char *p, size_t n, size_t *used)
 	int rc = 0;
 
 	while (i < n) {
-		if (m->match == 0) {
-			const char *cr = memchr(p + i, '\r', n - i);
-
-			if (!cr) {
-				i = n;
-				break;
-			}
-			i = (size_t)(cr - p);
-		}
+		if (m->match == 0 && (i = next_candidate(m, p, i, n)) == n)
+			break;
 		if (p[i] == m->delim[m->match]) {
 			i++;
 			if (++m->match == m->dlen) {
