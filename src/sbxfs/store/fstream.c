@@ -3,13 +3,18 @@
  * The ring holds bytes [base, head) of the file, at their offset modulo
  * its size.  The receiving thread appends at head; it may drop bytes from
  * base only up to FSTREAM_LOOKBACK behind the furthest read (hi), so a
- * piece of the kernel's read-ahead that arrives late is still there.  A
- * reader that finds its offset not yet received raises hi to it (it will
- * read there, so the stream may go that far) and waits.  s->lock guards
- * every field below it, and the ring's bytes in [base, head), which
- * readers copy out under it (a memcpy of one FUSE read); the receiving
- * thread fills the slots past head unlocked (see ring_copy_in), and no
- * lock is ever held over a request. */
+ * piece of the kernel's read-ahead that arrives late is still there, and
+ * never past a byte a reader is copying out.  A reader that finds its
+ * offset not yet received raises hi to it (it will read there, so the
+ * stream may go that far) and waits.  s->lock guards every field below it;
+ * the ring's bytes are copied in and out without it: the receiving thread
+ * fills only slots of bytes already dropped (below base), and a reader
+ * copies only bytes in [base, head) that it pinned, which base does not
+ * pass.  No lock is ever held over a request.
+ *
+ * A receiver that ran out of room sleeps until there is FSTREAM_RESUME of
+ * it, not until the next read frees a little: woken at every read, it
+ * cost a context switch per FUSE read, more than the copies themselves. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,6 +25,9 @@
 #include "workers.h"
 #include "common/clock.h"
 #include "util/log.h"
+
+#define PINS 8                           /* readers copying out at once */
+#define FSTREAM_RESUME (1024u * 1024)
 
 struct fstream {
 	struct files *f;
@@ -33,6 +41,8 @@ struct fstream {
 	pthread_cond_t cond;          /* head moved, hi moved, or the end */
 	uint64_t base, head, hi;
 	uint64_t wake_at;             /* a reader waits for head to get here */
+	uint64_t pin[PINS];           /* where readers copy from, or UINT64_MAX */
+	bool room_wait;               /* the receiver waits for room */
 	bool done;                    /* the thread's request has ended */
 	int err;                      /* and its -errno, or 0 */
 };
@@ -79,10 +89,29 @@ static uint64_t head_max(struct fstream *s)
 	uint64_t keep = s->hi > FSTREAM_LOOKBACK ? s->hi - FSTREAM_LOOKBACK : 0;
 	uint64_t lim;
 
+	for (int i = 0; i < PINS; i++)
+		keep = s->pin[i] < keep ? s->pin[i] : keep;
 	if (keep > s->base)
 		s->base = keep < s->head ? keep : s->head;
 	lim = s->base + FSTREAM_RING;
 	return s->hi + lead(s) < lim ? s->hi + lead(s) : lim;
+}
+
+/* Is there room enough for the receiver to go on: FSTREAM_RESUME, or half
+ * its lead early on, or what is left of the file?  Locked. */
+static bool room_enough(struct fstream *s)
+{
+	uint64_t want = lead(s) / 2 < FSTREAM_RESUME ? lead(s) / 2 : FSTREAM_RESUME;
+
+	want = s->end - s->head < want ? s->end - s->head : want;
+	return head_max(s) - s->head >= want;
+}
+
+/* A reader moved hi or let go of a pin.  Locked. */
+static void wake_receiver(struct fstream *s)
+{
+	if (s->room_wait && room_enough(s))
+		pthread_cond_broadcast(&s->cond);
 }
 
 /* Writes data at the ring's slots for [at, at+len): only the receiving
@@ -137,9 +166,16 @@ static int ring_write(const char *data, size_t len, void *ctx)
 			struct timespec until = clock_wall_after(FSTREAM_STALL_MS);
 			uint64_t hi = s->hi;
 
-			while (s->hi == hi && !cancelled(s) && err == 0)
-				if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
+			s->room_wait = true;
+			while (!room_enough(s) && !cancelled(s) && err == 0) {
+				if (pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+					continue;
+				if (s->hi == hi)
 					err = -ECANCELED;
+				hi = s->hi;
+				until = clock_wall_after(FSTREAM_STALL_MS);
+			}
+			s->room_wait = false;
 			if (err) {
 				/* Not a failure: the next read starts over. */
 				__atomic_store_n(&s->w.cancel, 1, __ATOMIC_RELEASE);
@@ -190,6 +226,8 @@ struct fstream *fstream_start(struct files *f, const char *id, const char *path,
 	s->start = s->base = s->head = s->hi = off;
 	s->end = end;
 	s->wake_at = UINT64_MAX;
+	for (int i = 0; i < PINS; i++)
+		s->pin[i] = UINT64_MAX;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->w = FILES_WORKER_INIT(FILES_WORKER_STREAM, &s->lock, &s->cond);
@@ -210,12 +248,22 @@ ssize_t fstream_read(struct fstream *s, char *buf, size_t size, uint64_t off)
 			r = -ERANGE;
 		} else if (off < s->head) {
 			size_t k = s->head - off < size ? (size_t)(s->head - off) : size;
+			int pin = 0;
 
-			ring_copy_out(s, buf, k, off);
-			if (off + k > s->hi) {
+			while (pin < PINS && s->pin[pin] != UINT64_MAX)
+				pin++;
+			if (off + k > s->hi)
 				s->hi = off + k;
-				pthread_cond_broadcast(&s->cond);   /* room for the writer */
+			if (pin == PINS) {
+				ring_copy_out(s, buf, k, off);
+			} else {
+				s->pin[pin] = off;
+				pthread_mutex_unlock(&s->lock);
+				ring_copy_out(s, buf, k, off);
+				pthread_mutex_lock(&s->lock);
+				s->pin[pin] = UINT64_MAX;
 			}
+			wake_receiver(s);
 			r = (ssize_t)k;
 		} else if (off >= s->end) {
 			r = 0;
@@ -232,7 +280,7 @@ ssize_t fstream_read(struct fstream *s, char *buf, size_t size, uint64_t off)
 			want = want < s->end ? want : s->end;
 			if (off > s->hi) {
 				s->hi = off;
-				pthread_cond_broadcast(&s->cond);
+				wake_receiver(s);
 			}
 			if (want < s->wake_at)
 				s->wake_at = want;
