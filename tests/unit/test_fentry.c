@@ -202,7 +202,7 @@ Test(dircache, a_change_to_one_name_keeps_the_others)
 	struct counter k = { 0 };
 	char gname[] = "g";
 	struct fentry g = { .name = gname, .type = FENTRY_FILE, .size = 7 };
-	struct dirlist *l, *held;
+	struct dirlist *l, *held, *flat;
 	uint64_t v;
 	char name[16];
 
@@ -233,7 +233,12 @@ Test(dircache, a_change_to_one_name_keeps_the_others)
 	cr_assert_not_null((l = dircache_peek(c, "id", "/d")));
 	cr_expect_not(dirlist_stale(l, "f"));
 	cr_expect_null(dirlist_find(l, "f"));
-	cr_expect_eq(l->n, 1);
+	cr_expect(l->v == held->v, "the fetched entries are shared, not copied");
+	cr_assert_eq(dirlist_flatten(l, &flat), 0);
+	cr_assert_eq(flat->n, 1);
+	cr_expect_str_eq(flat->v[0].name, "g");
+	cr_expect_eq(flat->v[0].size, 7);
+	dirlist_put(flat);
 	dirlist_put(l);
 	dirlist_put(held);
 	cr_expect_eq(k.calls, 1, "no fetch for any of it");
@@ -245,6 +250,91 @@ Test(dircache, a_change_to_one_name_keeps_the_others)
 	/* No listing cached: nothing to keep, nothing made. */
 	dircache_forget_name(c, "id", "/e", "x");
 	cr_expect_null(dircache_peek(c, "id", "/e"));
+	dircache_free(c);
+}
+
+/* Changes settled one after another: each costs what changed, not the
+ * listing; past DIRCACHE_MAX_DELTA of them the listing gets entries of
+ * its own with all of them in, and loses none. */
+Test(dircache, many_changes_are_merged_once_and_none_is_lost)
+{
+	struct dircache *c = dircache_new(60000, 8);
+	struct counter k = { 0 };
+	struct dirlist *l, *held, *flat;
+	char name[16];
+	int n = DIRCACHE_MAX_DELTA + 40;
+	bool merged = false;
+
+	cr_assert_eq(dircache_get(c, "id", "/d", fetch_one, &k, &held), 0);
+	for (int i = 0; i < n; i++) {
+		struct fentry e = { .name = name, .type = FENTRY_FILE, .size = (uint64_t)i };
+
+		snprintf(name, sizeof(name), "n%03d", i);
+		dircache_forget_name(c, "id", "/d", name);
+		cr_assert_not_null((l = dircache_peek(c, "id", "/d")), "change %d dropped it", i);
+		cr_assert(dirlist_stale(l, name));
+		dircache_settle(c, "id", "/d", l->version, name, &e);
+		dirlist_put(l);
+		cr_assert_not_null((l = dircache_peek(c, "id", "/d")));
+		cr_assert_not(dirlist_stale(l, name));
+		cr_assert_leq(l->n_extra + l->n_gone, DIRCACHE_MAX_DELTA);
+		merged |= l->v != held->v;
+		dirlist_put(l);
+	}
+	cr_expect(merged, "%d changes never merged", n);
+	dircache_forget_name(c, "id", "/d", "f");
+	cr_assert_not_null((l = dircache_peek(c, "id", "/d")));
+	cr_expect(dirlist_stale(l, "f"));
+	cr_assert_eq(dirlist_flatten(l, &flat), 0);
+	cr_expect(dirlist_stale(flat, "f"), "a stale name stays stale when flattened");
+	cr_assert_eq(flat->n, (size_t)n);
+	for (int i = 0; i < n; i++) {
+		const struct fentry *e;
+
+		snprintf(name, sizeof(name), "n%03d", i);
+		cr_assert_str_eq(flat->v[i].name, name);
+		cr_assert_not_null((e = dirlist_find(l, name)));
+		cr_assert_eq(e->size, (uint64_t)i);
+	}
+	cr_expect_null(dirlist_find(l, "f"));
+	cr_expect_not_null(dirlist_find(held, "f"), "a listing held does not change");
+	cr_expect_eq(k.calls, 1, "no fetch for any of it");
+	dirlist_put(flat);
+	dirlist_put(l);
+	dirlist_put(held);
+	dircache_free(c);
+}
+
+/* Files being written here are laid over the listing without copying it,
+ * in place of what it had, and a flat listing of the two has both. */
+Test(dircache, an_overlay_shows_files_being_written)
+{
+	struct dircache *c = dircache_new(60000, 8);
+	struct counter k = { 0 };
+	struct dirlist *l, *mine, *flat;
+	struct fentry *own = calloc(2, sizeof(*own));
+
+	cr_assert_eq(dircache_get(c, "id", "/d", fetch_one, &k, &l), 0);
+	own[0].name = strdup("f");
+	own[0].size = 99;
+	own[1].name = strdup("a");
+	own[1].size = 1;
+	cr_assert_eq(dirlist_overlay(l, own, 2, &mine), 0);
+	fentry_list_free(own, 2);
+	cr_expect(mine->v == l->v);
+	cr_expect_eq(dirlist_find(mine, "f")->size, 99);
+	cr_expect_eq(dirlist_find(l, "f")->size, 0);
+	cr_assert_eq(dirlist_flatten(mine, &flat), 0);
+	cr_assert_eq(flat->n, 2);
+	cr_expect_str_eq(flat->v[0].name, "a");
+	cr_expect_str_eq(flat->v[1].name, "f");
+	cr_expect_eq(flat->v[1].size, 99);
+	dirlist_put(flat);
+	cr_assert_eq(dirlist_flatten(l, &flat), 0);
+	cr_expect(flat == l, "a fetched listing is flat already");
+	dirlist_put(flat);
+	dirlist_put(mine);
+	dirlist_put(l);
 	dircache_free(c);
 }
 

@@ -5,7 +5,11 @@
  * sends.  An entry with a fetch in flight stays in the list (with or
  * without an older listing) so later callers find and wait for it.
  * Listings never change once made: a change to one name makes a new one
- * (remake) in the old one's place, and readers keep what they hold. */
+ * (derive) in the old one's place, and readers keep what they hold.  The
+ * new one shares the fetched entries (a dirvec) and copies only the
+ * changes laid over them; past DIRCACHE_MAX_DELTA changes it gets entries
+ * of its own with the changes merged in (flat_copy), so a directory of n
+ * entries costs O(n) once per that many changes, not at each. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,6 +24,18 @@ static int cmp_entries(const void *a, const void *b)
 {
 	return strcmp(((const struct fentry *)a)->name, ((const struct fentry *)b)->name);
 }
+
+struct dirvec {
+	struct fentry *v;           /* sorted by name */
+	size_t n;
+	int refs;                   /* the cache's lock guards it */
+};
+
+struct dirgone {
+	char *name;
+	bool stale;                 /* what it is now is to be asked; else it
+	                             * is known to be absent */
+};
 
 struct dentry {
 	struct dentry *prev, *next;
@@ -57,13 +73,28 @@ struct dircache *dircache_new(unsigned ttl_ms, size_t max_dirs)
 	return c;
 }
 
+/* Frees l and, with its last listing, the entries it shares.  Called
+ * with the lock held, or on a listing nothing else can reach. */
 static void list_free(struct dirlist *l)
 {
-	fentry_list_free(l->v, l->n);
-	for (size_t i = 0; i < l->n_stale; i++)
-		free(l->stale[i]);
-	free(l->stale);
+	if (l->vec && --l->vec->refs == 0) {
+		fentry_list_free(l->vec->v, l->vec->n);
+		free(l->vec);
+	}
+	fentry_list_free(l->extra, l->n_extra);
+	for (size_t i = 0; i < l->n_gone; i++)
+		free(l->gone[i].name);
+	free(l->gone);
 	free(l);
+}
+
+/* Makes l share vec's entries.  Locked, or vec not yet shared. */
+static void share(struct dirlist *l, struct dirvec *vec)
+{
+	vec->refs++;
+	l->vec = vec;
+	l->v = vec->v;
+	l->n = vec->n;
 }
 
 /* Drops a reference; the last one frees.  Called with the lock held
@@ -227,6 +258,7 @@ int dircache_get(struct dircache *c, const char *id, const char *path, dircache_
 		 void *ctx, struct dirlist **out)
 {
 	struct dirlist *l = NULL;
+	struct dirvec *vec;
 	struct dentry *d;
 	uint64_t gen;
 	int err;
@@ -252,20 +284,25 @@ int dircache_get(struct dircache *c, const char *id, const char *path, dircache_
 	pthread_mutex_unlock(&c->lock);
 
 	l = calloc(1, sizeof(*l));
-	err = l ? fetch(ctx, &l->v, &l->n) : -ENOMEM;
+	vec = calloc(1, sizeof(*vec));
+	err = l && vec ? fetch(ctx, &vec->v, &vec->n) : -ENOMEM;
+	if (err == 0) {
+		share(l, vec);
+		l->refs = 1;
+		l->owner = c;
+	} else {
+		free(vec);
+		free(l);
+	}
 
 	pthread_mutex_lock(&c->lock);
 	d->busy = false;
 	pthread_cond_broadcast(&c->done);
 	if (err == 0) {
-		l->refs = 1;
-		l->owner = c;
 		keep(c, d, l, gen);
 		*out = l;
-	} else {
-		free(l);
-		if (d->list == NULL && d->waiters == 0)
-			free_entry(c, d);
+	} else if (d->list == NULL && d->waiters == 0) {
+		free_entry(c, d);
 	}
 	evict(c);
 	pthread_mutex_unlock(&c->lock);
@@ -323,44 +360,121 @@ void dircache_drop(struct dircache *c, const char *id, const char *path, int sub
 	pthread_mutex_unlock(&c->lock);
 }
 
-static bool has_name(char *const *v, size_t n, const char *name)
+static int by_name(const void *key, const void *e)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], name) == 0)
-			return true;
-	return false;
+	return strcmp(key, ((const struct fentry *)e)->name);
 }
 
-/* A copy of old with name's entry replaced by e (or gone when e is NULL),
- * and name stale or not: NULL on ENOMEM. */
-static struct dirlist *remake(const struct dirlist *old, const char *name,
-			      const struct fentry *e, bool stale)
+static const struct fentry *in_vec(const struct dirlist *l, const char *name)
 {
-	struct dirlist *l = calloc(1, sizeof(*l));
-	bool ok = l != NULL;
+	return l->n ? bsearch(name, l->v, l->n, sizeof(*l->v), by_name) : NULL;
+}
 
+static const struct dirgone *in_gone(const struct dirlist *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_gone; i++)
+		if (strcmp(l->gone[i].name, name) == 0)
+			return &l->gone[i];
+	return NULL;
+}
+
+static bool add_gone(struct dirlist *l, const char *name, bool stale)
+{
+	if ((l->gone[l->n_gone].name = strdup(name)) == NULL)
+		return false;
+	l->gone[l->n_gone++].stale = stale;
+	l->n_stale += stale;
+	return true;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A listing with entries of its own: what l holds, with only l's stale
+ * names laid over it.  NULL on ENOMEM. */
+static struct dirlist *flat_copy(const struct dirlist *l)
+{
+	struct dirlist *f = calloc(1, sizeof(*f));
+	struct dirvec *vec = calloc(1, sizeof(*vec));
+	const char **changed = calloc(l->n_extra + l->n_gone + 1, sizeof(*changed));
+	size_t n = 0, k = 0;
+	bool ok = f && vec && changed &&
+		  (vec->v = calloc(l->n + l->n_extra + 1, sizeof(*vec->v))) != NULL &&
+		  (f->gone = calloc(l->n_stale + 1, sizeof(*f->gone))) != NULL;
+
+	/* v's entries not changed since, found by bsearch in the few changed
+	 * names rather than by a scan of them per entry. */
+	for (size_t i = 0; ok && i < l->n_extra; i++)
+		changed[k++] = l->extra[i].name;
+	for (size_t i = 0; ok && i < l->n_gone; i++)
+		changed[k++] = l->gone[i].name;
 	if (ok)
-		ok = (l->v = calloc(old->n + 1, sizeof(*l->v))) != NULL &&
-		     (l->stale = calloc(old->n_stale + 1, sizeof(*l->stale))) != NULL;
-	for (size_t i = 0; ok && i < old->n; i++)
-		if (strcmp(old->v[i].name, name) != 0)
-			ok = fentry_copy(&old->v[i], &l->v[l->n++]) == 0;
-	if (ok && e)
-		ok = fentry_copy(e, &l->v[l->n++]) == 0;
-	for (size_t i = 0; ok && i < old->n_stale; i++)
-		if (strcmp(old->stale[i], name) != 0)
-			ok = (l->stale[l->n_stale++] = strdup(old->stale[i])) != NULL;
-	if (ok && stale)
-		ok = (l->stale[l->n_stale++] = strdup(name)) != NULL;
-	if (l && !ok) {
-		list_free(l);
+		qsort(changed, k, sizeof(*changed), cmp_names);
+	for (size_t i = 0; ok && i < l->n; i++) {
+		const char *name = l->v[i].name;
+
+		if (k == 0 || !bsearch(&name, changed, k, sizeof(*changed), cmp_names))
+			ok = fentry_copy(&l->v[i], &vec->v[n++]) == 0;
+	}
+	for (size_t i = 0; ok && i < l->n_extra; i++)
+		ok = fentry_copy(&l->extra[i], &vec->v[n++]) == 0;
+	if (vec)
+		vec->n = n;
+	for (size_t i = 0; ok && i < l->n_gone; i++)
+		if (l->gone[i].stale)
+			ok = add_gone(f, l->gone[i].name, true);
+	free(changed);
+	if (!ok) {
+		if (vec)
+			fentry_list_free(vec->v, vec->n);
+		free(vec);
+		if (f)
+			list_free(f);
 		return NULL;
 	}
-	if (e)
-		qsort(l->v, l->n, sizeof(*l->v), cmp_entries);
+	qsort(vec->v, vec->n, sizeof(*vec->v), cmp_entries);
+	share(f, vec);
+	f->refs = 1;
+	f->owner = l->owner;
+	f->version = l->version;
+	return f;
+}
+
+/* A listing over old's entries with name as e (copied), or gone (stale,
+ * or known absent when e is NULL and stale false); NULL on ENOMEM.
+ * Locked. */
+static struct dirlist *derive(struct dirlist *old, const char *name, const struct fentry *e,
+			      bool stale)
+{
+	struct dirlist *l = calloc(1, sizeof(*l)), *flat;
+	bool ok = l && (l->extra = calloc(old->n_extra + 1, sizeof(*l->extra))) != NULL &&
+		  (l->gone = calloc(old->n_gone + 1, sizeof(*l->gone))) != NULL;
+
+	for (size_t i = 0; ok && i < old->n_extra; i++)
+		if (strcmp(old->extra[i].name, name) != 0)
+			ok = fentry_copy(&old->extra[i], &l->extra[l->n_extra++]) == 0;
+	for (size_t i = 0; ok && i < old->n_gone; i++)
+		if (strcmp(old->gone[i].name, name) != 0)
+			ok = add_gone(l, old->gone[i].name, old->gone[i].stale);
+	if (ok && e)
+		ok = fentry_copy(e, &l->extra[l->n_extra++]) == 0;
+	else if (ok && (stale || in_vec(old, name)))
+		ok = add_gone(l, name, stale);
+	if (!ok) {
+		if (l)
+			list_free(l);
+		return NULL;
+	}
+	share(l, old->vec);
 	l->refs = 1;
 	l->owner = old->owner;
-	return l;
+	if (l->n_extra + l->n_gone <= DIRCACHE_MAX_DELTA)
+		return l;
+	flat = flat_copy(l);
+	list_free(l);
+	return flat;
 }
 
 void dircache_forget_name(struct dircache *c, const char *id, const char *dir, const char *name)
@@ -374,9 +488,8 @@ void dircache_forget_name(struct dircache *c, const char *id, const char *dir, c
 		return;
 	}
 	if (!d->busy && fresh(c, d) &&
-	    (has_name(d->list->stale, d->list->n_stale, name) ||
-	     d->list->n_stale < DIRCACHE_MAX_STALE))
-		l = remake(d->list, name, NULL, true);
+	    (dirlist_stale(d->list, name) || d->list->n_stale < DIRCACHE_MAX_STALE))
+		l = derive(d->list, name, NULL, true);
 	if (l)
 		replace(c, d, l);
 	else
@@ -392,8 +505,7 @@ void dircache_settle(struct dircache *c, const char *id, const char *dir, uint64
 
 	pthread_mutex_lock(&c->lock);
 	if ((d = find(c, id, dir)) && !d->busy && d->list && d->list->version == version &&
-	    has_name(d->list->stale, d->list->n_stale, name) &&
-	    (l = remake(d->list, name, e, false)) != NULL)
+	    dirlist_stale(d->list, name) && (l = derive(d->list, name, e, false)) != NULL)
 		replace(c, d, l);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -421,66 +533,77 @@ size_t dircache_count(struct dircache *c)
 	return n;
 }
 
-static int by_name(const void *key, const void *e)
-{
-	return strcmp(key, ((const struct fentry *)e)->name);
-}
-
 const struct fentry *dirlist_find(const struct dirlist *l, const char *name)
 {
-	return l->n ? bsearch(name, l->v, l->n, sizeof(*l->v), by_name) : NULL;
+	for (size_t i = 0; i < l->n_extra; i++)
+		if (strcmp(l->extra[i].name, name) == 0)
+			return &l->extra[i];
+	return in_gone(l, name) ? NULL : in_vec(l, name);
 }
 
 bool dirlist_stale(const struct dirlist *l, const char *name)
 {
-	return has_name(l->stale, l->n_stale, name);
+	const struct dirgone *g = in_gone(l, name);
+
+	return g && g->stale;
+}
+
+int dirlist_flatten(struct dirlist *l, struct dirlist **out)
+{
+	bool flat = l->n_extra == 0;
+
+	for (size_t i = 0; flat && i < l->n_gone; i++)
+		flat = in_vec(l, l->gone[i].name) == NULL;
+	if (flat) {
+		pthread_mutex_lock(&l->owner->lock);
+		l->refs++;
+		pthread_mutex_unlock(&l->owner->lock);
+		*out = l;
+		return 0;
+	}
+	*out = flat_copy(l);
+	return *out ? 0 : -ENOMEM;
 }
 
 int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
 		    struct dirlist **out)
 {
 	struct dirlist *l = calloc(1, sizeof(*l));
-	size_t n = 0;
-	int err = 0;
+	bool ok = l && (l->extra = calloc(base->n_extra + n_extra + 1, sizeof(*l->extra))) &&
+		  (l->gone = calloc(base->n_gone + 1, sizeof(*l->gone)));
 
-	if (l == NULL || (l->v = calloc(base->n + n_extra + 1, sizeof(*l->v))) == NULL ||
-	    (l->stale = calloc(base->n_stale + 1, sizeof(*l->stale))) == NULL)
-		goto nomem;
-	for (size_t i = 0; i < n_extra; i++) {
-		l->v[n++] = extra[i];
+	for (size_t i = 0; ok && i < n_extra; i++) {
+		l->extra[l->n_extra++] = extra[i];
 		memset(&extra[i], 0, sizeof(extra[i]));
 	}
-	for (size_t i = 0; i < base->n && err == 0; i++) {
-		bool shadowed = false;
-
-		for (size_t j = 0; j < n_extra && !shadowed; j++)
-			shadowed = strcmp(l->v[j].name, base->v[i].name) == 0;
-		if (!shadowed && (err = fentry_copy(&base->v[i], &l->v[n])) == 0)
-			n++;
-	}
-	l->n = n;
 	/* A name being written here is what the overlay says it is. */
-	for (size_t i = 0; i < base->n_stale && err == 0; i++) {
+	for (size_t i = 0; ok && i < base->n_extra; i++) {
 		bool shadowed = false;
 
 		for (size_t j = 0; j < n_extra && !shadowed; j++)
-			shadowed = strcmp(l->v[j].name, base->stale[i]) == 0;
-		if (!shadowed && !(l->stale[l->n_stale++] = strdup(base->stale[i])))
-			err = -ENOMEM;
+			shadowed = strcmp(l->extra[j].name, base->extra[i].name) == 0;
+		if (!shadowed)
+			ok = fentry_copy(&base->extra[i], &l->extra[l->n_extra++]) == 0;
 	}
-	if (err < 0) {
-		list_free(l);
-		return err;
+	for (size_t i = 0; ok && i < base->n_gone; i++) {
+		bool shadowed = false;
+
+		for (size_t j = 0; j < n_extra && !shadowed; j++)
+			shadowed = strcmp(l->extra[j].name, base->gone[i].name) == 0;
+		if (!shadowed)
+			ok = add_gone(l, base->gone[i].name, base->gone[i].stale);
 	}
-	qsort(l->v, l->n, sizeof(*l->v), cmp_entries);
+	if (!ok) {
+		if (l)
+			list_free(l);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&base->owner->lock);
+	share(l, base->vec);
+	pthread_mutex_unlock(&base->owner->lock);
 	l->refs = 1;
 	l->owner = base->owner;
 	l->version = base->version;
 	*out = l;
 	return 0;
-nomem:
-	if (l)
-		free(l->v);
-	free(l);
-	return -ENOMEM;
 }

@@ -15,7 +15,10 @@
  * need not cost the whole listing: dircache_forget_name keeps the others
  * and marks that name stale, and a lookup of it asks envd for that entry
  * alone (dircache_settle keeps the answer).  Otherwise `cp -r` or `rm -r`
- * would fetch the directory again for every file. */
+ * would fetch the directory again for every file.  Such changes are laid
+ * over the fetched entries, which the listings made from one fetch share:
+ * a change costs what changed since the fetch (at most DIRCACHE_MAX_DELTA
+ * names, then the entries are merged once), not the directory's size. */
 #ifndef SBXFS_CACHE_DIRCACHE_H
 #define SBXFS_CACHE_DIRCACHE_H
 
@@ -27,18 +30,31 @@
 
 #define DIRCACHE_WAIT_MS 60000
 #define DIRCACHE_MAX_STALE 64
+#define DIRCACHE_MAX_DELTA 256
+
+struct dirvec;
+struct dirgone;
 
 struct dircache;
 
+/* What a listing holds: the entries of v (sorted by name, shared with
+ * the other listings of its fetch), less the names changed since (gone),
+ * plus the entries in extra, which take the place of v's of the same name.
+ * Read it with dirlist_find; only a flat listing (dirlist_flatten: no
+ * extra, nothing gone but stale names, which v never has) may be walked
+ * through v directly. */
 struct dirlist {
 	size_t n;
-	struct fentry *v;           /* sorted by name */
-	size_t n_stale;
-	char **stale;               /* names changed since the fetch: not in v,
-	                             * what they are now is to be asked */
+	const struct fentry *v;
+	size_t n_extra;
+	struct fentry *extra;       /* owned */
+	size_t n_gone;
+	struct dirgone *gone;       /* names not as v has them */
+	size_t n_stale;             /* of gone: changed here, to be asked */
 	uint64_t version;           /* the cached listing it is (or is from) */
 	int refs;                   /* the cache's lock guards it */
 	struct dircache *owner;
+	struct dirvec *vec;         /* owns v */
 };
 
 /* Fills a fresh listing (caller of the cache hands it over): 0 or -errno. */
@@ -80,6 +96,9 @@ void dirlist_put(struct dirlist *l);
  * dirlist_put()s it), or -ENOMEM. */
 int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
 		    struct dirlist **out);
+/* A flat listing of what l holds (l itself, with another reference, when
+ * it already is): 0 and *out (caller dirlist_put()s it), or -ENOMEM. */
+int dirlist_flatten(struct dirlist *l, struct dirlist **out);
 /* The entry named name, or NULL; borrowed from l. */
 const struct fentry *dirlist_find(const struct dirlist *l, const char *name);
 /* Is name stale in l (not in it, to be asked of envd)? */

@@ -412,13 +412,18 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
 
 int files_list_whole(struct files *f, const char *id, const char *path, struct dirlist **out)
 {
-	int err = files_list(f, id, path, out);
+	struct dirlist *l;
+	int err = files_list(f, id, path, &l);
 
-	if (err == 0 && (*out)->n_stale) {
-		dirlist_put(*out);
+	if (err == 0 && l->n_stale) {
+		dirlist_put(l);
 		dircache_drop(f->dirs, id, path, 0);
-		err = files_list(f, id, path, out);
+		err = files_list(f, id, path, &l);
 	}
+	if (err < 0)
+		return err;
+	err = dirlist_flatten(l, out);
+	dirlist_put(l);
 	return err;
 }
 
@@ -491,7 +496,7 @@ static int dir_empty(struct files *f, const char *id, const char *path)
 	int err;
 
 	dircache_drop(f->dirs, id, path, 0);
-	if ((err = files_list(f, id, path, &l)) < 0)
+	if ((err = files_list_whole(f, id, path, &l)) < 0)
 		return err;
 	err = l->n ? -ENOTEMPTY : 0;
 	dirlist_put(l);

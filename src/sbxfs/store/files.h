@@ -118,7 +118,8 @@ int files_lookup(struct files *f, const char *id, const char *path, struct fentr
  * here since it was fetched may be stale in it (dirlist_stale): not in
  * it, files_lookup asks envd for each. */
 int files_list(struct files *f, const char *id, const char *path, struct dirlist **out);
-/* The same with no stale name: fetched again if it had any (readdir). */
+/* The same with no stale name (fetched again if it had any), and flat
+ * (dirlist_flatten): for readdir, which walks its entries. */
 int files_list_whole(struct files *f, const char *id, const char *path, struct dirlist **out);
 /* Reads [off, off+len) of path into sink; *got the bytes given.  cancel:
  * NULL, or ends the read (-ECANCELED) soon after it turns non-zero. */

@@ -282,7 +282,8 @@ static void step(struct prefetch *p, struct walk *w, const char *id, const char 
 	size_t i, queued = 0;
 	bool walking;
 
-	if (e == NULL) {
+	/* Only a name as fetched has a place among its neighbours. */
+	if (e == NULL || e < l->v || e >= l->v + l->n) {
 		dirlist_put(l);
 		return;
 	}
@@ -306,8 +307,10 @@ static void step(struct prefetch *p, struct walk *w, const char *id, const char 
 		char sub[PATH_MAX];
 		struct dirlist *have = NULL;
 
-		if (!fits || snprintf(sub, sizeof(sub), "%s/%s", strcmp(dir, "/") ? dir : "",
-				      s->name) >= (int)sizeof(sub))
+		/* A name changed since the fetch is not what s says. */
+		if (!fits || dirlist_find(l, s->name) != s ||
+		    snprintf(sub, sizeof(sub), "%s/%s", strcmp(dir, "/") ? dir : "", s->name) >=
+			    (int)sizeof(sub))
 			continue;
 		/* Already fetched or under way: counts as ahead. */
 		if (*find(p, id, sub) != NULL ||
