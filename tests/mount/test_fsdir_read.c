@@ -294,6 +294,53 @@ Test(fsahead, cp_r_and_rm_r_do_not_list_the_directory_per_file)
 	cr_expect_not(eexists(wid, "/home/user/cpr"));
 }
 
+/* Each file copied in and then looked up is one change laid over the
+ * directory's listing; past the few hundred a listing carries they are
+ * merged into it.  No change is lost on the way, and none makes the mount
+ * list the directory again: ls shows what envd has, from the cache. */
+Test(fsahead, hundreds_of_changes_to_a_listing_keep_every_name)
+{
+	json_t *l = NULL, *entries;
+	char *got, *want;
+	FILE *wf;
+	long lists;
+
+	cr_assert_eq(sh("mkdir -p $MNT/../many $MNT/walk/fs/home/user/many && "
+			"for i in $(seq 1 300); do echo file $i > $MNT/../many/g$i; done && "
+			"echo old > $MNT/walk/fs/home/user/many/a0 && "
+			"ls $MNT/walk/fs/home/user/many >/dev/null"), 0);
+	lists = stats(LISTDIRS);
+	/* Each stat after the copy is a lookup of a name changed here: one
+	 * Stat, kept in the listing; then a glob reads the directory. */
+	cr_assert_eq(sh("cd $MNT/walk/fs/home/user/many && for i in $(seq 1 300); do "
+			"cp $MNT/../many/g$i . && stat -c %%s g$i >/dev/null || exit 1; done && "
+			"stat -c %%s g* >/dev/null"), 0);
+	cr_assert_eq(sh("ls $MNT/walk/fs/home/user/many | sort > $MNT/../many.ls"), 0);
+	cr_expect_leq(stats(LISTDIRS) - lists, 2, "300 changes: %ld ListDir",
+		      stats(LISTDIRS) - lists);
+	cr_assert_eq(erpc(wid, "ListDir", "{\"path\":\"/home/user/many\",\"depth\":1}", &l),
+		     200);
+	entries = json_object_get(l, "entries");
+	cr_assert_eq(json_array_size(entries), 301);
+	cr_assert_not_null((wf = fopen(P("/../many.envd"), "w")));
+	for (size_t i = 0; i < json_array_size(entries); i++)
+		fprintf(wf, "%s\n", json_string_value(json_object_get(json_array_get(entries, i),
+									"name")));
+	fclose(wf);
+	json_decref(l);
+	cr_assert_eq(sh("sort -o $MNT/../many.envd $MNT/../many.envd"), 0);
+	got = slurp(P("/../many.ls"), NULL);
+	want = slurp(P("/../many.envd"), NULL);
+	cr_assert(got && want);
+	cr_expect_str_eq(got, want, "ls and envd's ListDir differ");
+	free(got);
+	free(want);
+	cr_assert_eq(sh("test \"$(cat $MNT/walk/fs/home/user/many/g257)\" = 'file 257' && "
+			"test \"$(stat -c %%s $MNT/walk/fs/home/user/many/g300)\" = 9 && "
+			"test \"$(cat $MNT/../many/g* | md5sum)\" = "
+			"\"$(cat $MNT/walk/fs/home/user/many/g* | md5sum)\""), 0);
+}
+
 Test(fsahead, a_walk_that_stops_costs_at_most_the_files_ahead)
 {
 	long before = gets();
