@@ -4,12 +4,9 @@
  * bound (max_dirs, a few hundred) costs less than the request a miss
  * sends.  An entry with a fetch in flight stays in the list (with or
  * without an older listing) so later callers find and wait for it.
- * Listings never change once made: a change to one name makes a new one
- * (derive) in the old one's place, and readers keep what they hold.  The
- * new one shares the fetched entries (a dirvec) and copies only the
- * changes laid over them; past DIRCACHE_MAX_DELTA changes it gets entries
- * of its own with the changes merged in (flat_copy), so a directory of n
- * entries costs O(n) once per that many changes, not at each. */
+ * Listings never change once made (dirlist.c): a change to one name
+ * makes a new one in the old one's place, and readers keep what they
+ * hold. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,24 +15,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "dircache.h"
-
-static int cmp_entries(const void *a, const void *b)
-{
-	return strcmp(((const struct fentry *)a)->name, ((const struct fentry *)b)->name);
-}
-
-struct dirvec {
-	struct fentry *v;           /* sorted by name */
-	size_t n;
-	int refs;                   /* the cache's lock guards it */
-};
-
-struct dirgone {
-	char *name;
-	bool stale;                 /* what it is now is to be asked; else it
-	                             * is known to be absent */
-};
+#include "dirlist_priv.h"
 
 struct dentry {
 	struct dentry *prev, *next;
@@ -48,7 +28,7 @@ struct dentry {
 };
 
 struct dircache {
-	pthread_mutex_t lock;       /* guards everything below and dirlist.refs */
+	pthread_mutex_t lock;       /* guards everything below */
 	pthread_cond_t done;        /* a fetch finished */
 	struct dentry *head, *tail;
 	size_t count, max;
@@ -71,50 +51,6 @@ struct dircache *dircache_new(unsigned ttl_ms, size_t max_dirs)
 	c->ttl_ms = ttl_ms;
 	c->max = max_dirs ? max_dirs : 1;
 	return c;
-}
-
-/* Frees l and, with its last listing, the entries it shares.  Called
- * with the lock held, or on a listing nothing else can reach. */
-static void list_free(struct dirlist *l)
-{
-	if (l->vec && --l->vec->refs == 0) {
-		fentry_list_free(l->vec->v, l->vec->n);
-		free(l->vec);
-	}
-	fentry_list_free(l->extra, l->n_extra);
-	for (size_t i = 0; i < l->n_gone; i++)
-		free(l->gone[i].name);
-	free(l->gone);
-	free(l);
-}
-
-/* Makes l share vec's entries.  Locked, or vec not yet shared. */
-static void share(struct dirlist *l, struct dirvec *vec)
-{
-	vec->refs++;
-	l->vec = vec;
-	l->v = vec->v;
-	l->n = vec->n;
-}
-
-/* Drops a reference; the last one frees.  Called with the lock held
- * (or with no other user left). */
-static void list_unref_locked(struct dirlist *l)
-{
-	if (l && --l->refs == 0)
-		list_free(l);
-}
-
-void dirlist_put(struct dirlist *l)
-{
-	struct dircache *c;
-
-	if (l == NULL)
-		return;
-	c = l->owner;
-	pthread_mutex_lock(&c->lock);
-	list_unref_locked(l);
-	pthread_mutex_unlock(&c->lock);
 }
 
 static void unlink_entry(struct dircache *c, struct dentry *d)
@@ -145,7 +81,7 @@ static void free_entry(struct dircache *c, struct dentry *d)
 {
 	unlink_entry(c, d);
 	c->count--;
-	list_unref_locked(d->list);
+	dirlist_put(d->list);
 	free(d->id);
 	free(d->path);
 	free(d);
@@ -239,7 +175,7 @@ static bool wait_idle(struct dircache *c, struct dentry *d)
 /* Puts l (a reference the caller gives) in d's place, as a new version. */
 static void replace(struct dircache *c, struct dentry *d, struct dirlist *l)
 {
-	list_unref_locked(d->list);
+	dirlist_put(d->list);
 	d->list = l;
 	l->version = ++c->versions;
 }
@@ -249,8 +185,7 @@ static void keep(struct dircache *c, struct dentry *d, struct dirlist *l, uint64
 {
 	if (gen != d->gen)
 		return;
-	l->refs++;
-	replace(c, d, l);
+	replace(c, d, dirlist_get(l));
 	d->fetched_ms = clock_mono_ms();
 }
 
@@ -258,9 +193,10 @@ int dircache_get(struct dircache *c, const char *id, const char *path, dircache_
 		 void *ctx, struct dirlist **out)
 {
 	struct dirlist *l = NULL;
-	struct dirvec *vec;
+	struct fentry *v = NULL;
 	struct dentry *d;
 	uint64_t gen;
+	size_t n = 0;
 	int err;
 
 	*out = NULL;
@@ -274,8 +210,7 @@ int dircache_get(struct dircache *c, const char *id, const char *path, dircache_
 		return -ETIMEDOUT;
 	}
 	if (fresh(c, d)) {
-		d->list->refs++;
-		*out = d->list;
+		*out = dirlist_get(d->list);
 		pthread_mutex_unlock(&c->lock);
 		return 0;
 	}
@@ -283,17 +218,8 @@ int dircache_get(struct dircache *c, const char *id, const char *path, dircache_
 	gen = d->gen;
 	pthread_mutex_unlock(&c->lock);
 
-	l = calloc(1, sizeof(*l));
-	vec = calloc(1, sizeof(*vec));
-	err = l && vec ? fetch(ctx, &vec->v, &vec->n) : -ENOMEM;
-	if (err == 0) {
-		share(l, vec);
-		l->refs = 1;
-		l->owner = c;
-	} else {
-		free(vec);
-		free(l);
-	}
+	if ((err = fetch(ctx, &v, &n)) == 0 && (l = dirlist_fetched(v, n)) == NULL)
+		err = -ENOMEM;
 
 	pthread_mutex_lock(&c->lock);
 	d->busy = false;
@@ -315,10 +241,8 @@ struct dirlist *dircache_peek(struct dircache *c, const char *id, const char *pa
 	struct dentry *d;
 
 	pthread_mutex_lock(&c->lock);
-	if ((d = find(c, id, path)) && !d->busy && fresh(c, d)) {
-		l = d->list;
-		l->refs++;
-	}
+	if ((d = find(c, id, path)) && !d->busy && fresh(c, d))
+		l = dirlist_get(d->list);
 	pthread_mutex_unlock(&c->lock);
 	return l;
 }
@@ -340,7 +264,7 @@ static void drop_entry(struct dircache *c, struct dentry *d)
 {
 	d->gen++;
 	if (d->busy || d->waiters) {
-		list_unref_locked(d->list);
+		dirlist_put(d->list);
 		d->list = NULL;
 	} else {
 		free_entry(c, d);
@@ -360,123 +284,6 @@ void dircache_drop(struct dircache *c, const char *id, const char *path, int sub
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int by_name(const void *key, const void *e)
-{
-	return strcmp(key, ((const struct fentry *)e)->name);
-}
-
-static const struct fentry *in_vec(const struct dirlist *l, const char *name)
-{
-	return l->n ? bsearch(name, l->v, l->n, sizeof(*l->v), by_name) : NULL;
-}
-
-static const struct dirgone *in_gone(const struct dirlist *l, const char *name)
-{
-	for (size_t i = 0; i < l->n_gone; i++)
-		if (strcmp(l->gone[i].name, name) == 0)
-			return &l->gone[i];
-	return NULL;
-}
-
-static bool add_gone(struct dirlist *l, const char *name, bool stale)
-{
-	if ((l->gone[l->n_gone].name = strdup(name)) == NULL)
-		return false;
-	l->gone[l->n_gone++].stale = stale;
-	l->n_stale += stale;
-	return true;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A listing with entries of its own: what l holds, with only l's stale
- * names laid over it.  NULL on ENOMEM. */
-static struct dirlist *flat_copy(const struct dirlist *l)
-{
-	struct dirlist *f = calloc(1, sizeof(*f));
-	struct dirvec *vec = calloc(1, sizeof(*vec));
-	const char **changed = calloc(l->n_extra + l->n_gone + 1, sizeof(*changed));
-	size_t n = 0, k = 0;
-	bool ok = f && vec && changed &&
-		  (vec->v = calloc(l->n + l->n_extra + 1, sizeof(*vec->v))) != NULL &&
-		  (f->gone = calloc(l->n_stale + 1, sizeof(*f->gone))) != NULL;
-
-	/* v's entries not changed since, found by bsearch in the few changed
-	 * names rather than by a scan of them per entry. */
-	for (size_t i = 0; ok && i < l->n_extra; i++)
-		changed[k++] = l->extra[i].name;
-	for (size_t i = 0; ok && i < l->n_gone; i++)
-		changed[k++] = l->gone[i].name;
-	if (ok)
-		qsort(changed, k, sizeof(*changed), cmp_names);
-	for (size_t i = 0; ok && i < l->n; i++) {
-		const char *name = l->v[i].name;
-
-		if (k == 0 || !bsearch(&name, changed, k, sizeof(*changed), cmp_names))
-			ok = fentry_copy(&l->v[i], &vec->v[n++]) == 0;
-	}
-	for (size_t i = 0; ok && i < l->n_extra; i++)
-		ok = fentry_copy(&l->extra[i], &vec->v[n++]) == 0;
-	if (vec)
-		vec->n = n;
-	for (size_t i = 0; ok && i < l->n_gone; i++)
-		if (l->gone[i].stale)
-			ok = add_gone(f, l->gone[i].name, true);
-	free(changed);
-	if (!ok) {
-		if (vec)
-			fentry_list_free(vec->v, vec->n);
-		free(vec);
-		if (f)
-			list_free(f);
-		return NULL;
-	}
-	qsort(vec->v, vec->n, sizeof(*vec->v), cmp_entries);
-	share(f, vec);
-	f->refs = 1;
-	f->owner = l->owner;
-	f->version = l->version;
-	return f;
-}
-
-/* A listing over old's entries with name as e (copied), or gone (stale,
- * or known absent when e is NULL and stale false); NULL on ENOMEM.
- * Locked. */
-static struct dirlist *derive(struct dirlist *old, const char *name, const struct fentry *e,
-			      bool stale)
-{
-	struct dirlist *l = calloc(1, sizeof(*l)), *flat;
-	bool ok = l && (l->extra = calloc(old->n_extra + 1, sizeof(*l->extra))) != NULL &&
-		  (l->gone = calloc(old->n_gone + 1, sizeof(*l->gone))) != NULL;
-
-	for (size_t i = 0; ok && i < old->n_extra; i++)
-		if (strcmp(old->extra[i].name, name) != 0)
-			ok = fentry_copy(&old->extra[i], &l->extra[l->n_extra++]) == 0;
-	for (size_t i = 0; ok && i < old->n_gone; i++)
-		if (strcmp(old->gone[i].name, name) != 0)
-			ok = add_gone(l, old->gone[i].name, old->gone[i].stale);
-	if (ok && e)
-		ok = fentry_copy(e, &l->extra[l->n_extra++]) == 0;
-	else if (ok && (stale || in_vec(old, name)))
-		ok = add_gone(l, name, stale);
-	if (!ok) {
-		if (l)
-			list_free(l);
-		return NULL;
-	}
-	share(l, old->vec);
-	l->refs = 1;
-	l->owner = old->owner;
-	if (l->n_extra + l->n_gone <= DIRCACHE_MAX_DELTA)
-		return l;
-	flat = flat_copy(l);
-	list_free(l);
-	return flat;
-}
-
 void dircache_forget_name(struct dircache *c, const char *id, const char *dir, const char *name)
 {
 	struct dentry *d;
@@ -489,7 +296,7 @@ void dircache_forget_name(struct dircache *c, const char *id, const char *dir, c
 	}
 	if (!d->busy && fresh(c, d) &&
 	    (dirlist_stale(d->list, name) || d->list->n_stale < DIRCACHE_MAX_STALE))
-		l = derive(d->list, name, NULL, true);
+		l = dirlist_derive(d->list, name, NULL, true);
 	if (l)
 		replace(c, d, l);
 	else
@@ -505,7 +312,7 @@ void dircache_settle(struct dircache *c, const char *id, const char *dir, uint64
 
 	pthread_mutex_lock(&c->lock);
 	if ((d = find(c, id, dir)) && !d->busy && d->list && d->list->version == version &&
-	    dirlist_stale(d->list, name) && (l = derive(d->list, name, e, false)) != NULL)
+	    dirlist_stale(d->list, name) && (l = dirlist_derive(d->list, name, e, false)) != NULL)
 		replace(c, d, l);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -533,77 +340,3 @@ size_t dircache_count(struct dircache *c)
 	return n;
 }
 
-const struct fentry *dirlist_find(const struct dirlist *l, const char *name)
-{
-	for (size_t i = 0; i < l->n_extra; i++)
-		if (strcmp(l->extra[i].name, name) == 0)
-			return &l->extra[i];
-	return in_gone(l, name) ? NULL : in_vec(l, name);
-}
-
-bool dirlist_stale(const struct dirlist *l, const char *name)
-{
-	const struct dirgone *g = in_gone(l, name);
-
-	return g && g->stale;
-}
-
-int dirlist_flatten(struct dirlist *l, struct dirlist **out)
-{
-	bool flat = l->n_extra == 0;
-
-	for (size_t i = 0; flat && i < l->n_gone; i++)
-		flat = in_vec(l, l->gone[i].name) == NULL;
-	if (flat) {
-		pthread_mutex_lock(&l->owner->lock);
-		l->refs++;
-		pthread_mutex_unlock(&l->owner->lock);
-		*out = l;
-		return 0;
-	}
-	*out = flat_copy(l);
-	return *out ? 0 : -ENOMEM;
-}
-
-int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
-		    struct dirlist **out)
-{
-	struct dirlist *l = calloc(1, sizeof(*l));
-	bool ok = l && (l->extra = calloc(base->n_extra + n_extra + 1, sizeof(*l->extra))) &&
-		  (l->gone = calloc(base->n_gone + 1, sizeof(*l->gone)));
-
-	for (size_t i = 0; ok && i < n_extra; i++) {
-		l->extra[l->n_extra++] = extra[i];
-		memset(&extra[i], 0, sizeof(extra[i]));
-	}
-	/* A name being written here is what the overlay says it is. */
-	for (size_t i = 0; ok && i < base->n_extra; i++) {
-		bool shadowed = false;
-
-		for (size_t j = 0; j < n_extra && !shadowed; j++)
-			shadowed = strcmp(l->extra[j].name, base->extra[i].name) == 0;
-		if (!shadowed)
-			ok = fentry_copy(&base->extra[i], &l->extra[l->n_extra++]) == 0;
-	}
-	for (size_t i = 0; ok && i < base->n_gone; i++) {
-		bool shadowed = false;
-
-		for (size_t j = 0; j < n_extra && !shadowed; j++)
-			shadowed = strcmp(l->extra[j].name, base->gone[i].name) == 0;
-		if (!shadowed)
-			ok = add_gone(l, base->gone[i].name, base->gone[i].stale);
-	}
-	if (!ok) {
-		if (l)
-			list_free(l);
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&base->owner->lock);
-	share(l, base->vec);
-	pthread_mutex_unlock(&base->owner->lock);
-	l->refs = 1;
-	l->owner = base->owner;
-	l->version = base->version;
-	*out = l;
-	return 0;
-}

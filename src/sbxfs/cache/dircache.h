@@ -52,8 +52,7 @@ struct dirlist {
 	struct dirgone *gone;       /* names not as v has them */
 	size_t n_stale;             /* of gone: changed here, to be asked */
 	uint64_t version;           /* the cached listing it is (or is from) */
-	int refs;                   /* the cache's lock guards it */
-	struct dircache *owner;
+	int refs;                   /* atomic */
 	struct dirvec *vec;         /* owns v */
 };
 
