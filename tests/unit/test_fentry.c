@@ -324,6 +324,9 @@ Test(dircache, an_overlay_shows_files_being_written)
 	cr_expect(mine->v == l->v);
 	cr_expect_eq(dirlist_find(mine, "f")->size, 99);
 	cr_expect_eq(dirlist_find(l, "f")->size, 0);
+	cr_expect_null(dirlist_as_fetched(mine, "f"), "written here: not as fetched");
+	cr_expect_null(dirlist_as_fetched(mine, "a"));
+	cr_expect(dirlist_as_fetched(l, "f") == &l->v[0]);
 	cr_assert_eq(dirlist_flatten(mine, &flat), 0);
 	cr_assert_eq(flat->n, 2);
 	cr_expect_str_eq(flat->v[0].name, "a");

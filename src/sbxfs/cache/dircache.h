@@ -100,6 +100,9 @@ int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_e
 int dirlist_flatten(struct dirlist *l, struct dirlist **out);
 /* The entry named name, or NULL; borrowed from l. */
 const struct fentry *dirlist_find(const struct dirlist *l, const char *name);
+/* name's entry as fetched, when nothing changed it here since: one of
+ * l->v, whose neighbours are in the listing's order; else NULL. */
+const struct fentry *dirlist_as_fetched(const struct dirlist *l, const char *name);
 /* Is name stale in l (not in it, to be asked of envd)? */
 bool dirlist_stale(const struct dirlist *l, const char *name);
 

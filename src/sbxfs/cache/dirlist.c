@@ -164,19 +164,50 @@ static struct dirlist *flat_copy(const struct dirlist *l)
 	return f;
 }
 
+/* Is name one, or one of the names of many[0..n)? */
+static bool named(const char *name, const char *one, const struct fentry *many, size_t n)
+{
+	if (one && strcmp(one, name) == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(many[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A listing over base's entries with base's changes but those to the
+ * names one and many[0..n), and room for `room` changes more of each
+ * kind: NULL on ENOMEM. */
+static struct dirlist *changes_but(const struct dirlist *base, const char *one,
+				   const struct fentry *many, size_t n, size_t room)
+{
+	struct dirlist *l = calloc(1, sizeof(*l));
+	bool ok = l && (l->extra = calloc(base->n_extra + room + 1, sizeof(*l->extra))) &&
+		  (l->gone = calloc(base->n_gone + room + 1, sizeof(*l->gone)));
+
+	for (size_t i = 0; ok && i < base->n_extra; i++)
+		if (!named(base->extra[i].name, one, many, n))
+			ok = fentry_copy(&base->extra[i], &l->extra[l->n_extra++]) == 0;
+	for (size_t i = 0; ok && i < base->n_gone; i++)
+		if (!named(base->gone[i].name, one, many, n))
+			ok = add_gone(l, base->gone[i].name, base->gone[i].stale);
+	if (!ok) {
+		if (l)
+			list_free(l);
+		return NULL;
+	}
+	share(l, base->vec);
+	l->refs = 1;
+	l->version = base->version;
+	return l;
+}
+
 struct dirlist *dirlist_derive(const struct dirlist *old, const char *name,
 			       const struct fentry *e, bool stale)
 {
-	struct dirlist *l = calloc(1, sizeof(*l)), *flat;
-	bool ok = l && (l->extra = calloc(old->n_extra + 1, sizeof(*l->extra))) != NULL &&
-		  (l->gone = calloc(old->n_gone + 1, sizeof(*l->gone))) != NULL;
+	struct dirlist *l = changes_but(old, name, NULL, 0, 1), *flat;
+	bool ok = l != NULL;
 
-	for (size_t i = 0; ok && i < old->n_extra; i++)
-		if (strcmp(old->extra[i].name, name) != 0)
-			ok = fentry_copy(&old->extra[i], &l->extra[l->n_extra++]) == 0;
-	for (size_t i = 0; ok && i < old->n_gone; i++)
-		if (strcmp(old->gone[i].name, name) != 0)
-			ok = add_gone(l, old->gone[i].name, old->gone[i].stale);
 	if (ok && e)
 		ok = fentry_copy(e, &l->extra[l->n_extra++]) == 0;
 	else if (ok && (stale || in_vec(old, name)))
@@ -186,8 +217,6 @@ struct dirlist *dirlist_derive(const struct dirlist *old, const char *name,
 			list_free(l);
 		return NULL;
 	}
-	share(l, old->vec);
-	l->refs = 1;
 	if (l->n_extra + l->n_gone <= DIRCACHE_MAX_DELTA)
 		return l;
 	flat = flat_copy(l);
@@ -195,12 +224,24 @@ struct dirlist *dirlist_derive(const struct dirlist *old, const char *name,
 	return flat;
 }
 
-const struct fentry *dirlist_find(const struct dirlist *l, const char *name)
+static const struct fentry *extra_named(const struct dirlist *l, const char *name)
 {
 	for (size_t i = 0; i < l->n_extra; i++)
 		if (strcmp(l->extra[i].name, name) == 0)
 			return &l->extra[i];
-	return in_gone(l, name) ? NULL : in_vec(l, name);
+	return NULL;
+}
+
+const struct fentry *dirlist_find(const struct dirlist *l, const char *name)
+{
+	const struct fentry *e = extra_named(l, name);
+
+	return e ? e : in_gone(l, name) ? NULL : in_vec(l, name);
+}
+
+const struct fentry *dirlist_as_fetched(const struct dirlist *l, const char *name)
+{
+	return extra_named(l, name) || in_gone(l, name) ? NULL : in_vec(l, name);
 }
 
 bool dirlist_stale(const struct dirlist *l, const char *name)
@@ -227,39 +268,15 @@ int dirlist_flatten(struct dirlist *l, struct dirlist **out)
 int dirlist_overlay(const struct dirlist *base, struct fentry *extra, size_t n_extra,
 		    struct dirlist **out)
 {
-	struct dirlist *l = calloc(1, sizeof(*l));
-	bool ok = l && (l->extra = calloc(base->n_extra + n_extra + 1, sizeof(*l->extra))) &&
-		  (l->gone = calloc(base->n_gone + 1, sizeof(*l->gone)));
+	/* A name being written here is what the overlay says it is. */
+	struct dirlist *l = changes_but(base, NULL, extra, n_extra, n_extra);
 
-	for (size_t i = 0; ok && i < n_extra; i++) {
+	if (l == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_extra; i++) {
 		l->extra[l->n_extra++] = extra[i];
 		memset(&extra[i], 0, sizeof(extra[i]));
 	}
-	/* A name being written here is what the overlay says it is. */
-	for (size_t i = 0; ok && i < base->n_extra; i++) {
-		bool shadowed = false;
-
-		for (size_t j = 0; j < n_extra && !shadowed; j++)
-			shadowed = strcmp(l->extra[j].name, base->extra[i].name) == 0;
-		if (!shadowed)
-			ok = fentry_copy(&base->extra[i], &l->extra[l->n_extra++]) == 0;
-	}
-	for (size_t i = 0; ok && i < base->n_gone; i++) {
-		bool shadowed = false;
-
-		for (size_t j = 0; j < n_extra && !shadowed; j++)
-			shadowed = strcmp(l->extra[j].name, base->gone[i].name) == 0;
-		if (!shadowed)
-			ok = add_gone(l, base->gone[i].name, base->gone[i].stale);
-	}
-	if (!ok) {
-		if (l)
-			list_free(l);
-		return -ENOMEM;
-	}
-	share(l, base->vec);
-	l->refs = 1;
-	l->version = base->version;
 	*out = l;
 	return 0;
 }

@@ -278,12 +278,12 @@ static void step(struct prefetch *p, struct walk *w, const char *id, const char 
 	char dir[PATH_MAX];
 	const char *name = files_split(path, dir, sizeof(dir));
 	struct dirlist *l = dircache_peek(p->f->dirs, id, dir);
-	const struct fentry *e = l ? dirlist_find(l, name) : NULL;
+	const struct fentry *e = l ? dirlist_as_fetched(l, name) : NULL;
 	size_t i, queued = 0;
 	bool walking;
 
 	/* Only a name as fetched has a place among its neighbours. */
-	if (e == NULL || e < l->v || e >= l->v + l->n) {
+	if (e == NULL) {
 		dirlist_put(l);
 		return;
 	}
@@ -308,7 +308,7 @@ static void step(struct prefetch *p, struct walk *w, const char *id, const char 
 		struct dirlist *have = NULL;
 
 		/* A name changed since the fetch is not what s says. */
-		if (!fits || dirlist_find(l, s->name) != s ||
+		if (!fits || dirlist_as_fetched(l, s->name) != s ||
 		    snprintf(sub, sizeof(sub), "%s/%s", strcmp(dir, "/") ? dir : "", s->name) >=
 			    (int)sizeof(sub))
 			continue;
