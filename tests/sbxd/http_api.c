@@ -190,14 +190,10 @@ Test(api, odd_ids)
 /* Sends raw bytes and returns the status of the reply (0: none). */
 static int raw(const char *req, size_t len, char *reply, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = tsrv_connect(&t);
 	size_t got = 0;
 	ssize_t n;
 
-	sa.sin_port = htons(sbxd_port(t.s));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	while (len > 0 && (n = send(fd, req, len, MSG_NOSIGNAL)) > 0) {
 		req += n;
 		len -= (size_t)n;

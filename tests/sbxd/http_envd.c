@@ -3,12 +3,9 @@
  * Effects are checked on the host side of that root. */
 #include "envdutil.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-
-#include "sbxd.h"
 
 static struct efix f;
 
@@ -397,18 +392,13 @@ Test(envd, an_upload_cut_by_the_client_leaves_no_temporary_file)
 	int fd[4];
 
 	for (int i = 0; i < 4; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-					  .sin_port = htons(sbxd_port(f.t.s)) };
 		int len = snprintf(hdr, sizeof(hdr),
 				   "POST /files?path=/tmp/cut%d.bin HTTP/1.1\r\nHost: x\r\n"
 				   "X-Access-Token: %s\r\nE2b-Sandbox-Id: %s\r\n"
 				   "Content-Type: application/octet-stream\r\n"
 				   "Content-Length: %d\r\n\r\n", i, f.token, f.id, 64 << 20);
 
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		cr_assert_geq(fd[i] = socket(AF_INET, SOCK_STREAM, 0), 0);
-		cr_assert_eq(connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)), 0, "%s",
-			     strerror(errno));
+		fd[i] = tsrv_connect(&f.t);
 		cr_assert_eq(send(fd[i], hdr, (size_t)len, MSG_NOSIGNAL), len);
 		for (int k = 0; k < 4 + 3 * i; k++)
 			cr_assert_eq(send(fd[i], chunk, sizeof(chunk), MSG_NOSIGNAL),

@@ -1,11 +1,15 @@
 /* HTTP test helpers; see httputil.h. */
 #include "httputil.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static int complaints;
 
@@ -40,6 +44,18 @@ void tsrv_start(struct tsrv *t, struct sbxd_config *cfg)
 	t->s = sbxd_start(cfg, &err);
 	cr_assert_not_null(t->s, "sbxd_start: %s", err ? err : "?");
 	snprintf(t->base, sizeof(t->base), "http://127.0.0.1:%u", sbxd_port(t->s));
+}
+
+int tsrv_connect(const struct tsrv *t)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(sbxd_port(t->s)) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
+		     strerror(errno));
+	return fd;
 }
 
 void tsrv_stop(struct tsrv *t)

@@ -35,6 +35,10 @@ struct resp {
 	int curl_code;          /* CURLcode; 0 on success */
 };
 
+/* A TCP socket connected to the server's loopback port, for requests
+ * written by hand (caller closes it); aborts the test on failure. */
+int tsrv_connect(const struct tsrv *t);
+
 /* Sends one request.  key NULL omits X-API-Key; body NULL sends none. */
 void http(const struct tsrv *t, const char *method, const char *path, const char *key,
 	  const char *body, struct resp *r);
