@@ -303,7 +303,7 @@ Test(fsahead, hundreds_of_changes_to_a_listing_keep_every_name)
 	json_t *l = NULL, *entries;
 	char *got, *want;
 	FILE *wf;
-	long lists;
+	long lists, status;
 
 	cr_assert_eq(sh("mkdir -p $MNT/../many $MNT/walk/fs/home/user/many && "
 			"for i in $(seq 1 300); do echo file $i > $MNT/../many/g$i; done && "
@@ -335,6 +335,10 @@ Test(fsahead, hundreds_of_changes_to_a_listing_keep_every_name)
 	cr_expect_str_eq(got, want, "ls and envd's ListDir differ");
 	free(got);
 	free(want);
+	got = eget(wid, "/home/user/many/g257", NULL, &status);
+	cr_expect_eq(status, 200);
+	cr_expect_str_eq(got, "file 257\n", "envd has other bytes");
+	free(got);
 	cr_assert_eq(sh("test \"$(cat $MNT/walk/fs/home/user/many/g257)\" = 'file 257' && "
 			"test \"$(stat -c %%s $MNT/walk/fs/home/user/many/g300)\" = 9 && "
 			"test \"$(cat $MNT/../many/g* | md5sum)\" = "
